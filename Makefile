@@ -1,0 +1,36 @@
+# Executable docs: `make run` runs feedbridge on the built-in defaults, `make test` runs every test.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv run once check test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/feedbridge run
+
+once: $(STAMP)
+	$(VENV)/bin/feedbridge once
+
+check: $(STAMP)
+	$(VENV)/bin/feedbridge check --config config.example.toml
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check feedbridge tests
+	$(VENV)/bin/mypy feedbridge
+
+test: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

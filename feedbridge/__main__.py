@@ -1,0 +1,3 @@
+from feedbridge.cli import main
+
+main()

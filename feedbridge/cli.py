@@ -1,0 +1,284 @@
+"""Commands: run, once, check, preview, notify-test, export-opml. Wiring only."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import uvicorn
+
+from feedbridge.config import Config, load_config, mask_url, redacted_summary
+from feedbridge.errors import ConfigError, FeedbridgeError, StoreError
+from feedbridge.http import HttpClient, HttpSettings
+from feedbridge.logs import setup_logging
+from feedbridge.notify import Channel, Notifier, default_format
+from feedbridge.server import HEARTBEAT_STALE, SourceInfo, create_app, opml
+from feedbridge.sources import build_source
+from feedbridge.store import Store, open_store
+from feedbridge.worker import FeedBoard, Worker
+
+log = logging.getLogger("feedbridge")
+
+EXIT_CONFIG = 2
+EXIT_STORE = 3
+
+
+def resolve_config_path(option: str | None) -> Path | None:
+    """--config, else $FEEDBRIDGE_CONFIG, else ./config.toml if present, else the defaults."""
+    chosen = option or os.environ.get("FEEDBRIDGE_CONFIG")
+    if chosen:
+        return Path(chosen)
+    local = Path("config.toml")
+    return local if local.is_file() else None
+
+
+def _load(option: str | None) -> Config:
+    path = resolve_config_path(option)
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+def channels(config: Config) -> list[Channel]:
+    return [
+        Channel(
+            name=t.name,
+            urls=t.urls(),
+            format=t.format or default_format(t.urls()),
+            title_template=t.title or "{{ title }}",
+            body_template=t.body,
+            retry_window=t.retry_window.total_seconds(),
+            health=t.health,
+        )
+        for t in config.targets
+    ]
+
+
+def source_infos(config: Config) -> list[SourceInfo]:
+    infos = []
+    for c in config.sources:
+        if c.enabled:
+            source = build_source(c)
+            infos.append(SourceInfo(source.name, source.title, c.kind, source.site_url))
+    return infos
+
+
+@dataclass
+class Runtime:
+    config: Config
+    store: Store
+    http: HttpClient
+    notifier: Notifier
+    board: FeedBoard
+    worker: Worker
+
+
+@contextlib.asynccontextmanager
+async def runtime(config: Config) -> AsyncIterator[Runtime]:
+    """Open the store and the HTTP client, and assemble the worker; close both on exit."""
+    try:
+        store = open_store(
+            config.storage.path,
+            seen_ttl=config.storage.seen_ttl.total_seconds(),
+            size_limit=config.storage.size_limit,
+        )
+        store.check_writable()
+    except StoreError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_STORE)
+    h = config.http
+    settings = HttpSettings(
+        timeout=h.timeout.total_seconds(), max_body=h.max_body, user_agent=h.user_agent,
+        per_host=h.per_host, concurrency=h.concurrency, max_redirects=h.max_redirects,
+    )
+    http = HttpClient(settings)
+    try:
+        notifier = Notifier(channels(config), store)
+        board = FeedBoard()
+        worker = Worker.from_config(config, store, http, notifier, board)
+        worker.publish_stored()
+        yield Runtime(config, store, http, notifier, board, worker)
+    finally:
+        await http.aclose()
+        store.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: feedbridge stops server and worker together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _run(config: Config) -> None:
+    async with runtime(config) as rt:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        tasks = [asyncio.create_task(rt.worker.run_forever(stop))]
+        server: _Server | None = None
+        if config.server.enabled:
+            token = config.server.token.get_secret_value() if config.server.token else None
+
+            def alive() -> bool:
+                if time.time() - rt.worker.heartbeat > HEARTBEAT_STALE:
+                    return False
+                try:
+                    rt.store.check_writable()
+                except StoreError:
+                    return False
+                return True
+
+            app = create_app(
+                rt.board, source_infos(config), base_url=config.server.base_url, token=token,
+                alive=alive, source_state=lambda name: rt.store.state("source", name),
+            )
+            server = _Server(uvicorn.Config(
+                app, host=config.server.host, port=config.server.port, log_level="warning",
+                lifespan="off", access_log=False,
+            ))
+            tasks.append(asyncio.create_task(server.serve()))
+            log.info("serving", extra={"url": f"http://{config.server.host}:{config.server.port}",
+                                       "feeds": f"{config.server.base_url}/feeds/"})
+        await stop.wait()
+        log.info("stopping")
+        if server is not None:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@click.group()
+@click.option("--config", "-c", "config_path", envvar="FEEDBRIDGE_CONFIG", default=None,
+              help="Config file (default: ./config.toml if present, else built-in defaults).")
+@click.option("--log-level", default=None, help="debug, info, warning or error.")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, log_level: str | None) -> None:
+    """feedbridge: feeds and notifications for sites without a usable feed."""
+    ctx.obj = {"config": config_path, "log_level": log_level}
+
+
+def _setup(ctx: click.Context) -> Config:
+    config = _load(ctx.obj["config"])
+    setup_logging(ctx.obj["log_level"] or config.log_level)
+    return config
+
+
+@main.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Poll every source on its schedule and serve the feeds, until SIGTERM."""
+    config = _setup(ctx)
+    asyncio.run(_run(config))
+
+
+@main.command()
+@click.pass_context
+def once(ctx: click.Context) -> None:
+    """Run one poll cycle and one delivery round, then exit (for cron)."""
+    config = _setup(ctx)
+
+    async def cycle() -> None:
+        async with runtime(config) as rt:
+            reports = await rt.worker.run_once()
+            for r in reports:
+                status = "ok" if r.ok else f"error: {r.error}"
+                click.echo(f"{r.source}: {r.entries} entries, {r.new} new, {r.queued} queued, "
+                           f"{r.seconds * 1000:.0f} ms, {status}")
+            for name in rt.notifier.channels:
+                pending = rt.store.pending_count(name)
+                if pending:
+                    click.echo(f"target {name}: {pending} deliveries still queued")
+
+    asyncio.run(cycle())
+
+
+@main.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Validate the config (all errors at once) and print it with secrets masked."""
+    config = _load(ctx.obj["config"])
+    click.echo(redacted_summary(config))
+    path = config.storage.path
+    if path.exists() and not os.access(path, os.W_OK):
+        click.echo(f"error: store directory {path} is not writable", err=True)
+        sys.exit(EXIT_STORE)
+    click.echo("config ok")
+
+
+@main.command("export-opml")
+@click.pass_context
+def export_opml(ctx: click.Context) -> None:
+    """Print an OPML list of every feed, for import into a reader."""
+    config = _load(ctx.obj["config"])
+    token = config.server.token.get_secret_value() if config.server.token else None
+    sys.stdout.write(opml(config.server.base_url, source_infos(config), token).decode())
+
+
+@main.command("notify-test")
+@click.argument("target")
+@click.pass_context
+def notify_test(ctx: click.Context, target: str) -> None:
+    """Send a sample entry through TARGET and print each URL's result."""
+    config = _setup(ctx)
+    try:
+        chosen = next(c for c in channels(config) if c.name == target)
+    except StopIteration:
+        click.echo(f"error: no target named {target!r}", err=True)
+        sys.exit(EXIT_CONFIG)
+    from feedbridge.models import Entry
+
+    sample = Entry(
+        source="feedbridge-test", key="test", title="feedbridge test notification",
+        link=config.server.base_url, summary="If you can read this, the target works.",
+        authors=("feedbridge",), score=42,
+    )
+    message = chosen.render({"type": "entry", "entry": sample.to_dict()})
+    results = asyncio.run(chosen.send(message))
+    for index, reason in sorted(results.items()):
+        shown = mask_url(chosen.urls[index])
+        click.echo(f"{shown}: {'ok' if reason is None else 'FAILED: ' + reason}")
+    sys.exit(0 if all(r is None for r in results.values()) else 1)
+
+
+@main.command()
+@click.argument("source")
+@click.pass_context
+def preview(ctx: click.Context, source: str) -> None:
+    """Fetch SOURCE once and print what it extracts, without touching the store."""
+    config = _setup(ctx)
+    try:
+        src = build_source(config.source(source))
+    except (KeyError, FeedbridgeError):
+        click.echo(f"error: no source named {source!r}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+    async def fetch() -> Any:
+        async with HttpClient() as http:
+            from datetime import UTC, datetime
+
+            return await src.poll(http.fetcher(src.name), datetime.now(UTC))
+
+    try:
+        entries = asyncio.run(fetch()) or []
+    except FeedbridgeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    for e in entries:
+        date = (e.updated or e.published)
+        click.echo(f"{e.title[:70]:70}  {e.score if e.score is not None else '':>6}  "
+                   f"{date.isoformat() if date else '':25}  {e.link}")
+    click.echo(f"{len(entries)} entries from {src.url}")

@@ -1,0 +1,51 @@
+"""One exception tree: every error feedbridge raises on purpose is a FeedbridgeError."""
+
+from __future__ import annotations
+
+
+class FeedbridgeError(Exception):
+    """Root of feedbridge's own errors."""
+
+
+class ConfigError(FeedbridgeError):
+    """The configuration is invalid; `problems` lists every `key.path: problem` found."""
+
+    def __init__(self, problems: list[str], path: str | None = None) -> None:
+        self.problems = problems
+        self.path = path
+        where = f" in {path}" if path else ""
+        super().__init__(f"invalid configuration{where}:\n  " + "\n  ".join(problems))
+
+
+class StoreError(FeedbridgeError):
+    """The store directory cannot be opened or written."""
+
+
+class SourceError(FeedbridgeError):
+    """A source could not be fetched or parsed; names the source and URL and chains the cause."""
+
+    def __init__(self, source: str, url: str, message: str) -> None:
+        self.source = source
+        self.url = url
+        self.message = message
+        super().__init__(f"source {source!r} ({url}): {message}")
+
+
+class FetchError(SourceError):
+    """The HTTP fetch failed: connection, timeout, status, size cap."""
+
+    def __init__(
+        self, source: str, url: str, message: str, *, status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(source, url, message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class ParseError(SourceError):
+    """The response was fetched but could not be turned into entries."""
+
+
+class NotifyError(FeedbridgeError):
+    """A notification target could not be set up or reached."""

@@ -1,0 +1,37 @@
+"""Log lines: short lowercase events with their context as key=value pairs."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class KeyValueFormatter(logging.Formatter):
+    """`2026-05-08 10:00:00 INFO feedbridge.worker poll done source=hf-daily new=3`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+        if extras:
+            line += " " + " ".join(f"{k}={_quote(v)}" for k, v in extras.items())
+        if record.exc_info and record.exc_text is None:
+            record.exc_text = self.formatException(record.exc_info)
+        return line
+
+
+def _quote(value: object) -> str:
+    text = str(value)
+    return f'"{text}"' if (" " in text or not text) else text
+
+
+def setup_logging(level: str = "info") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("apprise").setLevel(logging.WARNING)  # its DEBUG lines print tokens
+    for noisy in ("httpx", "httpcore", "aiohttp", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

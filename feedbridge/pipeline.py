@@ -1,0 +1,156 @@
+"""Pure decisions for one poll: the new feed, what is new, what each target is owed, health."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from feedbridge.filters import EntryFilter
+from feedbridge.models import Entry, HealthEvent
+
+FirstRun = Literal["baseline", "notify", "latest"]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetView:
+    """What the pipeline needs to know of one target for one source."""
+
+    name: str
+    filter: EntryFilter
+    knows_source: bool  # False on the target's first cycle for this source
+    handed: frozenset[str] = frozenset()  # keys already queued, sent or suppressed
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of one successful poll."""
+
+    feed: list[Entry]  # newest first, at most `keep`
+    new: list[Entry]
+    updated: list[Entry]
+    deliveries: dict[str, list[Entry]] = field(default_factory=dict)  # target -> oldest first
+    suppressed: dict[str, list[str]] = field(default_factory=dict)  # target -> keys not sent
+    first_cycle: list[str] = field(default_factory=list)  # targets whose first cycle this was
+    empty: bool = False  # yielded nothing while the feed had entries: the feed was kept
+
+
+def newest_first(entries: Sequence[Entry]) -> list[Entry]:
+    return sorted(entries, key=lambda e: (e.sort_time, e.key), reverse=True)
+
+
+def merge_feed(previous: Sequence[Entry], fresh: Sequence[Entry], keep: int) -> list[Entry]:
+    """Fresh entries replace stored ones with the same key; the newest `keep` stay."""
+    by_key = {e.key: e for e in previous}
+    for entry in fresh:
+        by_key[entry.key] = entry
+    return newest_first(list(by_key.values()))[:keep]
+
+
+def dedupe(entries: Sequence[Entry]) -> list[Entry]:
+    """The first entry of each key, in the given order."""
+    seen: set[str] = set()
+    unique = []
+    for entry in entries:
+        if entry.key not in seen:
+            seen.add(entry.key)
+            unique.append(entry)
+    return unique
+
+
+def decide(
+    *,
+    extracted: Sequence[Entry],
+    previous_feed: Sequence[Entry],
+    seen: Mapping[str, float | None],
+    targets: Sequence[TargetView],
+    keep: int,
+    first_run: FirstRun = "baseline",
+    first_run_latest: int | None = None,
+    now: datetime,
+) -> Decision:
+    """Decide what one poll changes. `seen` maps already-seen keys to their last score.
+
+    `targets` are the targets that want this source. A target's first cycle for a
+    source applies `first_run`: what is eligible then is suppressed (baseline),
+    sent (notify) or sent for the newest N only (latest).
+    """
+    fresh = dedupe(extracted)
+    if not fresh and previous_feed:
+        return Decision(feed=list(previous_feed), new=[], updated=[], empty=True)
+
+    new = [e for e in fresh if e.key not in seen]
+    updated = [e for e in fresh if e.key in seen and seen[e.key] != e.score]
+    chronological = sorted(fresh, key=lambda e: (e.sort_time, e.key))
+
+    deliveries: dict[str, list[Entry]] = {}
+    suppressed: dict[str, list[str]] = {}
+    first_cycle: list[str] = []
+    for target in targets:
+        owed = [
+            e for e in chronological
+            if e.key not in target.handed and target.filter.matches(e, now)
+        ]
+        if not target.knows_source:
+            first_cycle.append(target.name)
+            if first_run == "baseline":
+                owed, skipped = [], owed
+            elif first_run == "latest":
+                count = first_run_latest or 0
+                cut = max(len(owed) - count, 0)
+                owed, skipped = owed[cut:], owed[:cut]
+            else:
+                skipped = []
+            if skipped:
+                suppressed[target.name] = [e.key for e in skipped]
+        if owed:
+            deliveries[target.name] = owed
+
+    return Decision(
+        feed=merge_feed(previous_feed, fresh, keep),
+        new=new,
+        updated=updated,
+        deliveries=deliveries,
+        suppressed=suppressed,
+        first_cycle=first_cycle,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """A source's or target's health after one poll or delivery round."""
+
+    state: dict[str, Any]
+    event: HealthEvent | None = None
+
+
+def health_after_failure(
+    state: Mapping[str, Any], subject: str, message: str, now: datetime, threshold: int = 3
+) -> Health:
+    """Count a failure; the `threshold`-th in a row raises one "failing" event."""
+    failures = int(state.get("failures", 0)) + 1
+    new_state = {**state, "failures": failures, "last_error": message}
+    if failures >= threshold and state.get("status") != "failing":
+        new_state["status"] = "failing"
+        text = f"{subject} failing ({failures} in a row): {message}"
+        return Health(new_state, HealthEvent(subject, "failing", text, now))
+    return Health(new_state)
+
+
+def health_after_success(
+    state: Mapping[str, Any], subject: str, now: datetime, *, empty: bool = False
+) -> Health:
+    """Reset failures; leaving "failing" or "empty" raises one "recovered" event."""
+    status = state.get("status", "ok")
+    new_state = {**state, "failures": 0, "last_error": None}
+    if empty:
+        new_state["status"] = "empty"
+        if status != "empty":
+            text = f"{subject} suddenly yields no entries; keeping its last good feed"
+            return Health(new_state, HealthEvent(subject, "empty", text, now))
+        return Health(new_state)
+    new_state["status"] = "ok"
+    if status in ("failing", "empty"):
+        return Health(new_state, HealthEvent(subject, "recovered", f"{subject} recovered", now))
+    return Health(new_state)

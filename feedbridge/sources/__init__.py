@@ -1,0 +1,25 @@
+"""Source kinds: one module per kind, looked up by the config's `kind`."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from feedbridge.sources.base import Fetcher, Source
+
+KINDS: dict[str, str] = {
+    "hf_papers": "feedbridge.sources.hf_papers:HfPapersSource",
+    "html": "feedbridge.sources.html:HtmlSource",
+    "feed": "feedbridge.sources.feed:FeedSource",
+    "json": "feedbridge.sources.jsonapi:JsonSource",
+}
+
+
+def build_source(config: Any) -> Source:
+    """The Source object for one validated source config."""
+    module, _, cls = KINDS[config.kind].partition(":")
+    source_cls: type[Source] = getattr(import_module(module), cls)
+    return source_cls(config)
+
+
+__all__ = ["KINDS", "Fetcher", "Source", "build_source"]

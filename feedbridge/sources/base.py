@@ -1,0 +1,67 @@
+"""The seam every source kind implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+from feedbridge.models import Entry, Page
+
+
+class Fetcher(Protocol):
+    """What a source may use to fetch: feedbridge.http.Fetcher in production.
+
+    `get` raises FetchError (status >= 400 once retries for 429/503 are spent,
+    timeouts, size cap). With `conditional=True` a stored ETag/Last-Modified is
+    sent and a 304 comes back as `Page(not_modified=True)`.
+    """
+
+    async def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        conditional: bool = True,
+        accept: str | None = None,
+    ) -> Page: ...
+
+
+class Source(ABC):
+    """One configured source. `extract` is pure; `poll` does the fetching."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    @property
+    def name(self) -> str:
+        return str(self.config.name)
+
+    @property
+    @abstractmethod
+    def url(self) -> str:
+        """The page or API URL this source reads, for logs, errors and the index page."""
+
+    @property
+    def title(self) -> str:
+        """Human title of the feed."""
+        return str(getattr(self.config, "title", None) or self.name)
+
+    @property
+    def site_url(self) -> str:
+        """The site the feed is about (the feed's alternate link)."""
+        return self.url
+
+    async def poll(self, fetcher: Fetcher, now: datetime) -> list[Entry] | None:
+        """Fetch and extract; None means unchanged since the last poll (304)."""
+        page = await fetcher.get(self.url)
+        if page.not_modified:
+            return None
+        return self.extract(page)
+
+    @abstractmethod
+    def extract(self, page: Page) -> list[Entry]:
+        """Turn one fetched page into entries; raises ParseError naming source and URL."""

@@ -1,0 +1,237 @@
+"""The only module that touches diskcache: entries, seen keys, delivery marks, outbox, state.
+
+Keys are plain strings with a prefix per kind of record; values are JSON. The
+disk never unpickles, so a writable cache directory is not a way to run code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import diskcache
+
+from feedbridge.errors import StoreError
+from feedbridge.models import Entry
+
+_PICKLE_MODE = 4
+
+
+class JSONOnlyDisk(diskcache.Disk):  # type: ignore[misc]
+    """String keys, JSON values, and a refusal to unpickle anything found on disk."""
+
+    def put(self, key: Any) -> tuple[Any, bool]:
+        if type(key) is not str:
+            raise TypeError(f"store keys are strings, not {type(key).__name__}")
+        return super().put(key)  # type: ignore[no-any-return]
+
+    def get(self, key: Any, raw: bool) -> Any:
+        if not raw:
+            raise StoreError("refusing to unpickle a key found in the store")
+        return super().get(key, raw)
+
+    def store(self, value: Any, read: bool, key: Any = diskcache.core.UNKNOWN) -> Any:
+        return super().store(json.dumps(value, separators=(",", ":")), read, key=key)
+
+    def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
+        if mode == _PICKLE_MODE:
+            raise StoreError("refusing to unpickle a value found in the store")
+        data = super().fetch(mode, filename, value, read)
+        return json.loads(data)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An outbox row: one entry (or a health event / digest) owed to one target."""
+
+    id: str  # the outbox key, ordered per target
+    target: str
+    payload: dict[str, Any]
+
+
+class Store:
+    """Persistent state on one diskcache directory."""
+
+    def __init__(self, path: Path, *, seen_ttl: float = 90 * 86400, size_limit: int = 4 << 30):
+        self.path = Path(path)
+        self.seen_ttl = seen_ttl
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._cache = diskcache.Cache(
+                str(self.path),
+                disk=JSONOnlyDisk,
+                eviction_policy="none",
+                size_limit=size_limit,
+                timeout=10,
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(
+                f"cannot open the store at {self.path}: {exc}; check that the directory is "
+                "writable, on a local disk (not NFS) and not corrupt (move it away to start afresh)"
+            ) from exc
+
+    def close(self) -> None:
+        self._cache.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes: all of them land or none does."""
+        with self._cache.transact(retry=True):
+            yield
+
+    def check_writable(self) -> None:
+        """Raise StoreError unless a write and a read-back succeed."""
+        try:
+            stamp = time.time()
+            self._cache.set("meta:probe", stamp, retry=True)
+            if self._cache.get("meta:probe", retry=True) != stamp:
+                raise StoreError(f"store at {self.path} did not return what was written")
+        except (OSError, sqlite3.Error, diskcache.Timeout) as exc:
+            raise StoreError(f"store at {self.path} is not writable: {exc}") from exc
+
+    # --- feed entries -----------------------------------------------------------------
+
+    def feed_entries(self, source: str) -> list[Entry]:
+        """The source's current feed, as last saved."""
+        rows = self._cache.get(f"feed:{source}", default=[], retry=True)
+        return [Entry.from_dict(row) for row in rows]
+
+    def save_feed(self, source: str, entries: Iterable[Entry]) -> None:
+        self._cache.set(f"feed:{source}", [e.to_dict() for e in entries], retry=True)
+
+    # --- seen keys ----------------------------------------------------------------------
+
+    def seen_scores(self, source: str, keys: Iterable[str]) -> dict[str, float | None]:
+        """For each key seen before, the score it had then (None if it had none)."""
+        found: dict[str, float | None] = {}
+        for key in keys:
+            row = self._cache.get(f"seen:{source}:{key}", default=None, retry=True)
+            if row is not None:
+                found[key] = row.get("score")
+        return found
+
+    def mark_seen(self, source: str, entries: Iterable[Entry]) -> None:
+        now = time.time()
+        for entry in entries:
+            self._cache.set(
+                f"seen:{source}:{entry.key}",
+                {"score": entry.score, "at": now},
+                expire=self.seen_ttl,
+                retry=True,
+            )
+
+    # --- per-target delivery marks --------------------------------------------------------
+
+    def handed(self, target: str, source: str, keys: Iterable[str]) -> set[str]:
+        """The keys of `source` already queued or sent to `target` (or suppressed by a baseline)."""
+        return {k for k in keys if f"sent:{target}:{source}:{k}" in self._cache}
+
+    def mark_handed(self, target: str, source: str, keys: Iterable[str], how: str) -> None:
+        now = time.time()
+        for key in keys:
+            self._cache.set(
+                f"sent:{target}:{source}:{key}",
+                {"how": how, "at": now},
+                expire=self.seen_ttl,
+                retry=True,
+            )
+
+    def target_knows(self, target: str, source: str) -> bool:
+        """Whether `target` has had its first cycle for `source` (the first-run policy ran)."""
+        return f"tinit:{target}:{source}" in self._cache
+
+    def mark_target_knows(self, target: str, source: str) -> None:
+        self._cache.set(f"tinit:{target}:{source}", time.time(), retry=True)
+
+    # --- outbox -------------------------------------------------------------------------
+
+    def enqueue(self, target: str, payload: Mapping[str, Any]) -> str:
+        """Append a delivery to the target's queue; returns its outbox id."""
+        key: str = self._cache.push(dict(payload), prefix=f"outbox:{target}", retry=True)
+        return key
+
+    def _keys_with_prefix(self, prefix: str, limit: int | None = None) -> list[str]:
+        """Keys starting with `prefix`, in key order, from the cache's index (no full scan)."""
+        query = "SELECT key FROM Cache WHERE key >= ? AND key < ? AND raw = 1 ORDER BY key"
+        if limit is not None:
+            query += f" LIMIT {int(limit)}"
+        rows = self._cache._sql(query, (prefix, prefix + "\uffff")).fetchall()
+        return [row[0] for row in rows]
+
+    def pending(self, target: str, limit: int | None = None) -> list[Delivery]:
+        """The target's queued deliveries, oldest first."""
+        found: list[Delivery] = []
+        for key in self._keys_with_prefix(f"outbox:{target}-", limit):
+            payload = self._cache.get(key, default=None, retry=True)
+            if payload is not None:
+                found.append(Delivery(key, target, payload))
+        return found
+
+    def pending_count(self, target: str) -> int:
+        return len(self._keys_with_prefix(f"outbox:{target}-"))
+
+    def update_delivery(self, delivery: Delivery, payload: Mapping[str, Any]) -> None:
+        self._cache.set(delivery.id, dict(payload), retry=True)
+
+    def complete(self, delivery: Delivery) -> None:
+        """Remove a delivery after Apprise reported success."""
+        self._cache.delete(delivery.id, retry=True)
+
+    def record_failed(self, delivery: Delivery, reason: str) -> None:
+        """Move a delivery whose retry window ran out to the failed log."""
+        with self.transaction():
+            self._cache.set(
+                f"failed:{delivery.target}:{delivery.id}",
+                {"payload": delivery.payload, "reason": reason, "at": time.time()},
+                expire=self.seen_ttl,
+                retry=True,
+            )
+            self._cache.delete(delivery.id, retry=True)
+
+    def failed(self, target: str) -> list[dict[str, Any]]:
+        return [
+            self._cache.get(k, retry=True) for k in self._keys_with_prefix(f"failed:{target}:")
+        ]
+
+    # --- source and target state ----------------------------------------------------------
+
+    def state(self, kind: str, name: str) -> dict[str, Any]:
+        """Mutable-by-copy state of a source or target (`kind` is "source" or "target")."""
+        value: dict[str, Any] = self._cache.get(f"state:{kind}:{name}", default={}, retry=True)
+        return value
+
+    def save_state(self, kind: str, name: str, state: Mapping[str, Any]) -> None:
+        self._cache.set(f"state:{kind}:{name}", dict(state), retry=True)
+
+    def expire(self) -> int:
+        """Drop expired seen keys and delivery marks; returns how many."""
+        removed: int = self._cache.expire(retry=True)
+        return removed
+
+    def volume(self) -> int:
+        size: int = self._cache.volume()
+        return size
+
+
+def open_store(path: Path | str, **kwargs: Any) -> Store:
+    """Open the store, turning a read-only or missing directory into a clear StoreError."""
+    path = Path(path)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise StoreError(
+            f"store directory {path} is not writable by this user; fix its permissions "
+            "or point [storage] path elsewhere"
+        )
+    return Store(path, **kwargs)

@@ -1,0 +1,371 @@
+"""The loop: due sources → fetch → extract → pipeline → store → render and notify."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+from feedbridge import render
+from feedbridge.errors import FeedbridgeError, FetchError
+from feedbridge.filters import EntryFilter
+from feedbridge.http import HttpClient
+from feedbridge.models import Entry, FeedInfo, HealthEvent
+from feedbridge.notify import Notifier, entry_payload, health_payload
+from feedbridge.pipeline import (
+    TargetView,
+    decide,
+    health_after_failure,
+    health_after_success,
+)
+from feedbridge.scheduler import first_due, next_due
+from feedbridge.sources import Source, build_source
+from feedbridge.store import Store
+
+log = logging.getLogger("feedbridge.worker")
+
+DELIVERY_TICK = 5.0
+EXPIRE_EVERY = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedFeed:
+    """A source's feed in every format, with the validators the server sends."""
+
+    bodies: dict[str, bytes]
+    etags: dict[str, str]
+    last_modified: str  # HTTP-date
+    entry_count: int
+    newest: Entry | None
+
+
+@dataclass
+class FeedBoard:
+    """The latest rendered bytes per source: the server reads, the worker writes."""
+
+    feeds: dict[str, RenderedFeed] = field(default_factory=dict)
+
+    def publish(self, name: str, bodies: dict[str, bytes], changed_at: float,
+                entries: Sequence[Entry]) -> None:
+        etags = {fmt: '"' + hashlib.sha256(b).hexdigest()[:32] + '"' for fmt, b in bodies.items()}
+        self.feeds[name] = RenderedFeed(
+            bodies=bodies,
+            etags=etags,
+            last_modified=formatdate(changed_at, usegmt=True),
+            entry_count=len(entries),
+            newest=entries[0] if entries else None,
+        )
+
+
+@dataclass
+class PollReport:
+    source: str
+    ok: bool
+    changed: bool = False
+    entries: int = 0
+    new: int = 0
+    queued: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRule:
+    name: str
+    filter: EntryFilter
+    health: bool
+
+
+class Worker:
+    """Polls sources and feeds the store, the feed board and the outbox."""
+
+    def __init__(
+        self,
+        *,
+        sources: Sequence[Source],
+        targets: Sequence[TargetRule],
+        store: Store,
+        http: HttpClient,
+        notifier: Notifier,
+        board: FeedBoard,
+        base_url: str,
+        output_dir: Path | None = None,
+        failure_threshold: int = 3,
+    ) -> None:
+        self.sources = list(sources)
+        self.targets = list(targets)
+        self.store = store
+        self.http = http
+        self.notifier = notifier
+        self.board = board
+        self.base_url = base_url.rstrip("/")
+        self.output_dir = output_dir
+        self.failure_threshold = failure_threshold
+        self.heartbeat = time.time()
+        self._wake = asyncio.Event()
+
+    @classmethod
+    def from_config(
+        cls, config: Any, store: Store, http: HttpClient, notifier: Notifier, board: FeedBoard
+    ) -> Worker:
+        sources = [build_source(c) for c in config.sources if c.enabled]
+        targets = [
+            TargetRule(
+                t.name,
+                EntryFilter.build(
+                    sources=t.sources,
+                    min_score=t.min_score,
+                    include=t.include,
+                    exclude=t.exclude,
+                    max_age=t.max_age,
+                ),
+                t.health,
+            )
+            for t in config.targets
+        ]
+        return cls(
+            sources=sources, targets=targets, store=store, http=http, notifier=notifier,
+            board=board, base_url=config.server.base_url, output_dir=config.output.dir,
+        )
+
+    # --- feeds ----------------------------------------------------------------------------
+
+    def feed_info(self, source: Source) -> FeedInfo:
+        return FeedInfo(
+            name=source.name,
+            title=source.title,
+            link=source.site_url,
+            self_url=f"{self.base_url}/feeds/{source.name}.atom",
+            base_url=self.base_url,
+            description=f"{source.title}, via feedbridge",
+        )
+
+    def publish(self, source: Source, entries: Sequence[Entry], changed_at: float) -> None:
+        bodies = render.render_all(self.feed_info(source), entries)
+        self.board.publish(source.name, bodies, changed_at, entries)
+        if self.output_dir is not None:
+            for fmt, body in bodies.items():
+                _write_atomic(self.output_dir / f"{source.name}.{render.FORMATS[fmt][0]}", body)
+
+    def publish_stored(self) -> None:
+        """Render every source's stored feed, so a restart serves the last good feeds at once."""
+        for source in self.sources:
+            state = self.store.state("source", source.name)
+            changed_at = float(state.get("feed_changed_at") or time.time())
+            self.publish(source, self.store.feed_entries(source.name), changed_at)
+
+    # --- one poll -------------------------------------------------------------------------
+
+    async def poll(self, source: Source, now: datetime | None = None) -> PollReport:
+        """Poll one source; never raises for the source's own failures."""
+        started = time.monotonic()
+        now = now or datetime.now(UTC)
+        state = self.store.state("source", source.name)
+        validators: dict[str, Any] = dict(state.get("validators") or {})
+        fetcher = self.http.fetcher(source.name, validators, source.config.headers)
+        state["last_poll"] = now.timestamp()
+        try:
+            entries = await source.poll(fetcher, now)
+        except FeedbridgeError as exc:
+            return self._failed(source, state, exc, now, started)
+        except Exception as exc:  # a bug in one source must not stop the others
+            log.exception("source crashed", extra={"source": source.name, "url": source.url})
+            return self._failed(source, state, exc, now, started)
+        state["validators"] = validators
+        if entries is None:
+            health = health_after_success(state, f"source {source.name}", now)
+            health.state["last_success"] = now.timestamp()
+            self._save_source_state(source, health.state, health.event)
+            log.debug("poll unchanged", extra={"source": source.name})
+            return PollReport(source.name, ok=True, seconds=time.monotonic() - started)
+        report = self._apply(source, entries, state, now)
+        report.seconds = time.monotonic() - started
+        log.info(
+            "poll done",
+            extra={"source": source.name, "entries": report.entries, "new": report.new,
+                   "queued": report.queued, "ms": round(report.seconds * 1000)},
+        )
+        return report
+
+    def _apply(
+        self, source: Source, entries: Sequence[Entry], state: dict[str, Any], now: datetime
+    ) -> PollReport:
+        name = source.name
+        config = source.config
+        previous = self.store.feed_entries(name)
+        keys = [e.key for e in entries]
+        seen = self.store.seen_scores(name, keys)
+        views = [
+            TargetView(
+                t.name,
+                t.filter,
+                self.store.target_knows(t.name, name),
+                frozenset(self.store.handed(t.name, name, keys)),
+            )
+            for t in self.targets
+            if t.filter.wants_source(name)
+        ]
+        decision = decide(
+            extracted=entries,
+            previous_feed=previous,
+            seen=seen,
+            targets=views,
+            keep=config.keep,
+            first_run=config.first_run_mode,
+            first_run_latest=config.first_run_latest,
+            now=now,
+        )
+        health = health_after_success(state, f"source {name}", now, empty=decision.empty)
+        new_state = health.state
+        new_state["last_success"] = now.timestamp()
+        new_state["last_count"] = len(entries)
+        changed = [e.to_dict() for e in decision.feed] != [e.to_dict() for e in previous]
+        stamp = now.timestamp()
+        queued = 0
+        with self.store.transaction():
+            if not decision.empty:
+                if changed:
+                    self.store.save_feed(name, decision.feed)
+                    new_state["feed_changed_at"] = time.time()
+                self.store.mark_seen(name, entries)
+            for target, owed in decision.deliveries.items():
+                for entry in owed:
+                    self.store.enqueue(target, entry_payload(entry, stamp))
+                self.store.mark_handed(target, name, [e.key for e in owed], "queued")
+                queued += len(owed)
+            for target, skipped in decision.suppressed.items():
+                self.store.mark_handed(target, name, skipped, "first_run")
+            for target in decision.first_cycle:
+                self.store.mark_target_knows(target, name)
+            self._save_source_state(source, new_state, health.event)
+        if decision.empty:
+            log.warning("source yielded no entries, keeping last feed",
+                        extra={"source": name, "url": source.url})
+        if changed:
+            self.publish(source, decision.feed, new_state["feed_changed_at"])
+        if queued:
+            self._wake.set()
+        return PollReport(
+            name, ok=True, changed=changed, entries=len(entries), new=len(decision.new),
+            queued=queued,
+        )
+
+    def _failed(
+        self, source: Source, state: dict[str, Any], exc: BaseException, now: datetime,
+        started: float,
+    ) -> PollReport:
+        message = str(exc) if isinstance(exc, FeedbridgeError) else (
+            f"source {source.name!r} ({source.url}): internal error {type(exc).__name__}: {exc}"
+        )
+        retry_after = exc.retry_after if isinstance(exc, FetchError) else None
+        health = health_after_failure(
+            state, f"source {source.name}", message, now, self.failure_threshold
+        )
+        health.state["retry_after"] = retry_after
+        self._save_source_state(source, health.state, health.event)
+        log.warning("poll failed", extra={"source": source.name, "url": source.url,
+                                          "error": message})
+        return PollReport(
+            source.name, ok=False, error=message, seconds=time.monotonic() - started,
+            retry_after=retry_after,
+        )
+
+    def _save_source_state(
+        self, source: Source, state: dict[str, Any], event: HealthEvent | None
+    ) -> None:
+        with self.store.transaction():
+            self.store.save_state("source", source.name, state)
+            if event is not None:
+                self.raise_health(event)
+
+    def raise_health(self, event: HealthEvent) -> None:
+        """Queue a health event to every target that asked for them."""
+        log.warning("health event", extra={"subject": event.subject, "kind": event.kind,
+                                           "detail": event.message})
+        for target in self.targets:
+            if target.health:
+                self.store.enqueue(target.name, health_payload(event, time.time()))
+        self._wake.set()
+
+    # --- cycles ---------------------------------------------------------------------------
+
+    async def run_once(self) -> list[PollReport]:
+        """Poll every source once, concurrently, then try every queued delivery once."""
+        reports = await asyncio.gather(*(self.poll(s) for s in self.sources))
+        self.heartbeat = time.time()
+        await self.notifier.deliver(respect_backoff=False)
+        return list(reports)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Poll each source on its own schedule until `stop` is set."""
+        tasks = [asyncio.create_task(self._source_loop(s, stop)) for s in self.sources]
+        tasks.append(asyncio.create_task(self._delivery_loop(stop)))
+        tasks.append(asyncio.create_task(self._housekeeping_loop(stop)))
+        try:
+            await stop.wait()
+        finally:
+            self._wake.set()
+            done, pending = await asyncio.wait(tasks, timeout=15)
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception():
+                    log.error("worker task failed", exc_info=task.exception())
+
+    async def _source_loop(self, source: Source, stop: asyncio.Event) -> None:
+        config = source.config
+        interval = config.interval.total_seconds()
+        state = self.store.state("source", source.name)
+        due = first_due(time.time(), interval, state.get("last_poll"))
+        while not stop.is_set():
+            if await _sleep_or_stop(stop, due - time.time()):
+                return
+            report = await self.poll(source)
+            failures = int(self.store.state("source", source.name).get("failures", 0))
+            due = next_due(
+                time.time(), interval, jitter=config.jitter, failures=failures,
+                retry_after=report.retry_after,
+            )
+
+    async def _delivery_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.heartbeat = time.time()
+            try:
+                await self.notifier.deliver()
+            except Exception:
+                log.exception("delivery round failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), DELIVERY_TICK)
+
+    async def _housekeeping_loop(self, stop: asyncio.Event) -> None:
+        while not await _sleep_or_stop(stop, EXPIRE_EVERY):
+            removed = await asyncio.to_thread(self.store.expire)
+            log.info("expired old keys", extra={"removed": removed})
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write then rename, so a web server never serves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds` or until `stop`; True if stopping."""
+    if seconds <= 0:
+        return stop.is_set()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()

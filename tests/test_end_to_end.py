@@ -1,0 +1,145 @@
+"""`feedbridge once` end to end: a local HF API, a local webhook, the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from tests.atomcheck import check_atom
+from tests.conftest import HfApi, Receiver, hf_items, run_cli
+
+MIN_SCORE = 30
+
+
+def write_config(tmp_path: Path, hf_api: HfApi, receiver: Receiver, first_run: str) -> Path:
+    config = tmp_path / "config.toml"
+    config.write_text(f"""
+[storage]
+path = "{tmp_path / 'data'}"
+
+[server]
+base_url = "http://feeds.example.org"
+
+[output]
+dir = "{tmp_path / 'public'}"
+
+[[sources]]
+name = "hf-daily"
+kind = "hf_papers"
+listing = "daily"
+base_url = "{hf_api.base_url}"
+first_run = "{first_run}"
+
+[[targets]]
+name = "hook"
+url = "{receiver.url()}"
+min_score = {MIN_SCORE}
+""")
+    return config
+
+
+def once(tmp_path: Path, config: Path) -> str:
+    result = run_cli("--config", str(config), "once", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def eligible_titles() -> list[str]:
+    return sorted(i["paper"]["title"] for i in hf_items() if i["paper"]["upvotes"] >= MIN_SCORE)
+
+
+def test_once_builds_a_valid_feed_of_all_papers_and_baseline_sends_nothing(
+    tmp_path: Path, hf_api: HfApi, receiver: Receiver
+) -> None:
+    config = write_config(tmp_path, hf_api, receiver, "baseline")
+    out = once(tmp_path, config)
+    assert "hf-daily: 37 entries, 37 new" in out
+
+    atom = (tmp_path / "public" / "hf-daily.atom").read_bytes()
+    assert check_atom(atom) == []
+    feed = feedparser.parse(atom)
+    assert not feed.bozo
+    assert len(feed.entries) == 37
+    items = {i["paper"]["id"]: i["paper"] for i in hf_items()}
+    for entry in feed.entries:
+        arxiv_id = entry.link.rsplit("/", 1)[1]
+        paper = items[arxiv_id]
+        assert entry.link == f"{hf_api.base_url}/papers/{arxiv_id}"
+        assert entry.title == " ".join(paper["title"].split())
+        assert entry.id.startswith("urn:uuid:")
+        names = [a.name for a in entry.authors]
+        assert names == [a["name"] for a in paper["authors"] if not a.get("hidden")]
+        assert entry.published.startswith(paper["publishedAt"][:10])
+        assert entry.updated.startswith(paper["submittedOnDailyAt"][:19])
+        assert f"arxiv.org/pdf/{arxiv_id}" in entry.content[0].value
+    # newest first by the time the paper entered Daily Papers
+    times = [e.updated for e in feed.entries]
+    assert times == sorted(times, reverse=True)
+    assert receiver.received == []
+
+    # the feed's ids are stable across runs
+    once(tmp_path, config)
+    again = feedparser.parse((tmp_path / "public" / "hf-daily.atom").read_bytes())
+    assert [e.id for e in again.entries] == [e.id for e in feed.entries]
+    assert receiver.received == []
+
+
+def test_notify_first_run_sends_exactly_the_papers_over_the_threshold_once(
+    tmp_path: Path, hf_api: HfApi, receiver: Receiver
+) -> None:
+    config = write_config(tmp_path, hf_api, receiver, "notify")
+    once(tmp_path, config)
+    assert sorted(receiver.titles) == eligible_titles()
+    assert len(receiver.titles) == 9
+
+    once(tmp_path, config)
+    assert len(receiver.received) == 9, "a second run must send nothing"
+
+
+def test_paper_below_threshold_is_sent_when_upvotes_rise(
+    tmp_path: Path, hf_api: HfApi, receiver: Receiver
+) -> None:
+    config = write_config(tmp_path, hf_api, receiver, "baseline")
+    once(tmp_path, config)
+    assert receiver.received == []
+
+    hf_api.set_upvotes("2605.06651", MIN_SCORE + 5)  # was 11
+    once(tmp_path, config)
+    assert receiver.titles == ["AI Co-Mathematician: Accelerating Mathematicians with Agentic AI"]
+    assert "▲ 35" in receiver.received[0]["message"]
+
+    once(tmp_path, config)
+    assert len(receiver.received) == 1
+
+
+def test_failed_deliveries_stay_queued_and_arrive_when_the_receiver_recovers(
+    tmp_path: Path, hf_api: HfApi, receiver: Receiver
+) -> None:
+    config = write_config(tmp_path, hf_api, receiver, "notify")
+    receiver.status = 500
+    out = once(tmp_path, config)
+    assert receiver.received == []
+    assert "target hook: 9 deliveries still queued" in out
+
+    receiver.status = 200
+    once(tmp_path, config)
+    assert sorted(receiver.titles) == eligible_titles()
+    once(tmp_path, config)
+    assert len(receiver.received) == 9
+
+
+@pytest.mark.parametrize("status", [500, 404])
+def test_failing_api_keeps_the_last_good_feed(
+    tmp_path: Path, hf_api: HfApi, receiver: Receiver, status: int
+) -> None:
+    config = write_config(tmp_path, hf_api, receiver, "baseline")
+    once(tmp_path, config)
+    before = (tmp_path / "public" / "hf-daily.atom").read_bytes()
+
+    hf_api.status = status
+    out = once(tmp_path, config)
+    assert f"error: source 'hf-daily' ({hf_api.base_url}/api/daily_papers" in out
+    assert f"HTTP {status}" in out
+    assert (tmp_path / "public" / "hf-daily.atom").read_bytes() == before
