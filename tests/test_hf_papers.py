@@ -1,0 +1,150 @@
+"""The hf_papers source: field mapping from the real API response, listings, pagination."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from feedbridge.errors import ParseError
+from feedbridge.models import Page
+from feedbridge.sources.hf_papers import HfPapersSource
+from tests.conftest import hf_items
+
+NOW = datetime(2026, 5, 8, 15, tzinfo=UTC)  # a Friday
+
+
+def source(**overrides: Any) -> HfPapersSource:
+    config = dict(name="hf", kind="hf_papers", title=None, listing="daily", query=None,
+                  base_url="https://huggingface.co", mode="api", limit=100, max_pages=10,
+                  days=2, headers={})
+    config.update(overrides)
+    return HfPapersSource(SimpleNamespace(**config))
+
+
+def page(data: object, url: str = "https://huggingface.co/api/daily_papers") -> Page:
+    return Page(url=url, status=200, body=json.dumps(data).encode())
+
+
+class FakeFetcher:
+    """Answers by query parameters, recording each request."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.calls: list[dict[str, str]] = []
+
+    async def get(self, url: str, *, params: Mapping[str, str] | None = None,
+                  conditional: bool = True, accept: str | None = None) -> Page:
+        self.calls.append(dict(params or {}))
+        return page(self.answer(dict(params or {})), url)
+
+
+def test_fields_are_mapped_as_the_design_says() -> None:
+    entries = source().extract(page(hf_items()))
+    assert len(entries) == 37
+    first = entries[0]
+    assert first.key == "2605.05242"
+    assert first.link == "https://huggingface.co/papers/2605.05242"
+    assert first.title.startswith("Beyond Semantic Similarity")
+    assert first.score == 86
+    assert first.published == datetime(2026, 5, 3, tzinfo=UTC)
+    assert first.updated == datetime(2026, 5, 8, 10, 1, 31, 399000, tzinfo=UTC)
+    assert first.authors[:3] == ("Zhuofeng Li", "Haoxiang Zhang", "Cong Wei")
+    assert first.image == "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2605.05242.png"
+    x = first.extras
+    assert x["organization"] == "TIGER-Lab"
+    assert x["submitter"] == "ZhuofengLi"
+    assert x["comments"] == 3
+    assert x["github"] == "https://github.com/DCI-Agent/DCI-Agent-Lite"
+    assert x["github_stars"] == 101
+    assert x["arxiv_pdf"] == "https://arxiv.org/pdf/2605.05242"
+    assert x["ai_summary"].startswith("Direct corpus interaction")
+    assert "agentic search" in x["keywords"]
+    assert first.summary.startswith("Modern retrieval systems")
+    for text in ("Zhuofeng Li", "▲ 86 upvotes", "arxiv.org/abs/2605.05242", "Code (101 ★)"):
+        assert text in first.content_html
+    project = next(e for e in entries if e.key == "2605.06548")
+    assert project.extras["project_page"] == "https://hongcanguo.github.io/Cola-DLM/"
+    assert "Project page" in project.content_html
+
+
+def test_markup_in_paper_fields_is_escaped_in_content() -> None:
+    items = hf_items()[:1]
+    items[0]["paper"]["summary"] = "<script>alert(1)</script> & more"
+    entry = source().extract(page(items))[0]
+    assert "<script>" not in entry.content_html
+    assert "&lt;script&gt;" in entry.content_html
+
+
+async def test_daily_reads_two_papers_days_skipping_empty_ones() -> None:
+    papers = hf_items()
+    by_day = {"2026-05-08": papers[:3], "2026-05-06": papers[3:5]}  # 05-07 empty
+    fetcher = FakeFetcher(lambda p: by_day.get(p.get("date", ""), []))
+    entries = await source().poll(fetcher, NOW)
+    assert [c["date"] for c in fetcher.calls] == ["2026-05-08", "2026-05-07", "2026-05-06"]
+    assert len(entries or []) == 5
+
+
+async def test_daily_with_an_empty_week_looks_back_at_most_seven_days() -> None:
+    fetcher = FakeFetcher(lambda p: [])
+    assert await source().poll(fetcher, NOW) == []
+    assert len(fetcher.calls) == 7
+
+
+async def test_pagination_follows_full_pages() -> None:
+    papers = hf_items()
+
+    def answer(p: dict[str, str]) -> list[Any]:
+        n, limit = int(p.get("p", 0)), int(p["limit"])
+        return papers[n * limit:(n + 1) * limit]
+
+    fetcher = FakeFetcher(answer)
+    entries = await source(listing="trending", limit=10).poll(fetcher, NOW)
+    assert len(entries or []) == 37
+    assert [c.get("p") for c in fetcher.calls] == [None, "1", "2", "3"]
+    assert all(c["sort"] == "trending" for c in fetcher.calls)
+
+
+@pytest.mark.parametrize(
+    ("listing", "query", "expected"),
+    [
+        ("weekly", None, {"week": "2026-W19"}),
+        ("monthly", None, {"month": "2026-05"}),
+        ("trending", None, {"sort": "trending"}),
+        ("search", "diffusion", {"q": "diffusion"}),
+    ],
+)
+async def test_listings_ask_the_api_for_the_right_period(
+    listing: str, query: str | None, expected: dict[str, str]
+) -> None:
+    fetcher = FakeFetcher(lambda p: hf_items()[:2])
+    src = source(listing=listing, query=query)
+    await src.poll(fetcher, NOW)
+    assert fetcher.calls == [{**expected, "limit": "100"}]
+    if listing == "search":
+        assert src.url == "https://huggingface.co/api/papers/search"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "empty response"),
+        (b"<!doctype html><html>", "response is HTML"),
+        (b"{not json", "invalid JSON"),
+        (b'{"error": "x"}', "expected a JSON list"),
+    ],
+)
+def test_bad_bodies_are_parse_errors_naming_source_and_url(body: bytes, message: str) -> None:
+    with pytest.raises(ParseError, match=message) as caught:
+        source().extract(Page(url="https://hf.test/api/daily_papers", status=200, body=body))
+    assert "source 'hf'" in str(caught.value)
+    assert "https://hf.test/api/daily_papers" in str(caught.value)
+
+
+def test_items_without_id_or_title_are_skipped() -> None:
+    items = [{"paper": {"title": "no id"}}, {"paper": {"id": "1"}}, "junk", hf_items()[0]]
+    assert [e.key for e in source().extract(page(items))] == ["2605.05242"]
