@@ -153,11 +153,8 @@ class HttpClient:
                 ) from None
             except httpx.TooManyRedirects:
                 raise FetchError(source, url, "too many redirects") from None
-            except httpx.TimeoutException as exc:
-                raise FetchError(source, url, f"timed out ({type(exc).__name__})") from exc
             except (httpx.HTTPError, aiohttp.ClientError, OSError) as exc:
-                reason = str(exc) or type(exc).__name__
-                raise FetchError(source, url, f"request failed: {reason}") from exc
+                raise FetchError(source, url, _describe(exc)) from exc
 
     async def _stream(
         self,
@@ -194,6 +191,16 @@ class HttpClient:
                 encoding=response.charset_encoding,
                 not_modified=status == 304,
             )
+
+
+def _describe(exc: BaseException) -> str:
+    """A short cause; the aiohttp transport maps refused connections to ConnectTimeout."""
+    cause = exc.__cause__ or exc
+    if isinstance(cause, aiohttp.ClientConnectorError | ConnectionError):
+        return f"connection failed: {cause}"
+    if isinstance(cause, TimeoutError | aiohttp.ServerTimeoutError | httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__})"
+    return f"request failed: {cause or type(cause).__name__}"
 
 
 class Fetcher:
