@@ -57,10 +57,15 @@ def channels(config: Config) -> list[Channel]:
             name=t.name,
             urls=t.urls(),
             format=t.format or default_format(t.urls()),
-            title_template=t.title or "{{ title }}",
+            title_template=t.title,
             body_template=t.body,
             retry_window=t.retry_window.total_seconds(),
             health=t.health,
+            digest=t.digest_spec,
+            digest_empty=t.digest_empty,
+            top=t.top,
+            max_per_hour=t.max_per_hour,
+            overflow=t.overflow,
         )
         for t in config.targets
     ]

@@ -20,7 +20,7 @@ from feedbridge.errors import FeedbridgeError, FetchError
 from feedbridge.filters import EntryFilter
 from feedbridge.http import HttpClient
 from feedbridge.models import Entry, FeedInfo, HealthEvent
-from feedbridge.notify import Notifier, entry_payload, health_payload
+from feedbridge.notify import Notifier, entry_payload
 from feedbridge.pipeline import (
     TargetView,
     decide,
@@ -83,7 +83,6 @@ class PollReport:
 class TargetRule:
     name: str
     filter: EntryFilter
-    health: bool
 
 
 class Worker:
@@ -129,7 +128,6 @@ class Worker:
                     exclude=t.exclude,
                     max_age=t.max_age,
                 ),
-                t.health,
             )
             for t in config.targets
         ]
@@ -286,16 +284,8 @@ class Worker:
         with self.store.transaction():
             self.store.save_state("source", source.name, state)
             if event is not None:
-                self.raise_health(event)
-
-    def raise_health(self, event: HealthEvent) -> None:
-        """Queue a health event to every target that asked for them."""
-        log.warning("health event", extra={"subject": event.subject, "kind": event.kind,
-                                           "detail": event.message})
-        for target in self.targets:
-            if target.health:
-                self.store.enqueue(target.name, health_payload(event, time.time()))
-        self._wake.set()
+                self.notifier.raise_health(event)
+                self._wake.set()
 
     # --- cycles ---------------------------------------------------------------------------
 

@@ -108,3 +108,11 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
         [sys.executable, "-m", "feedbridge", *args],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, check=False,
     )
+
+
+@pytest.fixture(autouse=True)
+def no_apprise_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apprise sleeps between requests to one service; tests need not wait."""
+    from apprise.plugins.base import NotifyBase
+
+    monkeypatch.setattr(NotifyBase, "request_rate_per_sec", 0)

@@ -1,0 +1,303 @@
+"""Delivery through real local peers: an SMTP server, a webhook; mocked public services."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from feedbridge.durations import parse_digest
+from feedbridge.models import Entry, HealthEvent
+from feedbridge.notify import Channel, Notifier, entry_payload, next_fire
+from feedbridge.sources.hf_papers import HfPapersSource
+from feedbridge.store import Store
+from tests.conftest import Receiver, hf_items
+from tests.test_hf_papers import page, source
+
+
+def papers(n: int = 37) -> list[Entry]:
+    return HfPapersSource.extract(source(), page(hf_items()[:n]))
+
+
+class Clock:
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(parsed)  # type: ignore[arg-type]
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+def queue(store: Store, target: str, entries: list[Entry], at: float) -> None:
+    for e in entries:
+        store.enqueue(target, entry_payload(e, at))
+
+
+async def test_email_digest_arrives_as_a_newsletter_sorted_by_upvotes(
+    tmp_path: Path, smtp: tuple[Mailbox, int]
+) -> None:
+    box, port = smtp
+    start = datetime(2026, 5, 8, 6, 0, tzinfo=UTC).timestamp()
+    clock = Clock(start)
+    url = f"mailto://feedbridge@127.0.0.1:{port}?to=reader@example.com&from=feedbridge@example.com"
+    channel = Channel("inbox", [url], format="html", digest=parse_digest("daily 08:00 UTC"),
+                      top=10)
+    with Store(tmp_path) as store:
+        notifier = Notifier([channel], store, clock=clock)
+        await notifier.deliver()  # first round: the digest period starts now
+        queue(store, "inbox", papers(), start)
+        clock.now = start + 3600  # 07:00: not yet
+        await notifier.deliver()
+        assert box.messages == []
+
+        clock.now = start + 2 * 3600 + 5  # 08:00:05
+        result = await notifier.deliver()
+        assert result.sent == 1
+        assert store.pending_count("inbox") == 0
+        await notifier.deliver()
+
+    assert len(box.messages) == 1
+    message = box.messages[0]
+    assert message["Subject"] == "37 new papers · 2026-05-08"
+    assert message["To"] == "reader@example.com"
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    top = sorted(hf_items(), key=lambda i: (-i["paper"]["upvotes"], i["paper"]["title"]))[:10]
+    positions = [html.index(i["paper"]["title"].replace("'", "&#39;")) for i in top]
+    assert positions == sorted(positions), "papers must appear by upvotes, highest first"
+    assert "▲ 86 upvotes" in html
+    assert 'href="https://huggingface.co/papers/2605.05242"' in html
+    assert "…and 27 more" in html
+    assert hf_items()[-1]["paper"]["title"] not in html  # below the top 10
+
+
+async def test_digest_missed_while_down_is_sent_once_on_return(tmp_path: Path,
+                                                               receiver: Receiver) -> None:
+    start = datetime(2026, 5, 4, 9, 0, tzinfo=UTC).timestamp()
+    clock = Clock(start)
+    channel = Channel("hook", [receiver.url()], format="text",
+                      digest=parse_digest("daily 08:00 UTC"))
+    with Store(tmp_path) as store:
+        await Notifier([channel], store, clock=clock).deliver()
+        queue(store, "hook", papers(3), start)
+    clock.now = start + 3 * 86400  # down for three days
+    with Store(tmp_path) as store:
+        notifier = Notifier([channel], store, clock=clock)
+        await notifier.deliver()
+        await notifier.deliver()
+    assert len(receiver.received) == 1
+    assert receiver.received[0]["title"].startswith("3 new papers")
+
+
+async def test_empty_digest_period_sends_nothing(tmp_path: Path, receiver: Receiver) -> None:
+    start = datetime(2026, 5, 4, 9, 0, tzinfo=UTC).timestamp()
+    clock = Clock(start)
+    channel = Channel("hook", [receiver.url()], digest=parse_digest("daily 08:00 UTC"))
+    with Store(tmp_path) as store:
+        notifier = Notifier([channel], store, clock=clock)
+        await notifier.deliver()
+        clock.now += 86400
+        await notifier.deliver()
+    assert receiver.received == []
+
+
+def test_weekly_and_cron_digests_fire_at_the_right_local_time() -> None:
+    monday_9_berlin = next_fire(parse_digest("weekly mon 09:00 Europe/Berlin"),
+                                datetime(2026, 5, 6, tzinfo=UTC).timestamp())
+    assert datetime.fromtimestamp(monday_9_berlin, UTC) == datetime(2026, 5, 11, 7, 0,
+                                                                     tzinfo=UTC)
+    cron = next_fire(parse_digest("30 6 * * 1-5"), datetime(2026, 5, 9, tzinfo=UTC).timestamp())
+    assert datetime.fromtimestamp(cron, UTC) == datetime(2026, 5, 11, 6, 30, tzinfo=UTC)
+
+
+async def test_webhook_outage_then_recovery_delivers_everything_once_in_order(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    clock = Clock(1_000_000.0)
+    entries = papers(6)
+    channel = Channel("hook", [receiver.url()], format="text")
+    with Store(tmp_path) as store:
+        notifier = Notifier([channel], store, clock=clock)
+        queue(store, "hook", entries, clock.now)
+        receiver.status = 500
+        for _ in range(3):
+            result = await notifier.deliver()
+            assert result.sent == 0 and result.failed == 1
+            clock.now += 7200  # past any backoff
+        assert receiver.received == []
+        receiver.status = 200
+        await notifier.deliver()
+        await notifier.deliver()
+        assert store.pending_count("hook") == 0
+    assert receiver.titles == [e.title for e in entries]
+
+
+async def test_backoff_holds_retries_until_due(tmp_path: Path, receiver: Receiver) -> None:
+    clock = Clock(1_000_000.0)
+    with Store(tmp_path) as store:
+        notifier = Notifier([Channel("hook", [receiver.url()])], store, clock=clock)
+        queue(store, "hook", papers(1), clock.now)
+        receiver.status = 500
+        await notifier.deliver()
+        receiver.status = 200
+        clock.now += 5  # the first retry waits at least 15 s
+        assert (await notifier.deliver()).sent == 0
+        clock.now += 60
+        assert (await notifier.deliver()).sent == 1
+
+
+async def test_connection_refused_counts_as_failure_and_nothing_is_lost(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    clock = Clock(1_000_000.0)
+    with Store(tmp_path) as store:
+        notifier = Notifier([Channel("hook", [f"json://127.0.0.1:{dead}/x"])], store, clock=clock)
+        queue(store, "hook", papers(2), clock.now)
+        result = await notifier.deliver()
+        assert result.failed == 1
+        assert store.pending_count("hook") == 2
+        assert store.pending("hook")[0].payload["last_error"]
+
+
+async def test_deliveries_past_the_retry_window_are_recorded_with_a_health_alert(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    clock = Clock(1_000_000.0)
+    failing = Channel("broken", [receiver.url("/missing")], retry_window=3600)
+    watcher = Channel("ops", [receiver.url()], format="text", health=True)
+    with Store(tmp_path) as store:
+        notifier = Notifier([failing, watcher], store, clock=clock)
+        queue(store, "broken", papers(1), clock.now)
+        for _ in range(4):
+            await notifier.deliver()
+            clock.now += 1800
+        assert store.pending_count("broken") == 0
+        failed = store.failed("broken")
+        assert len(failed) == 1 and "error=500" in failed[0]["reason"]
+    kinds = [m["title"] for m in receiver.received]
+    assert kinds == ["feedbridge: target broken failing"]
+
+
+async def test_max_per_hour_spreads_messages_out(tmp_path: Path, receiver: Receiver) -> None:
+    clock = Clock(1_000_000.0)
+    with Store(tmp_path) as store:
+        notifier = Notifier([Channel("hook", [receiver.url()], max_per_hour=2)], store,
+                            clock=clock)
+        queue(store, "hook", papers(5), clock.now)
+        await notifier.deliver()
+        assert len(receiver.received) == 2
+        clock.now += 1800
+        await notifier.deliver()
+        assert len(receiver.received) == 2
+        clock.now += 1801
+        await notifier.deliver()
+        assert len(receiver.received) == 4
+
+
+async def test_health_events_go_only_to_health_targets(tmp_path: Path,
+                                                       receiver: Receiver) -> None:
+    with Store(tmp_path) as store:
+        notifier = Notifier([Channel("news", [receiver.url("/news")]),
+                             Channel("ops", [receiver.url()], health=True)], store)
+        notifier.raise_health(HealthEvent("source hf", "failing", "source hf failing: HTTP 500",
+                                          datetime.now(UTC)))
+        assert store.pending_count("news") == 0
+        await notifier.deliver()
+    assert receiver.received[0]["message"] == "source hf failing: HTTP 500"
+
+
+async def test_custom_templates_see_entry_fields_and_extras(tmp_path: Path,
+                                                            receiver: Receiver) -> None:
+    channel = Channel("hook", [receiver.url()], format="text",
+                      title_template="[{{ score|int }}] {{ title }}",
+                      body_template="{{ organization }} | {{ github }} | {{ authors|length }}")
+    with Store(tmp_path) as store:
+        queue(store, "hook", papers(1), 0)
+        await Notifier([channel], store).deliver()
+    msg = receiver.received[0]
+    assert msg["title"].startswith("[86] Beyond Semantic Similarity")
+    assert msg["message"] == "TIGER-Lab | https://github.com/DCI-Agent/DCI-Agent-Lite | 19"
+
+
+class FakeResponse:
+    """What a healthy service answers: Slack webhooks say "ok", the others JSON."""
+
+    status_code = 200
+    ok = True
+
+    def __init__(self, url: str) -> None:
+        self.headers: dict[str, str] = {}
+        self.content = b"ok" if "slack" in url else b'{"ok": true, "result": {}}'
+        self.text = self.content.decode()
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+def fake_request(method: str, url: str, *args: Any, **kwargs: Any) -> FakeResponse:
+    return FakeResponse(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "limit"),
+    [
+        ("discord://4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js", "discord.com", 2000),
+        ("tgram://123456789:abcdefg_hijklmnop/987654321", "api.telegram.org", 4096),
+        ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#general", "hooks.slack.com",
+         None),
+        ("ntfy://ntfy.sh/feedbridge-papers", "ntfy.sh", None),
+    ],
+)
+async def test_chat_services_get_the_payload_apprise_would_send(
+    tmp_path: Path, url: str, host: str, limit: int | None
+) -> None:
+    entry = papers(1)[0]
+    long_entry = Entry.from_dict({**entry.to_dict(), "summary": "word " * 1500, "extras": {}})
+    with mock.patch("requests.sessions.Session.request", side_effect=fake_request) as post:
+        with Store(tmp_path) as store:
+            queue(store, "chat", [entry, long_entry], 0)
+            channel = Channel("chat", [url], body_template="{{ title }}\n{{ summary }}")
+            result = await Notifier([channel], store).deliver()
+            assert result.sent == 2
+        calls = post.call_args_list
+    assert calls, "Apprise made no request"
+    urls = [c.kwargs.get("url") or c.args[1] for c in calls]
+    assert all(host in u for u in urls), urls
+    bodies = [str(c.kwargs.get("data") or c.kwargs.get("json")) for c in calls]
+    assert any("Beyond Semantic Similarity" in b for b in bodies)
+    if limit is not None:
+        assert len(calls) > 2, "the long body must be split into several posts"
+        for c in calls:
+            payload = json.loads(c.kwargs["data"])
+            text = payload.get("content") or payload.get("text") or ""
+            assert len(text) <= limit
