@@ -20,7 +20,7 @@ once: $(STAMP)
 	$(VENV)/bin/feedbridge once
 
 check: $(STAMP)
-	$(VENV)/bin/feedbridge check --config config.example.toml
+	$(VENV)/bin/feedbridge --config config.example.toml check
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check feedbridge tests
