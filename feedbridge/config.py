@@ -41,11 +41,11 @@ from feedbridge.durations import (
     parse_zone,
 )
 from feedbridge.errors import ConfigError
+from feedbridge.filters import compile_pattern  # pure; shared so load and use agree
 
 Loc = tuple[str | int, ...]
 
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_SLASHED = re.compile(r"/(.*)/([aimsx]*)", re.DOTALL)
 _JINJA = jinja2.Environment()
 
 
@@ -112,18 +112,13 @@ def _regex(value: str) -> str:
 
 
 def _pattern(value: str) -> str:
-    """A word, or `/regex/flags` exactly as filters.compile_pattern reads it."""
+    """A word, or `/regex/flags`, checked with the very parser the filters use."""
     if not value.strip():
         raise ValueError("must not be empty")
-    found = _SLASHED.fullmatch(value)
-    if found:
-        flags = re.NOFLAG
-        for letter in found[2]:
-            flags |= re.RegexFlag[letter.upper()]
-        try:
-            re.compile(found[1], flags)
-        except re.error as exc:
-            raise ValueError(f'invalid regex "{value}": {exc}') from None
+    try:
+        compile_pattern(value)
+    except re.error as exc:
+        raise ValueError(f'invalid regex "{value}": {exc}') from None
     return value
 
 
