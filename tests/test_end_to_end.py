@@ -143,3 +143,32 @@ def test_failing_api_keeps_the_last_good_feed(
     assert f"error: source 'hf-daily' ({hf_api.base_url}/api/daily_papers" in out
     assert f"HTTP {status}" in out
     assert (tmp_path / "public" / "hf-daily.atom").read_bytes() == before
+
+
+def test_source_health_alert_fires_once_while_failing_and_once_on_recovery(
+    tmp_path: Path, hf_api: HfApi, receiver: Receiver
+) -> None:
+    config = write_config(tmp_path, hf_api, receiver, "baseline")
+    config.write_text(config.read_text() + f"""
+[[targets]]
+name = "ops"
+url = "{receiver.url('/hook')}"
+min_score = 1000000
+health = true
+""")
+    once(tmp_path, config)
+    hf_api.status = 503
+    for _ in range(5):
+        once(tmp_path, config)
+    alerts = [m for m in receiver.received if m["title"].startswith("feedbridge:")]
+    assert [m["title"] for m in alerts] == ["feedbridge: source hf-daily failing"]
+    assert "HTTP 503" in alerts[0]["message"]
+    assert "failing (3 in a row)" in alerts[0]["message"]
+
+    hf_api.status = 200
+    once(tmp_path, config)
+    once(tmp_path, config)
+    titles = [m["title"] for m in receiver.received if m["title"].startswith("feedbridge:")]
+    assert titles == ["feedbridge: source hf-daily failing", "feedbridge: source hf-daily recovered"]
+    assert all(not m["title"].startswith("feedbridge:") or "hf-daily" in m["message"]
+               for m in receiver.received)

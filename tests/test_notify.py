@@ -6,6 +6,7 @@ import email
 import email.policy
 import json
 import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from unittest import mock
 
 import pytest
 from aiosmtpd.controller import Controller
+from werkzeug import Response
 
 from feedbridge.durations import parse_digest
 from feedbridge.models import Entry, HealthEvent
@@ -144,19 +146,37 @@ async def test_webhook_outage_then_recovery_delivers_everything_once_in_order(
 ) -> None:
     clock = Clock(1_000_000.0)
     entries = papers(6)
-    channel = Channel("hook", [receiver.url()], format="text")
+    slow_url = receiver.url() + "?rto=0.5"  # Apprise's read timeout, so a hang is a failure
+    channel = Channel("hook", [slow_url], format="text")
+
+    def hang(request: Any) -> Response:
+        time.sleep(1.5)  # longer than the client waits; the post is never accepted
+        return Response("too late", status=504)
+
     with Store(tmp_path) as store:
         notifier = Notifier([channel], store, clock=clock)
-        queue(store, "hook", entries, clock.now)
-        receiver.status = 500
-        for _ in range(3):
+        queue(store, "hook", entries[:3], clock.now)
+
+        async def fails() -> None:
             result = await notifier.deliver()
             assert result.sent == 0 and result.failed == 1
             clock.now += 7200  # past any backoff
-        assert receiver.received == []
+
+        receiver.status = 500
+        await fails()
         receiver.status = 200
-        await notifier.deliver()
-        await notifier.deliver()
+        receiver.server.clear()
+        receiver.server.expect_request("/hook").respond_with_handler(hang)
+        await fails()
+        receiver.server.clear()
+        receiver.server.expect_request("/hook").respond_with_handler(receiver.handle)
+        receiver.server.stop()
+        await fails()  # connection refused
+        queue(store, "hook", entries[3:], clock.now)
+        receiver.server.start()
+        assert receiver.received == [], "nothing may arrive during the outage"
+        for _ in range(3):
+            await notifier.deliver()
         assert store.pending_count("hook") == 0
     assert receiver.titles == [e.title for e in entries]
 
