@@ -21,6 +21,7 @@ from feedbridge.config import Config, load_config, mask_url, redacted_summary
 from feedbridge.errors import ConfigError, FeedbridgeError, StoreError
 from feedbridge.http import HttpClient, HttpSettings
 from feedbridge.logs import setup_logging
+from feedbridge.metrics import Metrics
 from feedbridge.notify import Channel, Notifier, default_format
 from feedbridge.server import HEARTBEAT_STALE, SourceInfo, create_app, opml
 from feedbridge.sources import build_source
@@ -88,6 +89,7 @@ class Runtime:
     notifier: Notifier
     board: FeedBoard
     worker: Worker
+    metrics: Metrics
 
 
 @contextlib.asynccontextmanager
@@ -105,16 +107,21 @@ async def runtime(config: Config) -> AsyncIterator[Runtime]:
         sys.exit(EXIT_STORE)
     h = config.http
     settings = HttpSettings(
-        timeout=h.timeout.total_seconds(), max_body=h.max_body, user_agent=h.user_agent,
-        per_host=h.per_host, concurrency=h.concurrency, max_redirects=h.max_redirects,
+        timeout=h.timeout.total_seconds(),
+        max_body=h.max_body,
+        user_agent=h.user_agent,
+        per_host=h.per_host,
+        concurrency=h.concurrency,
+        max_redirects=h.max_redirects,
     )
     http = HttpClient(settings)
     try:
-        notifier = Notifier(channels(config), store)
+        metrics = Metrics()
+        notifier = Notifier(channels(config), store, metrics=metrics)
         board = FeedBoard()
-        worker = Worker.from_config(config, store, http, notifier, board)
+        worker = Worker.from_config(config, store, http, notifier, board, metrics)
         worker.publish_stored()
-        yield Runtime(config, store, http, notifier, board, worker)
+        yield Runtime(config, store, http, notifier, board, worker, metrics)
     finally:
         await http.aclose()
         store.close()
@@ -149,16 +156,32 @@ async def _run(config: Config) -> None:
                 return True
 
             app = create_app(
-                rt.board, source_infos(config), base_url=config.server.base_url, token=token,
-                alive=alive, source_state=lambda name: rt.store.state("source", name),
+                rt.board,
+                source_infos(config),
+                base_url=config.server.base_url,
+                token=token,
+                alive=alive,
+                source_state=lambda name: rt.store.state("source", name),
+                metrics=rt.metrics,
             )
-            server = _Server(uvicorn.Config(
-                app, host=config.server.host, port=config.server.port, log_level="warning",
-                lifespan="off", access_log=False,
-            ))
+            server = _Server(
+                uvicorn.Config(
+                    app,
+                    host=config.server.host,
+                    port=config.server.port,
+                    log_level="warning",
+                    lifespan="off",
+                    access_log=False,
+                )
+            )
             tasks.append(asyncio.create_task(server.serve()))
-            log.info("serving", extra={"url": f"http://{config.server.host}:{config.server.port}",
-                                       "feeds": f"{config.server.base_url}/feeds/"})
+            log.info(
+                "serving",
+                extra={
+                    "url": f"http://{config.server.host}:{config.server.port}",
+                    "feeds": f"{config.server.base_url}/feeds/",
+                },
+            )
         await stop.wait()
         log.info("stopping")
         if server is not None:
@@ -167,8 +190,14 @@ async def _run(config: Config) -> None:
 
 
 @click.group()
-@click.option("--config", "-c", "config_path", envvar="FEEDBRIDGE_CONFIG", default=None,
-              help="Config file (default: ./config.toml if present, else built-in defaults).")
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    envvar="FEEDBRIDGE_CONFIG",
+    default=None,
+    help="Config file (default: ./config.toml if present, else built-in defaults).",
+)
 @click.option("--log-level", default=None, help="debug, info, warning or error.")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, log_level: str | None) -> None:
@@ -201,8 +230,10 @@ def once(ctx: click.Context) -> None:
             reports = await rt.worker.run_once()
             for r in reports:
                 status = "ok" if r.ok else f"error: {r.error}"
-                click.echo(f"{r.source}: {r.entries} entries, {r.new} new, {r.queued} queued, "
-                           f"{r.seconds * 1000:.0f} ms, {status}")
+                click.echo(
+                    f"{r.source}: {r.entries} entries, {r.new} new, {r.queued} queued, "
+                    f"{r.seconds * 1000:.0f} ms, {status}"
+                )
             for name in rt.notifier.channels:
                 pending = rt.store.pending_count(name)
                 if pending:
@@ -247,9 +278,13 @@ def notify_test(ctx: click.Context, target: str) -> None:
     from feedbridge.models import Entry
 
     sample = Entry(
-        source="feedbridge-test", key="test", title="feedbridge test notification",
-        link=config.server.base_url, summary="If you can read this, the target works.",
-        authors=("feedbridge",), score=42,
+        source="feedbridge-test",
+        key="test",
+        title="feedbridge test notification",
+        link=config.server.base_url,
+        summary="If you can read this, the target works.",
+        authors=("feedbridge",),
+        score=42,
     )
     message = chosen.render({"type": "entry", "entry": sample.to_dict()})
     results = asyncio.run(chosen.send(message))
@@ -283,7 +318,9 @@ def preview(ctx: click.Context, source: str) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     for e in entries:
-        date = (e.updated or e.published)
-        click.echo(f"{e.title[:70]:70}  {e.score if e.score is not None else '':>6}  "
-                   f"{date.isoformat() if date else '':25}  {e.link}")
+        date = e.updated or e.published
+        click.echo(
+            f"{e.title[:70]:70}  {e.score if e.score is not None else '':>6}  "
+            f"{date.isoformat() if date else '':25}  {e.link}"
+        )
     click.echo(f"{len(entries)} entries from {src.url}")

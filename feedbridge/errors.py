@@ -35,7 +35,12 @@ class FetchError(SourceError):
     """The HTTP fetch failed: connection, timeout, status, size cap."""
 
     def __init__(
-        self, source: str, url: str, message: str, *, status: int | None = None,
+        self,
+        source: str,
+        url: str,
+        message: str,
+        *,
+        status: int | None = None,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(source, url, message)

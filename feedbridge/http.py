@@ -124,8 +124,11 @@ class HttpClient:
             wait = 1.0 if wait is None else wait
             if attempt == self.settings.rate_retries or wait > self.settings.max_rate_wait:
                 raise FetchError(
-                    source, page.url, f"HTTP {page.status}, retry after {wait:.0f}s",
-                    status=page.status, retry_after=wait,
+                    source,
+                    page.url,
+                    f"HTTP {page.status}, retry after {wait:.0f}s",
+                    status=page.status,
+                    retry_after=wait,
                 )
             log.info(
                 "rate limited, waiting",
@@ -170,8 +173,11 @@ class HttpClient:
             head = {k.lower(): v for k, v in response.headers.items()}
             if status >= 400 and status not in _RATE_STATUSES:
                 raise FetchError(
-                    source, final, f"HTTP {status} {response.reason_phrase}".strip(),
-                    status=status, retry_after=retry_after_seconds(head),
+                    source,
+                    final,
+                    f"HTTP {status} {response.reason_phrase}".strip(),
+                    status=status,
+                    retry_after=retry_after_seconds(head),
                 )
             declared = head.get("content-length", "")
             if declared.isdigit() and int(declared) > cap and "content-encoding" not in head:

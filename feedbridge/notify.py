@@ -19,6 +19,7 @@ import apprise
 from croniter import croniter
 
 from feedbridge.durations import DigestSpec
+from feedbridge.metrics import Metrics
 from feedbridge.models import Entry, HealthEvent
 from feedbridge.pipeline import health_after_failure, health_after_success
 from feedbridge.store import Delivery, Store
@@ -65,8 +66,12 @@ def entry_payload(entry: Entry, now: float) -> dict[str, Any]:
 def health_payload(event: HealthEvent, now: float) -> dict[str, Any]:
     return {
         "type": "health",
-        "event": {"subject": event.subject, "kind": event.kind, "message": event.message,
-                  "at": event.at.isoformat()},
+        "event": {
+            "subject": event.subject,
+            "kind": event.kind,
+            "message": event.message,
+            "at": event.at.isoformat(),
+        },
         "queued_at": now,
         "attempts": 0,
     }
@@ -100,8 +105,9 @@ class Channel:
         """The message for one outbox row."""
         if payload.get("type") == "health":
             event = payload["event"]
-            return Message(f"feedbridge: {event['subject']} {event['kind']}", event["message"],
-                           "text")
+            return Message(
+                f"feedbridge: {event['subject']} {event['kind']}", event["message"], "text"
+            )
         entry = Entry.from_dict(payload["entry"])
         return entry_message(entry, self.format, self.title_template, self.body_template)
 
@@ -138,15 +144,21 @@ class Notifier:
         channels: Sequence[Channel],
         store: Store,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self.channels = {c.name: c for c in channels}
         self.store = store
         self.clock = clock
+        self.metrics = metrics
+        if metrics is not None:
+            metrics.watch_queues(self.channels, store.pending_count)
 
     def raise_health(self, event: HealthEvent, exclude: str | None = None) -> None:
         """Queue a health event to every target that asked for them."""
-        log.warning("health event", extra={"subject": event.subject, "kind": event.kind,
-                                           "detail": event.message})
+        log.warning(
+            "health event",
+            extra={"subject": event.subject, "kind": event.kind, "detail": event.message},
+        )
         for channel in self.channels.values():
             if channel.health and channel.name != exclude:
                 self.store.enqueue(channel.name, health_payload(event, self.clock()))
@@ -160,22 +172,27 @@ class Notifier:
             total.given_up += result.given_up
         return total
 
-    async def deliver_target(self, channel: Channel, *, respect_backoff: bool = True) -> RoundResult:
+    async def deliver_target(
+        self, channel: Channel, *, respect_backoff: bool = True
+    ) -> RoundResult:
         """One round for one target: single messages in order, then its digest if due."""
         result = RoundResult()
         state = self.store.state("target", channel.name)
         pending = self.store.pending(channel.name)
-        singles = pending if channel.digest is None else [
-            d for d in pending if d.payload.get("type") == "health"
-        ]
+        singles = (
+            pending
+            if channel.digest is None
+            else [d for d in pending if d.payload.get("type") == "health"]
+        )
         for delivery in singles:
             now = self.clock()
             if respect_backoff and delivery.payload.get("next_at", 0) > now:
                 break
             if not self._allowed(channel, state, now):
                 break
-            ok = await self._attempt(channel, delivery, [delivery], channel.render(delivery.payload),
-                                     state, result)
+            ok = await self._attempt(
+                channel, delivery, [delivery], channel.render(delivery.payload), state, result
+            )
             if not ok:
                 break
         if channel.digest is not None and result.failed == 0:
@@ -214,10 +231,16 @@ class Notifier:
                     state.setdefault("sent_times", []).append(now)
                 self._target_health(channel, state, None)
             result.sent += 1
-            log.info("delivered", extra={"target": channel.name, "item": _label(payload),
-                                         "rows": len(rows)})
+            if self.metrics is not None:
+                self.metrics.sent.labels(channel.name).inc()
+            log.info(
+                "delivered",
+                extra={"target": channel.name, "item": _label(payload), "rows": len(rows)},
+            )
             return True
         result.failed += 1
+        if self.metrics is not None:
+            self.metrics.failed.labels(channel.name).inc()
         reason = "; ".join(errors)
         done = sorted({*payload.get("done", []), *(i for i, r in outcome.items() if r is None)})
         attempts = int(payload.get("attempts", 0)) + 1
@@ -227,18 +250,33 @@ class Notifier:
                     self.store.record_failed(row, reason)
                 self._target_health(channel, state, f"gave up after {attempts} tries: {reason}")
             result.given_up += len(rows)
-            log.error("delivery given up", extra={"target": channel.name, "item": _label(payload),
-                                                  "reason": reason})
+            log.error(
+                "delivery given up",
+                extra={"target": channel.name, "item": _label(payload), "reason": reason},
+            )
             return True  # the row is gone; later rows may go on
         with self.store.transaction():
             if lead.id:
-                self.store.update_delivery(lead, {**payload, "attempts": attempts, "done": done,
-                                                  "next_at": now + backoff(attempts),
-                                                  "last_error": reason})
+                self.store.update_delivery(
+                    lead,
+                    {
+                        **payload,
+                        "attempts": attempts,
+                        "done": done,
+                        "next_at": now + backoff(attempts),
+                        "last_error": reason,
+                    },
+                )
             self._target_health(channel, state, reason)
-        log.warning("delivery failed, will retry", extra={
-            "target": channel.name, "item": _label(payload), "reason": reason,
-            "attempt": attempts})
+        log.warning(
+            "delivery failed, will retry",
+            extra={
+                "target": channel.name,
+                "item": _label(payload),
+                "reason": reason,
+                "attempt": attempts,
+            },
+        )
         return False
 
     def _target_health(self, channel: Channel, state: dict[str, Any], error: str | None) -> None:
@@ -278,8 +316,9 @@ class Notifier:
         if not self._allowed(channel, state, now):
             return
         entries = [Entry.from_dict(r.payload["entry"]) for r in rows]
-        message = digest_message(entries, channel.format, channel.top,
-                                 datetime.fromtimestamp(now, channel.digest.tz))
+        message = digest_message(
+            entries, channel.format, channel.top, datetime.fromtimestamp(now, channel.digest.tz)
+        )
         lead = rows[0] if rows else Delivery("", channel.name, {"type": "digest"})
         if await self._attempt(channel, lead, rows, message, state, result):
             state["last_digest"] = now

@@ -89,8 +89,7 @@ def decide(
     first_cycle: list[str] = []
     for target in targets:
         owed = [
-            e for e in chronological
-            if e.key not in target.handed and target.filter.matches(e, now)
+            e for e in chronological if e.key not in target.handed and target.filter.matches(e, now)
         ]
         if not target.knows_source:
             first_cycle.append(target.name)

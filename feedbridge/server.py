@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from feedbridge.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from feedbridge.metrics import Metrics
 from feedbridge.render import FORMATS
 from feedbridge.worker import FeedBoard
 
@@ -37,7 +39,7 @@ def opml(base_url: str, sources: Sequence[SourceInfo], token: str | None = None)
     """An OPML 2.0 subscription list of every Atom feed."""
     suffix = f"?token={token}" if token else ""
     outlines = "\n".join(
-        f"    <outline type=\"rss\" text={quoteattr(s.title)} title={quoteattr(s.title)} "
+        f'    <outline type="rss" text={quoteattr(s.title)} title={quoteattr(s.title)} '
         f"xmlUrl={quoteattr(f'{base_url}/feeds/{s.name}.atom{suffix}')} "
         f"htmlUrl={quoteattr(s.url)}/>"
         for s in sources
@@ -57,6 +59,7 @@ def create_app(
     token: str | None = None,
     alive: Callable[[], bool] = lambda: True,
     source_state: Callable[[str], dict[str, object]] = lambda name: {},
+    metrics: Metrics | None = None,
 ) -> Starlette:
     """The ASGI app. `alive` says whether the worker loop and the store are healthy."""
 
@@ -109,7 +112,15 @@ def create_app(
             return denied()
         return HTMLResponse(index_page(board, sources, base_url, source_state, token))
 
+    async def metrics_route(request: Request) -> Response:
+        if not authorized(request):
+            return denied()
+        if metrics is None:
+            return PlainTextResponse("metrics are off\n", status_code=404)
+        return Response(metrics.expose(), media_type=METRICS_CONTENT_TYPE)
+
     routes = [
+        Route("/metrics", metrics_route, methods=["GET"]),
         Route("/", index, methods=["GET", "HEAD"]),
         Route("/feeds/{name}.{ext}", feed, methods=["GET", "HEAD"]),
         Route("/opml", opml_route, methods=["GET", "HEAD"]),
@@ -159,7 +170,7 @@ def index_page(
         status = str(state.get("status", "ok" if state else "pending"))
         rows.append(
             "<tr>"
-            f'<td><strong>{escape(s.title)}</strong><br><small>{escape(s.name)} · '
+            f"<td><strong>{escape(s.title)}</strong><br><small>{escape(s.name)} · "
             f'{escape(s.kind)} · <a href="{escape(s.url)}">source</a></small></td>'
             f'<td class="status {escape(status)}">{escape(status)}'
             + (f"<br><small>{escape(str(error))}</small>" if error else "")
@@ -174,8 +185,8 @@ def index_page(
             "</tr>"
         )
     return (
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>feedbridge</title>\n" + "\n".join(links) + "\n<style>"
         "body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;"
         "color:#222}table{border-collapse:collapse;width:100%}th,td{text-align:left;"

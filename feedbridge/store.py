@@ -202,9 +202,7 @@ class Store:
             self._cache.delete(delivery.id, retry=True)
 
     def failed(self, target: str) -> list[dict[str, Any]]:
-        return [
-            self._cache.get(k, retry=True) for k in self._keys_with_prefix(f"failed:{target}:")
-        ]
+        return [self._cache.get(k, retry=True) for k in self._keys_with_prefix(f"failed:{target}:")]
 
     # --- source and target state ----------------------------------------------------------
 

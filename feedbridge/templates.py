@@ -41,7 +41,8 @@ DEFAULT_BODY = {
     "html": (
         '<h3><a href="{{ link }}">{{ title }}</a></h3>\n'
         "<p>{% if score is not none %}▲ {{ score|int }} upvotes · {% endif %}"
-        + _AUTHORS + "</p>\n<p>{{ summary|truncate(800) }}</p>\n"
+        + _AUTHORS
+        + "</p>\n<p>{{ summary|truncate(800) }}</p>\n"
         '{% if arxiv_pdf %}<p><a href="{{ arxiv_abs }}">arXiv</a> · '
         '<a href="{{ arxiv_pdf }}">PDF</a>'
         '{% if github %} · <a href="{{ github }}">Code</a>{% endif %}</p>{% endif %}'
@@ -93,8 +94,12 @@ class Message:
 
 def entry_context(entry: Entry) -> dict[str, Any]:
     """The variables a title/body template sees: the entry's fields and its extras."""
-    context: dict[str, Any] = {"ai_summary": None, "github": None, "arxiv_abs": None,
-                               "arxiv_pdf": None}
+    context: dict[str, Any] = {
+        "ai_summary": None,
+        "github": None,
+        "arxiv_abs": None,
+        "arxiv_pdf": None,
+    }
     context.update(entry.extras)
     context.update(
         title=entry.title,
@@ -133,15 +138,16 @@ def entry_message(
         return Message(entry.title, _render(DEFAULT_BODY["text"], "text", context), "text")
 
 
-def digest_message(
-    entries: Sequence[Entry], fmt: str, top: int | None, now: datetime
-) -> Message:
+def digest_message(entries: Sequence[Entry], fmt: str, top: int | None, now: datetime) -> Message:
     """Many entries as one message, highest score first, at most `top` of them."""
     ranked = sorted(entries, key=lambda e: (-(e.score or 0), e.title))
     shown = ranked[:top] if top else ranked
     papers = all(e.extras.get("arxiv_id") for e in entries) and entries
-    noun = ("paper" if papers else "entry") if len(entries) == 1 else (
-        "papers" if papers else "entries")
+    noun = (
+        ("paper" if papers else "entry")
+        if len(entries) == 1
+        else ("papers" if papers else "entries")
+    )
     context = {
         "entries": [entry_context(e) for e in shown],
         "count": len(entries),

@@ -19,6 +19,7 @@ from feedbridge import render
 from feedbridge.errors import FeedbridgeError, FetchError
 from feedbridge.filters import EntryFilter
 from feedbridge.http import HttpClient
+from feedbridge.metrics import Metrics
 from feedbridge.models import Entry, FeedInfo, HealthEvent
 from feedbridge.notify import Notifier, entry_payload
 from feedbridge.pipeline import (
@@ -54,8 +55,9 @@ class FeedBoard:
 
     feeds: dict[str, RenderedFeed] = field(default_factory=dict)
 
-    def publish(self, name: str, bodies: dict[str, bytes], changed_at: float,
-                entries: Sequence[Entry]) -> None:
+    def publish(
+        self, name: str, bodies: dict[str, bytes], changed_at: float, entries: Sequence[Entry]
+    ) -> None:
         etags = {fmt: '"' + hashlib.sha256(b).hexdigest()[:32] + '"' for fmt, b in bodies.items()}
         self.feeds[name] = RenderedFeed(
             bodies=bodies,
@@ -99,6 +101,7 @@ class Worker:
         board: FeedBoard,
         base_url: str,
         output_dir: Path | None = None,
+        metrics: Metrics | None = None,
         failure_threshold: int = 3,
     ) -> None:
         self.sources = list(sources)
@@ -109,13 +112,20 @@ class Worker:
         self.board = board
         self.base_url = base_url.rstrip("/")
         self.output_dir = output_dir
+        self.metrics = metrics
         self.failure_threshold = failure_threshold
         self.heartbeat = time.time()
         self._wake = asyncio.Event()
 
     @classmethod
     def from_config(
-        cls, config: Any, store: Store, http: HttpClient, notifier: Notifier, board: FeedBoard
+        cls,
+        config: Any,
+        store: Store,
+        http: HttpClient,
+        notifier: Notifier,
+        board: FeedBoard,
+        metrics: Metrics | None = None,
     ) -> Worker:
         sources = [build_source(c) for c in config.sources if c.enabled]
         targets = [
@@ -132,8 +142,15 @@ class Worker:
             for t in config.targets
         ]
         return cls(
-            sources=sources, targets=targets, store=store, http=http, notifier=notifier,
-            board=board, base_url=config.server.base_url, output_dir=config.output.dir,
+            sources=sources,
+            targets=targets,
+            store=store,
+            http=http,
+            notifier=notifier,
+            board=board,
+            base_url=config.server.base_url,
+            output_dir=config.output.dir,
+            metrics=metrics,
         )
 
     # --- feeds ----------------------------------------------------------------------------
@@ -166,6 +183,21 @@ class Worker:
 
     async def poll(self, source: Source, now: datetime | None = None) -> PollReport:
         """Poll one source; never raises for the source's own failures."""
+        report = await self._poll(source, now)
+        if self.metrics is not None:
+            m, name = self.metrics, source.name
+            m.polls.labels(name).inc()
+            m.duration.labels(name).observe(report.seconds)
+            if report.ok:
+                m.last_success.labels(name).set(time.time())
+                m.new_entries.labels(name).inc(report.new)
+                rendered = self.board.feeds.get(name)
+                m.entries.labels(name).set(rendered.entry_count if rendered else 0)
+            else:
+                m.errors.labels(name).inc()
+        return report
+
+    async def _poll(self, source: Source, now: datetime | None) -> PollReport:
         started = time.monotonic()
         now = now or datetime.now(UTC)
         state = self.store.state("source", source.name)
@@ -190,8 +222,13 @@ class Worker:
         report.seconds = time.monotonic() - started
         log.info(
             "poll done",
-            extra={"source": source.name, "entries": report.entries, "new": report.new,
-                   "queued": report.queued, "ms": round(report.seconds * 1000)},
+            extra={
+                "source": source.name,
+                "entries": report.entries,
+                "new": report.new,
+                "queued": report.queued,
+                "ms": round(report.seconds * 1000),
+            },
         )
         return report
 
@@ -247,23 +284,37 @@ class Worker:
                 self.store.mark_target_knows(target, name)
             self._save_source_state(source, new_state, health.event)
         if decision.empty:
-            log.warning("source yielded no entries, keeping last feed",
-                        extra={"source": name, "url": source.url})
+            log.warning(
+                "source yielded no entries, keeping last feed",
+                extra={"source": name, "url": source.url},
+            )
         if changed:
             self.publish(source, decision.feed, new_state["feed_changed_at"])
         if queued:
             self._wake.set()
         return PollReport(
-            name, ok=True, changed=changed, entries=len(entries), new=len(decision.new),
+            name,
+            ok=True,
+            changed=changed,
+            entries=len(entries),
+            new=len(decision.new),
             queued=queued,
         )
 
     def _failed(
-        self, source: Source, state: dict[str, Any], exc: BaseException, now: datetime,
+        self,
+        source: Source,
+        state: dict[str, Any],
+        exc: BaseException,
+        now: datetime,
         started: float,
     ) -> PollReport:
-        message = str(exc) if isinstance(exc, FeedbridgeError) else (
-            f"source {source.name!r} ({source.url}): internal error {type(exc).__name__}: {exc}"
+        message = (
+            str(exc)
+            if isinstance(exc, FeedbridgeError)
+            else (
+                f"source {source.name!r} ({source.url}): internal error {type(exc).__name__}: {exc}"
+            )
         )
         retry_after = exc.retry_after if isinstance(exc, FetchError) else None
         health = health_after_failure(
@@ -271,10 +322,14 @@ class Worker:
         )
         health.state["retry_after"] = retry_after
         self._save_source_state(source, health.state, health.event)
-        log.warning("poll failed", extra={"source": source.name, "url": source.url,
-                                          "error": message})
+        log.warning(
+            "poll failed", extra={"source": source.name, "url": source.url, "error": message}
+        )
         return PollReport(
-            source.name, ok=False, error=message, seconds=time.monotonic() - started,
+            source.name,
+            ok=False,
+            error=message,
+            seconds=time.monotonic() - started,
             retry_after=retry_after,
         )
 
@@ -323,7 +378,10 @@ class Worker:
             report = await self.poll(source)
             failures = int(self.store.state("source", source.name).get("failures", 0))
             due = next_due(
-                time.time(), interval, jitter=config.jitter, failures=failures,
+                time.time(),
+                interval,
+                jitter=config.jitter,
+                failures=failures,
                 retry_after=report.retry_after,
             )
 

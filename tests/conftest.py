@@ -54,7 +54,7 @@ class HfApi:
         page = int(request.args.get("p", "0"))
         limit = int(request.args.get("limit", "100"))
         items = self.items if day == today else []
-        body = json.dumps(items[page * limit:(page + 1) * limit])
+        body = json.dumps(items[page * limit : (page + 1) * limit])
         return Response(body, content_type="application/json")
 
 
@@ -99,14 +99,20 @@ def receiver() -> Iterator[Receiver]:
         server.stop()
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m feedbridge ARGS` as a user would, in `cwd`."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("FEEDBRIDGE_CONFIG", None)
     return subprocess.run(
         [sys.executable, "-m", "feedbridge", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 

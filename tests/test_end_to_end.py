@@ -17,13 +17,13 @@ def write_config(tmp_path: Path, hf_api: HfApi, receiver: Receiver, first_run: s
     config = tmp_path / "config.toml"
     config.write_text(f"""
 [storage]
-path = "{tmp_path / 'data'}"
+path = "{tmp_path / "data"}"
 
 [server]
 base_url = "http://feeds.example.org"
 
 [output]
-dir = "{tmp_path / 'public'}"
+dir = "{tmp_path / "public"}"
 
 [[sources]]
 name = "hf-daily"
@@ -149,13 +149,16 @@ def test_source_health_alert_fires_once_while_failing_and_once_on_recovery(
     tmp_path: Path, hf_api: HfApi, receiver: Receiver
 ) -> None:
     config = write_config(tmp_path, hf_api, receiver, "baseline")
-    config.write_text(config.read_text() + f"""
+    config.write_text(
+        config.read_text()
+        + f"""
 [[targets]]
 name = "ops"
-url = "{receiver.url('/hook')}"
+url = "{receiver.url("/hook")}"
 min_score = 1000000
 health = true
-""")
+"""
+    )
     once(tmp_path, config)
     hf_api.status = 503
     for _ in range(5):
@@ -169,6 +172,11 @@ health = true
     once(tmp_path, config)
     once(tmp_path, config)
     titles = [m["title"] for m in receiver.received if m["title"].startswith("feedbridge:")]
-    assert titles == ["feedbridge: source hf-daily failing", "feedbridge: source hf-daily recovered"]
-    assert all(not m["title"].startswith("feedbridge:") or "hf-daily" in m["message"]
-               for m in receiver.received)
+    assert titles == [
+        "feedbridge: source hf-daily failing",
+        "feedbridge: source hf-daily recovered",
+    ]
+    assert all(
+        not m["title"].startswith("feedbridge:") or "hf-daily" in m["message"]
+        for m in receiver.received
+    )

@@ -19,9 +19,19 @@ NOW = datetime(2026, 5, 8, 15, tzinfo=UTC)  # a Friday
 
 
 def source(**overrides: Any) -> HfPapersSource:
-    config = dict(name="hf", kind="hf_papers", title=None, listing="daily", query=None,
-                  base_url="https://huggingface.co", mode="api", limit=100, max_pages=10,
-                  days=2, headers={})
+    config = dict(
+        name="hf",
+        kind="hf_papers",
+        title=None,
+        listing="daily",
+        query=None,
+        base_url="https://huggingface.co",
+        mode="api",
+        limit=100,
+        max_pages=10,
+        days=2,
+        headers={},
+    )
     config.update(overrides)
     return HfPapersSource(SimpleNamespace(**config))
 
@@ -37,8 +47,14 @@ class FakeFetcher:
         self.answer = answer
         self.calls: list[dict[str, str]] = []
 
-    async def get(self, url: str, *, params: Mapping[str, str] | None = None,
-                  conditional: bool = True, accept: str | None = None) -> Page:
+    async def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        conditional: bool = True,
+        accept: str | None = None,
+    ) -> Page:
         self.calls.append(dict(params or {}))
         return page(self.answer(dict(params or {})), url)
 
@@ -54,7 +70,10 @@ def test_fields_are_mapped_as_the_design_says() -> None:
     assert first.published == datetime(2026, 5, 3, tzinfo=UTC)
     assert first.updated == datetime(2026, 5, 8, 10, 1, 31, 399000, tzinfo=UTC)
     assert first.authors[:3] == ("Zhuofeng Li", "Haoxiang Zhang", "Cong Wei")
-    assert first.image == "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2605.05242.png"
+    assert (
+        first.image
+        == "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2605.05242.png"
+    )
     x = first.extras
     assert x["organization"] == "TIGER-Lab"
     assert x["submitter"] == "ZhuofengLi"
@@ -100,7 +119,7 @@ async def test_pagination_follows_full_pages() -> None:
 
     def answer(p: dict[str, str]) -> list[Any]:
         n, limit = int(p.get("p", 0)), int(p["limit"])
-        return papers[n * limit:(n + 1) * limit]
+        return papers[n * limit : (n + 1) * limit]
 
     fetcher = FakeFetcher(answer)
     entries = await source(listing="trending", limit=10).poll(fetcher, NOW)

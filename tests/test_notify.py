@@ -72,8 +72,7 @@ async def test_email_digest_arrives_as_a_newsletter_sorted_by_upvotes(
     start = datetime(2026, 5, 8, 6, 0, tzinfo=UTC).timestamp()
     clock = Clock(start)
     url = f"mailto://feedbridge@127.0.0.1:{port}?to=reader@example.com&from=feedbridge@example.com"
-    channel = Channel("inbox", [url], format="html", digest=parse_digest("daily 08:00 UTC"),
-                      top=10)
+    channel = Channel("inbox", [url], format="html", digest=parse_digest("daily 08:00 UTC"), top=10)
     with Store(tmp_path) as store:
         notifier = Notifier([channel], store, clock=clock)
         await notifier.deliver()  # first round: the digest period starts now
@@ -102,12 +101,14 @@ async def test_email_digest_arrives_as_a_newsletter_sorted_by_upvotes(
     assert hf_items()[-1]["paper"]["title"] not in html  # below the top 10
 
 
-async def test_digest_missed_while_down_is_sent_once_on_return(tmp_path: Path,
-                                                               receiver: Receiver) -> None:
+async def test_digest_missed_while_down_is_sent_once_on_return(
+    tmp_path: Path, receiver: Receiver
+) -> None:
     start = datetime(2026, 5, 4, 9, 0, tzinfo=UTC).timestamp()
     clock = Clock(start)
-    channel = Channel("hook", [receiver.url()], format="text",
-                      digest=parse_digest("daily 08:00 UTC"))
+    channel = Channel(
+        "hook", [receiver.url()], format="text", digest=parse_digest("daily 08:00 UTC")
+    )
     with Store(tmp_path) as store:
         await Notifier([channel], store, clock=clock).deliver()
         queue(store, "hook", papers(3), start)
@@ -133,10 +134,10 @@ async def test_empty_digest_period_sends_nothing(tmp_path: Path, receiver: Recei
 
 
 def test_weekly_and_cron_digests_fire_at_the_right_local_time() -> None:
-    monday_9_berlin = next_fire(parse_digest("weekly mon 09:00 Europe/Berlin"),
-                                datetime(2026, 5, 6, tzinfo=UTC).timestamp())
-    assert datetime.fromtimestamp(monday_9_berlin, UTC) == datetime(2026, 5, 11, 7, 0,
-                                                                     tzinfo=UTC)
+    monday_9_berlin = next_fire(
+        parse_digest("weekly mon 09:00 Europe/Berlin"), datetime(2026, 5, 6, tzinfo=UTC).timestamp()
+    )
+    assert datetime.fromtimestamp(monday_9_berlin, UTC) == datetime(2026, 5, 11, 7, 0, tzinfo=UTC)
     cron = next_fire(parse_digest("30 6 * * 1-5"), datetime(2026, 5, 9, tzinfo=UTC).timestamp())
     assert datetime.fromtimestamp(cron, UTC) == datetime(2026, 5, 11, 6, 30, tzinfo=UTC)
 
@@ -231,8 +232,7 @@ async def test_deliveries_past_the_retry_window_are_recorded_with_a_health_alert
 async def test_max_per_hour_spreads_messages_out(tmp_path: Path, receiver: Receiver) -> None:
     clock = Clock(1_000_000.0)
     with Store(tmp_path) as store:
-        notifier = Notifier([Channel("hook", [receiver.url()], max_per_hour=2)], store,
-                            clock=clock)
+        notifier = Notifier([Channel("hook", [receiver.url()], max_per_hour=2)], store, clock=clock)
         queue(store, "hook", papers(5), clock.now)
         await notifier.deliver()
         assert len(receiver.received) == 2
@@ -244,23 +244,33 @@ async def test_max_per_hour_spreads_messages_out(tmp_path: Path, receiver: Recei
         assert len(receiver.received) == 4
 
 
-async def test_health_events_go_only_to_health_targets(tmp_path: Path,
-                                                       receiver: Receiver) -> None:
+async def test_health_events_go_only_to_health_targets(tmp_path: Path, receiver: Receiver) -> None:
     with Store(tmp_path) as store:
-        notifier = Notifier([Channel("news", [receiver.url("/news")]),
-                             Channel("ops", [receiver.url()], health=True)], store)
-        notifier.raise_health(HealthEvent("source hf", "failing", "source hf failing: HTTP 500",
-                                          datetime.now(UTC)))
+        notifier = Notifier(
+            [
+                Channel("news", [receiver.url("/news")]),
+                Channel("ops", [receiver.url()], health=True),
+            ],
+            store,
+        )
+        notifier.raise_health(
+            HealthEvent("source hf", "failing", "source hf failing: HTTP 500", datetime.now(UTC))
+        )
         assert store.pending_count("news") == 0
         await notifier.deliver()
     assert receiver.received[0]["message"] == "source hf failing: HTTP 500"
 
 
-async def test_custom_templates_see_entry_fields_and_extras(tmp_path: Path,
-                                                            receiver: Receiver) -> None:
-    channel = Channel("hook", [receiver.url()], format="text",
-                      title_template="[{{ score|int }}] {{ title }}",
-                      body_template="{{ organization }} | {{ github }} | {{ authors|length }}")
+async def test_custom_templates_see_entry_fields_and_extras(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    channel = Channel(
+        "hook",
+        [receiver.url()],
+        format="text",
+        title_template="[{{ score|int }}] {{ title }}",
+        body_template="{{ organization }} | {{ github }} | {{ authors|length }}",
+    )
     with Store(tmp_path) as store:
         queue(store, "hook", papers(1), 0)
         await Notifier([channel], store).deliver()
@@ -293,8 +303,7 @@ def fake_request(method: str, url: str, *args: Any, **kwargs: Any) -> FakeRespon
     [
         ("discord://4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js", "discord.com", 2000),
         ("tgram://123456789:abcdefg_hijklmnop/987654321", "api.telegram.org", 4096),
-        ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#general", "hooks.slack.com",
-         None),
+        ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#general", "hooks.slack.com", None),
         ("ntfy://ntfy.sh/feedbridge-papers", "ntfy.sh", None),
     ],
 )

@@ -21,13 +21,18 @@ NOW = datetime(2026, 5, 8, 12, tzinfo=UTC)
 
 def e(key: str, score: float | None = None, hours_ago: int = 0, title: str = "") -> Entry:
     return Entry(
-        source="s", key=key, title=title or f"paper {key}", link=f"https://x/{key}",
-        score=score, updated=NOW - timedelta(hours=hours_ago),
+        source="s",
+        key=key,
+        title=title or f"paper {key}",
+        link=f"https://x/{key}",
+        score=score,
+        updated=NOW - timedelta(hours=hours_ago),
     )
 
 
-def target(name: str = "t", knows: bool = True, handed: set[str] | None = None,
-           **filters: object) -> TargetView:
+def target(
+    name: str = "t", knows: bool = True, handed: set[str] | None = None, **filters: object
+) -> TargetView:
     return TargetView(name, EntryFilter.build(**filters), knows, frozenset(handed or ()))  # type: ignore[arg-type]
 
 
@@ -36,8 +41,14 @@ def keys(entries: list[Entry]) -> list[str]:
 
 
 def test_new_and_updated_are_told_apart_by_seen_scores() -> None:
-    d = decide(extracted=[e("a", 5), e("b", 7), e("c", 1)], previous_feed=[],
-               seen={"a": 5, "b": 3}, targets=[], keep=10, now=NOW)
+    d = decide(
+        extracted=[e("a", 5), e("b", 7), e("c", 1)],
+        previous_feed=[],
+        seen={"a": 5, "b": 3},
+        targets=[],
+        keep=10,
+        now=NOW,
+    )
     assert keys(d.new) == ["c"]
     assert keys(d.updated) == ["b"]
 
@@ -46,11 +57,23 @@ def test_entry_below_threshold_is_sent_when_upvotes_rise() -> None:
     t = target(min_score=10)
     first = decide(extracted=[e("a", 3)], previous_feed=[], seen={}, targets=[t], keep=10, now=NOW)
     assert first.deliveries == {}
-    later = decide(extracted=[e("a", 10)], previous_feed=first.feed, seen={"a": 3},
-                   targets=[t], keep=10, now=NOW)
+    later = decide(
+        extracted=[e("a", 10)],
+        previous_feed=first.feed,
+        seen={"a": 3},
+        targets=[t],
+        keep=10,
+        now=NOW,
+    )
     assert keys(later.deliveries["t"]) == ["a"]
-    again = decide(extracted=[e("a", 12)], previous_feed=later.feed, seen={"a": 10},
-                   targets=[target(min_score=10, handed={"a"})], keep=10, now=NOW)
+    again = decide(
+        extracted=[e("a", 12)],
+        previous_feed=later.feed,
+        seen={"a": 10},
+        targets=[target(min_score=10, handed={"a"})],
+        keep=10,
+        now=NOW,
+    )
     assert again.deliveries == {}
 
 
@@ -67,16 +90,28 @@ def test_first_cycle_of_a_target_applies_the_first_run_policy(
     mode: str, latest: int | None, sent: list[str], suppressed: list[str]
 ) -> None:
     entries = [e("a", hours_ago=1), e("b", hours_ago=2), e("c", hours_ago=3)]
-    d = decide(extracted=entries, previous_feed=[], seen={}, targets=[target(knows=False)],
-               keep=10, first_run=mode, first_run_latest=latest, now=NOW)  # type: ignore[arg-type]
+    d = decide(
+        extracted=entries,
+        previous_feed=[],
+        seen={},
+        targets=[target(knows=False)],
+        keep=10,
+        first_run=mode,
+        first_run_latest=latest,
+        now=NOW,
+    )  # type: ignore[arg-type]
     assert keys(d.deliveries.get("t", [])) == sent  # oldest first
     assert sorted(d.suppressed.get("t", [])) == sorted(suppressed)
     assert d.first_cycle == ["t"]
 
 
 def test_targets_filter_by_words_regex_and_exclusions() -> None:
-    entries = [e("a", title="Diffusion for agents"), e("b", title="A survey of diffusion"),
-               e("c", title="Agentic search"), e("d", title="Something else")]
+    entries = [
+        e("a", title="Diffusion for agents"),
+        e("b", title="A survey of diffusion"),
+        e("c", title="Agentic search"),
+        e("d", title="Something else"),
+    ]
     t = target(include=["diffusion", "/agent(ic)?/i"], exclude=["survey"])
     d = decide(extracted=entries, previous_feed=[], seen={}, targets=[t], keep=10, now=NOW)
     assert sorted(keys(d.deliveries["t"])) == ["a", "c"]
@@ -92,8 +127,9 @@ def test_max_age_skips_old_entries() -> None:
 
 def test_empty_poll_keeps_the_last_feed_and_sends_nothing() -> None:
     previous = [e("a"), e("b")]
-    d = decide(extracted=[], previous_feed=previous, seen={"a": None}, targets=[target()],
-               keep=10, now=NOW)
+    d = decide(
+        extracted=[], previous_feed=previous, seen={"a": None}, targets=[target()], keep=10, now=NOW
+    )
     assert d.empty
     assert d.feed == previous
     assert d.deliveries == {}
@@ -108,8 +144,14 @@ def test_feed_is_newest_first_trimmed_and_fresh_entries_replace_stored_ones() ->
 
 
 def test_duplicate_keys_in_one_poll_count_once() -> None:
-    d = decide(extracted=[e("a", 1), e("a", 2)], previous_feed=[], seen={},
-               targets=[target()], keep=10, now=NOW)
+    d = decide(
+        extracted=[e("a", 1), e("a", 2)],
+        previous_feed=[],
+        seen={},
+        targets=[target()],
+        keep=10,
+        now=NOW,
+    )
     assert keys(d.deliveries["t"]) == ["a"]
     assert len(d.feed) == 1
 

@@ -56,7 +56,10 @@ interval = "1h"
 """)
     proc = subprocess.Popen(
         [sys.executable, "-m", "feedbridge", "--config", str(config), "run"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ},
     )
     try:
@@ -73,10 +76,16 @@ interval = "1h"
         assert len(feedparser.parse(atom.content).entries) == 37
 
         etag, modified = atom.headers["etag"], atom.headers["last-modified"]
-        assert httpx.get(f"{base}/feeds/hf-daily.atom",
-                         headers={"If-None-Match": etag}).status_code == 304
-        assert httpx.get(f"{base}/feeds/hf-daily.atom",
-                         headers={"If-Modified-Since": modified}).status_code == 304
+        assert (
+            httpx.get(f"{base}/feeds/hf-daily.atom", headers={"If-None-Match": etag}).status_code
+            == 304
+        )
+        assert (
+            httpx.get(
+                f"{base}/feeds/hf-daily.atom", headers={"If-Modified-Since": modified}
+            ).status_code
+            == 304
+        )
         for ext, kind in (("rss", "application/rss+xml"), ("json", "application/feed+json")):
             response = httpx.get(f"{base}/feeds/hf-daily.{ext}")
             assert response.headers["content-type"].startswith(kind)

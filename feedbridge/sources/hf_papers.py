@@ -170,11 +170,13 @@ class HfPapersSource(Source):
             "num_authors": len(authors),
             "organization": _name(organization),
             "submitter": _name(item.get("submittedBy")) or _name(paper.get("submittedOnDailyBy")),
-            "comments": item.get("numComments") if isinstance(item.get("numComments"), int)
+            "comments": item.get("numComments")
+            if isinstance(item.get("numComments"), int)
             else None,
             "github": _text(paper.get("githubRepo")) or None,
             "github_stars": paper.get("githubStars")
-            if isinstance(paper.get("githubStars"), int) else None,
+            if isinstance(paper.get("githubStars"), int)
+            else None,
             "project_page": _text(paper.get("projectPage")) or None,
             "ai_summary": _text(paper.get("ai_summary")) or None,
             "keywords": keywords,
@@ -220,8 +222,9 @@ def paper_html(summary: str, authors: tuple[str, ...], link: str, extras: Mappin
         links.append((extras["project_page"], "Project page"))
     parts = []
     if authors:
-        shown = ", ".join(authors[:12]) + (f" and {len(authors) - 12} more" if len(authors) > 12
-                                           else "")
+        shown = ", ".join(authors[:12]) + (
+            f" and {len(authors) - 12} more" if len(authors) > 12 else ""
+        )
         parts.append(f"<p><strong>Authors:</strong> {escape(shown)}</p>")
     if facts:
         parts.append(f"<p>{escape(' · '.join(facts))}</p>")
@@ -232,4 +235,3 @@ def paper_html(summary: str, authors: tuple[str, ...], link: str, extras: Mappin
     if summary:
         parts.append(f"<p>{escape(summary)}</p>")
     return "\n".join(parts)
-

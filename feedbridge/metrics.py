@@ -1,0 +1,75 @@
+"""Prometheus metrics, on a registry of our own (not the process-global one)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _Queued(Collector):
+    """Outbox depth per target, read from the store at scrape time."""
+
+    def __init__(self, targets: Iterable[str], count: Callable[[str], int]) -> None:
+        self.targets = list(targets)
+        self.count = count
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "feedbridge_target_queued", "Deliveries waiting in the outbox", labels=["target"]
+        )
+        for target in self.targets:
+            family.add_metric([target], self.count(target))
+        yield family
+
+
+class Metrics:
+    """Per source: polls, errors, entries, new entries, last success, poll duration.
+    Per target: deliveries sent, failed, queued."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.polls = Counter("feedbridge_source_polls", "Polls", ["source"], registry=r)
+        self.errors = Counter("feedbridge_source_errors", "Failed polls", ["source"], registry=r)
+        self.entries = Gauge(
+            "feedbridge_source_entries", "Entries in the feed", ["source"], registry=r
+        )
+        self.new_entries = Counter(
+            "feedbridge_source_new_entries",
+            "Entries seen for the first time",
+            ["source"],
+            registry=r,
+        )
+        self.last_success = Gauge(
+            "feedbridge_source_last_success_timestamp_seconds",
+            "Time of the last successful poll",
+            ["source"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "feedbridge_source_poll_duration_seconds",
+            "Poll duration",
+            ["source"],
+            registry=r,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        )
+        self.sent = Counter(
+            "feedbridge_target_deliveries_sent", "Messages delivered", ["target"], registry=r
+        )
+        self.failed = Counter(
+            "feedbridge_target_deliveries_failed",
+            "Failed delivery attempts",
+            ["target"],
+            registry=r,
+        )
+
+    def watch_queues(self, targets: Iterable[str], count: Callable[[str], int]) -> None:
+        self.registry.register(_Queued(targets, count))
+
+    def expose(self) -> bytes:
+        return generate_latest(self.registry)
