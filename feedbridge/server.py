@@ -152,6 +152,7 @@ def index_page(
 ) -> str:
     """A plain HTML page: every source, its health and subscribe links, with autodiscovery."""
     suffix = f"?token={escape(token)}" if token else ""
+    base_url = escape(base_url)
     links = []
     rows = []
     for s in sources:

@@ -1,0 +1,194 @@
+"""Every endpoint: feeds with conditional GET and gzip, index, OPML, healthz, metrics, tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import time
+from typing import Any
+from xml.etree import ElementTree
+
+import feedparser
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from feedbridge.metrics import Metrics
+from feedbridge.models import FeedInfo
+from feedbridge.render import render_all
+from feedbridge.server import SourceInfo, create_app
+from feedbridge.worker import FeedBoard
+from tests.conftest import hf_items
+from tests.test_hf_papers import page, source
+
+BASE = "http://feeds.test"
+SOURCES = [
+    SourceInfo(
+        "hf-daily", "Hugging Face Daily Papers", "hf_papers", "https://huggingface.co/papers"
+    ),
+    SourceInfo("blog", "A blog", "html", "https://blog.example.com/"),
+]
+
+
+def board_with(n: int = 37) -> FeedBoard:
+    board = FeedBoard()
+    entries = source().extract(page(hf_items()[:n]))
+    entries.sort(key=lambda e: e.sort_time, reverse=True)
+    info = FeedInfo(
+        "hf-daily",
+        "Hugging Face Daily Papers",
+        "https://huggingface.co/papers",
+        f"{BASE}/feeds/hf-daily.atom",
+        BASE,
+    )
+    board.publish("hf-daily", render_all(info, entries), 1_778_000_000, entries)
+    blog = FeedInfo("blog", "A blog", "https://blog.example.com/", f"{BASE}/feeds/blog.atom", BASE)
+    board.publish("blog", render_all(blog, []), 1_778_000_000, [])
+    return board
+
+
+class Client:
+    """A synchronous face on httpx's ASGI transport: real HTTP semantics, no sockets."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url=BASE) as c:
+                return await c.request(method, path, **kwargs)
+
+        return asyncio.run(go())
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def head(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("HEAD", path, **kwargs)
+
+
+def client(
+    board: FeedBoard | None = None,
+    token: str | None = None,
+    alive: bool = True,
+    metrics: Metrics | None = None,
+) -> Client:
+    state = {
+        "hf-daily": {"status": "ok", "last_poll": time.time(), "last_success": time.time()},
+        "blog": {
+            "status": "failing",
+            "last_error": "source 'blog' (https://blog.example.com/): HTTP 500",
+        },
+    }
+    app = create_app(
+        board or board_with(),
+        SOURCES,
+        base_url=BASE,
+        token=token,
+        alive=lambda: alive,
+        source_state=lambda n: state.get(n, {}),
+        metrics=metrics,
+    )
+    return Client(app)
+
+
+@pytest.mark.parametrize(
+    ("ext", "ctype"),
+    [
+        ("atom", "application/atom+xml"),
+        ("rss", "application/rss+xml"),
+        ("json", "application/feed+json"),
+    ],
+)
+def test_each_format_is_served_with_its_type_and_validators(ext: str, ctype: str) -> None:
+    response = client().get(f"/feeds/hf-daily.{ext}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(ctype)
+    assert response.headers["etag"].startswith('"')
+    assert response.headers["last-modified"].endswith("GMT")
+    assert "max-age" in response.headers["cache-control"]
+    if ext != "json":
+        parsed = feedparser.parse(response.content)
+        assert not parsed.bozo and len(parsed.entries) == 37
+
+
+def test_conditional_requests_get_304() -> None:
+    c = client()
+    first = c.get("/feeds/hf-daily.atom")
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    assert c.get("/feeds/hf-daily.atom", headers={"If-None-Match": etag}).status_code == 304
+    assert (
+        c.get("/feeds/hf-daily.atom", headers={"If-None-Match": f'W/{etag}, "other"'}).status_code
+        == 304
+    )
+    assert c.get("/feeds/hf-daily.atom", headers={"If-Modified-Since": modified}).status_code == 304
+    assert c.get("/feeds/hf-daily.atom", headers={"If-None-Match": '"stale"'}).status_code == 200
+
+
+def test_etag_changes_only_when_the_feed_changes() -> None:
+    etag = client(board_with(37)).get("/feeds/hf-daily.atom").headers["etag"]
+    assert client(board_with(37)).get("/feeds/hf-daily.atom").headers["etag"] == etag
+    assert client(board_with(36)).get("/feeds/hf-daily.atom").headers["etag"] != etag
+
+
+def test_gzip_when_asked_and_head_without_body() -> None:
+    c = client()
+    zipped = c.get("/feeds/hf-daily.atom", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    plain = c.get("/feeds/hf-daily.atom", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert gzip.compress(plain.content) and len(zipped.headers) > 0
+    head = c.head("/feeds/hf-daily.atom")
+    assert head.status_code == 200 and head.content == b""
+
+
+@pytest.mark.parametrize("path", ["/feeds/nope.atom", "/feeds/hf-daily.xml", "/nothing"])
+def test_unknown_feeds_are_404(path: str) -> None:
+    assert client().get(path).status_code == 404
+
+
+def test_opml_lists_every_feed() -> None:
+    response = client().get("/opml")
+    outlines = ElementTree.fromstring(response.content).findall(".//outline")
+    assert [o.get("xmlUrl") for o in outlines] == [
+        f"{BASE}/feeds/hf-daily.atom",
+        f"{BASE}/feeds/blog.atom",
+    ]
+    assert outlines[0].get("title") == "Hugging Face Daily Papers"
+
+
+def test_index_shows_sources_health_and_autodiscovery() -> None:
+    html = client().get("/").text
+    assert html.count('<link rel="alternate" type="application/atom+xml"') == 2
+    assert f'href="{BASE}/feeds/hf-daily.rss"' in html
+    assert "HTTP 500" in html and "failing" in html
+    assert ">EMO: Pretraining Mixture of Experts" in html  # the newest entry, linked
+    assert "<script" not in html
+
+
+def test_healthz_reflects_the_worker() -> None:
+    assert client(alive=True).get("/healthz").status_code == 200
+    assert client(alive=False).get("/healthz").status_code == 503
+
+
+def test_metrics_are_prometheus_text() -> None:
+    metrics = Metrics()
+    metrics.polls.labels("hf-daily").inc()
+    metrics.watch_queues(["team"], lambda t: 4)
+    body = client(metrics=metrics).get("/metrics").text
+    assert 'feedbridge_source_polls_total{source="hf-daily"} 1.0' in body
+    assert 'feedbridge_target_queued{target="team"} 4.0' in body
+
+
+def test_token_guards_feeds_index_opml_and_metrics_but_not_healthz() -> None:
+    c = client(token="s3cret-token", metrics=Metrics())
+    for path in ("/feeds/hf-daily.atom", "/", "/opml", "/metrics"):
+        assert c.get(path).status_code == 401, path
+        assert c.get(path, params={"token": "wrong"}).status_code == 401, path
+        assert c.get(path, params={"token": "s3cret-token"}).status_code == 200, path
+        assert c.get(path, headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
+    assert c.get("/healthz").status_code == 200
+    opml = c.get("/opml", params={"token": "s3cret-token"}).text
+    assert "hf-daily.atom?token=s3cret-token" in opml  # readers keep it in the URL
+    assert "s3cret-token" not in c.get("/feeds/hf-daily.atom").text
