@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run once check test lint bench clean
+.PHONY: venv run once check test lint bench clean image-check
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -28,6 +28,9 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q
+
+image-check: $(STAMP)
+	bash scripts/check-image.sh
 
 bench: $(STAMP)
 	$(PY) -m bench

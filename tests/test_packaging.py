@@ -1,0 +1,251 @@
+"""The Docker image's files, checked without a Docker engine: Dockerfile, the image's default
+config, .dockerignore, docker-compose.yml, .env.example. scripts/check-image.sh does the slow
+part (hadolint, wheel, fresh venv, smoke run); these tests are fast and offline."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from feedbridge.config import default_config, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = ROOT / "Dockerfile"
+IMAGE_CONFIG = ROOT / "docker" / "config.toml"
+HEALTHZ = "http://127.0.0.1:8080/healthz"
+
+
+def instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) per logical line: continuations joined, comments dropped."""
+    out: list[tuple[str, str]] = []
+    buf = ""
+    for line in text.splitlines():
+        if not buf and line.lstrip().startswith("#"):
+            continue
+        if line.rstrip().endswith("\\"):
+            buf += line.rstrip()[:-1] + " "
+            continue
+        buf += line
+        if buf.strip():
+            word, _, rest = buf.strip().partition(" ")
+            out.append((word.upper(), " ".join(rest.split())))
+        buf = ""
+    return out
+
+
+def stages() -> list[list[tuple[str, str]]]:
+    found: list[list[tuple[str, str]]] = []
+    for word, rest in instructions(DOCKERFILE.read_text()):
+        if word == "FROM":
+            found.append([])
+        found[-1].append((word, rest))
+    return found
+
+
+def one(stage: list[tuple[str, str]], word: str) -> str:
+    values = [rest for w, rest in stage if w == word]
+    assert len(values) == 1, f"expected one {word} in the runtime stage, got {values}"
+    return values[0]
+
+
+def healthcheck_cmd() -> list[str]:
+    rest = one(stages()[-1], "HEALTHCHECK")
+    cmd: list[str] = json.loads(rest.partition(" CMD ")[2])
+    return cmd
+
+
+def test_dockerfile_is_multi_stage_on_a_pinned_slim_python() -> None:
+    froms = [stage[0][1] for stage in stages()]
+    assert len(froms) == 2
+    assert re.fullmatch(r"(python:3\.11[\w.-]*-slim-[a-z]+) AS builder", froms[0]), froms
+    assert froms[1] == froms[0].split()[0], "both stages must use the same base image"
+    copies = [rest for word, rest in stages()[-1] if word == "COPY"]
+    assert "--from=builder /opt/venv /opt/venv" in copies
+
+
+def test_dockerfile_runs_as_a_non_root_user_owning_data() -> None:
+    runtime = stages()[-1]
+    user = one(runtime, "USER").split(":")[0]
+    assert user not in ("root", "0")
+    assert user == "10001"
+    setup = " ".join(rest for word, rest in runtime if word == "RUN")
+    assert "--uid 10001" in setup
+    assert re.search(r"chown (10001(:10001)?|feedbridge(:feedbridge)?) /data", setup)
+    # a VOLUME's content is fixed when declared: /data must be owned before it
+    words = [word for word, _ in runtime]
+    assert words.index("RUN") < words.index("VOLUME")
+
+
+def test_dockerfile_exposes_8080_with_a_data_volume_and_the_cli_entrypoint() -> None:
+    runtime = stages()[-1]
+    assert one(runtime, "EXPOSE") == "8080"
+    assert one(runtime, "VOLUME") in ("/data", '["/data"]')
+    assert json.loads(one(runtime, "ENTRYPOINT")) == ["feedbridge"]
+    assert json.loads(one(runtime, "CMD")) == ["run"]
+    labels = " ".join(rest for word, rest in runtime if word == "LABEL")
+    for key in ("title", "description", "version", "licenses", "source"):
+        assert f"org.opencontainers.image.{key}=" in labels
+
+
+def test_dockerfile_config_env_names_a_file_the_image_ships() -> None:
+    """FEEDBRIDGE_CONFIG naming a missing file is a config error: the app would not start."""
+    runtime = stages()[-1]
+    env = " ".join(rest for word, rest in runtime if word == "ENV")
+    assert "FEEDBRIDGE_CONFIG=/config/config.toml" in shlex.split(env)
+    assert "COPY docker/config.toml /config/config.toml" in [
+        f"COPY {rest}" for word, rest in runtime if word == "COPY"
+    ]
+
+
+def test_healthcheck_requests_healthz_and_fails_on_503(httpserver: HTTPServer) -> None:
+    cmd = healthcheck_cmd()
+    assert cmd[:2] == ["python", "-c"], "the slim image has python, not curl"
+    assert HEALTHZ in cmd[2]
+    code = cmd[2].replace("127.0.0.1:8080", f"127.0.0.1:{httpserver.port}")
+
+    def probe() -> int:
+        return subprocess.run([sys.executable, "-c", code], capture_output=True,
+                              timeout=30).returncode
+
+    httpserver.expect_oneshot_request("/healthz").respond_with_data("ok\n")
+    assert probe() == 0
+    httpserver.expect_oneshot_request("/healthz").respond_with_data("unhealthy\n", status=503)
+    assert probe() == 1
+    httpserver.clear()
+    assert probe() == 1  # no such route any more: 500 from the test server
+
+
+def test_image_config_loads_with_data_volume_and_all_interfaces(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("FEEDBRIDGE_BASE_URL", raising=False)
+    monkeypatch.delenv("FEEDBRIDGE_TOKEN", raising=False)
+    config = load_config(IMAGE_CONFIG)
+    assert config.storage.path == Path("/data")
+    assert config.server.host == "0.0.0.0"
+    assert config.server.port == 8080
+    assert config.server.enabled
+    assert config.server.token is None
+    assert config.server.base_url == "http://localhost:8080"
+    # the image's default watches what feedbridge watches with no config at all
+    assert [s.name for s in config.sources] == [s.name for s in default_config().sources]
+    assert config.targets == []
+
+
+def test_image_config_takes_base_url_and_token_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FEEDBRIDGE_BASE_URL", "https://feeds.example.com/")
+    monkeypatch.setenv("FEEDBRIDGE_TOKEN", "s3cret")
+    config = load_config(IMAGE_CONFIG)
+    assert config.server.base_url == "https://feeds.example.com"
+    assert config.server.token is not None
+    assert config.server.token.get_secret_value() == "s3cret"
+
+
+def test_staged_image_holds_the_build_files_and_the_default_config(tmp_path: Path) -> None:
+    """check-image.sh --stage lays out what the Dockerfile's COPY lines put in the image."""
+    subprocess.run(["bash", str(ROOT / "scripts" / "check-image.sh"), "--stage", str(tmp_path)],
+                   check=True, capture_output=True, timeout=60)
+    image = json.loads((tmp_path / ".image.json").read_text())
+    assert image["user"] == "10001:10001"
+    config = tmp_path / image["env"]["FEEDBRIDGE_CONFIG"].lstrip("/")
+    assert config.read_bytes() == IMAGE_CONFIG.read_bytes()
+    src = tmp_path / image["build_dir"].lstrip("/")
+    for needed in ("pyproject.toml", "README.md", "feedbridge/__init__.py", "feedbridge/cli.py"):
+        assert (src / needed).is_file(), needed
+    staged = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")}
+    assert not [p for p in staged if "__pycache__" in p or p.endswith(".pyc")]
+    assert not [p for p in staged if p.split("/")[1:2] in (["tests"], [".venv"], ["data"])]
+
+
+def test_dockerignore_keeps_secrets_and_local_state_out_of_the_context() -> None:
+    rules = [
+        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+    def excluded(name: str) -> bool:  # top-level names only; the last matching rule wins
+        result = False
+        for rule in rules:
+            pattern = rule.removeprefix("!").strip("/")
+            if fnmatch.fnmatchcase(name, pattern):
+                result = not rule.startswith("!")
+        return result
+
+    for name in (".git", ".venv", ".venv-tools", ".env", "config.toml", "data", "tests",
+                 "bench", ".pytest_cache", ".mypy_cache", "build", "dist", "public"):
+        assert excluded(name), name
+    for name in ("pyproject.toml", "README.md", "feedbridge"):
+        assert not excluded(name), name
+
+
+def compose() -> dict[str, object]:
+    yaml = pytest.importorskip("yaml")
+    doc: dict[str, object] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return doc
+
+
+def test_compose_service_builds_here_with_port_volume_config_and_env_file() -> None:
+    doc = compose()
+    svc = doc["services"]["feedbridge"]  # type: ignore[index]
+    assert svc["build"] == "."
+    assert svc["restart"] == "unless-stopped"
+    assert "8080:8080" in svc["ports"]
+    assert svc["env_file"] == ".env"
+    assert "feedbridge-data:/data" in svc["volumes"]
+    assert "feedbridge-data" in doc["volumes"]  # type: ignore[operator]
+    config_mounts = [v for v in svc["volumes"] if isinstance(v, dict)]
+    assert config_mounts == [{"type": "bind", "source": "./config.toml",
+                              "target": "/config/config.toml", "read_only": True}]
+    assert "healthcheck" not in svc  # the image's HEALTHCHECK applies
+
+
+def strings(value: object) -> list[str]:
+    """Every string in a parsed TOML tree (comments are not in it)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [s for item in value for s in strings(item)] if isinstance(value, list) else []
+
+
+def test_env_example_names_every_variable_the_configs_use_with_fake_values_commented() -> None:
+    env_example = (ROOT / ".env.example").read_text()
+    assignments = re.findall(r"^(#\s*)?([A-Z][A-Z0-9_]*)=", env_example, re.MULTILINE)
+    assert assignments
+    assert all(comment for comment, _ in assignments), "keep every example commented out"
+    named = {name for _, name in assignments}
+    configs = [IMAGE_CONFIG, ROOT / "config.example.toml"]
+    used = {
+        name for path in configs if path.exists()
+        for text in strings(tomllib.loads(path.read_text()))
+        for name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text)
+    }
+    assert used <= named, f"not in .env.example: {sorted(used - named)}"
+    for name in ("SLACK_URL", "DISCORD_URL", "SMTP_PASSWORD", "FEEDBRIDGE_TOKEN"):
+        assert name in named
+
+
+def test_check_image_script_is_valid_bash() -> None:
+    script = ROOT / "scripts" / "check-image.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True, timeout=30)
+    assert script.stat().st_mode & 0o111, "scripts/check-image.sh must be executable"
+
+
+def test_readme_tells_how_to_run_with_docker() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "## Run with Docker" in readme
+    section = readme.split("## Run with Docker", 1)[1].split("\n## ", 1)[0]
+    for needed in ("cp .env.example .env", "docker compose up -d", "/healthz",
+                   "docker compose logs"):
+        assert needed in section, needed
