@@ -1,0 +1,553 @@
+"""Helpers shared by the html, feed and json sources: bytes, text, URLs, HTML, dates, scores."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import math
+import re
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import nh3
+from dateutil import parser as date_parser
+from dateutil.relativedelta import relativedelta
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from feedbridge.errors import ConfigError, FeedbridgeError, ParseError
+from feedbridge.models import Entry, Page
+
+SUMMARY_LIMIT = 1000
+TITLE_LIMIT = 300
+
+# --- text -----------------------------------------------------------------------------------
+
+_INVISIBLE = re.compile(r"[\u00ad\u200b\u2060\ufeff]")
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x08\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "caption", "dd", "details", "dialog",
+        "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3",
+        "h4", "h5", "h6", "header", "hgroup", "hr", "li", "main", "nav", "ol", "option", "p",
+        "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+    }
+)
+_HIDDEN_TAGS = frozenset({"script", "style", "template", "noscript", "head"})
+_MARKUP = re.compile(
+    r"<!--|</?[a-zA-Z][\w:-]*(?:\s[^<>]*)?/?>|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);"
+)
+
+
+def clean_text(text: str) -> str:
+    """Collapse whitespace, drop control and invisible characters: text as a person reads it."""
+    return _SPACE_OR_CONTROL.sub(" ", _INVISIBLE.sub("", text)).strip()
+
+
+def shorten(text: str, limit: int = SUMMARY_LIMIT) -> str:
+    """Cut plain text to at most `limit` characters at a word boundary, ending in an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.") + "…"
+
+
+def node_text(node: LexborNode) -> str:
+    """Visible text of a node: blocks are separated by a space, inline markup is not."""
+    parts: list[str] = []
+    stack: list[LexborNode | None] = [node]
+    while stack:
+        current = stack.pop()
+        if current is None:
+            parts.append(" ")
+        elif current.is_text_node:
+            parts.append(current.text_content or "")
+        elif current.is_element_node and current.tag not in _HIDDEN_TAGS:
+            if current.tag in _BLOCK_TAGS:
+                parts.append(" ")
+                stack.append(None)
+            stack.extend(reversed(list(current.iter(include_text=True))))
+    return clean_text("".join(parts))
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML fragment (entities decoded, tags dropped, blocks spaced)."""
+    if not looks_like_html(html):
+        return clean_text(html)
+    tree = LexborHTMLParser(html)
+    body = tree.body or tree.root
+    return node_text(body) if body is not None else ""
+
+
+def looks_like_html(text: str) -> bool:
+    """Whether a string carries markup or entities rather than plain text."""
+    return bool(_MARKUP.search(text))
+
+
+def as_text(value: Any) -> str:
+    """A JSON-ish value as text: scalars as written, lists joined, objects and null empty."""
+    if value is None or isinstance(value, dict):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list):
+        return " ".join(filter(None, (as_text(item) for item in value)))
+    return str(value)
+
+
+# --- decoding -------------------------------------------------------------------------------
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_CHARSET_ALIASES = {
+    **dict.fromkeys(
+        ("ascii", "us-ascii", "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1"),
+        "cp1252",
+    ),
+    **dict.fromkeys(
+        ("shift_jis", "shift-jis", "sjis", "x-sjis", "ms_kanji", "csshiftjis", "windows-31j"),
+        "cp932",
+    ),
+    **dict.fromkeys(("gb2312", "gbk", "x-gbk", "chinese"), "gb18030"),
+    **dict.fromkeys(("euc-kr", "ks_c_5601-1987", "korean"), "cp949"),
+    "tis-620": "cp874",
+    "iso-8859-9": "cp1254",
+}
+_UNSAFE_CODECS = frozenset(
+    {"utf-7", "unicode-escape", "raw-unicode-escape", "undefined", "idna", "punycode"}
+)
+_META_CHARSET = re.compile(rb"<meta\b[^>]*?charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"^\s*<\?xml\b[^>]*?\bencoding\s*=\s*[\"']([\w.:-]+)", re.IGNORECASE)
+
+
+def codec_for(label: str | None) -> str | None:
+    """The Python codec for a charset label (WHATWG aliases applied), None if it names none."""
+    if not label:
+        return None
+    name = label.strip().strip("\"'").lower()
+    name = _CHARSET_ALIASES.get(name, name)
+    try:
+        info = codecs.lookup(name)
+        b"x".decode(name, "replace")
+    except (LookupError, UnicodeError):
+        return None
+    return None if info.name in _UNSAFE_CODECS else name
+
+
+def declared_charset(body: bytes) -> str | None:
+    """The charset a document declares in its first 1024 bytes (`<meta>` or XML declaration)."""
+    head = body[:1024]
+    match = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
+    if match is None:
+        return None
+    label = match.group(1).decode("ascii", "replace")
+    return "utf-8" if label.lower().startswith("utf-16") else label
+
+
+def decode(body: bytes, declared: str | None = None) -> str:
+    """Bytes to text: BOM, declared charset, `<meta>`, UTF-8, else windows-1252 (as browsers)."""
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom) :].decode(codec, "replace")
+    for label in (declared, declared_charset(body)):
+        if (chosen := codec_for(label)) is not None:
+            try:
+                return body.decode(chosen, "replace")
+            except UnicodeError:
+                continue
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("cp1252", "replace")
+
+
+_BINARY_TYPES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
+_KIND_NAMES = {
+    "empty": "an empty body",
+    "binary": "binary data",
+    "json": "JSON",
+    "xml": "XML",
+    "html": "HTML",
+    "text": "plain text",
+}
+
+
+def sniff(body: bytes, content_type: str = "") -> str:
+    """What a body looks like: "empty", "binary", "json", "xml", "html" or "text"."""
+    head = decode(body[:2048]).lstrip("\ufeff \t\r\n").lower()
+    if not head:
+        return "empty"
+    if "\x00" in head or content_type.startswith(_BINARY_TYPES):
+        return "binary"
+    if head[0] in "{[":
+        return "json"
+    if head.startswith(("<?xml", "<rss", "<feed", "<rdf:rdf")):
+        return "html" if "<html" in head else "xml"
+    if head.startswith("<"):
+        return "xml" if "xml" in content_type and "html" not in content_type else "html"
+    for kind in ("json", "xml", "html"):
+        if kind in content_type:
+            return kind
+    return "text"
+
+
+def describe_kind(kind: str) -> str:
+    """A sniffed kind as words for an error message ("HTML", "an empty body")."""
+    return _KIND_NAMES.get(kind, kind)
+
+
+def load_json(page: Page, source: str) -> Any:
+    """The body as JSON; a ParseError says what the body is instead, or where the JSON breaks."""
+    kind = sniff(page.body, page.content_type)
+    if kind in ("empty", "binary", "html", "xml"):
+        raise ParseError(source, page.url, f"response is {describe_kind(kind)}, expected JSON")
+    try:
+        return json.loads(decode(page.body, page.encoding))
+    except json.JSONDecodeError as exc:
+        message = f"invalid JSON at line {exc.lineno} col {exc.colno}: {exc.msg}"
+        raise ParseError(source, page.url, message) from exc
+    except RecursionError as exc:
+        raise ParseError(source, page.url, "JSON is nested too deeply") from exc
+    except ValueError as exc:
+        raise ParseError(source, page.url, f"invalid JSON: {exc}") from exc
+
+
+# --- URLs and HTML --------------------------------------------------------------------------
+
+_URL_STRIP = re.compile(r"[\t\n\r]")
+
+
+def is_http_url(url: str) -> bool:
+    """Whether `url` is an absolute http(s) URL with a host."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def resolve_url(href: str | None, base: str) -> str | None:
+    """Absolute http(s) URL of `href` against `base` (relative, protocol-relative), else None."""
+    if not href:
+        return None
+    href = _URL_STRIP.sub("", href).strip(" \x00\x0b\x0c")
+    if href in ("", "#"):
+        return None
+    try:
+        parts = urlsplit(urljoin(base, href))
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    safe = "/?#[]@!$&'()*+,;=:%~"
+    return urlunsplit(
+        (
+            parts.scheme,
+            parts.netloc,
+            quote(parts.path, safe=safe),
+            quote(parts.query, safe=safe),
+            quote(parts.fragment, safe=safe),
+        )
+    )
+
+
+def sanitize_html(html: str, base_url: str) -> str:
+    """Safe HTML for readers: no scripts, styles, handlers or javascript: links; URLs absolute."""
+    if not html.strip():
+        return ""
+    relative: Any = ("rewrite_with_base", base_url) if is_http_url(base_url) else "deny"
+    cleaned = str(nh3.clean(html, url_relative=relative, link_rel="noopener noreferrer"))
+    return _CONTROL.sub("", cleaned).strip()
+
+
+# --- dates ----------------------------------------------------------------------------------
+
+_DEFAULT_A = datetime(2000, 1, 1)
+_DEFAULT_B = datetime(2004, 2, 2)
+_TZINFOS = {
+    name: hours * 3600
+    for name, hours in {
+        "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+        "CET": 1, "CEST": 2, "EET": 2, "EEST": 3, "JST": 9, "KST": 9,
+    }.items()
+}
+_EPOCH = re.compile(r"\d{9,10}(\.\d+)?|\d{12,13}")
+_DOTTED = re.compile(r"\d{1,2}\.\d{1,2}\.\d{2,4}\b")
+_AGO = re.compile(
+    r"\b(\d+|an?|one)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w|"
+    r"months?|mo|years?|yrs?|y)\.?\s+ago\b",
+    re.IGNORECASE,
+)
+_UNITS = {
+    "s": relativedelta(seconds=1), "m": relativedelta(minutes=1), "h": relativedelta(hours=1),
+    "d": relativedelta(days=1), "w": relativedelta(weeks=1), "mo": relativedelta(months=1),
+    "y": relativedelta(years=1),
+}
+
+
+def load_timezone(name: str | None, where: str) -> tzinfo:
+    """The zone a config names (UTC when unset); an unknown name is a ConfigError at `where`."""
+    if not name:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError([f"{where}: unknown timezone {name!r}"]) from exc
+
+
+def reference_time(page: Page) -> datetime:
+    """The time a page was served (its Date header), else now: the anchor of "2 hours ago"."""
+    header = page.headers.get("date")
+    if header:
+        try:
+            served = parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            served = None
+        if served is not None and served.tzinfo is not None:
+            return served.astimezone(UTC)
+    return datetime.now(UTC)
+
+
+def _from_epoch(number: float) -> datetime | None:
+    if not math.isfinite(number) or number < 1e8:
+        return None
+    if number > 1e11:
+        number /= 1000
+    try:
+        moment = datetime.fromtimestamp(number, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment if moment.year <= 2200 else None
+
+
+def _relative(text: str, now: datetime, zone: tzinfo) -> datetime | None:
+    lowered = text.lower()
+    if re.search(r"\bjust now\b|\bmoments? ago\b", lowered):
+        return now
+    for word, days in (("today", 0), ("yesterday", 1)):
+        if re.search(rf"\b{word}\b", lowered):
+            local = now.astimezone(zone) - timedelta(days=days)
+            return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+    match = _AGO.search(text)
+    if match is None:
+        return None
+    count_text, unit = match.group(1).lower(), match.group(2).lower()
+    count = int(count_text) if count_text.isdigit() else 1
+    key = "mo" if unit.startswith("mo") else unit[0]
+    try:
+        return now - _UNITS[key] * count
+    except (OverflowError, ValueError):
+        return None
+
+
+def _latest_with_year(moment: datetime, now: datetime, zone: tzinfo) -> datetime | None:
+    year = now.astimezone(zone).year
+    for candidate_year in range(year, year - 9, -1):
+        try:
+            candidate = _localize(moment.replace(year=candidate_year), zone)
+        except ValueError:
+            continue
+        if candidate <= now + timedelta(days=1):
+            return candidate
+    return None
+
+
+def _localize(moment: datetime, zone: tzinfo) -> datetime:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC)
+
+
+def _parse_text(text: str, zone: tzinfo, now: datetime) -> datetime | None:
+    dayfirst = bool(_DOTTED.match(text))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for fuzzy in (False, True):
+            try:
+                first = date_parser.parse(
+                    text, default=_DEFAULT_A, dayfirst=dayfirst, fuzzy=fuzzy, tzinfos=_TZINFOS
+                )
+                second = date_parser.parse(
+                    text, default=_DEFAULT_B, dayfirst=dayfirst, fuzzy=fuzzy, tzinfos=_TZINFOS
+                )
+            except (ValueError, OverflowError, TypeError):
+                continue
+            if first.month != second.month:
+                continue
+            if first.year != second.year:
+                return _latest_with_year(first, now, zone)
+            return _localize(first, zone)
+    return None
+
+
+def parse_date(
+    value: Any, *, fmt: str | None = None, tz: tzinfo | None = None, now: datetime | None = None
+) -> datetime | None:
+    """An aware UTC datetime from ISO 8601, RFC 822, epoch, page text or `fmt`; else None."""
+    zone = tz or UTC
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return _from_epoch(float(value))
+    if not isinstance(value, str):
+        return None
+    text = clean_text(value)
+    if not text or len(text) > 200:
+        return None
+    if _EPOCH.fullmatch(text):
+        return _from_epoch(float(text))
+    if fmt:
+        try:
+            return _localize(datetime.strptime(text, fmt), zone)
+        except ValueError:
+            pass
+    reference = now or datetime.now(UTC)
+    return _relative(text, reference, zone) or _parse_text(text, zone, reference)
+
+
+# --- scores ---------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"((?<![\w-])-)?(\d[\d.,]*)(?:\s*([kmb])(?![a-z]))?", re.IGNORECASE)
+_THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
+_MULTIPLIERS = {"k": 1e3, "m": 1e6, "b": 1e9}
+
+
+def parse_score(value: Any) -> float | None:
+    """The first number in a value: "1,234 points" → 1234, "1.2k" → 1200; None if there is none."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else None
+    match = _NUMBER.search(as_text(value))
+    if match is None:
+        return None
+    sign, digits, suffix = match.groups()
+    digits = digits.rstrip(".,")
+    if _THOUSANDS.fullmatch(digits):
+        digits = digits.replace(",", "")
+    elif digits.count(",") == 1 and "." not in digits:
+        digits = digits.replace(",", ".")
+    try:
+        number = float(digits)
+    except ValueError:
+        return None
+    number *= _MULTIPLIERS.get((suffix or "").lower(), 1.0)
+    return round(-number if sign else number, 3)
+
+
+# --- collecting entries ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Extraction:
+    """What one extract found: entries, skipped items by reason, per-field match counts."""
+
+    entries: list[Entry] = field(default_factory=list)
+    items: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    matched: dict[str, int] = field(default_factory=dict)
+    title: str = ""
+    link: str = ""
+
+
+class Collector:
+    """Builds entries in page order, skipping (and counting) items without link, title or key."""
+
+    def __init__(
+        self, source: str, *, limit: int | None = None, link_pattern: re.Pattern[str] | None = None
+    ) -> None:
+        self.source = source
+        self.limit = limit
+        self.link_pattern = link_pattern
+        self.result = Extraction()
+        self._keys: set[str] = set()
+
+    def skip(self, reason: str) -> None:
+        """Count one item left out, by reason ("no link", "no title", "duplicate", ...)."""
+        self.result.skipped[reason] += 1
+
+    def add(
+        self,
+        *,
+        key: str | None,
+        title: str,
+        link: str | None,
+        summary: str = "",
+        content_html: str = "",
+        published: datetime | None = None,
+        updated: datetime | None = None,
+        authors: Iterable[str] = (),
+        score: float | None = None,
+        image: str | None = None,
+        extras: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Add one item as an Entry, or count why it cannot be one."""
+        self.result.items += 1
+        title = shorten(clean_text(title), TITLE_LIMIT)
+        key = clean_text(key or "") or link
+        if not key or not link:
+            self.skip("no link")
+            return
+        reason = self._rejection(key, title, link)
+        if reason is not None:
+            self.skip(reason)
+            return
+        self._keys.add(key)
+        names = dict.fromkeys(name for name in map(clean_text, authors) if name)
+        self.result.entries.append(
+            Entry(
+                source=self.source,
+                key=key,
+                title=title,
+                link=link,
+                summary=shorten(clean_text(summary)),
+                content_html=content_html,
+                published=published,
+                updated=updated,
+                authors=tuple(names),
+                score=score,
+                image=image,
+                extras=dict(extras or {}),
+            )
+        )
+
+    def _rejection(self, key: str, title: str, link: str) -> str | None:
+        if self.link_pattern is not None and not self.link_pattern.search(link):
+            return "link_pattern"
+        if not title:
+            return "no title"
+        if key in self._keys:
+            return "duplicate"
+        if self.limit is not None and len(self.result.entries) >= self.limit:
+            return "limit"
+        return None
+
+
+@contextmanager
+def parse_errors(source: str, url: str) -> Iterator[None]:
+    """Let FeedbridgeErrors through; anything else raised while parsing becomes a ParseError."""
+    try:
+        yield
+    except FeedbridgeError:
+        raise
+    except RecursionError as exc:
+        raise ParseError(source, url, "document is nested too deeply") from exc
+    except Exception as exc:
+        message = f"cannot parse response ({type(exc).__name__}: {exc})"
+        raise ParseError(source, url, message) from exc

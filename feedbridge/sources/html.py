@@ -1,0 +1,259 @@
+"""The `html` source: any page, its items and fields described by CSS selectors (selectolax)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any, ClassVar
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
+
+from feedbridge.errors import ConfigError, ParseError
+from feedbridge.models import Entry, Page
+from feedbridge.sources.base import Source
+from feedbridge.sources.common import (
+    Collector,
+    Extraction,
+    decode,
+    describe_kind,
+    load_timezone,
+    node_text,
+    parse_date,
+    parse_errors,
+    parse_score,
+    reference_time,
+    resolve_url,
+    sanitize_html,
+    sniff,
+)
+
+FIELDS = ("id", "title", "link", "summary", "content", "date", "author", "image", "score")
+_ATTRIBUTE = re.compile(r"[A-Za-z_:][\w:.-]*")
+_TITLE_ATTRIBUTES = ("title", "aria-label")
+_IMAGE_ATTRIBUTES = ("src", "data-src", "data-lazy-src", "data-original")
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """One configured field: a CSS selector (None: the item itself) and an optional attribute."""
+
+    css: str | None
+    attr: str | None
+
+    @classmethod
+    def parse(cls, spec: str) -> Selector:
+        """Read `selector`, `selector@attr` or `@attr` (an attribute of the item itself)."""
+        css, at, attr = spec.rpartition("@")
+        if at and _ATTRIBUTE.fullmatch(attr.strip()):
+            return cls(css.strip() or None, attr.strip().lower())
+        return cls(spec.strip() or None, None)
+
+    def first(self, item: LexborNode) -> LexborNode | None:
+        """The first node this selector picks inside `item` (that has the attribute, if named)."""
+        if self.attr is None:
+            return item if self.css is None else item.css_first(self.css)
+        return next((node for node in self.every(item) if self.attr in node.attributes), None)
+
+    def every(self, item: LexborNode) -> list[LexborNode]:
+        """Every node this selector picks inside `item`."""
+        return [item] if self.css is None else item.css(self.css)
+
+    def value(self, node: LexborNode) -> str | None:
+        """The attribute when one is named, else the node's visible text."""
+        if self.attr is not None:
+            return node.attributes.get(self.attr)
+        return node_text(node)
+
+
+def _check_selector(name: str, where: str, css: str) -> None:
+    try:
+        LexborHTMLParser("<p></p>").css(css)
+    except SelectolaxError as exc:
+        raise ConfigError([f"{where}.{name}: invalid CSS selector {css!r}"]) from exc
+
+
+def _link_text(node: LexborNode) -> str:
+    text = node_text(node)
+    if text:
+        return text
+    attributes = node.attributes
+    image = node.css_first("img[alt]")
+    named = [attributes.get(name) for name in _TITLE_ATTRIBUTES]
+    return next(filter(None, named), None) or (image.attributes.get("alt") or "" if image else "")
+
+
+def _image_url(node: LexborNode) -> str | None:
+    if node.tag != "img":
+        node = node.css_first("img") or node
+    attributes = node.attributes
+    for attr in _IMAGE_ATTRIBUTES:
+        value = (attributes.get(attr) or "").strip()
+        if value and not value.startswith("data:"):
+            return value
+    srcset = (attributes.get("srcset") or "").strip()
+    return srcset.split(",")[0].split()[0] if srcset else None
+
+
+class HtmlSource(Source):
+    """A page scraped with CSS selectors: `item` picks the items, each field a part of one."""
+
+    kind: ClassVar[str] = "html"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        where = f"sources.{self.name}"
+        self._item = str(config.item)
+        _check_selector("item", where, self._item)
+        self._fields: dict[str, Selector] = {}
+        for name in FIELDS:
+            spec = getattr(config, name, None)
+            if spec:
+                selector = Selector.parse(str(spec))
+                if selector.css is not None:
+                    _check_selector(name, where, selector.css)
+                self._fields[name] = selector
+        pattern = getattr(config, "link_pattern", None)
+        try:
+            self._link_pattern = re.compile(pattern) if pattern else None
+        except re.error as exc:
+            raise ConfigError([f"{where}.link_pattern: invalid regex ({exc})"]) from exc
+        self._tz: tzinfo = load_timezone(getattr(config, "timezone", None), f"{where}.timezone")
+        self._page_title = ""
+
+    @property
+    def url(self) -> str:
+        return str(self.config.url)
+
+    @property
+    def title(self) -> str:
+        """`feed_title`, else the page <title> once read, else the name (`title` is a selector)."""
+        return str(getattr(self.config, "feed_title", None) or self._page_title or self.name)
+
+    def extract(self, page: Page) -> list[Entry]:
+        return self.analyze(page).entries
+
+    def analyze(self, page: Page) -> Extraction:
+        """Extract with details for `preview`: skipped items by reason, matches per field."""
+        with parse_errors(self.name, page.url):
+            return self._analyze(page)
+
+    def _analyze(self, page: Page) -> Extraction:
+        kind = sniff(page.body, page.content_type)
+        if kind in ("empty", "binary", "json"):
+            message = f"response is {describe_kind(kind)}, expected HTML"
+            raise ParseError(self.name, page.url, message)
+        charset = getattr(self.config, "encoding", None) or page.encoding
+        tree = LexborHTMLParser(decode(page.body, charset))
+        base = page.url
+        base_node = tree.css_first("base[href]")
+        if base_node is not None:
+            base = resolve_url(base_node.attributes.get("href"), page.url) or page.url
+        limit = getattr(self.config, "limit", None)
+        collector = Collector(self.name, limit=limit, link_pattern=self._link_pattern)
+        matched: Counter[str] = Counter()
+        now = reference_time(page)
+        for item in tree.css(self._item):
+            self._add_item(item, base, page.url, now, collector, matched)
+        result = collector.result
+        result.matched = {name: matched[name] for name in self._fields}
+        title_node = tree.css_first("title")
+        result.title = node_text(title_node) if title_node is not None else ""
+        result.link = page.url
+        self._page_title = result.title
+        return result
+
+    def _add_item(
+        self,
+        item: LexborNode,
+        base: str,
+        page_url: str,
+        now: datetime,
+        out: Collector,
+        matched: Counter[str],
+    ) -> None:
+        nodes: dict[str, LexborNode] = {}
+        for name, selector in self._fields.items():
+            node = selector.first(item)
+            if node is not None:
+                nodes[name] = node
+                matched[name] += 1
+
+        def value(name: str) -> str:
+            node = nodes.get(name)
+            return (self._fields[name].value(node) or "") if node is not None else ""
+
+        key = value("id") or None
+        link_node, href = self._link(item, nodes)
+        link = resolve_url(href, base) or (page_url if key else None)
+        title = value("title") or (_link_text(link_node) if link_node is not None else "")
+        summary, content_html = self._text_and_html(nodes, base)
+        out.add(
+            key=key,
+            title=title,
+            link=link,
+            summary=summary,
+            content_html=content_html,
+            published=self._date(nodes.get("date"), now),
+            authors=self._authors(item),
+            score=parse_score(value("score")) if "score" in nodes else None,
+            image=self._image(nodes.get("image"), base),
+        )
+
+    def _link(
+        self, item: LexborNode, nodes: dict[str, LexborNode]
+    ) -> tuple[LexborNode | None, str | None]:
+        selector = self._fields.get("link")
+        if selector is None:
+            node = item.css_first("a[href]")
+            return node, node.attributes.get("href") if node is not None else None
+        node = nodes.get("link")
+        if node is None:
+            return None, None
+        if selector.attr is not None:
+            return node, node.attributes.get(selector.attr)
+        if "href" not in node.attributes:
+            node = node.css_first("a[href]") or node
+        return node, node.attributes.get("href")
+
+    def _text_and_html(self, nodes: dict[str, LexborNode], base: str) -> tuple[str, str]:
+        summary_node, content_node = nodes.get("summary"), nodes.get("content")
+        summary = ""
+        if summary_node is not None:
+            summary = self._fields["summary"].value(summary_node) or ""
+        elif content_node is not None:
+            summary = self._fields["content"].value(content_node) or ""
+        html_node = content_node if content_node is not None else summary_node
+        html_field = "content" if content_node is not None else "summary"
+        if html_node is None or self._fields[html_field].attr is not None:
+            return summary, ""
+        return summary, sanitize_html(html_node.html or "", base)
+
+    def _date(self, node: LexborNode | None, now: datetime) -> datetime | None:
+        if node is None:
+            return None
+        selector = self._fields["date"]
+        fmt = getattr(self.config, "date_format", None)
+        candidates = [selector.value(node)]
+        if selector.attr is None:
+            attributes = node.attributes
+            candidates = [attributes.get("datetime"), *candidates, attributes.get("title")]
+        for candidate in candidates:
+            moment = parse_date(candidate, fmt=fmt, tz=self._tz, now=now)
+            if moment is not None:
+                return moment
+        return None
+
+    def _authors(self, item: LexborNode) -> list[str]:
+        selector = self._fields.get("author")
+        if selector is None:
+            return []
+        return [text for node in selector.every(item) if (text := selector.value(node))]
+
+    def _image(self, node: LexborNode | None, base: str) -> str | None:
+        if node is None:
+            return None
+        selector = self._fields["image"]
+        raw = node.attributes.get(selector.attr) if selector.attr else _image_url(node)
+        return resolve_url(raw, base)

@@ -1,0 +1,163 @@
+"""The `json` source: any JSON API, its items and their fields picked by JMESPath expressions."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import datetime, tzinfo
+from typing import Any, ClassVar
+
+import jmespath
+from jmespath.exceptions import JMESPathError
+from jmespath.parser import ParsedResult
+
+from feedbridge.errors import ConfigError, ParseError
+from feedbridge.models import Entry, Page
+from feedbridge.sources.base import Source
+from feedbridge.sources.common import (
+    Collector,
+    Extraction,
+    as_text,
+    clean_text,
+    html_to_text,
+    load_json,
+    load_timezone,
+    looks_like_html,
+    parse_date,
+    parse_errors,
+    parse_score,
+    reference_time,
+    resolve_url,
+    sanitize_html,
+)
+
+FIELDS = ("id", "title", "link", "summary", "content", "date", "author", "image", "score")
+
+
+def _compile(expression: str, where: str) -> ParsedResult:
+    try:
+        return jmespath.compile(expression)
+    except JMESPathError as exc:
+        raise ConfigError([f"{where}: invalid JMESPath {expression!r} ({exc})"]) from exc
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value
+
+
+def _authors(value: Any) -> list[str]:
+    values = value if isinstance(value, list) else [value]
+    names = (as_text(v.get("name")) if isinstance(v, dict) else as_text(v) for v in values)
+    return [name for name in names if name]
+
+
+def _text_and_html(value: Any, base: str) -> tuple[str, str]:
+    raw = as_text(value)
+    if looks_like_html(raw):
+        return html_to_text(raw), sanitize_html(raw, base)
+    return clean_text(raw), ""
+
+
+class JsonSource(Source):
+    """A JSON API: `items` selects the list, each field is an expression on one item."""
+
+    kind: ClassVar[str] = "json"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        where = f"sources.{self.name}"
+        self._items_expression = str(config.items)
+        self._items = _compile(self._items_expression, f"{where}.items")
+        self._fields: dict[str, ParsedResult] = {
+            name: _compile(str(expression), f"{where}.{name}")
+            for name in FIELDS
+            if (expression := getattr(config, name, None))
+        }
+        pattern = getattr(config, "link_pattern", None)
+        try:
+            self._link_pattern = re.compile(pattern) if pattern else None
+        except re.error as exc:
+            raise ConfigError([f"{where}.link_pattern: invalid regex ({exc})"]) from exc
+        self._tz: tzinfo = load_timezone(getattr(config, "timezone", None), f"{where}.timezone")
+
+    @property
+    def url(self) -> str:
+        return str(self.config.url)
+
+    @property
+    def title(self) -> str:
+        """`feed_title`, else the source name: `title` is the title expression for this kind."""
+        return str(getattr(self.config, "feed_title", None) or self.name)
+
+    def extract(self, page: Page) -> list[Entry]:
+        return self.analyze(page).entries
+
+    def analyze(self, page: Page) -> Extraction:
+        """Extract with details for `preview`: skipped items by reason, matches per field."""
+        with parse_errors(self.name, page.url):
+            return self._analyze(page)
+
+    def _analyze(self, page: Page) -> Extraction:
+        data = load_json(page, self.name)
+        try:
+            found = self._items.search(data)
+        except JMESPathError as exc:
+            message = f"items expression {self._items_expression!r} failed: {exc}"
+            raise ParseError(self.name, page.url, message) from exc
+        if found is None:
+            items: list[Any] = []
+        elif isinstance(found, dict):
+            items = [found]
+        elif isinstance(found, list):
+            items = found
+        else:
+            message = (
+                f"items expression {self._items_expression!r} gives "
+                f"{type(found).__name__}, expected a list"
+            )
+            raise ParseError(self.name, page.url, message)
+        limit = getattr(self.config, "limit", None)
+        out = Collector(self.name, limit=limit, link_pattern=self._link_pattern)
+        matched: Counter[str] = Counter()
+        now = reference_time(page)
+        for item in items:
+            self._add_item(item, page.url, now, out, matched)
+        out.result.matched = {name: matched[name] for name in self._fields}
+        out.result.link = page.url
+        return out.result
+
+    def _values(self, item: Any, matched: Counter[str]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, expression in self._fields.items():
+            try:
+                value = expression.search(item)
+            except JMESPathError:
+                value = None
+            if value not in (None, "", [], {}):
+                values[name] = value
+                matched[name] += 1
+        return values
+
+    def _add_item(
+        self, item: Any, base: str, now: datetime, out: Collector, matched: Counter[str]
+    ) -> None:
+        values = self._values(item, matched)
+        key = as_text(_first(values.get("id"))) or None
+        link = resolve_url(as_text(_first(values.get("link"))), base) or (base if key else None)
+        summary, summary_html = _text_and_html(values.get("summary"), base)
+        content, content_html = _text_and_html(values.get("content"), base)
+        image = _first(values.get("image"))
+        if isinstance(image, dict):
+            image = image.get("url") or image.get("src")
+        fmt = getattr(self.config, "date_format", None)
+        out.add(
+            key=key,
+            title=html_to_text(as_text(values.get("title"))),
+            link=link,
+            summary=summary or content,
+            content_html=content_html or summary_html,
+            published=parse_date(_first(values.get("date")), fmt=fmt, tz=self._tz, now=now),
+            authors=_authors(values.get("author")),
+            score=parse_score(_first(values.get("score"))),
+            image=resolve_url(as_text(image), base),
+        )
