@@ -17,7 +17,13 @@ from typing import Any
 import click
 import uvicorn
 
-from feedbridge.config import Config, load_config, mask_url, redacted_summary
+from feedbridge.config import (
+    Config,
+    load_config,
+    mask_url,
+    redacted_summary,
+    secret_fragments,
+)
 from feedbridge.errors import ConfigError, FeedbridgeError, StoreError
 from feedbridge.http import HttpClient, HttpSettings
 from feedbridge.logs import setup_logging
@@ -207,7 +213,7 @@ def main(ctx: click.Context, config_path: str | None, log_level: str | None) -> 
 
 def _setup(ctx: click.Context) -> Config:
     config = _load(ctx.obj["config"])
-    setup_logging(ctx.obj["log_level"] or config.log_level)
+    setup_logging(ctx.obj["log_level"] or config.log_level, secret_fragments(config))
     return config
 
 

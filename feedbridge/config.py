@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import apprise
 import jinja2
@@ -623,6 +623,23 @@ def _describe_target(target: TargetConfig) -> list[str]:
         f"    filters: {'; '.join(filters) or 'none'}",
         f"    delivery: {delivery}",
     ]
+
+
+def secret_fragments(config: Config) -> list[str]:
+    """The secret parts of the config (tokens, passwords, URL path tokens) for log masking."""
+    found: list[str] = []
+    if config.server.token:
+        found.append(config.server.token.get_secret_value())
+    for target in config.targets:
+        for url in target.urls():
+            found.append(url)
+            parts = urlsplit(url)
+            pieces = re.split(r"[:@]", parts.netloc) + parts.path.split("/")
+            pieces += [v for _, v in parse_qsl(parts.query)]
+            if parts.password:
+                found.append(parts.password)
+            found += [p for p in pieces if len(p) >= 10 and "." not in p]
+    return found
 
 
 def redacted_summary(config: Config) -> str:

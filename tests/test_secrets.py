@@ -1,0 +1,111 @@
+"""Secrets never appear in logs (at DEBUG), errors, `check` output or pages."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+import requests
+
+from feedbridge.cli import channels
+from feedbridge.config import load_config, secret_fragments
+from feedbridge.logs import setup_logging
+from feedbridge.notify import Notifier, entry_payload
+from feedbridge.store import Store
+from tests.conftest import run_cli
+from tests.test_notify import papers
+
+SECRETS = {
+    "TELEGRAM_TOKEN": "7351982465:AAHk3xQz9vB2mN8pL5rT1wY6uE4iO0sDfGh",
+    "DISCORD_TOKEN": "Xq2bN8mL5pR1tY6wE4uI0oDfGhJkLzXcVbNmQwErTyUiOpAsDfGhJkLzXcVbNm",
+    "SLACK_TOKEN_C": "Zq8Yx7Wv6Ut5Sr4Qp3On2Ml1",
+    "SMTP_PASSWORD": "hunter2-Pa55w0rd!",
+    "SERVER_TOKEN": "srv-8c1d9e2f7a6b5c4d",
+}
+
+
+def write_config(tmp_path: Path) -> Path:
+    secret_file = tmp_path / "slack_url"
+    secret_file.write_text(f"slack://T1JJ3T3L2/A1BRTD4JD/{SECRETS['SLACK_TOKEN_C']}/#papers\n")
+    config = tmp_path / "config.toml"
+    config.write_text(f"""
+[storage]
+path = "{tmp_path / "data"}"
+[server]
+token = "${{SERVER_TOKEN}}"
+[[targets]]
+name = "telegram"
+url = "tgram://${{TELEGRAM_TOKEN}}/-1001234567890"
+health = true
+[[targets]]
+name = "discord"
+url = "discord://1174216298/${{DISCORD_TOKEN}}"
+[[targets]]
+name = "slack"
+url_file = "{secret_file}"
+[[targets]]
+name = "mail"
+url = "mailtos://papers:${{SMTP_PASSWORD}}@smtp.example.com?to=me@example.com"
+""")
+    return config
+
+
+def assert_no_secret(text: str) -> None:
+    for name, value in SECRETS.items():
+        assert value not in text, f"{name} leaked"
+        assert value[:12] not in text, f"a prefix of {name} leaked"
+
+
+def test_check_output_masks_every_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = write_config(tmp_path)
+    env = {k: v for k, v in SECRETS.items()}
+    result = run_cli("--config", str(config), "check", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "telegram" in result.stdout and "***" in result.stdout
+    assert_no_secret(result.stdout + result.stderr)
+
+
+def test_config_errors_do_not_echo_secrets(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(
+        f'[[targets]]\nname = "x"\nurl = "nosuchscheme://{SECRETS["DISCORD_TOKEN"]}"\n'
+        f'min_score = "lots"\n[server]\ntoken = 5\n'
+    )
+    result = run_cli("--config", str(config), "check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "targets[0].url" in result.stderr
+    assert_no_secret(result.stdout + result.stderr)
+
+
+async def test_failed_deliveries_at_debug_log_no_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    config = load_config(write_config(tmp_path))
+    setup_logging("debug", secret_fragments(config))
+    logging.getLogger("apprise").setLevel(logging.DEBUG)  # the worst case: its debug lines too
+
+    def refuse(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        raise requests.ConnectionError(f"cannot connect to {url}")
+
+    with (
+        mock.patch("requests.sessions.Session.request", side_effect=refuse),
+        mock.patch("smtplib.SMTP_SSL", side_effect=OSError("smtp refused")),
+        mock.patch("smtplib.SMTP", side_effect=OSError("smtp refused")),
+        Store(tmp_path / "data") as store,
+    ):
+        notifier = Notifier(channels(config), store)
+        for target in notifier.channels:
+            store.enqueue(target, entry_payload(papers(1)[0], 0))
+        for _ in range(4):
+            await notifier.deliver(respect_backoff=False)
+        reasons = [row["reason"] for t in notifier.channels for row in store.failed(t)]
+    logging.getLogger().handlers.clear()
+    logs = capsys.readouterr().err
+    assert reasons, "the deliveries should have failed"
+    assert "delivery given up" in logs
+    assert_no_secret(logs + "\n".join(reasons))
