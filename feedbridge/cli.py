@@ -19,6 +19,7 @@ import uvicorn
 
 from feedbridge.config import (
     Config,
+    adhoc_source_config,
     load_config,
     mask_url,
     redacted_summary,
@@ -29,6 +30,7 @@ from feedbridge.http import HttpClient, HttpSettings
 from feedbridge.logs import setup_logging
 from feedbridge.metrics import Metrics
 from feedbridge.notify import Channel, Notifier, default_format
+from feedbridge.preview import extract_once, report
 from feedbridge.server import HEARTBEAT_STALE, SourceInfo, create_app, opml
 from feedbridge.sources import build_source
 from feedbridge.store import Store, open_store
@@ -52,7 +54,17 @@ def resolve_config_path(option: str | None) -> Path | None:
 def _load(option: str | None) -> Config:
     path = resolve_config_path(option)
     try:
-        return load_config(path)
+        config = load_config(path)
+        problems = []
+        for index, source_config in enumerate(config.sources):
+            try:
+                build_source(source_config)  # selectors are compiled here
+            except ConfigError as exc:
+                where = f"sources.{source_config.name}."
+                problems += [p.replace(where, f"sources[{index}].") for p in exc.problems]
+        if problems:
+            raise ConfigError(problems, str(path) if path else None)
+        return config
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_CONFIG)
@@ -301,32 +313,74 @@ def notify_test(ctx: click.Context, target: str) -> None:
 
 
 @main.command()
-@click.argument("source")
+@click.argument("source", required=False)
+@click.option("--url", help="Ad hoc: the page to read (instead of a configured SOURCE).")
+@click.option(
+    "--kind",
+    type=click.Choice(["html", "feed", "json"]),
+    default="html",
+    show_default=True,
+    help="Ad hoc: how to read the page.",
+)
+@click.option("--item", help="Ad hoc: CSS selector (html) or JMESPath (json) of each item.")
+@click.option("--title", help="Ad hoc: selector of the title.")
+@click.option("--link", help="Ad hoc: selector of the link (selector@href).")
+@click.option("--summary", help="Ad hoc: selector of the summary.")
+@click.option("--content", help="Ad hoc: selector of the content.")
+@click.option("--date", help="Ad hoc: selector of the date (time@datetime).")
+@click.option("--author", help="Ad hoc: selector of the author.")
+@click.option("--image", help="Ad hoc: selector of the image (img@src).")
+@click.option("--score", help="Ad hoc: selector of the score.")
+@click.option("--id", "id_", help="Ad hoc: selector of a stable id.")
 @click.pass_context
-def preview(ctx: click.Context, source: str) -> None:
-    """Fetch SOURCE once and print what it extracts, without touching the store."""
-    config = _setup(ctx)
+def preview(
+    ctx: click.Context,
+    /,
+    source: str | None,
+    url: str | None,
+    kind: str,
+    item: str | None,
+    id_: str | None,
+    **fields: str | None,
+) -> None:
+    """Fetch SOURCE (or --url with selectors) once and show what it extracts.
+
+    The store is not written: use this to build selectors, then copy them into
+    the config.
+    """
+    if url is None:
+        config = _setup(ctx)
+        if source is None:
+            raise click.UsageError("give a SOURCE from the config, or --url and --item")
+        try:
+            source_config: Any = config.source(source)
+        except KeyError:
+            click.echo(f"error: no source named {source!r}", err=True)
+            sys.exit(EXIT_CONFIG)
+    else:
+        setup_logging(ctx.obj["log_level"] or "warning")
+        table: dict[str, Any] = {"name": source or "preview", "kind": kind, "url": url}
+        if kind != "feed":
+            table["item" if kind == "html" else "items"] = item
+        table.update({k: v for k, v in {**fields, "id": id_}.items() if v is not None})
+        try:
+            source_config = adhoc_source_config(table)
+        except ConfigError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(EXIT_CONFIG)
+        config = None
     try:
-        src = build_source(config.source(source))
-    except (KeyError, FeedbridgeError):
-        click.echo(f"error: no source named {source!r}", err=True)
+        src = build_source(source_config)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
         sys.exit(EXIT_CONFIG)
-
-    async def fetch() -> Any:
-        async with HttpClient() as http:
-            from datetime import UTC, datetime
-
-            return await src.poll(http.fetcher(src.name), datetime.now(UTC))
-
     try:
-        entries = asyncio.run(fetch()) or []
+        result = asyncio.run(extract_once(src))
     except FeedbridgeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    for e in entries:
-        date = e.updated or e.published
-        click.echo(
-            f"{e.title[:70]:70}  {e.score if e.score is not None else '':>6}  "
-            f"{date.isoformat() if date else '':25}  {e.link}"
-        )
-    click.echo(f"{len(entries)} entries from {src.url}")
+    state = None
+    if config is not None and config.storage.path.is_dir():
+        with contextlib.suppress(StoreError), Store(config.storage.path) as store:
+            state = store.state("source", src.name)
+    click.echo(report(src, result, state))

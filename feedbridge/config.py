@@ -578,6 +578,12 @@ def _validate(raw: dict[str, Any], path: str | None) -> Config:
     return config
 
 
+def adhoc_source_config(table: dict[str, Any]) -> SourceConfig:
+    """One source from a table (as `preview --url` builds it), validated like a config file's."""
+    config = _validate({"sources": [table]}, None)
+    return config.sources[0]
+
+
 def load_config(path: Path | None) -> Config:
     """Read and validate a TOML config; None gives `default_config()`. Raises ConfigError."""
     if path is None:

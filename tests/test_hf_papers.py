@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from feedbridge.errors import ParseError
+from feedbridge.errors import FetchError, ParseError
 from feedbridge.models import Page
 from feedbridge.sources.hf_papers import HfPapersSource
 from tests.conftest import hf_items
@@ -167,3 +168,111 @@ def test_bad_bodies_are_parse_errors_naming_source_and_url(body: bytes, message:
 def test_items_without_id_or_title_are_skipped() -> None:
     items = [{"paper": {"title": "no id"}}, {"paper": {"id": "1"}}, "junk", hf_items()[0]]
     assert [e.key for e in source().extract(page(items))] == ["2605.05242"]
+
+
+def hf_page(items: list[dict[str, Any]], embedded: bool = True) -> bytes:
+    """A papers page as the site serves it: JSON in data-props, and one card per paper."""
+    props = html.escape(json.dumps({"dailyPapers": items, "dateString": "2026-05-08"}))
+    holder = f'<div data-target="DailyPapers" data-props="{props}"></div>' if embedded else ""
+    cards = "".join(
+        f'<article class="relative flex flex-col"><a href="/papers/{i["paper"]["id"]}">'
+        f'<img src="{i["thumbnail"]}"></a><div class="flex"><label class="upvote-button">'
+        f'<svg></svg><div class="leading-none">{i["paper"]["upvotes"]}</div></label>'
+        f'<h3><a href="/papers/{i["paper"]["id"]}">{html.escape(i["paper"]["title"])}</a></h3>'
+        f"<p>{len(i['paper']['authors'])} authors</p></div></article>"
+        for i in items
+    )
+    return (
+        "<!doctype html><html><head><meta charset=utf-8><title>Daily Papers - Hugging Face"
+        f"</title></head><body><main>{holder}<section>{cards}</section></main></body></html>"
+    ).encode()
+
+
+def test_page_fallback_gives_the_same_entries_as_the_api() -> None:
+    from_api = source().extract(page(hf_items()))
+    html_page = Page(
+        url="https://huggingface.co/papers/date/2026-05-08",
+        status=200,
+        body=hf_page(hf_items()),
+        headers={"content-type": "text/html"},
+    )
+    from_page = source(mode="page").extract(html_page)
+    assert len(from_page) == 37
+    assert [e.to_dict() for e in from_page] == [e.to_dict() for e in from_api]
+
+
+def test_page_without_embedded_json_falls_back_to_the_cards() -> None:
+    html_page = Page(
+        url="https://huggingface.co/papers/date/2026-05-08",
+        status=200,
+        body=hf_page(hf_items(), embedded=False),
+    )
+    entries = source().extract(html_page)
+    assert len(entries) == 37
+    first = entries[0]
+    assert first.key == "2605.05242"
+    assert first.title.startswith("Beyond Semantic Similarity")
+    assert first.link == "https://huggingface.co/papers/2605.05242"
+    assert first.score == 86
+    assert [e.score for e in entries] == [i["paper"]["upvotes"] for i in hf_items()]
+
+
+async def test_auto_mode_reads_the_page_when_the_api_fails() -> None:
+    class Flaky(FakeFetcher):
+        async def get(
+            self,
+            url: str,
+            *,
+            params: Mapping[str, str] | None = None,
+            conditional: bool = True,
+            accept: str | None = None,
+        ) -> Page:
+            self.calls.append({"url": url, **(params or {})})
+            if "/api/" in url:
+                raise FetchError("hf", url, "HTTP 502 Bad Gateway", status=502)
+            body = hf_page(hf_items()) if url.endswith("2026-05-08") else hf_page([])
+            return Page(url=url, status=200, body=body)
+
+    fetcher = Flaky(lambda p: [])
+    entries = await source(mode="auto").poll(fetcher, NOW)
+    assert len(entries or []) == 37
+    urls = [c["url"] for c in fetcher.calls]
+    assert urls[:2] == [
+        "https://huggingface.co/api/daily_papers",
+        "https://huggingface.co/papers/date/2026-05-08",
+    ]
+    with pytest.raises(FetchError, match="502"):
+        await source(mode="api").poll(Flaky(lambda p: []), NOW)
+
+
+async def test_rate_limited_api_is_not_worked_around_through_the_page() -> None:
+    class Limited(FakeFetcher):
+        async def get(
+            self,
+            url: str,
+            *,
+            params: Mapping[str, str] | None = None,
+            conditional: bool = True,
+            accept: str | None = None,
+        ) -> Page:
+            self.calls.append({"url": url})
+            raise FetchError("hf", url, "HTTP 429", status=429, retry_after=600)
+
+    fetcher = Limited(lambda p: [])
+    with pytest.raises(FetchError):
+        await source(mode="auto").poll(fetcher, NOW)
+    assert len(fetcher.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("listing", "query", "url"),
+    [
+        ("weekly", None, "https://huggingface.co/papers/week/2026-W19"),
+        ("monthly", None, "https://huggingface.co/papers/month/2026-05"),
+        ("trending", None, "https://huggingface.co/papers/trending"),
+        ("search", "diffusion models", "https://huggingface.co/papers?q=diffusion+models"),
+    ],
+)
+def test_each_listing_has_its_page(listing: str, query: str | None, url: str) -> None:
+    src = source(listing=listing, query=query)
+    assert src.page_url(src.listing_params(NOW)[0]) == url

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from feedbridge.models import Entry, Page
+from feedbridge.sources.common import Extraction
 
 
 class Fetcher(Protocol):
@@ -65,3 +66,8 @@ class Source(ABC):
     @abstractmethod
     def extract(self, page: Page) -> list[Entry]:
         """Turn one fetched page into entries; raises ParseError naming source and URL."""
+
+    def analyze(self, page: Page) -> Extraction:
+        """`extract` with what `preview` shows; kinds with selectors add match counts."""
+        entries = self.extract(page)
+        return Extraction(entries=entries, items=len(entries))

@@ -9,14 +9,20 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
+from urllib.parse import urlencode
 
-from feedbridge.errors import ParseError
+from selectolax.lexbor import LexborHTMLParser
+
+from feedbridge.errors import FetchError, ParseError
 from feedbridge.models import Entry, Page
 from feedbridge.sources.base import Fetcher, Source
+from feedbridge.sources.common import decode, parse_errors
 
 log = logging.getLogger("feedbridge.sources.hf_papers")
 
 _SPACES = re.compile(r"\s+")
+_PAPER_LINK = re.compile(r"/papers/(\d{4}\.\d{4,5})(?:v\d+)?(?:[/?#]|$)")
+_NUMBER = re.compile(r"\d[\d,]*")
 _LOOKBACK_DAYS = 7  # daily listing: how far back to look for non-empty papers-days
 
 
@@ -68,6 +74,18 @@ class HfPapersSource(Source):
             return f"Hugging Face papers: {self.config.query}"
         return f"Hugging Face {listing.capitalize()} Papers"
 
+    def page_url(self, params: Mapping[str, str]) -> str:
+        """The papers page that shows the same listing as an API request's parameters."""
+        if "date" in params:
+            return f"{self.base_url}/papers/date/{params['date']}"
+        if "week" in params:
+            return f"{self.base_url}/papers/week/{params['week']}"
+        if "month" in params:
+            return f"{self.base_url}/papers/month/{params['month']}"
+        if params.get("sort") == "trending":
+            return f"{self.base_url}/papers/trending"
+        return f"{self.base_url}/papers?{urlencode({'q': params.get('q', '')})}"
+
     def listing_params(self, now: datetime) -> list[dict[str, str]]:
         """Query parameters of each listing request, before pagination."""
         listing = self.config.listing
@@ -89,7 +107,7 @@ class HfPapersSource(Source):
         entries: list[Entry] = []
         days_found = 0
         for params in self.listing_params(now):
-            batch = await self._paginate(fetcher, params)
+            batch = await self._listing(fetcher, params)
             entries.extend(batch)
             if self.config.listing != "daily":
                 break
@@ -98,6 +116,31 @@ class HfPapersSource(Source):
             if days_found >= self.config.days:
                 break
         return entries
+
+    async def _listing(self, fetcher: Fetcher, params: Mapping[str, str]) -> list[Entry]:
+        """The API's answer; in `auto` mode the page's when the API fails (but not on 429)."""
+        mode = self.config.mode
+        if mode == "page":
+            return await self._from_page(fetcher, params)
+        try:
+            return await self._paginate(fetcher, params)
+        except (FetchError, ParseError) as exc:
+            if mode == "api" or (isinstance(exc, FetchError) and exc.status == 429):
+                raise
+            log.warning(
+                "api failed, reading the papers page",
+                extra={"source": self.name, "url": exc.url, "error": exc.message},
+            )
+            try:
+                return await self._from_page(fetcher, params)
+            except (FetchError, ParseError) as fallback:
+                message = f"{exc.message} (page fallback {fallback.url}: {fallback.message})"
+                status = exc.status if isinstance(exc, FetchError) else None
+                raise FetchError(self.name, exc.url, message, status=status) from fallback
+
+    async def _from_page(self, fetcher: Fetcher, params: Mapping[str, str]) -> list[Entry]:
+        page = await fetcher.get(self.page_url(params), conditional=False, accept="text/html")
+        return self.extract(page)
 
     async def _paginate(self, fetcher: Fetcher, params: Mapping[str, str]) -> list[Entry]:
         limit = int(self.config.limit)
@@ -116,6 +159,10 @@ class HfPapersSource(Source):
         return entries
 
     def extract(self, page: Page) -> list[Entry]:
+        """Entries from an API response, or from a papers page (embedded JSON, else cards)."""
+        if "/api/" not in page.url and page.body.lstrip()[:1] == b"<":
+            with parse_errors(self.name, page.url):
+                return self._extract_page(page)
         items = self._items(page)
         entries = []
         for item in items:
@@ -139,6 +186,69 @@ class HfPapersSource(Source):
         if not isinstance(data, list):
             raise ParseError(self.name, page.url, "expected a JSON list of papers")
         return data
+
+    def _extract_page(self, page: Page) -> list[Entry]:
+        tree = LexborHTMLParser(decode(page.body, page.encoding))
+        holder = tree.css_first('[data-target="DailyPapers"]')
+        props = holder.attributes.get("data-props") if holder is not None else None
+        if props:
+            try:
+                data = json.loads(props)
+            except ValueError as exc:
+                raise ParseError(self.name, page.url, f"invalid embedded JSON: {exc}") from exc
+            items = data.get("dailyPapers") if isinstance(data, Mapping) else None
+            if isinstance(items, list):
+                return [e for e in map(self.entry, items) if e is not None]
+        log.warning(
+            "no embedded papers JSON, reading the cards",
+            extra={"source": self.name, "url": page.url},
+        )
+        return self._cards(tree, page.url)
+
+    def _cards(self, tree: LexborHTMLParser, url: str) -> list[Entry]:
+        """Last resort: title, link and upvotes from each `article` card."""
+        entries: list[Entry] = []
+        seen: set[str] = set()
+        for card in tree.css("article"):
+            anchor = card.css_first("h3 a")
+            href = anchor.attributes.get("href") if anchor is not None else None
+            found = _PAPER_LINK.search(href or "")
+            if anchor is None or not found or found[1] in seen:
+                continue
+            arxiv_id = found[1]
+            seen.add(arxiv_id)
+            votes = card.css_first('[class*="upvote"], [aria-label*="upvote" i]')
+            number = _NUMBER.search(votes.text(separator=" ") if votes is not None else "")
+            if number is None:
+                number = next(
+                    (
+                        m
+                        for t in card.text(separator="\n").splitlines()
+                        if (m := _NUMBER.fullmatch(t.strip()))
+                    ),
+                    None,
+                )
+            score = float(number[0].replace(",", "")) if number else None
+            title = _text(anchor.text(separator=" "))
+            link = f"{self.base_url}/papers/{arxiv_id}"
+            extras = {
+                "arxiv_id": arxiv_id,
+                "arxiv_abs": f"https://arxiv.org/abs/{arxiv_id}",
+                "arxiv_pdf": f"https://arxiv.org/pdf/{arxiv_id}",
+                "upvotes": int(score) if score is not None else None,
+            }
+            entries.append(
+                Entry(
+                    source=self.name,
+                    key=arxiv_id,
+                    title=title,
+                    link=link,
+                    content_html=paper_html("", (), link, extras),
+                    score=score,
+                    extras=extras,
+                )
+            )
+        return entries
 
     def entry(self, item: Any) -> Entry | None:
         """One API item (`{paper: {...}, ...}` or a bare paper) as an entry; None if unusable."""

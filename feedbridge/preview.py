@@ -1,0 +1,71 @@
+"""`feedbridge preview`: fetch a source once and show what it extracts, store untouched."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from feedbridge.http import HttpClient, HttpSettings
+from feedbridge.models import Entry
+from feedbridge.sources import Source
+from feedbridge.sources.common import Extraction
+
+
+async def extract_once(source: Source, settings: HttpSettings | None = None) -> Extraction:
+    """One fetch without validators, so the answer is never a 304."""
+    async with HttpClient(settings) as http:
+        fetcher = http.fetcher(source.name, headers=getattr(source.config, "headers", None))
+        if source.kind == "hf_papers":
+            entries = await source.poll(fetcher, datetime.now(UTC)) or []
+            return Extraction(entries=entries, items=len(entries))
+        page = await fetcher.get(source.url, conditional=False)
+        return source.analyze(page)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _date(entry: Entry) -> str:
+    when = entry.published or entry.updated
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if when else "—"
+
+
+def _score(entry: Entry) -> str:
+    return "—" if entry.score is None else f"{entry.score:g}"
+
+
+def report(source: Source, result: Extraction, state: dict[str, Any] | None = None) -> str:
+    """The table a user shapes selectors with: entries, then what matched nothing."""
+    lines = [f"{source.name} [{source.kind}] {source.url}"]
+    if result.title:
+        lines.append(f"page title: {result.title}")
+    lines.append("")
+    lines.append(f"{'#':>3}  {'title':50}  {'date (UTC)':16}  {'score':>6}  link")
+    for n, entry in enumerate(result.entries, 1):
+        lines.append(
+            f"{n:>3}  {_cut(entry.title, 50):50}  {_date(entry):16}  {_score(entry):>6}  "
+            f"{entry.link}"
+        )
+    lines.append("")
+    lines.append(f"{len(result.entries)} entries from {result.items} items")
+    if result.matched:
+        fields = ", ".join(
+            f"{name} {count}/{result.items}" for name, count in result.matched.items()
+        )
+        lines.append(f"fields matched: {fields}")
+        empty = [name for name, count in result.matched.items() if count == 0]
+        if empty and result.items:
+            lines.append(f"matched nothing: {', '.join(empty)} (check these selectors)")
+    if result.items == 0 and source.kind != "hf_papers":
+        lines.append("the item selector matched nothing on this page")
+    if result.skipped:
+        lines.append(
+            "skipped: "
+            + ", ".join(f"{count} {reason}" for reason, count in sorted(result.skipped.items()))
+        )
+    if state:
+        status = state.get("status", "ok")
+        error = state.get("last_error")
+        lines.append(f"last poll by the worker: {status}" + (f" ({error})" if error else ""))
+    return "\n".join(lines)
