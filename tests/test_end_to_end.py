@@ -180,3 +180,31 @@ health = true
         not m["title"].startswith("feedbridge:") or "hf-daily" in m["message"]
         for m in receiver.received
     )
+
+
+def test_notify_test_sends_a_sample_and_reports_each_url(
+    tmp_path: Path, hf_api: HfApi, receiver: Receiver
+) -> None:
+    config = write_config(tmp_path, hf_api, receiver, "baseline")
+    config.write_text(
+        config.read_text().replace(
+            f'url = "{receiver.url()}"',
+            f'url = ["{receiver.url()}", "json://user:Sup3rSecretPass@127.0.0.1:9/down"]',
+        )
+    )
+    result = run_cli("--config", str(config), "notify-test", "hook", cwd=tmp_path)
+    assert result.returncode == 1, "one URL is down, so not all succeeded"
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith(": ok") and "127.0.0.1" in lines[0]
+    assert "FAILED" in lines[1]
+    assert "Sup3rSecretPass" not in result.stdout + result.stderr
+    assert receiver.titles == ["feedbridge test notification"]
+
+    receiver.received.clear()
+    config.write_text(
+        config.read_text().replace(', "json://user:Sup3rSecretPass@127.0.0.1:9/down"', "")
+    )
+    ok = run_cli("--config", str(config), "notify-test", "hook", cwd=tmp_path)
+    assert ok.returncode == 0 and ok.stdout.strip().endswith(": ok")
+    assert len(receiver.received) == 1
