@@ -125,8 +125,9 @@ class HfPapersSource(Source):
         try:
             return await self._paginate(fetcher, params)
         except (FetchError, ParseError) as exc:
-            if mode == "api" or (isinstance(exc, FetchError) and exc.status == 429):
-                raise
+            unreachable = isinstance(exc, FetchError) and exc.message.startswith("connection")
+            if mode == "api" or unreachable or (isinstance(exc, FetchError) and exc.status == 429):
+                raise  # the page is on the same host: no point, or not polite
             log.warning(
                 "api failed, reading the papers page",
                 extra={"source": self.name, "url": exc.url, "error": exc.message},
