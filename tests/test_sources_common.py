@@ -23,8 +23,6 @@ from feedbridge.sources.common import (
     clean_text,
     decode,
     html_to_text,
-    parse_date,
-    parse_score,
     resolve_url,
     sanitize_html,
     shorten,
@@ -33,6 +31,7 @@ from feedbridge.sources.common import (
 from feedbridge.sources.feed import FeedSource
 from feedbridge.sources.html import HtmlSource
 from feedbridge.sources.jsonapi import JsonSource
+from feedbridge.sources.values import parse_date, parse_score
 
 BASE = "https://ex.com/a/page.html"
 NOW = datetime(2026, 5, 8, 12, 0, tzinfo=UTC)

@@ -21,13 +21,13 @@ from feedbridge.sources.common import (
     describe_kind,
     html_to_text,
     load_json,
-    parse_date,
     parse_errors,
     resolve_url,
     sanitize_html,
     shorten,
     sniff,
 )
+from feedbridge.sources.values import parse_date
 
 _TITLE_FROM_SUMMARY = 100
 _CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.DOTALL)

@@ -18,16 +18,13 @@ from feedbridge.sources.common import (
     Extraction,
     decode,
     describe_kind,
-    load_timezone,
     node_text,
-    parse_date,
     parse_errors,
-    parse_score,
-    reference_time,
     resolve_url,
     sanitize_html,
     sniff,
 )
+from feedbridge.sources.values import load_timezone, parse_date, parse_score, reference_time
 
 FIELDS = ("id", "title", "link", "summary", "content", "date", "author", "image", "score")
 _ATTRIBUTE = re.compile(r"[A-Za-z_:][\w:.-]*")

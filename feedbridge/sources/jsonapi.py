@@ -21,15 +21,12 @@ from feedbridge.sources.common import (
     clean_text,
     html_to_text,
     load_json,
-    load_timezone,
     looks_like_html,
-    parse_date,
     parse_errors,
-    parse_score,
-    reference_time,
     resolve_url,
     sanitize_html,
 )
+from feedbridge.sources.values import load_timezone, parse_date, parse_score, reference_time
 
 FIELDS = ("id", "title", "link", "summary", "content", "date", "author", "image", "score")
 
