@@ -33,6 +33,7 @@ image-check: $(STAMP)
 	bash scripts/check-image.sh
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m bench
 
 clean:

@@ -1,0 +1,65 @@
+"""Bench-only launcher: feedbridge's Starlette app under uvicorn, serving one pre-rendered feed.
+
+    python -m bench.serve_app PORT DIR
+
+Renders a 100-entry feed named `papers` onto a FeedBoard (as Worker.publish does), writes the
+same Atom bytes to DIR/feeds/papers.atom (for nginx to serve as a static file), then runs
+uvicorn with the settings `feedbridge run` uses (log_level warning, no access log, lifespan
+off; loop and HTTP parser left on "auto", so whatever is installed is what is measured).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from importlib.util import find_spec
+from pathlib import Path
+
+import uvicorn
+
+from bench.common import LOCAL, hf_entries
+from feedbridge import render
+from feedbridge.models import FeedInfo
+from feedbridge.server import SourceInfo, create_app
+from feedbridge.worker import FeedBoard
+
+NAME = "papers"
+ENTRIES = 100
+
+
+def main() -> None:
+    port, out = int(sys.argv[1]), Path(sys.argv[2])
+    base_url = f"http://{LOCAL}:{port}"
+    entries = hf_entries(ENTRIES, NAME)
+    info = FeedInfo(
+        name=NAME,
+        title="Hugging Face Daily Papers",
+        link="https://huggingface.co/papers",
+        self_url=f"{base_url}/feeds/{NAME}.atom",
+        base_url=base_url,
+        description="Hugging Face Daily Papers, via feedbridge",
+    )
+    board = FeedBoard()
+    board.publish(NAME, render.render_all(info, entries), time.time(), entries)
+    (out / "feeds").mkdir(parents=True, exist_ok=True)
+    (out / "feeds" / f"{NAME}.atom").write_bytes(board.feeds[NAME].bodies["atom"])
+    app = create_app(
+        board,
+        [SourceInfo(NAME, info.title, "hf_papers", info.link)],
+        base_url=base_url,
+    )
+    config = uvicorn.Config(
+        app, host=LOCAL, port=port, log_level="warning", lifespan="off", access_log=False
+    )
+    stack = {
+        "uvloop": find_spec("uvloop") is not None,
+        "httptools": find_spec("httptools") is not None,
+        "uvicorn": uvicorn.__version__,
+    }
+    (out / "stack.json").write_text(json.dumps(stack))
+    uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    main()
