@@ -43,7 +43,7 @@ def main() -> None:
     board = FeedBoard()
     board.publish(NAME, render.render_all(info, entries), time.time(), entries)
     (out / "feeds").mkdir(parents=True, exist_ok=True)
-    (out / "feeds" / f"{NAME}.atom").write_bytes(board.feeds[NAME].bodies["atom"])
+    (out / "feeds" / f"{NAME}.atom").write_bytes(board.feeds[NAME].body("atom"))
     app = create_app(
         board,
         [SourceInfo(NAME, info.title, "hf_papers", info.link)],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -16,6 +17,11 @@ from typing import Any
 
 import click
 import uvicorn
+
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - Windows
+    uvloop = None  # type: ignore[assignment]
 
 from feedbridge.config import (
     Config,
@@ -139,6 +145,8 @@ async def runtime(config: Config) -> AsyncIterator[Runtime]:
         board = FeedBoard()
         worker = Worker.from_config(config, store, http, notifier, board, metrics)
         worker.publish_stored()
+        gc.collect()
+        gc.freeze()  # imports and stored feeds live for good: keep them out of full collections
         yield Runtime(config, store, http, notifier, board, worker, metrics)
     finally:
         await http.aclose()
@@ -234,7 +242,10 @@ def _setup(ctx: click.Context) -> Config:
 def run(ctx: click.Context) -> None:
     """Poll every source on its schedule and serve the feeds, until SIGTERM."""
     config = _setup(ctx)
-    asyncio.run(_run(config))
+    if uvloop is not None:
+        uvloop.run(_run(config))
+    else:  # pragma: no cover - Windows
+        asyncio.run(_run(config))
 
 
 @main.command()

@@ -7,6 +7,7 @@ import email.utils
 import logging
 import re
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
@@ -80,7 +81,8 @@ class HttpClient:
             timeout=httpx.Timeout(self.settings.timeout),
             follow_redirects=True,
             max_redirects=self.settings.max_redirects,
-            headers={"User-Agent": self.settings.user_agent},
+            # only what BoundedDecoder undoes, whatever codecs happen to be installed
+            headers={"User-Agent": self.settings.user_agent, "Accept-Encoding": "gzip, deflate"},
         )
         self._global = asyncio.Semaphore(self.settings.concurrency)
         self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
@@ -113,16 +115,24 @@ class HttpClient:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Page:
-        """GET `url`, waiting out short 429/503 Retry-After pauses; raises FetchError."""
+        """GET `url` within one deadline, waiting out 429/503 Retry-After pauses that fit in it.
+
+        A longer pause is not slept through here: the FetchError carries it and the
+        scheduler honours it, so a rate-limited source never holds a poll (or the
+        `once` cycle) past the deadline. Raises FetchError.
+        """
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None  # set when the first attempt gets its connection slot
         for attempt in range(self.settings.rate_retries + 1):
-            page = await self._request_once(source, url, params, headers or {})
+            page, deadline = await self._request_once(source, url, params, headers or {}, deadline)
             if page.status not in _RATE_STATUSES:
                 return page
             wait = retry_after_seconds(page.headers)
             if wait is None and page.status == 503:
                 break
             wait = 1.0 if wait is None else wait
-            if attempt == self.settings.rate_retries or wait > self.settings.max_rate_wait:
+            fits = loop.time() + wait < deadline and wait <= self.settings.max_rate_wait
+            if attempt == self.settings.rate_retries or not fits:
                 raise FetchError(
                     source,
                     page.url,
@@ -143,17 +153,19 @@ class HttpClient:
         url: str,
         params: Mapping[str, str] | None,
         headers: Mapping[str, str],
-    ) -> Page:
-        host = urlsplit(url).hostname or ""
-        deadline = self.settings.timeout
+        deadline: float | None,
+    ) -> tuple[Page, float]:
+        """One GET, bounded by `deadline` (loop time; None: the timeout from when a slot frees)."""
+        host = urlsplit(url).netloc.rpartition("@")[2].lower()  # host:port, one limit per server
+        seconds = self.settings.timeout
         async with self._global, self._hosts[host]:
+            if deadline is None:  # time spent queueing for a slot is not the server's fault
+                deadline = asyncio.get_running_loop().time() + seconds
             try:
-                async with asyncio.timeout(deadline):
-                    return await self._stream(source, url, params, headers)
+                async with asyncio.timeout_at(deadline):
+                    return await self._stream(source, url, params, headers), deadline
             except TimeoutError:
-                raise FetchError(
-                    source, url, f"no complete response within {deadline:g}s"
-                ) from None
+                raise FetchError(source, url, f"no complete response within {seconds:g}s") from None
             except httpx.TooManyRedirects:
                 raise FetchError(source, url, "too many redirects") from None
             except (httpx.HTTPError, aiohttp.ClientError, OSError) as exc:
@@ -182,13 +194,23 @@ class HttpClient:
             declared = head.get("content-length", "")
             if declared.isdigit() and int(declared) > cap and "content-encoding" not in head:
                 raise FetchError(source, final, f"body of {declared} bytes exceeds {cap} bytes")
+            # Decoded here, not by httpx: its decoders inflate a whole chunk at once, so a
+            # few KB of nested gzip became gigabytes (and seconds of blocked loop) before
+            # any size check could run.
+            decoder = BoundedDecoder(head.get("content-encoding", ""), cap)
             chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > cap:
-                    raise FetchError(source, final, f"body exceeds {cap} bytes")
-                chunks.append(chunk)
+            raw = 0
+            try:
+                async for chunk in response.aiter_raw():
+                    raw += len(chunk)
+                    if raw > cap:
+                        raise BodyTooLarge
+                    chunks.append(decoder.feed(chunk))
+            except BodyTooLarge:
+                raise FetchError(source, final, f"body exceeds {cap} bytes") from None
+            except zlib.error as exc:
+                message = f"cannot decode the {decoder.encodings} body: {exc}"
+                raise FetchError(source, final, message) from None
             return Page(
                 url=final,
                 status=status,
@@ -197,6 +219,81 @@ class HttpClient:
                 encoding=response.charset_encoding,
                 not_modified=status == 304,
             )
+
+
+class BodyTooLarge(Exception):
+    """Raised by BoundedDecoder when the decoded body passes its cap."""
+
+
+class BoundedDecoder:
+    """Undoes `Content-Encoding` (gzip, deflate; layered) chunk by chunk, never past `cap`.
+
+    Every layer inflates with `max_length`, so memory and CPU stay within the cap
+    however small the compressed body is. Unknown codings pass through, as in httpx.
+    """
+
+    def __init__(self, content_encoding: str, cap: int) -> None:
+        names = [n.strip().lower() for n in content_encoding.split(",")]
+        self.encodings = ", ".join(n for n in names if n in _CODINGS) or "identity"
+        self.cap = cap
+        # the last coding applied is the first to undo
+        self._layers = [_Layer(_CODINGS[n]) for n in reversed(names) if n in _CODINGS]
+        self._sizes = [0] * len(self._layers)
+        self.size = 0
+
+    def feed(self, data: bytes) -> bytes:
+        """The decoded bytes of one more raw chunk; BodyTooLarge once any layer passes the cap."""
+        for index, layer in enumerate(self._layers):
+            data = layer.inflate(data, self.cap - self._sizes[index] + 1)
+            self._sizes[index] += len(data)
+            if self._sizes[index] > self.cap:
+                raise BodyTooLarge
+        self.size += len(data)
+        if self.size > self.cap:
+            raise BodyTooLarge
+        return data
+
+
+_CODINGS = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
+
+
+class _Layer:
+    """One gzip stream (members concatenated) or deflate stream (zlib-wrapped or raw)."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self._wbits = 16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS
+        self._inflater = zlib.decompressobj(self._wbits)
+        self._members = 1
+        self._started = False
+        self._done = False  # bytes after the last stream are ignored, as httpx does
+
+    def inflate(self, data: bytes, limit: int) -> bytes:
+        """At most `limit` bytes of output (the caller stops at the limit, so none is kept)."""
+        out = bytearray()
+        while data and not self._done and len(out) < limit:
+            if self._inflater.eof:
+                data = data.lstrip(b"\0")  # padding between gzip members
+                if self.coding != "gzip" or not data:
+                    self._done = self.coding != "gzip"
+                    break
+                self._inflater = zlib.decompressobj(self._wbits)
+                self._members += 1
+            try:
+                out += self._inflater.decompress(data, limit - len(out))
+            except zlib.error:
+                if self.coding == "deflate" and not self._started:
+                    self._wbits = -zlib.MAX_WBITS  # raw deflate, as some servers send
+                    self._inflater = zlib.decompressobj(self._wbits)
+                    self._started = True
+                    continue
+                if self._members > 1:
+                    self._done = True  # junk after a complete gzip member
+                    break
+                raise
+            self._started = True
+            data = self._inflater.unconsumed_tail or self._inflater.unused_data
+        return bytes(out)
 
 
 def _describe(exc: BaseException) -> str:

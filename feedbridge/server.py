@@ -10,8 +10,6 @@ from html import escape
 from xml.sax.saxutils import quoteattr
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -86,15 +84,19 @@ def create_app(
         if fmt is None or rendered is None:
             return PlainTextResponse(f"no feed named {name!r}\n", status_code=404)
         etag = rendered.etags[fmt]
+        zipped = "gzip" in request.headers.get("accept-encoding", "")
         headers = {
-            "ETag": etag,
+            "ETag": f'{etag[:-1]}-gz"' if zipped else etag,
             "Last-Modified": rendered.last_modified,
             "Cache-Control": "public, max-age=300",
             "Vary": "Accept-Encoding",
         }
         if _not_modified(request, etag, rendered.last_modified):
             return Response(status_code=304, headers=headers)
-        return Response(rendered.bodies[fmt], media_type=FORMATS[fmt][1], headers=headers)
+        if zipped:
+            headers["Content-Encoding"] = "gzip"
+            return Response(rendered.gzipped[fmt], media_type=FORMATS[fmt][1], headers=headers)
+        return Response(rendered.body(fmt), media_type=FORMATS[fmt][1], headers=headers)
 
     async def healthz(request: Request) -> Response:
         if alive():
@@ -126,13 +128,13 @@ def create_app(
         Route("/opml", opml_route, methods=["GET", "HEAD"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=1024)])
+    return Starlette(routes=routes)
 
 
 def _not_modified(request: Request, etag: str, last_modified: str) -> bool:
     match = request.headers.get("if-none-match")
     if match is not None:
-        tags = {t.strip().removeprefix("W/") for t in match.split(",")}
+        tags = {t.strip().removeprefix("W/").replace('-gz"', '"') for t in match.split(",")}
         return etag in tags or "*" in tags
     return request.headers.get("if-modified-since") == last_modified
 

@@ -70,6 +70,10 @@ class Store:
                 eviction_policy="none",
                 size_limit=size_limit,
                 timeout=10,
+                # diskcache maps 64 MB and caches 32 MB per connection; the store is small
+                # and hot, so that memory buys nothing measurable (bench: same ops/s).
+                sqlite_mmap_size=0,
+                sqlite_cache_size=1024,
             )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(

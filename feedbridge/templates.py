@@ -6,9 +6,10 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import TemplateError
+from jinja2 import Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from feedbridge.models import Entry
@@ -117,9 +118,14 @@ def entry_context(entry: Entry) -> dict[str, Any]:
     return context
 
 
+@lru_cache(maxsize=256)
+def _compiled(template: str, fmt: str) -> Template:
+    """Compiling is most of a message's cost; a target's few templates compile once."""
+    return (_HTML if fmt == "html" else _TEXT).from_string(template)
+
+
 def _render(template: str, fmt: str, context: Mapping[str, Any]) -> str:
-    env = _HTML if fmt == "html" else _TEXT
-    return env.from_string(template).render(context).strip()
+    return _compiled(template, fmt).render(context).strip()
 
 
 def entry_message(

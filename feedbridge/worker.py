@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import hashlib
 import logging
 import os
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import formatdate
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +42,25 @@ EXPIRE_EVERY = 3600.0
 
 @dataclass(frozen=True, slots=True)
 class RenderedFeed:
-    """A source's feed in every format, with the validators the server sends."""
+    """A source's feed in every format, gzipped once, with the validators the server sends.
 
-    bodies: dict[str, bytes]
+    Only the gzipped bytes are kept (a fifth of the size); `body()` inflates for the
+    few clients that do not accept gzip, and keeps the last few it inflated.
+    """
+
+    gzipped: dict[str, bytes]
     etags: dict[str, str]
     last_modified: str  # HTTP-date
     entry_count: int
     newest: Entry | None
+
+    def body(self, fmt: str) -> bytes:
+        return _inflate(self.gzipped[fmt])
+
+
+@lru_cache(maxsize=32)
+def _inflate(data: bytes) -> bytes:
+    return gzip.decompress(data)
 
 
 @dataclass
@@ -60,7 +74,7 @@ class FeedBoard:
     ) -> None:
         etags = {fmt: '"' + hashlib.sha256(b).hexdigest()[:32] + '"' for fmt, b in bodies.items()}
         self.feeds[name] = RenderedFeed(
-            bodies=bodies,
+            gzipped={fmt: gzip.compress(b, compresslevel=6, mtime=0) for fmt, b in bodies.items()},
             etags=etags,
             last_modified=formatdate(changed_at, usegmt=True),
             entry_count=len(entries),
@@ -187,7 +201,7 @@ class Worker:
         if self.metrics is not None:
             m, name = self.metrics, source.name
             m.polls.labels(name).inc()
-            m.duration.labels(name).observe(report.seconds)
+            m.duration.labels(name).set(report.seconds)
             if report.ok:
                 m.last_success.labels(name).set(time.time())
                 m.new_entries.labels(name).inc(report.new)
@@ -345,11 +359,23 @@ class Worker:
     # --- cycles ---------------------------------------------------------------------------
 
     async def run_once(self) -> list[PollReport]:
-        """Poll every source once, concurrently, then try every queued delivery once."""
-        reports = await asyncio.gather(*(self.poll(s) for s in self.sources))
+        """Poll every source once, then try every queued delivery once.
+
+        A fixed pool of pollers takes sources in turn, so that no more polls are
+        in progress (state loaded, fetcher built) than can hold a connection.
+        """
+        pending = iter(self.sources)
+        reports: dict[str, PollReport] = {}
+
+        async def poller() -> None:
+            for source in pending:
+                reports[source.name] = await self.poll(source)
+
+        width = max(1, min(self.http.settings.concurrency, len(self.sources)))
+        await asyncio.gather(*(poller() for _ in range(width)))
         self.heartbeat = time.time()
         await self.notifier.deliver(respect_backoff=False)
-        return list(reports)
+        return [reports[s.name] for s in self.sources]
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Poll each source on its own schedule until `stop` is set."""

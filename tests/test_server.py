@@ -192,3 +192,15 @@ def test_token_guards_feeds_index_opml_and_metrics_but_not_healthz() -> None:
     opml = c.get("/opml", params={"token": "s3cret-token"}).text
     assert "hf-daily.atom?token=s3cret-token" in opml  # readers keep it in the URL
     assert "s3cret-token" not in c.get("/feeds/hf-daily.atom").text
+
+
+def test_gzip_and_plain_variants_hold_the_same_feed_with_distinct_etags() -> None:
+    c = client()
+    zipped = c.get("/feeds/hf-daily.atom", headers={"Accept-Encoding": "gzip"})
+    plain = c.get("/feeds/hf-daily.atom", headers={"Accept-Encoding": "identity"})
+    assert zipped.content == plain.content  # httpx inflates the gzip body
+    assert zipped.headers["etag"] != plain.headers["etag"]
+    assert int(zipped.headers["content-length"]) < len(plain.content) / 3
+    for etag in (zipped.headers["etag"], plain.headers["etag"]):
+        again = c.get("/feeds/hf-daily.atom", headers={"If-None-Match": etag})
+        assert again.status_code == 304
