@@ -24,8 +24,6 @@ TITLE_LIMIT = 300
 
 # --- text -----------------------------------------------------------------------------------
 
-_INVISIBLE = re.compile(r"[\u00ad\u200b\u2060\ufeff]")
-_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x08\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _BLOCK_TAGS = frozenset(
     {
@@ -80,9 +78,22 @@ _MARKUP = re.compile(
 )
 
 
+_CLEAN = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff")) | {
+    code: " "
+    for code in (
+        *range(0x00, 0x09),
+        *range(0x0E, 0x20),
+        0x7F,
+        *range(0xD800, 0xE000),
+        0xFFFE,
+        0xFFFF,
+    )
+}
+
+
 def clean_text(text: str) -> str:
     """Collapse whitespace, drop control and invisible characters: text as a person reads it."""
-    return _SPACE_OR_CONTROL.sub(" ", _INVISIBLE.sub("", text)).strip()
+    return " ".join(text.translate(_CLEAN).split())
 
 
 def shorten(text: str, limit: int = SUMMARY_LIMIT) -> str:

@@ -20,14 +20,13 @@ from feedbridge.sources.common import decode, parse_errors
 
 log = logging.getLogger("feedbridge.sources.hf_papers")
 
-_SPACES = re.compile(r"\s+")
 _PAPER_LINK = re.compile(r"/papers/(\d{4}\.\d{4,5})(?:v\d+)?(?:[/?#]|$)")
 _NUMBER = re.compile(r"\d[\d,]*")
 _LOOKBACK_DAYS = 7  # daily listing: how far back to look for non-empty papers-days
 
 
 def _text(value: Any) -> str:
-    return _SPACES.sub(" ", value).strip() if isinstance(value, str) else ""
+    return " ".join(value.split()) if isinstance(value, str) else ""
 
 
 def _time(value: Any) -> datetime | None:

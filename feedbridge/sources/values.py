@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import warnings
@@ -41,6 +42,8 @@ _TZINFOS = {
     }.items()
 }
 _EPOCH = re.compile(r"\d{9,10}(\.\d+)?|\d{12,13}")
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}|$)")
+_RFC822 = re.compile(r"(?:[A-Z][a-z]{2}, )?\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}")
 _DOTTED = re.compile(r"\d{1,2}\.\d{1,2}\.\d{2,4}\b")
 _AGO = re.compile(
     r"\b(\d+|an?|one)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w|"
@@ -174,8 +177,22 @@ def parse_date(
             return _localize(datetime.strptime(text, fmt), zone)
         except ValueError:
             pass
+    exact = _exact(text)
+    if exact is not None:
+        return _localize(exact, zone)
     reference = now or datetime.now(UTC)
     return _relative(text, reference, zone) or _parse_text(text, zone, reference)
+
+
+def _exact(text: str) -> datetime | None:
+    """The machine-written forms (ISO 8601, RFC 822) without dateutil's guessing, which is slow."""
+    if _ISO.match(text):
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(text)
+    elif _RFC822.match(text):
+        with contextlib.suppress(TypeError, ValueError, IndexError):
+            return parsedate_to_datetime(text)
+    return None
 
 
 # --- scores ---------------------------------------------------------------------------------
