@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
@@ -109,6 +110,12 @@ def shorten(text: str, limit: int = SUMMARY_LIMIT) -> str:
 
 def node_text(node: LexborNode) -> str:
     """Visible text of a node: blocks are separated by a space, inline markup is not."""
+    if (
+        node.is_element_node
+        and node.tag not in _HIDDEN_TAGS
+        and all(child.is_text_node for child in node.iter(include_text=True))
+    ):  # most fields hold text only: no walk needed
+        return clean_text(node.text(deep=True))
     parts: list[str] = []
     stack: list[LexborNode | None] = [node]
     while stack:
@@ -286,6 +293,21 @@ def is_http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+_PLAIN_ROOTED = re.compile(r"/(?!/)[A-Za-z0-9\-._~/?=&+,;:@!$'()*%]*")
+
+
+@lru_cache(maxsize=64)
+def _origin(base: str) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL, else None."""
+    try:
+        parts = urlsplit(base)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def resolve_url(href: str | None, base: str) -> str | None:
     """Absolute http(s) URL of `href` against `base` (relative, protocol-relative), else None."""
     if not href:
@@ -293,6 +315,10 @@ def resolve_url(href: str | None, base: str) -> str | None:
     href = _URL_STRIP.sub("", href).strip(" \x00\x0b\x0c")
     if href in ("", "#"):
         return None
+    if _PLAIN_ROOTED.fullmatch(href) and "/." not in href:
+        origin = _origin(base)  # "/path?q" on an http(s) base: nothing to join or quote
+        if origin:
+            return origin + href
     try:
         parts = urlsplit(urljoin(base, href))
     except ValueError:
