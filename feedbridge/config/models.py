@@ -1,19 +1,15 @@
-"""TOML config to typed, frozen pydantic models; every problem reported at once by key path."""
+"""The configuration as typed, frozen pydantic models, each field validated where it is declared."""
 
 from __future__ import annotations
 
 import codecs
 import contextlib
-import json
 import logging
-import os
 import re
-import tomllib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from typing import Annotated, Literal
 
 import apprise
 import jinja2
@@ -25,22 +21,18 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
-from pydantic_core import ErrorDetails
 
 from feedbridge.durations import (
     DigestSpec,
     format_duration,
-    format_size,
     parse_digest,
     parse_duration,
     parse_size,
     parse_zone,
 )
-from feedbridge.errors import ConfigError
 from feedbridge.filters import compile_pattern  # pure; shared so load and use agree
 
 Loc = tuple[str | int, ...]
@@ -406,263 +398,3 @@ class Config(_Model):
 def default_config() -> Config:
     """What runs with no config file: HF daily papers served on 127.0.0.1:8080, data in ./data."""
     return Config(sources=[HfPapersConfig(name="hf-daily")])
-
-
-class _Problems:
-    """Problems found so far, and the keys whose pydantic errors they already explain."""
-
-    def __init__(self) -> None:
-        self.found: list[tuple[Loc, str]] = []
-        self.explained: list[Loc] = []
-
-    def add(self, loc: Loc, message: str, *also: Loc) -> None:
-        self.found.append((loc, message))
-        self.explained.extend((loc, *also))
-
-    def explains(self, loc: Loc) -> bool:
-        return any(loc[: len(k)] == k or k[: len(loc)] == loc for k in self.explained)
-
-
-def _key(loc: Loc) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-
-
-def _expand_env(value: Any, loc: Loc, problems: _Problems) -> Any:
-    """Replace `${VAR}` and `${VAR:-default}` (default also when VAR is empty) in every string."""
-    if isinstance(value, dict):
-        return {k: _expand_env(v, (*loc, k), problems) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand_env(v, (*loc, i), problems) for i, v in enumerate(value)]
-    if not isinstance(value, str):
-        return value
-
-    def substitute(match: re.Match[str]) -> str:
-        name, default = match[1], match[2]
-        found = os.environ.get(name)
-        if default is not None and not found:
-            return default
-        if found is None:
-            problems.add(loc, f"environment variable {name} is not set")
-            return ""
-        return found
-
-    return _ENV_VAR.sub(substitute, value)
-
-
-def _read_files(
-    table: dict[str, Any], model: type[BaseModel], loc: Loc, problems: _Problems
-) -> dict[str, Any]:
-    """Replace `<field>_file = PATH` by `<field>` = the file's stripped text (Docker secrets)."""
-    out = dict(table)
-    for key, value in table.items():
-        stem = key.removesuffix("_file")
-        if stem == key or key in model.model_fields or stem not in model.model_fields:
-            continue
-        del out[key]
-        if stem in table:
-            problems.add((*loc, key), f"cannot be used together with {stem}")
-        elif not isinstance(value, str):
-            problems.add((*loc, key), "must be a file path", (*loc, stem))
-        else:
-            try:
-                text = Path(value).expanduser().read_text(encoding="utf-8")
-            except OSError as exc:
-                problems.add((*loc, key), f"cannot read {value}: {exc.strerror}", (*loc, stem))
-                continue
-            except UnicodeDecodeError:
-                problems.add((*loc, key), f"cannot read {value}: not UTF-8 text", (*loc, stem))
-                continue
-            lines = [line.strip() for line in text.splitlines() if line.strip()]
-            out[stem] = lines if stem == "url" and len(lines) > 1 else text.strip()
-    return out
-
-
-def _items(data: dict[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
-    items = data.get(key)
-    return (
-        [(i, t) for i, t in enumerate(items) if isinstance(t, dict)]
-        if isinstance(items, list)
-        else []
-    )
-
-
-def _prepare(raw: dict[str, Any], problems: _Problems) -> dict[str, Any]:
-    """Environment expansion, then `*_file` reading, on the raw TOML tree."""
-    data: dict[str, Any] = _expand_env(raw, (), problems)
-    sections: dict[str, type[BaseModel]] = {"storage": StorageConfig, "server": ServerConfig}
-    for key, model in (sections | {"http": HttpConfig, "output": OutputConfig}).items():
-        if isinstance(data.get(key), dict):
-            data[key] = _read_files(data[key], model, (key,), problems)
-    for i, item in _items(data, "sources"):
-        model = _KINDS.get(str(item.get("kind")), SourceBase)
-        data["sources"][i] = _read_files(item, model, ("sources", i), problems)
-    for i, item in _items(data, "targets"):
-        data["targets"][i] = _read_files(item, TargetConfig, ("targets", i), problems)
-    return data
-
-
-_SECRET_KEYS = {("server", "token"), ("targets", "url"), ("sources", "headers")}
-_MESSAGES = {
-    "extra": "unknown key",
-    "missing": "required",
-    "int": "must be an integer",
-    "float": "must be a number",
-    "bool": "must be true or false",
-    "string": "must be a string",
-    "list": "must be a list",
-    "dict": "must be a table",
-    "model": "must be a table",
-}
-
-
-def _translate(error: ErrorDetails) -> tuple[Loc, str]:
-    """One pydantic error as (key path, message); the discriminator tag is dropped from the path."""
-    loc: Loc = error["loc"]
-    if loc[:1] == ("sources",) and len(loc) > 2 and loc[2] in _KINDS:
-        loc = loc[:2] + loc[3:]
-    kind, ctx = error["type"], error.get("ctx", {})
-    kinds = ", ".join(_KINDS)
-    if kind == "union_tag_invalid":
-        return (*loc, "kind"), f'unknown kind "{ctx["tag"]}" (one of {kinds})'
-    if kind == "union_tag_not_found":
-        return (*loc, "kind"), f"required (one of {kinds})"
-    if kind == "value_error":
-        return loc, str(ctx["error"])
-    if kind == "too_short":
-        return loc, "must not be empty"
-    message = _MESSAGES.get(kind.split("_")[0]) or error["msg"].replace("Input should", "must")
-    value = error.get("input")
-    secret = any(loc[:1] == k[:1] and k[1] in loc for k in _SECRET_KEYS)
-    if kind not in ("missing", "extra_forbidden") and not secret and _is_scalar(value):
-        message += f" (got {json.dumps(value, ensure_ascii=False)[:80]})"
-    return loc, message
-
-
-def _is_scalar(value: object) -> bool:
-    return isinstance(value, str | int | float | bool)
-
-
-def _cross_problems(data: dict[str, Any]) -> list[str]:
-    """Duplicate names, and targets naming undefined sources: checks across items."""
-    problems: list[str] = []
-    names: dict[str, set[str]] = {"sources": set(), "targets": set()}
-    for section, seen in names.items():
-        for i, item in _items(data, section):
-            name = item.get("name")
-            if isinstance(name, str) and name in seen:
-                problems.append(f'{section}[{i}].name: duplicate {section[:-1]} name "{name}"')
-            if isinstance(name, str):
-                seen.add(name)
-    for i, target in _items(data, "targets"):
-        wanted = target.get("sources")
-        for name in wanted if isinstance(wanted, list) else []:
-            if isinstance(name, str) and name not in names["sources"]:
-                problems.append(f'targets[{i}].sources: unknown source "{name}"')
-    return problems
-
-
-def _validate(raw: dict[str, Any], path: str | None) -> Config:
-    problems = _Problems()
-    data = _prepare(raw, problems)
-    config: Config | None = None
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        for loc, message in map(_translate, exc.errors(include_url=False)):
-            if not problems.explains(loc):
-                problems.found.append((loc, message))
-    found = [f"{_key(loc)}: {message}" for loc, message in problems.found]
-    found += _cross_problems(data)
-    if found or config is None:
-        raise ConfigError(found, path)
-    return config
-
-
-def adhoc_source_config(table: dict[str, Any]) -> SourceConfig:
-    """One source from a table (as `preview --url` builds it), validated like a config file's."""
-    config = _validate({"sources": [table]}, None)
-    return config.sources[0]
-
-
-def load_config(path: Path | None) -> Config:
-    """Read and validate a TOML config; None gives `default_config()`. Raises ConfigError."""
-    if path is None:
-        return default_config()
-    try:
-        with open(path, "rb") as file:
-            raw = tomllib.load(file)
-    except OSError as exc:
-        raise ConfigError([f"cannot read {path}: {exc.strerror}"], str(path)) from None
-    except UnicodeDecodeError:
-        raise ConfigError([f"cannot read {path}: not UTF-8 text"], str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"TOML syntax error: {exc}"], str(path)) from None
-    return _validate(raw, str(path))
-
-
-def _describe_source(source: SourceConfig) -> str:
-    if isinstance(source, HfPapersConfig):
-        query = f' "{source.query}"' if source.query else ""
-        where = f"{source.listing}{query} from {source.base_url}"
-    else:  # the query string and any user:password are left out: they may hold API keys
-        url = urlsplit(source.url)
-        where = f"{url.scheme}://{url.netloc.rpartition('@')[2]}{url.path}"
-    return (
-        f"  {source.name} [{source.kind}] {where}, every {format_duration(source.interval)}, "
-        f"first_run {source.first_run}, keep {source.keep}{'' if source.enabled else ', disabled'}"
-    )
-
-
-def _describe_target(target: TargetConfig) -> list[str]:
-    filters = [f"min_score {target.min_score:g}"] if target.min_score is not None else []
-    filters += [f"include {', '.join(target.include)}"] if target.include else []
-    filters += [f"exclude {', '.join(target.exclude)}"] if target.exclude else []
-    filters += [f"max_age {format_duration(target.max_age)}"] if target.max_age else []
-    spec = target.digest_spec
-    delivery = f"digest {target.digest} (cron {spec.cron})" if spec else "one message per entry"
-    delivery += f", top {target.top}" if target.top else ""
-    delivery += f", at most {target.max_per_hour}/hour" if target.max_per_hour else ""
-    delivery += ", health alerts" if target.health else ""
-    return [
-        f"  {target.name}: {'; '.join(mask_url(url) for url in target.urls())}",
-        f"    sources: {', '.join(target.sources) if target.sources is not None else 'all'}",
-        f"    filters: {'; '.join(filters) or 'none'}",
-        f"    delivery: {delivery}",
-    ]
-
-
-def secret_fragments(config: Config) -> list[str]:
-    """The secret parts of the config (tokens, passwords, URL path tokens) for log masking."""
-    found: list[str] = []
-    if config.server.token:
-        found.append(config.server.token.get_secret_value())
-    for target in config.targets:
-        for url in target.urls():
-            found.append(url)
-            parts = urlsplit(url)
-            pieces = re.split(r"[:@]", parts.netloc) + parts.path.split("/")
-            pieces += [v for _, v in parse_qsl(parts.query)]
-            if parts.password:
-                found.append(parts.password)
-            found += [p for p in pieces if len(p) >= 10 and "." not in p]
-    return found
-
-
-def redacted_summary(config: Config) -> str:
-    """A human summary for `feedbridge check`; URLs are masked and the server token is ***."""
-    storage, server, http = config.storage, config.server, config.http
-    lines = [
-        f"storage: {storage.path} (seen_ttl {format_duration(storage.seen_ttl)}, "
-        f"size_limit {format_size(storage.size_limit)})",
-        f"server: {'on' if server.enabled else 'off'} {server.host}:{server.port}, base_url "
-        f"{server.base_url}, token {'***' if server.token else 'none'}",
-        f"http: timeout {format_duration(http.timeout)}, max_body {format_size(http.max_body)}, "
-        f"per_host {http.per_host}, concurrency {http.concurrency}",
-        f"output: {config.output.dir or 'none'}",
-        f"sources ({len(config.sources)}):",
-        *(_describe_source(source) for source in config.sources),
-        f"targets ({len(config.targets)}):",
-    ]
-    for target in config.targets:
-        lines += _describe_target(target)
-    return "\n".join(lines)

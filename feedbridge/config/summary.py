@@ -1,0 +1,86 @@
+"""The config as `feedbridge check` prints it, and its secrets for log masking."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlsplit
+
+from feedbridge.config.models import (
+    Config,
+    HfPapersConfig,
+    SourceConfig,
+    TargetConfig,
+    mask_url,
+)
+from feedbridge.durations import (
+    format_duration,
+    format_size,
+)
+
+
+def _describe_source(source: SourceConfig) -> str:
+    if isinstance(source, HfPapersConfig):
+        query = f' "{source.query}"' if source.query else ""
+        where = f"{source.listing}{query} from {source.base_url}"
+    else:  # the query string and any user:password are left out: they may hold API keys
+        url = urlsplit(source.url)
+        where = f"{url.scheme}://{url.netloc.rpartition('@')[2]}{url.path}"
+    return (
+        f"  {source.name} [{source.kind}] {where}, every {format_duration(source.interval)}, "
+        f"first_run {source.first_run}, keep {source.keep}{'' if source.enabled else ', disabled'}"
+    )
+
+
+def _describe_target(target: TargetConfig) -> list[str]:
+    filters = [f"min_score {target.min_score:g}"] if target.min_score is not None else []
+    filters += [f"include {', '.join(target.include)}"] if target.include else []
+    filters += [f"exclude {', '.join(target.exclude)}"] if target.exclude else []
+    filters += [f"max_age {format_duration(target.max_age)}"] if target.max_age else []
+    spec = target.digest_spec
+    delivery = f"digest {target.digest} (cron {spec.cron})" if spec else "one message per entry"
+    delivery += f", top {target.top}" if target.top else ""
+    delivery += f", at most {target.max_per_hour}/hour" if target.max_per_hour else ""
+    delivery += ", health alerts" if target.health else ""
+    return [
+        f"  {target.name}: {'; '.join(mask_url(url) for url in target.urls())}",
+        f"    sources: {', '.join(target.sources) if target.sources is not None else 'all'}",
+        f"    filters: {'; '.join(filters) or 'none'}",
+        f"    delivery: {delivery}",
+    ]
+
+
+def secret_fragments(config: Config) -> list[str]:
+    """The secret parts of the config (tokens, passwords, URL path tokens) for log masking."""
+    found: list[str] = []
+    if config.server.token:
+        found.append(config.server.token.get_secret_value())
+    for target in config.targets:
+        for url in target.urls():
+            found.append(url)
+            parts = urlsplit(url)
+            pieces = re.split(r"[:@]", parts.netloc) + parts.path.split("/")
+            pieces += [v for _, v in parse_qsl(parts.query)]
+            if parts.password:
+                found.append(parts.password)
+            found += [p for p in pieces if len(p) >= 10 and "." not in p]
+    return found
+
+
+def redacted_summary(config: Config) -> str:
+    """A human summary for `feedbridge check`; URLs are masked and the server token is ***."""
+    storage, server, http = config.storage, config.server, config.http
+    lines = [
+        f"storage: {storage.path} (seen_ttl {format_duration(storage.seen_ttl)}, "
+        f"size_limit {format_size(storage.size_limit)})",
+        f"server: {'on' if server.enabled else 'off'} {server.host}:{server.port}, base_url "
+        f"{server.base_url}, token {'***' if server.token else 'none'}",
+        f"http: timeout {format_duration(http.timeout)}, max_body {format_size(http.max_body)}, "
+        f"per_host {http.per_host}, concurrency {http.concurrency}",
+        f"output: {config.output.dir or 'none'}",
+        f"sources ({len(config.sources)}):",
+        *(_describe_source(source) for source in config.sources),
+        f"targets ({len(config.targets)}):",
+    ]
+    for target in config.targets:
+        lines += _describe_target(target)
+    return "\n".join(lines)
