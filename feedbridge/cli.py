@@ -126,6 +126,7 @@ async def runtime(config: Config) -> AsyncIterator[Runtime]:
             size_limit=config.storage.size_limit,
         )
         store.check_writable()
+        store.verify()
     except StoreError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_STORE)
@@ -277,11 +278,29 @@ def check(ctx: click.Context) -> None:
     """Validate the config (all errors at once) and print it with secrets masked."""
     config = _load(ctx.obj["config"])
     click.echo(redacted_summary(config))
-    path = config.storage.path
-    if path.exists() and not os.access(path, os.W_OK):
-        click.echo(f"error: store directory {path} is not writable", err=True)
+    try:
+        check_store(config.storage.path)
+    except StoreError as exc:
+        click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_STORE)
     click.echo("config ok")
+
+
+def check_store(path: Path) -> None:
+    """Open an existing store and verify it; for a new one, check that it can be created."""
+    if path.exists():
+        with open_store(path) as store:
+            store.check_writable()
+            store.verify(deep=True)
+        return
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise StoreError(
+            f"cannot create the store directory {path}: {parent} is not a writable directory; "
+            "fix its permissions or point [storage] path elsewhere"
+        )
 
 
 @main.command("export-opml")

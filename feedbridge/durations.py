@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -9,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
+MAX_DURATION = 100 * 365 * 86400.0
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?", re.IGNORECASE)
@@ -39,6 +41,8 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
             raise ValueError(f'invalid duration "{text}" (use 90s, 15m, 2h or 1d)')
     if seconds <= 0:
         raise ValueError(f'duration must be positive, got "{text}"')
+    if not seconds < MAX_DURATION:  # also NaN and infinity
+        raise ValueError(f'duration must be less than 100 years, got "{text}"')
     return timedelta(seconds=seconds)
 
 
@@ -63,7 +67,10 @@ def parse_size(text: str | int) -> int:
         match = _SIZE.fullmatch(text.strip())
         if not match:
             raise ValueError(f'invalid size "{text}" (use bytes or 500KB, 10MB, 4GiB)')
-        size = int(float(match[1]) * _SIZE_UNITS[(match[2] or "").lower()])
+        value = float(match[1]) * _SIZE_UNITS[(match[2] or "").lower()]
+        if not math.isfinite(value):
+            raise ValueError(f'size too large, got "{text}"')
+        size = int(value)
     if size <= 0:
         raise ValueError(f'size must be positive, got "{text}"')
     return size

@@ -7,6 +7,7 @@ most, and never loses one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -163,17 +164,22 @@ class Notifier:
             if channel.health and channel.name != exclude:
                 self.store.enqueue(channel.name, health_payload(event, self.clock()))
 
-    async def deliver(self, *, respect_backoff: bool = True) -> RoundResult:
+    async def deliver(
+        self, *, respect_backoff: bool = True, stop: asyncio.Event | None = None
+    ) -> RoundResult:
+        """One round over every target; once `stop` is set no new message is started."""
         total = RoundResult()
         for channel in self.channels.values():
-            result = await self.deliver_target(channel, respect_backoff=respect_backoff)
+            if stop is not None and stop.is_set():
+                break
+            result = await self.deliver_target(channel, respect_backoff=respect_backoff, stop=stop)
             total.sent += result.sent
             total.failed += result.failed
             total.given_up += result.given_up
         return total
 
     async def deliver_target(
-        self, channel: Channel, *, respect_backoff: bool = True
+        self, channel: Channel, *, respect_backoff: bool = True, stop: asyncio.Event | None = None
     ) -> RoundResult:
         """One round for one target: single messages in order, then its digest if due."""
         result = RoundResult()
@@ -185,6 +191,8 @@ class Notifier:
             else [d for d in pending if d.payload.get("type") == "health"]
         )
         for delivery in singles:
+            if stop is not None and stop.is_set():
+                break
             now = self.clock()
             if respect_backoff and delivery.payload.get("next_at", 0) > now:
                 break

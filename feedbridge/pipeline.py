@@ -37,15 +37,16 @@ class Decision:
 
 
 def newest_first(entries: Sequence[Entry]) -> list[Entry]:
-    return sorted(entries, key=lambda e: (e.sort_time, e.key), reverse=True)
+    """By time, newest first; entries of equal (or no) time keep the order given."""
+    return sorted(entries, key=lambda e: e.sort_time, reverse=True)
 
 
 def merge_feed(previous: Sequence[Entry], fresh: Sequence[Entry], keep: int) -> list[Entry]:
-    """Fresh entries replace stored ones with the same key; the newest `keep` stay."""
-    by_key = {e.key: e for e in previous}
-    for entry in fresh:
-        by_key[entry.key] = entry
-    return newest_first(list(by_key.values()))[:keep]
+    """Fresh entries (in page order) replace stored ones with the same key; the newest `keep`
+    stay, so a page without dates keeps its own order."""
+    fresh_keys = {e.key for e in fresh}
+    merged = [*fresh, *(e for e in previous if e.key not in fresh_keys)]
+    return newest_first(merged)[:keep]
 
 
 def dedupe(entries: Sequence[Entry]) -> list[Entry]:

@@ -157,13 +157,13 @@ def _tags(extras: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _prepare(info: FeedInfo, entries: Iterable[Entry]) -> tuple[datetime, list[_Item]]:
-    """Dedupe by (source, key), sort newest first, settle times; returns (feed updated, items)."""
+    """Dedupe by (source, key), newest first, settle times; returns (feed updated, items)."""
     rows: dict[tuple[str, str], tuple[Entry, datetime | None, datetime | None]] = {}
     for e in entries:
         if (e.source, e.key) not in rows:
             rows[(e.source, e.key)] = (e, _utc(e.updated), _utc(e.published))
-    ordered = sorted(rows.values(), key=lambda r: (r[0].key, r[0].source))
-    ordered.sort(key=lambda r: r[1] or r[2] or _EPOCH, reverse=True)
+    # stable: entries of equal (or no) time keep the order given (a page's own order)
+    ordered = sorted(rows.values(), key=lambda r: r[1] or r[2] or _EPOCH, reverse=True)
     newest = (ordered[0][1] or ordered[0][2]) if ordered else None
     feed_updated = _utc(info.updated) or newest or FALLBACK_TIME
     # The validator warns when two entries share an `updated`; ties step back by microseconds.
@@ -180,21 +180,23 @@ def _prepare(info: FeedInfo, entries: Iterable[Entry]) -> tuple[datetime, list[_
         score = e.score if e.score is None or math.isfinite(e.score) else None
         title = next((t for t in map(_title, (e.title, e.link, e.key)) if t), "untitled")
         summary = _clean(e.summary)
-        items.append(_Item(
-            id=entry_id(e),
-            key=_ILLEGAL.sub("", e.key),
-            title=title,
-            link=_url(e.link),
-            summary=_truncate(summary, SUMMARY_MAX),
-            body=_clean(e.content_html) or html.escape(summary or title, quote=False),
-            published=pub,
-            modified=upd,
-            updated=when,
-            authors=tuple(a for a in (_line(n, TITLE_MAX) for n in e.authors) if a),
-            tags=_tags(e.extras),
-            image=_url(e.image),
-            score=score,
-        ))
+        items.append(
+            _Item(
+                id=entry_id(e),
+                key=_ILLEGAL.sub("", e.key),
+                title=title,
+                link=_url(e.link),
+                summary=_truncate(summary, SUMMARY_MAX),
+                body=_clean(e.content_html) or html.escape(summary or title, quote=False),
+                published=pub,
+                modified=upd,
+                updated=when,
+                authors=tuple(a for a in (_line(n, TITLE_MAX) for n in e.authors) if a),
+                tags=_tags(e.extras),
+                image=_url(e.image),
+                score=score,
+            )
+        )
     return feed_updated, items
 
 

@@ -22,6 +22,11 @@ from feedbridge.errors import StoreError
 from feedbridge.models import Entry
 
 _PICKLE_MODE = 4
+_STARTUP_PREFIXES = ("feed:", "state:", "outbox:", "meta:")
+_REMEDY = (
+    "; check that the directory is writable, on a local disk (not NFS) with free space, "
+    "and not corrupt (move it away to start afresh)"
+)
 
 
 class JSONOnlyDisk(diskcache.Disk):  # type: ignore[misc]
@@ -44,7 +49,10 @@ class JSONOnlyDisk(diskcache.Disk):  # type: ignore[misc]
         if mode == _PICKLE_MODE:
             raise StoreError("refusing to unpickle a value found in the store")
         data = super().fetch(mode, filename, value, read)
-        return json.loads(data)
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise StoreError(f"a value in the store is not JSON ({exc})") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +84,7 @@ class Store:
                 sqlite_cache_size=1024,
             )
         except (OSError, sqlite3.Error) as exc:
-            raise StoreError(
-                f"cannot open the store at {self.path}: {exc}; check that the directory is "
-                "writable, on a local disk (not NFS) and not corrupt (move it away to start afresh)"
-            ) from exc
+            raise StoreError(f"cannot open the store at {self.path}: {exc}{_REMEDY}") from exc
 
     def close(self) -> None:
         self._cache.close()
@@ -92,9 +97,35 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Group writes: all of them land or none does."""
-        with self._cache.transact(retry=True):
-            yield
+        """Group writes: all of them land or none does. Raises StoreError when the disk fails."""
+        try:
+            with self._cache.transact(retry=True):
+                yield
+        except (OSError, sqlite3.Error, diskcache.Timeout) as exc:
+            raise StoreError(f"store at {self.path} failed: {exc}{_REMEDY}") from exc
+
+    def verify(self, *, deep: bool = False) -> None:
+        """Raise StoreError unless the database is intact and the values read as JSON.
+
+        Start-up reads what it needs at once (feeds, state, outbox); `deep` also reads
+        every seen key and delivery mark, which takes seconds on a large store.
+        """
+        try:
+            (result,) = self._cache._sql("PRAGMA quick_check").fetchone()
+            if result != "ok":
+                raise StoreError(f"store at {self.path} is corrupt ({result}){_REMEDY}")
+            if deep:
+                keys: Iterable[str] = self._cache.iterkeys()
+            else:
+                keys = [k for p in _STARTUP_PREFIXES for k in self._keys_with_prefix(p)]
+            for key in keys:
+                self._cache.get(key, retry=True)
+        except StoreError as exc:
+            if str(self.path) in str(exc):
+                raise
+            raise StoreError(f"store at {self.path} is corrupt: {exc}{_REMEDY}") from exc
+        except (OSError, sqlite3.Error, diskcache.Timeout) as exc:
+            raise StoreError(f"store at {self.path} is corrupt: {exc}{_REMEDY}") from exc
 
     def check_writable(self) -> None:
         """Raise StoreError unless a write and a read-back succeed."""
@@ -104,7 +135,7 @@ class Store:
             if self._cache.get("meta:probe", retry=True) != stamp:
                 raise StoreError(f"store at {self.path} did not return what was written")
         except (OSError, sqlite3.Error, diskcache.Timeout) as exc:
-            raise StoreError(f"store at {self.path} is not writable: {exc}") from exc
+            raise StoreError(f"store at {self.path} is not writable: {exc}{_REMEDY}") from exc
 
     # --- feed entries -----------------------------------------------------------------
 

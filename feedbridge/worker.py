@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from feedbridge import render
-from feedbridge.errors import FeedbridgeError, FetchError
+from feedbridge.errors import FeedbridgeError, FetchError, StoreError
 from feedbridge.filters import EntryFilter
 from feedbridge.http import HttpClient
 from feedbridge.metrics import Metrics
@@ -214,12 +214,24 @@ class Worker:
     async def _poll(self, source: Source, now: datetime | None) -> PollReport:
         started = time.monotonic()
         now = now or datetime.now(UTC)
+        try:
+            return await self._poll_stored(source, now, started)
+        except StoreError as exc:
+            message = f"source {source.name!r} ({source.url}): {exc}"
+            log.error("store failed", extra={"source": source.name, "error": message})
+            return PollReport(
+                source.name, ok=False, error=message, seconds=time.monotonic() - started
+            )
+
+    async def _poll_stored(self, source: Source, now: datetime, started: float) -> PollReport:
         state = self.store.state("source", source.name)
         validators: dict[str, Any] = dict(state.get("validators") or {})
         fetcher = self.http.fetcher(source.name, validators, source.config.headers)
         state["last_poll"] = now.timestamp()
         try:
             entries = await source.poll(fetcher, now)
+        except StoreError:
+            raise
         except FeedbridgeError as exc:
             return self._failed(source, state, exc, now, started)
         except Exception as exc:  # a bug in one source must not stop the others
@@ -415,7 +427,7 @@ class Worker:
         while not stop.is_set():
             self.heartbeat = time.time()
             try:
-                await self.notifier.deliver()
+                await self.notifier.deliver(stop=stop)
             except Exception:
                 log.exception("delivery round failed")
             self._wake.clear()

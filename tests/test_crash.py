@@ -89,6 +89,7 @@ url = "{receiver.url()}"
     counts = Counter(receiver.titles)
     assert set(counts) == {f"Paper number {n:03d}" for n in range(PAPERS)}, "an entry was lost"
     repeats = sum(c - 1 for c in counts.values())
+    print(f"\ncrash: {kills} SIGKILLs, {len(receiver.received)} deliveries, {repeats} repeats")
     assert repeats <= kills, f"{repeats} repeats for {kills} kills"
     # order per target holds: each title first arrives in the order it was queued
     first_seen = list(dict.fromkeys(receiver.titles))

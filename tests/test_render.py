@@ -163,13 +163,23 @@ def test_entries_come_out_newest_first(fmt: str) -> None:
 
 
 def test_same_input_in_any_order_gives_identical_bytes() -> None:
-    entries = samples()
+    timed: dict[object, Entry] = {}
+    for e in samples():
+        timed.setdefault(e.updated or e.published, e)  # one entry per distinct time
+    entries = list(timed.values())
     first = render_all(INFO, entries)
+    assert render_all(INFO, entries) == first
     rng = random.Random(7)
     for _ in range(5):
         shuffled = entries[:]
         rng.shuffle(shuffled)
         assert render_all(INFO, shuffled) == first
+
+
+def test_entries_of_equal_time_keep_the_order_given() -> None:
+    undated = [Entry(source="s", key=k, title=f"t{k}", link=f"https://x.test/{k}") for k in "cab"]
+    for fmt, render in RENDERERS.items():
+        assert ids_in(fmt, render(INFO, undated)) == [entry_id(e) for e in undated]
 
 
 def test_render_all_equals_each_renderer() -> None:
