@@ -92,9 +92,18 @@ _CLEAN = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff")) | {
 }
 
 
+_SPECIAL = re.compile(
+    "["
+    + "".join(re.escape(chr(c)) for c in (0xAD, 0x200B, 0x2060, 0xFEFF))
+    + "\x00-\x08\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]"
+)
+
+
 def clean_text(text: str) -> str:
     """Collapse whitespace, drop control and invisible characters: text as a person reads it."""
-    return " ".join(text.translate(_CLEAN).split())
+    if _SPECIAL.search(text):  # rare; a scan is far cheaper than translating every text
+        text = text.translate(_CLEAN)
+    return " ".join(text.split())
 
 
 def shorten(text: str, limit: int = SUMMARY_LIMIT) -> str:
@@ -211,6 +220,15 @@ def declared_charset(body: bytes) -> str | None:
     return "utf-8" if label.lower().startswith("utf-16") else label
 
 
+def parse_html(body: bytes, declared: str | None = None) -> LexborHTMLParser:
+    """A parsed page; UTF-8 declared as such goes to lexbor as bytes (no decode, no re-encode)."""
+    if not body.startswith(tuple(bom for bom, _ in _BOMS)):
+        codec = codec_for(declared) or codec_for(declared_charset(body))
+        if codec is not None and codecs.lookup(codec).name == "utf-8":
+            return LexborHTMLParser(body)
+    return LexborHTMLParser(decode(body, declared))
+
+
 def decode(body: bytes, declared: str | None = None) -> str:
     """Bytes to text: BOM, declared charset, `<meta>`, UTF-8, else windows-1252 (as browsers)."""
     for bom, codec in _BOMS:
@@ -293,6 +311,9 @@ def is_http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+_PLAIN_ABSOLUTE = re.compile(
+    r"https?://[A-Za-z0-9.\-]+(?::\d{1,5})?(?:/[A-Za-z0-9\-._~/?=&+,;:@!$'()*%]*)?"
+)
 _PLAIN_ROOTED = re.compile(r"/(?!/)[A-Za-z0-9\-._~/?=&+,;:@!$'()*%]*")
 
 
@@ -315,6 +336,8 @@ def resolve_url(href: str | None, base: str) -> str | None:
     href = _URL_STRIP.sub("", href).strip(" \x00\x0b\x0c")
     if href in ("", "#"):
         return None
+    if _PLAIN_ABSOLUTE.fullmatch(href) and "/." not in href:
+        return href  # already what the slow path would make of it
     if _PLAIN_ROOTED.fullmatch(href) and "/." not in href:
         origin = _origin(base)  # "/path?q" on an http(s) base: nothing to join or quote
         if origin:

@@ -16,7 +16,7 @@ from selectolax.lexbor import LexborHTMLParser
 from feedbridge.errors import FetchError, ParseError
 from feedbridge.models import Entry, Page
 from feedbridge.sources.base import Fetcher, Source
-from feedbridge.sources.common import decode, parse_errors
+from feedbridge.sources.common import parse_errors, parse_html
 
 log = logging.getLogger("feedbridge.sources.hf_papers")
 
@@ -188,7 +188,7 @@ class HfPapersSource(Source):
         return data
 
     def _extract_page(self, page: Page) -> list[Entry]:
-        tree = LexborHTMLParser(decode(page.body, page.encoding))
+        tree = parse_html(page.body, page.encoding)
         holder = tree.css_first('[data-target="DailyPapers"]')
         props = holder.attributes.get("data-props") if holder is not None else None
         if props:

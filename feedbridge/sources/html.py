@@ -16,10 +16,10 @@ from feedbridge.sources.base import Source
 from feedbridge.sources.common import (
     Collector,
     Extraction,
-    decode,
     describe_kind,
     node_text,
     parse_errors,
+    parse_html,
     resolve_url,
     sanitize_html,
     sniff,
@@ -142,7 +142,7 @@ class HtmlSource(Source):
             message = f"response is {describe_kind(kind)}, expected HTML"
             raise ParseError(self.name, page.url, message)
         charset = getattr(self.config, "encoding", None) or page.encoding
-        tree = LexborHTMLParser(decode(page.body, charset))
+        tree = parse_html(page.body, charset)
         base = page.url
         base_node = tree.css_first("base[href]")
         if base_node is not None:
