@@ -208,3 +208,33 @@ def test_notify_test_sends_a_sample_and_reports_each_url(
     ok = run_cli("--config", str(config), "notify-test", "hook", cwd=tmp_path)
     assert ok.returncode == 0 and ok.stdout.strip().endswith(": ok")
     assert len(receiver.received) == 1
+
+
+def test_export_opml_lists_every_enabled_feed(tmp_path: Path) -> None:
+    from xml.etree import ElementTree
+
+    config = tmp_path / "config.toml"
+    config.write_text("""
+[server]
+base_url = "https://feeds.example.org"
+[[sources]]
+name = "hf-daily"
+kind = "hf_papers"
+[[sources]]
+name = "blog"
+kind = "feed"
+url = "https://blog.example.com/feed.xml"
+[[sources]]
+name = "off"
+kind = "feed"
+url = "https://off.example.com/feed.xml"
+enabled = false
+""")
+    result = run_cli("--config", str(config), "export-opml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    outlines = ElementTree.fromstring(result.stdout).findall(".//outline")
+    assert [o.get("xmlUrl") for o in outlines] == [
+        "https://feeds.example.org/feeds/hf-daily.atom",
+        "https://feeds.example.org/feeds/blog.atom",
+    ]
+    assert outlines[0].get("htmlUrl") == "https://huggingface.co/papers"
