@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from feedbridge.metrics import Metrics
 from feedbridge.notify import Channel, Notifier, default_format
 from feedbridge.preview import extract_once, report
 from feedbridge.server import HEARTBEAT_STALE, SourceInfo, create_app, opml
-from feedbridge.sources import build_source
+from feedbridge.sources import Source, build_source
 from feedbridge.store import Store, open_store
 from feedbridge.worker import FeedBoard, Worker
 
@@ -96,13 +96,8 @@ def channels(config: Config) -> list[Channel]:
     ]
 
 
-def source_infos(config: Config) -> list[SourceInfo]:
-    infos = []
-    for c in config.sources:
-        if c.enabled:
-            source = build_source(c)
-            infos.append(SourceInfo(source.name, source.title, c.kind, source.site_url))
-    return infos
+def source_infos(sources: Iterable[Source]) -> list[SourceInfo]:
+    return [SourceInfo(s.name, s.title, s.kind, s.site_url) for s in sources]
 
 
 @dataclass
@@ -184,7 +179,7 @@ async def _run(config: Config) -> None:
 
             app = create_app(
                 rt.board,
-                source_infos(config),
+                source_infos(rt.worker.sources),
                 base_url=config.server.base_url,
                 token=token,
                 alive=alive,
@@ -309,7 +304,8 @@ def export_opml(ctx: click.Context) -> None:
     """Print an OPML list of every feed, for import into a reader."""
     config = _load(ctx.obj["config"])
     token = config.server.token.get_secret_value() if config.server.token else None
-    sys.stdout.write(opml(config.server.base_url, source_infos(config), token).decode())
+    sources = [build_source(c) for c in config.sources if c.enabled]
+    sys.stdout.write(opml(config.server.base_url, source_infos(sources), token).decode())
 
 
 @main.command("notify-test")

@@ -106,7 +106,7 @@ def create_app(
     async def opml_route(request: Request) -> Response:
         if not authorized(request):
             return denied()
-        body = opml(base_url, sources, token if token else None)
+        body = opml(base_url, sources, token)
         return Response(body, media_type="text/x-opml; charset=utf-8")
 
     async def index(request: Request) -> Response:

@@ -93,6 +93,7 @@ class PollReport:
     error: str | None = None
     seconds: float = 0.0
     retry_after: float | None = None
+    failures: int = 0  # failed polls in a row, for the scheduler's backoff
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +221,11 @@ class Worker:
             message = f"source {source.name!r} ({source.url}): {exc}"
             log.error("store failed", extra={"source": source.name, "error": message})
             return PollReport(
-                source.name, ok=False, error=message, seconds=time.monotonic() - started
+                source.name,
+                ok=False,
+                error=message,
+                seconds=time.monotonic() - started,
+                failures=1,
             )
 
     async def _poll_stored(self, source: Source, now: datetime, started: float) -> PollReport:
@@ -357,6 +362,7 @@ class Worker:
             error=message,
             seconds=time.monotonic() - started,
             retry_after=retry_after,
+            failures=int(health.state["failures"]),
         )
 
     def _save_source_state(
@@ -414,12 +420,11 @@ class Worker:
             if await _sleep_or_stop(stop, due - time.time()):
                 return
             report = await self.poll(source)
-            failures = int(self.store.state("source", source.name).get("failures", 0))
             due = next_due(
                 time.time(),
                 interval,
                 jitter=config.jitter,
-                failures=failures,
+                failures=report.failures,
                 retry_after=report.retry_after,
             )
 

@@ -100,21 +100,6 @@ def http_date(seconds_ahead: float) -> str:
 class ChaosServer:
     """Serves the behaviours above on 127.0.0.1 (a free port) until `stop()`."""
 
-    BEHAVIOURS = (
-        "drip",
-        "hang",
-        "reset",
-        "reset-headers",
-        "redirect",
-        "big",
-        "big-declared",
-        "gzip-bomb",
-        "gzip-bomb-nested",
-        "429",
-        "429-date",
-        "500",
-    )
-
     def __init__(self) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]

@@ -585,24 +585,6 @@ async def test_a_cycle_with_every_hostile_behaviour_at_once_keeps_the_healthy_so
     assert elapsed < 2 * TIMEOUT + SLACK  # per-host limit of 4: at most two rounds of deadlines
 
 
-def test_chaos_server_knows_every_behaviour_it_is_tested_with() -> None:
-    tested = {
-        "drip",
-        "hang",
-        "reset",
-        "reset-headers",
-        "redirect",
-        "big",
-        "big-declared",
-        "gzip-bomb",
-        "gzip-bomb-nested",
-        "429",
-        "429-date",
-        "500",
-    }
-    assert tested == set(ChaosServer.BEHAVIOURS)
-
-
 # --- a broken store at start-up -------------------------------------------------------------
 #
 # Tests run as root, for whom chmod stops nothing: a read-only store is an immutable

@@ -42,11 +42,13 @@ def page(data: object, url: str = "https://huggingface.co/api/daily_papers") -> 
 
 
 class FakeFetcher:
-    """Answers by query parameters, recording each request."""
+    """Answers `answer(params, url)` (JSON data, or a Page as is; it may raise), recording
+    each request's parameters in `calls` and its URL in `urls`."""
 
     def __init__(self, answer: Any) -> None:
         self.answer = answer
         self.calls: list[dict[str, str]] = []
+        self.urls: list[str] = []
 
     async def get(
         self,
@@ -57,7 +59,9 @@ class FakeFetcher:
         accept: str | None = None,
     ) -> Page:
         self.calls.append(dict(params or {}))
-        return page(self.answer(dict(params or {})), url)
+        self.urls.append(url)
+        data = self.answer(dict(params or {}), url)
+        return data if isinstance(data, Page) else page(data, url)
 
 
 def test_fields_are_mapped_as_the_design_says() -> None:
@@ -103,14 +107,14 @@ def test_markup_in_paper_fields_is_escaped_in_content() -> None:
 async def test_daily_reads_two_papers_days_skipping_empty_ones() -> None:
     papers = hf_items()
     by_day = {"2026-05-08": papers[:3], "2026-05-06": papers[3:5]}  # 05-07 empty
-    fetcher = FakeFetcher(lambda p: by_day.get(p.get("date", ""), []))
+    fetcher = FakeFetcher(lambda p, url: by_day.get(p.get("date", ""), []))
     entries = await source().poll(fetcher, NOW)
     assert [c["date"] for c in fetcher.calls] == ["2026-05-08", "2026-05-07", "2026-05-06"]
     assert len(entries or []) == 5
 
 
 async def test_daily_with_an_empty_week_looks_back_at_most_seven_days() -> None:
-    fetcher = FakeFetcher(lambda p: [])
+    fetcher = FakeFetcher(lambda p, url: [])
     assert await source().poll(fetcher, NOW) == []
     assert len(fetcher.calls) == 7
 
@@ -118,7 +122,7 @@ async def test_daily_with_an_empty_week_looks_back_at_most_seven_days() -> None:
 async def test_pagination_follows_full_pages() -> None:
     papers = hf_items()
 
-    def answer(p: dict[str, str]) -> list[Any]:
+    def answer(p: dict[str, str], url: str) -> list[Any]:
         n, limit = int(p.get("p", 0)), int(p["limit"])
         return papers[n * limit : (n + 1) * limit]
 
@@ -141,7 +145,7 @@ async def test_pagination_follows_full_pages() -> None:
 async def test_listings_ask_the_api_for_the_right_period(
     listing: str, query: str | None, expected: dict[str, str]
 ) -> None:
-    fetcher = FakeFetcher(lambda p: hf_items()[:2])
+    fetcher = FakeFetcher(lambda p, url: hf_items()[:2])
     src = source(listing=listing, query=query)
     await src.poll(fetcher, NOW)
     assert fetcher.calls == [{**expected, "limit": "100"}]
@@ -218,50 +222,31 @@ def test_page_without_embedded_json_falls_back_to_the_cards() -> None:
 
 
 async def test_auto_mode_reads_the_page_when_the_api_fails() -> None:
-    class Flaky(FakeFetcher):
-        async def get(
-            self,
-            url: str,
-            *,
-            params: Mapping[str, str] | None = None,
-            conditional: bool = True,
-            accept: str | None = None,
-        ) -> Page:
-            self.calls.append({"url": url, **(params or {})})
-            if "/api/" in url:
-                raise FetchError("hf", url, "HTTP 502 Bad Gateway", status=502)
-            body = hf_page(hf_items()) if url.endswith("2026-05-08") else hf_page([])
-            return Page(url=url, status=200, body=body)
+    def api_down(params: dict[str, str], url: str) -> Page:
+        if "/api/" in url:
+            raise FetchError("hf", url, "HTTP 502 Bad Gateway", status=502)
+        body = hf_page(hf_items()) if url.endswith("2026-05-08") else hf_page([])
+        return Page(url=url, status=200, body=body)
 
-    fetcher = Flaky(lambda p: [])
+    fetcher = FakeFetcher(api_down)
     entries = await source(mode="auto").poll(fetcher, NOW)
     assert len(entries or []) == 37
-    urls = [c["url"] for c in fetcher.calls]
-    assert urls[:2] == [
+    assert fetcher.urls[:2] == [
         "https://huggingface.co/api/daily_papers",
         "https://huggingface.co/papers/date/2026-05-08",
     ]
     with pytest.raises(FetchError, match="502"):
-        await source(mode="api").poll(Flaky(lambda p: []), NOW)
+        await source(mode="api").poll(FakeFetcher(api_down), NOW)
 
 
 async def test_rate_limited_api_is_not_worked_around_through_the_page() -> None:
-    class Limited(FakeFetcher):
-        async def get(
-            self,
-            url: str,
-            *,
-            params: Mapping[str, str] | None = None,
-            conditional: bool = True,
-            accept: str | None = None,
-        ) -> Page:
-            self.calls.append({"url": url})
-            raise FetchError("hf", url, "HTTP 429", status=429, retry_after=600)
+    def limited(params: dict[str, str], url: str) -> Page:
+        raise FetchError("hf", url, "HTTP 429", status=429, retry_after=600)
 
-    fetcher = Limited(lambda p: [])
+    fetcher = FakeFetcher(limited)
     with pytest.raises(FetchError):
         await source(mode="auto").poll(fetcher, NOW)
-    assert len(fetcher.calls) == 1
+    assert len(fetcher.urls) == 1
 
 
 @pytest.mark.parametrize(
