@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -11,13 +10,12 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from tests.conftest import HfApi
 from tests.test_run import free_port, wait_for
+from tests.tools import require_tool
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -26,11 +24,10 @@ FLAGS = [
 
 
 def chromium(tmp_path: Path, *args: str) -> str:
-    if CHROMIUM is None:
-        pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
+    browser = require_tool("chromium", "chromium-browser", package="chromium")
     profile = tmp_path / "profile"
     result = subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
+        [browser, *FLAGS, f"--user-data-dir={profile}", *args],
         capture_output=True, text=True, timeout=90, check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
