@@ -77,15 +77,11 @@ def http_settings(config: Config) -> HttpSettings:
 
 
 def open_config_store(config: Config) -> Store:
-    """Open and verify the configured store; raises StoreError with a remedy."""
-    store = open_store(
-        config.storage.path,
-        seen_ttl=config.storage.seen_ttl.total_seconds(),
-        size_limit=config.storage.size_limit,
-    )
+    """Open and verify the configured store (PostgreSQL: migrated to this version's schema);
+    raises StoreError with a remedy."""
+    store = open_store(config.storage)
     try:
-        store.check_writable()
-        store.verify()
+        store.check()
     except BaseException:
         store.close()
         raise
@@ -112,7 +108,8 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
     http = HttpClient(http_settings(config))
     try:
         metrics = Metrics()
-        notifier = Notifier(channels(config), store, metrics=metrics)
+        lease = config.storage.lease.total_seconds()
+        notifier = Notifier(channels(config), store, metrics=metrics, lease=lease)
         board = FeedBoard()
         publisher = Publisher(board, config.server.base_url, config.output.dir)
         worker = Worker(
@@ -123,6 +120,7 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
             notifier=notifier,
             publisher=publisher,
             metrics=metrics,
+            lease=lease,
         )
         publisher.publish_stored(worker.sources, store)
         yield Runtime(config, store, http, notifier, board, worker, metrics)

@@ -37,9 +37,9 @@ from feedbridge.preview import extract_once, report
 from feedbridge.server import HEARTBEAT_STALE, create_app, opml
 from feedbridge.sources import build_source
 from feedbridge.store import Store, open_store
+from feedbridge.store.embedded import open_embedded
 
 log = logging.getLogger("feedbridge")
-
 
 
 def _store_or_exit(config: Config) -> Store:
@@ -49,6 +49,12 @@ def _store_or_exit(config: Config) -> Store:
     except StoreError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_STORE)
+
+
+def _shown_state(store: Store, name: str) -> dict[str, object]:
+    """A source's state for the index page; empty (shown "pending") before its first poll."""
+    state = store.source_state(name)
+    return state.to_dict() if state.last_poll is not None else {}
 
 
 def resolve_config_path(option: str | None) -> Path | None:
@@ -104,7 +110,7 @@ async def _run(config: Config) -> None:
                 if time.time() - rt.worker.heartbeat > HEARTBEAT_STALE:
                     return False
                 try:
-                    rt.store.check_writable()
+                    rt.store.ping()
                 except StoreError:
                     return False
                 return True
@@ -115,7 +121,7 @@ async def _run(config: Config) -> None:
                 base_url=config.server.base_url,
                 token=token,
                 alive=alive,
-                source_state=lambda name: rt.store.state("source", name),
+                source_state=lambda name: _shown_state(rt.store, name),
                 metrics=rt.metrics,
             )
             server = _Server(
@@ -202,32 +208,40 @@ def once(ctx: click.Context) -> None:
 @main.command()
 @click.pass_context
 def check(ctx: click.Context) -> None:
-    """Validate the config (all errors at once) and print it with secrets masked."""
+    """Validate the config (all errors at once), print it with secrets masked, check the store."""
     config = _load(ctx.obj["config"])
     click.echo(redacted_summary(config))
     try:
-        check_store(config.storage.path)
+        for line in check_store(config):
+            click.echo(line)
     except StoreError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_STORE)
     click.echo("config ok")
 
 
-def check_store(path: Path) -> None:
-    """Open an existing store and verify it; for a new one, check that it can be created."""
-    if path.exists():
-        with open_store(path) as store:
-            store.check_writable()
-            store.verify(deep=True)
-        return
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise StoreError(
-            f"cannot create the store directory {path}: {parent} is not a writable directory; "
-            "fix its permissions or point [storage] path elsewhere"
-        )
+def check_store(config: Config) -> list[str]:
+    """Verify the store; a PostgreSQL store also reports its server, schema version and the
+    lag of due sources. A new embedded store only has to be creatable."""
+    path = config.storage.path
+    if config.storage.url is None and not path.exists():
+        parent = path.parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise StoreError(
+                f"cannot create the store directory {path}: {parent} is not a writable "
+                "directory; fix its permissions or point [storage] path elsewhere"
+            )
+        return []
+    with contextlib.closing(open_store(config.storage)) as store:
+        info = store.check(deep=True, sources=[s.name for s in config.sources if s.enabled])
+    if info.backend != "postgresql":
+        return []
+    return [
+        f"store: PostgreSQL {info.server} at {info.location}, schema version {info.schema_version}",
+        f"store: {info.due_sources} sources due, the most overdue {info.due_lag:.0f}s late",
+    ]
 
 
 @main.command("export-opml")
@@ -261,7 +275,7 @@ def notify_test(ctx: click.Context, target: str) -> None:
         authors=("feedbridge",),
         score=42,
     )
-    message = chosen.render({"type": "entry", "entry": sample.to_dict()})
+    message = chosen.render("entry", sample.to_dict())
     results = asyncio.run(chosen.send(message))
     for index, reason in sorted(results.items()):
         shown = mask_url(chosen.urls[index])
@@ -338,6 +352,6 @@ def preview(
         sys.exit(1)
     state = None
     if config is not None and config.storage.path.is_dir():
-        with contextlib.suppress(StoreError), Store(config.storage.path) as store:
-            state = store.state("source", src.name)
+        with contextlib.suppress(StoreError), open_embedded(config.storage.path) as store:
+            state = store.source_state(src.name).to_dict()
     click.echo(report(src, result, state))

@@ -1,7 +1,8 @@
 """The feed board: every source's feed rendered once per change, gzipped, with validators.
 
-The worker publishes here after a poll that changed a feed; the server reads the
-bytes as they are. `[output] dir` also gets each feed as a file.
+The worker renders a changed feed, stores it with the poll's outcome, then puts it on
+the board; the server reads the bytes as they are. On a shared store every node loads
+the feeds others rendered (`FeedBoard.sync`). `[output] dir` also gets each feed as a file.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from feedbridge import render
 from feedbridge.models import Entry, FeedInfo
 from feedbridge.sources import Source
-from feedbridge.store import Store
+from feedbridge.store import Store, StoredFeed
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +51,41 @@ class FeedBoard:
     """The latest rendered bytes per source: the server reads, the worker writes."""
 
     feeds: dict[str, RenderedFeed] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)  # the stored version on the board
 
-    def publish(
-        self, name: str, bodies: dict[str, bytes], changed_at: float, entries: Sequence[Entry]
-    ) -> None:
-        etags = {fmt: '"' + hashlib.sha256(b).hexdigest()[:32] + '"' for fmt, b in bodies.items()}
-        self.feeds[name] = RenderedFeed(
-            gzipped={fmt: gzip.compress(b, compresslevel=6, mtime=0) for fmt, b in bodies.items()},
-            etags=etags,
-            last_modified=formatdate(changed_at, usegmt=True),
-            entry_count=len(entries),
-            newest=entries[0] if entries else None,
+    def put(self, feed: StoredFeed) -> None:
+        self.feeds[feed.source] = RenderedFeed(
+            gzipped=dict(feed.gzipped),
+            etags=dict(feed.etags),
+            last_modified=feed.last_modified,
+            entry_count=feed.entry_count,
+            newest=feed.newest,
         )
+        if feed.version:
+            self.versions[feed.source] = feed.version
+
+    def sync(self, store: Store) -> int:
+        """Load the feeds whose stored version differs from the board's; returns how many."""
+        changed = store.feeds(self.versions)
+        for feed in changed.values():
+            self.put(feed)
+        return len(changed)
+
+
+def stored_feed(
+    name: str, bodies: dict[str, bytes], changed_at: float, entries: Sequence[Entry]
+) -> StoredFeed:
+    """Rendered bodies gzipped once, with their ETags: what the store keeps and nodes serve."""
+    etags = {fmt: '"' + hashlib.sha256(b).hexdigest()[:32] + '"' for fmt, b in bodies.items()}
+    return StoredFeed(
+        source=name,
+        version=0,
+        gzipped={fmt: gzip.compress(b, compresslevel=6, mtime=0) for fmt, b in bodies.items()},
+        etags=etags,
+        last_modified=formatdate(changed_at, usegmt=True),
+        entry_count=len(entries),
+        newest=entries[0] if entries else None,
+    )
 
 
 class Publisher:
@@ -82,19 +106,27 @@ class Publisher:
             description=f"{source.title}, via feedbridge",
         )
 
-    def publish(self, source: Source, entries: Sequence[Entry], changed_at: float) -> None:
+    def render(self, source: Source, entries: Sequence[Entry], changed_at: float) -> StoredFeed:
+        """The feed in every format, ready to store (and written to `output_dir`)."""
         bodies = render.render_all(self.feed_info(source), entries)
-        self.board.publish(source.name, bodies, changed_at, entries)
         if self.output_dir is not None:
             for fmt, body in bodies.items():
                 _write_atomic(self.output_dir / f"{source.name}.{render.FORMATS[fmt][0]}", body)
+        return stored_feed(source.name, bodies, changed_at, entries)
+
+    def publish(self, source: Source, entries: Sequence[Entry], changed_at: float) -> None:
+        """Render onto the board without storing (previews, feeds not stored yet)."""
+        self.board.put(self.render(source, entries, changed_at))
 
     def publish_stored(self, sources: Iterable[Source], store: Store) -> None:
-        """Render every source's stored feed, so a restart serves the last good feeds at once."""
+        """Serve the stored rendered feeds at once after a restart; a source whose rendering
+        was never stored (a store from before they were) is rendered from its entries."""
+        self.board.sync(store)
         for source in sources:
-            state = store.state("source", source.name)
-            changed_at = float(state.get("feed_changed_at") or time.time())
-            self.publish(source, store.feed_entries(source.name), changed_at)
+            if source.name not in self.board.feeds:
+                state = store.source_state(source.name)
+                changed_at = state.feed_changed_at or time.time()
+                self.publish(source, store.feed_entries(source.name), changed_at)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

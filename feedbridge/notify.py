@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from feedbridge.durations import DigestSpec
 from feedbridge.health import health_after_failure, health_after_success
 from feedbridge.metrics import Metrics
 from feedbridge.models import Entry, HealthEvent
-from feedbridge.store import Delivery, Store
+from feedbridge.store import LeaseLost, Notice, OutboxRow, Store, TargetState, notice_key
 from feedbridge.templates import Message, digest_message, entry_message
 
 log = logging.getLogger("feedbridge.notify")
@@ -60,22 +60,20 @@ def backoff(attempts: int, rng: random.Random | None = None) -> float:
     return float(delay / 2 + (rng or random).random() * delay / 2)
 
 
-def entry_payload(entry: Entry, now: float) -> dict[str, Any]:
-    return {"type": "entry", "entry": entry.to_dict(), "queued_at": now, "attempts": 0}
+def entry_notice(target: str, entry: Entry, now: float) -> Notice:
+    """An entry owed to `target`; queuing it twice queues it once."""
+    payload = entry.to_dict()
+    return Notice(target, "entry", notice_key("entry", payload), payload)
 
 
-def health_payload(event: HealthEvent, now: float) -> dict[str, Any]:
-    return {
-        "type": "health",
-        "event": {
-            "subject": event.subject,
-            "kind": event.kind,
-            "message": event.message,
-            "at": event.at.isoformat(),
-        },
-        "queued_at": now,
-        "attempts": 0,
+def health_notice(target: str, event: HealthEvent) -> Notice:
+    payload = {
+        "subject": event.subject,
+        "kind": event.kind,
+        "message": event.message,
+        "at": event.at.isoformat(),
     }
+    return Notice(target, "health", notice_key("health", payload), payload)
 
 
 @dataclass
@@ -102,14 +100,13 @@ class Channel:
             obj.add(with_overflow(url, self.overflow))
             self._apprise.append(obj)
 
-    def render(self, payload: Mapping[str, Any]) -> Message:
-        """The message for one outbox row."""
-        if payload.get("type") == "health":
-            event = payload["event"]
+    def render(self, kind: str, payload: Mapping[str, Any]) -> Message:
+        """The message for one outbox row (`kind` "entry" or "health")."""
+        if kind == "health":
             return Message(
-                f"feedbridge: {event['subject']} {event['kind']}", event["message"], "text"
+                f"feedbridge: {payload['subject']} {payload['kind']}", payload["message"], "text"
             )
-        entry = Entry.from_dict(payload["entry"])
+        entry = Entry.from_dict(payload)
         return entry_message(entry, self.format, self.title_template, self.body_template)
 
     async def send(self, message: Message, skip: Iterable[int] = ()) -> dict[int, str | None]:
@@ -146,23 +143,31 @@ class Notifier:
         store: Store,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        lease: float = 60.0,
     ) -> None:
         self.channels = {c.name: c for c in channels}
+        self.lease = lease  # how long a shared store keeps a target with this node
         self.store = store
         self.clock = clock
         self.metrics = metrics
         if metrics is not None:
             metrics.watch_queues(self.channels, store.pending_count)
 
-    def raise_health(self, event: HealthEvent, exclude: str | None = None) -> None:
-        """Queue a health event to every target that asked for them."""
+    def health_notices(self, event: HealthEvent, exclude: str | None = None) -> list[Notice]:
+        """The event for every target that asked for health events (logged once here)."""
         log.warning(
             "health event",
             extra={"subject": event.subject, "kind": event.kind, "detail": event.message},
         )
-        for channel in self.channels.values():
-            if channel.health and channel.name != exclude:
-                self.store.enqueue(channel.name, health_payload(event, self.clock()))
+        return [
+            health_notice(c.name, event)
+            for c in self.channels.values()
+            if c.health and c.name != exclude
+        ]
+
+    def raise_health(self, event: HealthEvent, exclude: str | None = None) -> None:
+        """Queue a health event to every target that asked for them."""
+        self.store.enqueue(self.health_notices(event, exclude), self.clock())
 
     async def deliver(
         self, *, respect_backoff: bool = True, stop: asyncio.Event | None = None
@@ -181,33 +186,45 @@ class Notifier:
     async def deliver_target(
         self, channel: Channel, *, respect_backoff: bool = True, stop: asyncio.Event | None = None
     ) -> RoundResult:
-        """One round for one target: single messages in order, then its digest if due."""
+        """One round for one target: single messages in order, then its digest if due. On a
+        shared store the round runs only where the target's lease is held."""
         result = RoundResult()
-        state = self.store.state("target", channel.name)
-        pending = self.store.pending(channel.name)
-        singles = (
-            pending
-            if channel.digest is None
-            else [d for d in pending if d.payload.get("type") == "health"]
-        )
-        for delivery in singles:
+        try:
+            pending = self.store.claim_due(channel.name, self.clock(), ttl=self.lease)
+        except LeaseLost:
+            return result  # another node delivers this target
+        state = self.store.target_state(channel.name).to_dict()
+        try:
+            await self._deliver_rows(channel, pending, state, result, respect_backoff, stop)
+            self.store.save_target_state(channel.name, TargetState.from_dict(state))
+        except LeaseLost as exc:
+            log.warning("target lease lost", extra={"target": channel.name, "error": str(exc)})
+        return result
+
+    async def _deliver_rows(
+        self,
+        channel: Channel,
+        pending: Sequence[OutboxRow],
+        state: dict[str, Any],
+        result: RoundResult,
+        respect_backoff: bool,
+        stop: asyncio.Event | None,
+    ) -> None:
+        singles = pending if channel.digest is None else [d for d in pending if d.kind == "health"]
+        for row in singles:
             if stop is not None and stop.is_set():
                 break
             now = self.clock()
-            if respect_backoff and delivery.payload.get("next_at", 0) > now:
+            if respect_backoff and row.next_at > now:
                 break
             if not self._allowed(channel, state, now):
                 break
-            ok = await self._attempt(
-                channel, delivery, [delivery], channel.render(delivery.payload), state, result
-            )
-            if not ok:
+            message = channel.render(row.kind, row.payload)
+            if not await self._attempt(channel, row, [row], message, state, result):
                 break
         if channel.digest is not None and result.failed == 0:
-            rows = [d for d in pending if d.payload.get("type") != "health"]
+            rows = [d for d in pending if d.kind != "health"]
             await self._digest(channel, rows, state, result, respect_backoff)
-        self.store.save_state("target", channel.name, state)
-        return result
 
     def _allowed(self, channel: Channel, state: dict[str, Any], now: float) -> bool:
         """The per-target rate limit: at most `max_per_hour` messages in any hour."""
@@ -220,74 +237,68 @@ class Notifier:
     async def _attempt(
         self,
         channel: Channel,
-        lead: Delivery,
-        rows: Sequence[Delivery],
+        lead: OutboxRow | None,
+        rows: Sequence[OutboxRow],
         message: Message,
         state: dict[str, Any],
         result: RoundResult,
     ) -> bool:
         """Send `message` for `rows` (one row, or a digest's); True when every URL took it."""
-        payload = lead.payload
-        outcome = await channel.send(message, skip=payload.get("done", []))
+        outcome = await channel.send(message, skip=lead.done_urls if lead else ())
         now = self.clock()
         errors = [r for r in outcome.values() if r is not None]
+        label = _label(lead)
         if not errors:
-            with self.store.transaction():
-                for row in rows:
-                    self.store.complete(row)
-                if channel.max_per_hour is not None:
-                    state.setdefault("sent_times", []).append(now)
-                self._target_health(channel, state, None)
+            if channel.max_per_hour is not None:
+                state.setdefault("sent_times", []).append(now)
+            notices = self._target_health(channel, state, None)
+            self.store.complete(channel.name, rows, TargetState.from_dict(state), notices)
             result.sent += 1
             if self.metrics is not None:
                 self.metrics.sent.labels(channel.name).inc()
-            log.info(
-                "delivered",
-                extra={"target": channel.name, "item": _label(payload), "rows": len(rows)},
-            )
+            log.info("delivered", extra={"target": channel.name, "item": label, "rows": len(rows)})
             return True
         result.failed += 1
         if self.metrics is not None:
             self.metrics.failed.labels(channel.name).inc()
         reason = "; ".join(errors)
-        done = sorted({*payload.get("done", []), *(i for i, r in outcome.items() if r is None)})
-        attempts = int(payload.get("attempts", 0)) + 1
-        if now - float(payload.get("queued_at", now)) > channel.retry_window:
-            with self.store.transaction():
-                for row in rows:
-                    self.store.record_failed(row, reason)
-                self._target_health(channel, state, f"gave up after {attempts} tries: {reason}")
+        attempts = (lead.attempts if lead else 0) + 1
+        first = lead.first_attempt_at if lead and lead.first_attempt_at is not None else now
+        if now - first > channel.retry_window:
+            notices = self._target_health(
+                channel, state, f"gave up after {attempts} tries: {reason}"
+            )
+            self.store.give_up(
+                channel.name, rows, reason, TargetState.from_dict(state), notices, now
+            )
             result.given_up += len(rows)
             log.error(
                 "delivery given up",
-                extra={"target": channel.name, "item": _label(payload), "reason": reason},
+                extra={"target": channel.name, "item": label, "reason": reason},
             )
             return True  # the row is gone; later rows may go on
-        with self.store.transaction():
-            if lead.id:
-                self.store.update_delivery(
-                    lead,
-                    {
-                        **payload,
-                        "attempts": attempts,
-                        "done": done,
-                        "next_at": now + backoff(attempts),
-                        "last_error": reason,
-                    },
-                )
-            self._target_health(channel, state, reason)
+        notices = self._target_health(channel, state, reason)
+        if lead is not None:
+            done = lead.done_urls | {i for i, r in outcome.items() if r is None}
+            lead = replace(
+                lead, attempts=attempts, first_attempt_at=first, done_urls=frozenset(done),
+                next_at=now + backoff(attempts), last_error=reason,
+            )  # fmt: skip
+            self.store.retry(lead, TargetState.from_dict(state), notices)
+        else:
+            self.store.save_target_state(channel.name, TargetState.from_dict(state))
+            if notices:
+                self.store.enqueue(notices, now)
         log.warning(
             "delivery failed, will retry",
-            extra={
-                "target": channel.name,
-                "item": _label(payload),
-                "reason": reason,
-                "attempt": attempts,
-            },
+            extra={"target": channel.name, "item": label, "reason": reason, "attempt": attempts},
         )
         return False
 
-    def _target_health(self, channel: Channel, state: dict[str, Any], error: str | None) -> None:
+    def _target_health(
+        self, channel: Channel, state: dict[str, Any], error: str | None
+    ) -> list[Notice]:
+        """Update the target's health in `state`; the events it raises for other targets."""
         subject = f"target {channel.name}"
         at = datetime.fromtimestamp(self.clock(), UTC)
         if error is None:
@@ -296,13 +307,14 @@ class Notifier:
             health = health_after_failure(state, subject, error, at, FAILURE_THRESHOLD)
         state.clear()
         state.update(health.state)
-        if health.event is not None:
-            self.raise_health(health.event, exclude=channel.name)
+        if health.event is None:
+            return []
+        return self.health_notices(health.event, exclude=channel.name)
 
     async def _digest(
         self,
         channel: Channel,
-        rows: Sequence[Delivery],
+        rows: Sequence[OutboxRow],
         state: dict[str, Any],
         result: RoundResult,
         respect_backoff: bool,
@@ -323,11 +335,11 @@ class Notifier:
             return
         if not self._allowed(channel, state, now):
             return
-        entries = [Entry.from_dict(r.payload["entry"]) for r in rows]
+        entries = [Entry.from_dict(r.payload) for r in rows]
         message = digest_message(
             entries, channel.format, channel.top, datetime.fromtimestamp(now, channel.digest.tz)
         )
-        lead = rows[0] if rows else Delivery("", channel.name, {"type": "digest"})
+        lead = rows[0] if rows else None
         if await self._attempt(channel, lead, rows, message, state, result):
             state["last_digest"] = now
             state.pop("digest_next_at", None)
@@ -342,10 +354,9 @@ def next_fire(spec: DigestSpec, after: float) -> float:
     return fire.timestamp()
 
 
-def _label(payload: Mapping[str, Any]) -> str:
-    if payload.get("type") == "health":
-        return f"health:{payload['event']['subject']}"
-    if payload.get("type") == "digest":
+def _label(row: OutboxRow | None) -> str:
+    if row is None:
         return "digest"
-    entry = payload.get("entry", {})
-    return f"{entry.get('source')}:{entry.get('key')}"
+    if row.kind == "health":
+        return f"health:{row.payload['subject']}"
+    return row.key

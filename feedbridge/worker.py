@@ -1,4 +1,9 @@
-"""The poll loop: due sources → fetch → extract → pipeline → store → publish; wakes the notifier."""
+"""The poll loop: due sources → fetch → extract → pipeline → store → publish; wakes the notifier.
+
+With the embedded store each source has its own loop; with a shared store the worker
+claims due sources under a lease, renews it while polling, and writes the outcome only
+while it still holds it (see docs/architecture.md, "The lease protocol").
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,16 +23,18 @@ from feedbridge.health import health_after_failure, health_after_success
 from feedbridge.http import HttpClient
 from feedbridge.metrics import Metrics
 from feedbridge.models import Entry, HealthEvent
-from feedbridge.notify import Notifier, entry_payload
+from feedbridge.notify import Notifier, entry_notice
 from feedbridge.pipeline import TargetView, decide
 from feedbridge.scheduler import first_due, next_due
 from feedbridge.sources import Source
-from feedbridge.store import Store
+from feedbridge.store import Lease, LeaseLost, PollOutcome, SourceState, Store, StoredFeed
 
 log = logging.getLogger("feedbridge.worker")
 
 DELIVERY_TICK = 5.0
 EXPIRE_EVERY = 3600.0
+CLAIM_TICK = 1.0  # how often a worker on a shared store looks for due sources
+SYNC_TICK = 2.0  # how often a node on a shared store loads feeds other nodes rendered
 
 
 @dataclass
@@ -42,6 +49,8 @@ class PollReport:
     seconds: float = 0.0
     retry_after: float | None = None
     failures: int = 0  # failed polls in a row, for the scheduler's backoff
+    next_due: float = 0.0  # epoch seconds of the next poll, as stored
+    lease_lost: bool = False  # the outcome was not written: another worker took the source
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +73,7 @@ class Worker:
         publisher: Publisher,
         metrics: Metrics | None = None,
         failure_threshold: int = 3,
+        lease: float = 60.0,
     ) -> None:
         self.sources = list(sources)
         self.targets = list(targets)
@@ -74,14 +84,19 @@ class Worker:
         self.board = publisher.board
         self.metrics = metrics
         self.failure_threshold = failure_threshold
+        self.lease = lease
+        self.takeovers = 0  # leases this worker took from a holder that stopped renewing
         self.heartbeat = time.time()
         self._wake = asyncio.Event()
 
     # --- one poll -------------------------------------------------------------------------
 
-    async def poll(self, source: Source, now: datetime | None = None) -> PollReport:
-        """Poll one source; never raises for the source's own failures."""
-        report = await self._poll(source, now)
+    async def poll(
+        self, source: Source, now: datetime | None = None, lease: Lease | None = None
+    ) -> PollReport:
+        """Poll one source; never raises for the source's own failures. With a `lease`, the
+        outcome is written only while the lease is held."""
+        report = await self._poll(source, now, lease)
         if self.metrics is not None:
             m, name = self.metrics, source.name
             m.polls.labels(name).inc()
@@ -95,11 +110,19 @@ class Worker:
                 m.errors.labels(name).inc()
         return report
 
-    async def _poll(self, source: Source, now: datetime | None) -> PollReport:
+    async def _poll(self, source: Source, now: datetime | None, lease: Lease | None) -> PollReport:
         started = time.monotonic()
         now = now or datetime.now(UTC)
         try:
-            return await self._poll_stored(source, now, started)
+            return await self._poll_stored(source, now, started, lease)
+        except LeaseLost as exc:
+            log.warning(
+                "lease lost, outcome dropped", extra={"source": source.name, "error": str(exc)}
+            )
+            return PollReport(
+                source.name, ok=False, error=str(exc), seconds=time.monotonic() - started,
+                lease_lost=True,
+            )  # fmt: skip
         except StoreError as exc:
             message = f"source {source.name!r} ({source.url}): {exc}"
             log.error("store failed", extra={"source": source.name, "error": message})
@@ -111,9 +134,12 @@ class Worker:
                 failures=1,
             )
 
-    async def _poll_stored(self, source: Source, now: datetime, started: float) -> PollReport:
-        state = self.store.state("source", source.name)
-        validators: dict[str, Any] = dict(state.get("validators") or {})
+    async def _poll_stored(
+        self, source: Source, now: datetime, started: float, lease: Lease | None
+    ) -> PollReport:
+        stored = self.store.source_state(source.name)
+        state = stored.to_dict()
+        validators: dict[str, Any] = dict(stored.validators)
         fetcher = self.http.fetcher(source.name, validators, source.config.headers)
         state["last_poll"] = now.timestamp()
         try:
@@ -121,18 +147,23 @@ class Worker:
         except StoreError:
             raise
         except FeedbridgeError as exc:
-            return self._failed(source, state, exc, now, started)
+            return self._failed(source, state, exc, now, started, lease)
         except Exception as exc:  # a bug in one source must not stop the others
             log.exception("source crashed", extra={"source": source.name, "url": source.url})
-            return self._failed(source, state, exc, now, started)
+            return self._failed(source, state, exc, now, started, lease)
         state["validators"] = validators
         if entries is None:
             health = health_after_success(state, f"source {source.name}", now)
             health.state["last_success"] = now.timestamp()
-            self._save_source_state(source, health.state, health.event)
+            due = self._next_due(source, 0, None)
+            self._save(
+                source, PollOutcome(SourceState.from_dict(health.state), due), health.event, lease
+            )
             log.debug("poll unchanged", extra={"source": source.name})
-            return PollReport(source.name, ok=True, seconds=time.monotonic() - started)
-        report = self._apply(source, entries, state, now)
+            return PollReport(
+                source.name, ok=True, seconds=time.monotonic() - started, next_due=due
+            )
+        report = self._apply(source, entries, state, now, lease)
         report.seconds = time.monotonic() - started
         log.info(
             "poll done",
@@ -146,28 +177,34 @@ class Worker:
         )
         return report
 
+    def _next_due(self, source: Source, failures: int, retry_after: float | None) -> float:
+        interval = source.config.interval.total_seconds()
+        return next_due(
+            time.time(), interval, jitter=source.config.jitter, failures=failures,
+            retry_after=retry_after,
+        )  # fmt: skip
+
     def _apply(
-        self, source: Source, entries: Sequence[Entry], state: dict[str, Any], now: datetime
+        self,
+        source: Source,
+        entries: Sequence[Entry],
+        state: dict[str, Any],
+        now: datetime,
+        lease: Lease | None,
     ) -> PollReport:
         name = source.name
         config = source.config
-        previous = self.store.feed_entries(name)
         keys = [e.key for e in entries]
-        seen = self.store.seen_scores(name, keys)
+        wanted = [t for t in self.targets if t.filter.wants_source(name)]
+        view = self.store.poll_view(name, keys, [t.name for t in wanted])
         views = [
-            TargetView(
-                t.name,
-                t.filter,
-                self.store.target_knows(t.name, name),
-                frozenset(self.store.handed(t.name, name, keys)),
-            )
-            for t in self.targets
-            if t.filter.wants_source(name)
+            TargetView(t.name, t.filter, t.name in view.knows, view.handed.get(t.name, frozenset()))
+            for t in wanted
         ]
         decision = decide(
             extracted=entries,
-            previous_feed=previous,
-            seen=seen,
+            previous_feed=view.feed,
+            seen=view.seen,
             targets=views,
             keep=config.keep,
             first_run=config.first_run_mode,
@@ -178,33 +215,40 @@ class Worker:
         new_state = health.state
         new_state["last_success"] = now.timestamp()
         new_state["last_count"] = len(entries)
-        changed = [e.to_dict() for e in decision.feed] != [e.to_dict() for e in previous]
+        changed = [e.to_dict() for e in decision.feed] != [e.to_dict() for e in view.feed]
+        rendered: StoredFeed | None = None
+        if changed and not decision.empty:
+            new_state["feed_changed_at"] = time.time()
+            rendered = self.publisher.render(source, decision.feed, new_state["feed_changed_at"])
+        else:
+            changed = False
         stamp = now.timestamp()
-        queued = 0
-        with self.store.transaction():
-            if not decision.empty:
-                if changed:
-                    self.store.save_feed(name, decision.feed)
-                    new_state["feed_changed_at"] = time.time()
-                self.store.mark_seen(name, entries)
-            for target, owed in decision.deliveries.items():
-                for entry in owed:
-                    self.store.enqueue(target, entry_payload(entry, stamp))
-                self.store.mark_handed(target, name, [e.key for e in owed], "queued")
-                queued += len(owed)
-            for target, skipped in decision.suppressed.items():
-                self.store.mark_handed(target, name, skipped, "first_run")
-            for target in decision.first_cycle:
-                self.store.mark_target_knows(target, name)
-            self._save_source_state(source, new_state, health.event)
+        notices = [
+            entry_notice(target, entry, stamp)
+            for target, owed in decision.deliveries.items()
+            for entry in owed
+        ]
+        due = self._next_due(source, 0, None)
+        outcome = PollOutcome(
+            state=SourceState.from_dict(new_state),
+            next_due=due,
+            feed=decision.feed if changed else None,
+            rendered=rendered,
+            seen=[] if decision.empty else entries,
+            seen_before=view.seen,
+            notices=notices,
+            suppressed=decision.suppressed,
+            first_cycle=decision.first_cycle,
+        )
+        self._save(source, outcome, health.event, lease)
         if decision.empty:
             log.warning(
                 "source yielded no entries, keeping last feed",
                 extra={"source": name, "url": source.url},
             )
-        if changed:
-            self.publisher.publish(source, decision.feed, new_state["feed_changed_at"])
-        if queued:
+        if rendered is not None:
+            self.board.put(rendered)
+        if notices:
             self._wake.set()
         return PollReport(
             name,
@@ -212,7 +256,8 @@ class Worker:
             changed=changed,
             entries=len(entries),
             new=len(decision.new),
-            queued=queued,
+            queued=len(notices),
+            next_due=due,
         )
 
     def _failed(
@@ -222,6 +267,7 @@ class Worker:
         exc: BaseException,
         now: datetime,
         started: float,
+        lease: Lease | None,
     ) -> PollReport:
         message = (
             str(exc)
@@ -235,7 +281,11 @@ class Worker:
             state, f"source {source.name}", message, now, self.failure_threshold
         )
         health.state["retry_after"] = retry_after
-        self._save_source_state(source, health.state, health.event)
+        failures = int(health.state["failures"])
+        due = self._next_due(source, failures, retry_after)
+        self._save(
+            source, PollOutcome(SourceState.from_dict(health.state), due), health.event, lease
+        )
         log.warning(
             "poll failed", extra={"source": source.name, "url": source.url, "error": message}
         )
@@ -245,42 +295,60 @@ class Worker:
             error=message,
             seconds=time.monotonic() - started,
             retry_after=retry_after,
-            failures=int(health.state["failures"]),
+            failures=failures,
+            next_due=due,
         )
 
-    def _save_source_state(
-        self, source: Source, state: dict[str, Any], event: HealthEvent | None
+    def _save(
+        self, source: Source, outcome: PollOutcome, event: HealthEvent | None, lease: Lease | None
     ) -> None:
-        with self.store.transaction():
-            self.store.save_state("source", source.name, state)
-            if event is not None:
-                self.notifier.raise_health(event)
-                self._wake.set()
+        """One transaction: the outcome and the health event it raised."""
+        if event is not None:
+            notices = [*outcome.notices, *self.notifier.health_notices(event)]
+            outcome = replace(outcome, notices=notices)
+        self.store.apply_poll(source.name, outcome, lease)
+        if event is not None:
+            self._wake.set()
 
     # --- cycles ---------------------------------------------------------------------------
 
     async def run_once(self) -> list[PollReport]:
-        """Poll every source once, then try every queued delivery once.
+        """Poll every source once (on a shared store: every due source nobody else holds),
+        then try every queued delivery once.
 
         A fixed pool of pollers takes sources in turn, so that no more polls are
         in progress (state loaded, fetcher built) than can hold a connection.
         """
-        pending = iter(self.sources)
+        by_name = {s.name: s for s in self.sources}
+        work: list[tuple[Source, Lease | None]] = [(s, None) for s in self.sources]
+        if self.store.shared:
+            now = time.time()
+            self.store.register_sources(list(by_name), now)
+            leases = self.store.claim_sources(list(by_name), now, len(by_name), self.lease)
+            work = [(by_name[lease.source], lease) for lease in leases]
+        pending = iter(work)
         reports: dict[str, PollReport] = {}
 
         async def poller() -> None:
-            for source in pending:
-                reports[source.name] = await self.poll(source)
+            for source, lease in pending:
+                reports[source.name] = await self._poll_leased(source, lease)
 
-        width = max(1, min(self.http.settings.concurrency, len(self.sources)))
+        width = max(1, min(self.http.settings.concurrency, len(work)))
         await asyncio.gather(*(poller() for _ in range(width)))
         self.heartbeat = time.time()
         await self.notifier.deliver(respect_backoff=False)
-        return [reports[s.name] for s in self.sources]
+        return [reports[s.name] for s in self.sources if s.name in reports]
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        """Poll each source on its own schedule until `stop` is set."""
-        tasks = [asyncio.create_task(self._source_loop(s, stop)) for s in self.sources]
+        """Poll each source on its schedule until `stop` is set: one loop per source on the
+        embedded store, a claim loop on a shared one."""
+        if self.store.shared:
+            tasks = [
+                asyncio.create_task(self._claim_loop(stop)),
+                asyncio.create_task(self._sync_loop(stop)),
+            ]
+        else:
+            tasks = [asyncio.create_task(self._source_loop(s, stop)) for s in self.sources]
         tasks.append(asyncio.create_task(self._delivery_loop(stop)))
         tasks.append(asyncio.create_task(self._housekeeping_loop(stop)))
         try:
@@ -295,21 +363,74 @@ class Worker:
                     log.error("worker task failed", exc_info=task.exception())
 
     async def _source_loop(self, source: Source, stop: asyncio.Event) -> None:
-        config = source.config
-        interval = config.interval.total_seconds()
-        state = self.store.state("source", source.name)
-        due = first_due(time.time(), interval, state.get("last_poll"))
+        interval = source.config.interval.total_seconds()
+        state = self.store.source_state(source.name)
+        due = first_due(time.time(), interval, state.last_poll)
         while not stop.is_set():
             if await _sleep_or_stop(stop, due - time.time()):
                 return
             report = await self.poll(source)
-            due = next_due(
-                time.time(),
-                interval,
-                jitter=config.jitter,
-                failures=report.failures,
-                retry_after=report.retry_after,
-            )
+            due = report.next_due or self._next_due(source, report.failures, report.retry_after)
+
+    async def _claim_loop(self, stop: asyncio.Event) -> None:
+        """Claim due sources (up to the free poll slots), poll each under its lease."""
+        by_name = {s.name: s for s in self.sources}
+        self.store.register_sources(list(by_name), time.time())
+        width = max(1, self.http.settings.concurrency)
+        running: set[asyncio.Task[PollReport]] = set()
+        while not stop.is_set():
+            self.heartbeat = time.time()
+            free = width - len(running)
+            if free > 0:
+                try:
+                    leases = self.store.claim_sources(list(by_name), time.time(), free, self.lease)
+                except StoreError as exc:
+                    log.error("claiming sources failed", extra={"error": str(exc)})
+                    leases = []
+                for lease in leases:
+                    if lease.taken_over is not None:
+                        self.takeovers += 1
+                        log.warning(
+                            "lease taken over",
+                            extra={"source": lease.source, "previous": lease.taken_over},
+                        )
+                    task = asyncio.create_task(self._poll_leased(by_name[lease.source], lease))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+            waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait()), *running]
+            await asyncio.wait(waiters, timeout=CLAIM_TICK, return_when=asyncio.FIRST_COMPLETED)
+            waiters[0].cancel()
+        if running:
+            await asyncio.wait(running, timeout=10)
+
+    async def _poll_leased(self, source: Source, lease: Lease | None) -> PollReport:
+        """Poll under `lease`, renewing it every third of its length; a lease lost while
+        fetching cancels the poll (the new holder polls instead)."""
+        if lease is None:
+            return await self.poll(source)
+        task = asyncio.create_task(self.poll(source, lease=lease))
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=self.lease / 3)
+            if done:
+                return task.result()
+            try:
+                lease = self.store.renew(lease, time.time(), self.lease)
+            except LeaseLost:
+                log.warning("lease lost while polling", extra={"source": source.name})
+                task.cancel()
+                return PollReport(source.name, ok=False, error="lease lost", lease_lost=True)
+            except StoreError as exc:
+                log.error(
+                    "renewing a lease failed", extra={"source": source.name, "error": str(exc)}
+                )
+
+    async def _sync_loop(self, stop: asyncio.Event) -> None:
+        """Serve what other nodes rendered: load feeds whose stored version changed."""
+        while not await _sleep_or_stop(stop, SYNC_TICK):
+            try:
+                self.board.sync(self.store)
+            except StoreError as exc:
+                log.error("loading stored feeds failed", extra={"error": str(exc)})
 
     async def _delivery_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -122,3 +122,19 @@ def no_apprise_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
     from apprise.plugins.base import NotifyBase
 
     monkeypatch.setattr(NotifyBase, "request_rate_per_sec", 0)
+
+
+@pytest.fixture(scope="session")
+def pg_server_session() -> Iterator[Any]:
+    """One throwaway PostgreSQL for the whole session (started on first use)."""
+    from tests.pg import pg_server
+
+    with pg_server() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server_session: Any) -> str:
+    """A fresh, empty database on the session's PostgreSQL."""
+    url: str = pg_server_session.database()
+    return url

@@ -35,7 +35,9 @@ from feedbridge.feeds import FeedBoard
 from feedbridge.http import BodyTooLarge, BoundedDecoder
 from feedbridge.notify import Notifier
 from feedbridge.scheduler import next_due
-from feedbridge.store import Store, open_store
+from feedbridge.store import EmbeddedStore as Store
+from feedbridge.store import PollOutcome, SourceState
+from feedbridge.store import open_embedded as open_store
 from feedbridge.worker import PollReport, Worker
 from tests.chaos import ChaosServer, Reply, Request, gzip_bomb, nested_gzip_bomb, to_toml
 from tests.conftest import HfApi, Receiver, run_cli
@@ -90,7 +92,7 @@ class Rig:
         return next(s for s in self.worker.sources if s.name == name)
 
     def state(self, name: str) -> dict[str, Any]:
-        return self.store.state("source", name)
+        return self.store.source_state(name).to_dict()
 
 
 @asynccontextmanager
@@ -578,8 +580,7 @@ async def test_a_cycle_with_every_hostile_behaviour_at_once_keeps_the_healthy_so
 
 def _store_with_state(path: Path) -> None:
     with open_store(path) as store:
-        store.save_state("source", "a", {"failures": 0})
-        store.save_feed("a", [])
+        store.apply_poll("a", PollOutcome(SourceState(failures=0), feed=[]))
 
 
 def _rewrite_values(path: Path, mode: int, value: bytes | str) -> None:
@@ -776,7 +777,7 @@ def test_sigterm_during_a_slow_delivery_exits_0_in_grace_and_loses_or_doubles_no
 
     delivered = Counter(receiver.titles)
     with Store(tmp_path / "data") as store:
-        queued = [d.payload["entry"]["title"] for d in store.pending("hook")]
+        queued = [d.payload["title"] for d in store.claim_due("hook", 0)]
     assert set(delivered) | set(queued) == titles, "a delivery was lost"
     assert len(set(delivered) & set(queued)) <= 1, "only the one in flight may be both"
     assert len(arrivals) - len(receiver.titles) <= 1, "more than one delivery cut off"
@@ -801,7 +802,7 @@ async def test_store_write_failure_during_a_poll_is_a_failed_poll_not_a_crash(
         def disk_full(*_args: Any, **_kwargs: Any) -> None:
             raise sqlite3.OperationalError("database or disk is full")
 
-        monkeypatch.setattr(r.store, "mark_seen", disk_full)
+        monkeypatch.setattr(r.store, "_expire_at", disk_full)
         report = await r.worker.poll(r.source("healthy"))
         assert not report.ok
         assert "disk is full" in (report.error or "") and "'healthy'" in (report.error or "")

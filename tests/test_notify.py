@@ -19,9 +19,9 @@ from werkzeug import Response
 
 from feedbridge.durations import parse_digest
 from feedbridge.models import Entry, HealthEvent
-from feedbridge.notify import Channel, Notifier, entry_payload, next_fire
+from feedbridge.notify import Channel, Notifier, entry_notice, next_fire
 from feedbridge.sources.hf_papers import HfPapersSource
-from feedbridge.store import Store
+from feedbridge.store import EmbeddedStore as Store
 from tests.conftest import Receiver, hf_items
 from tests.test_hf_papers import page, source
 
@@ -61,8 +61,7 @@ def smtp() -> Iterator[tuple[Mailbox, int]]:
 
 
 def queue(store: Store, target: str, entries: list[Entry], at: float) -> None:
-    for e in entries:
-        store.enqueue(target, entry_payload(e, at))
+    store.enqueue([entry_notice(target, e, at) for e in entries], at)
 
 
 async def test_email_digest_arrives_as_a_newsletter_sorted_by_upvotes(
@@ -207,7 +206,7 @@ async def test_connection_refused_counts_as_failure_and_nothing_is_lost(tmp_path
         result = await notifier.deliver()
         assert result.failed == 1
         assert store.pending_count("hook") == 2
-        assert store.pending("hook")[0].payload["last_error"]
+        assert store.claim_due("hook", 0)[0].last_error
 
 
 async def test_deliveries_past_the_retry_window_are_recorded_with_a_health_alert(
@@ -224,7 +223,7 @@ async def test_deliveries_past_the_retry_window_are_recorded_with_a_health_alert
             clock.now += 1800
         assert store.pending_count("broken") == 0
         failed = store.failed("broken")
-        assert len(failed) == 1 and "error=500" in failed[0]["reason"]
+        assert len(failed) == 1 and "error=500" in failed[0].reason
     kinds = [m["title"] for m in receiver.received]
     assert kinds == ["feedbridge: target broken failing"]
 

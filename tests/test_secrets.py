@@ -13,8 +13,8 @@ import requests
 from feedbridge.app import channels
 from feedbridge.config import load_config, secret_fragments
 from feedbridge.logs import setup_logging
-from feedbridge.notify import Notifier, entry_payload
-from feedbridge.store import Store
+from feedbridge.notify import Notifier, entry_notice
+from feedbridge.store import EmbeddedStore as Store
 from tests.conftest import run_cli
 from tests.test_notify import papers
 
@@ -98,12 +98,14 @@ async def test_failed_deliveries_at_debug_log_no_secret(
         mock.patch("smtplib.SMTP", side_effect=OSError("smtp refused")),
         Store(tmp_path / "data") as store,
     ):
-        notifier = Notifier(channels(config), store)
+        now = [1_000_000.0]
+        notifier = Notifier(channels(config), store, clock=lambda: now[0])
         for target in notifier.channels:
-            store.enqueue(target, entry_payload(papers(1)[0], 0))
+            store.enqueue([entry_notice(target, papers(1)[0], 0)], 0)
         for _ in range(4):
             await notifier.deliver(respect_backoff=False)
-        reasons = [row["reason"] for t in notifier.channels for row in store.failed(t)]
+            now[0] += 86400  # past every retry window: each row is tried, then given up
+        reasons = [row.reason for t in notifier.channels for row in store.failed(t)]
     logging.getLogger().handlers.clear()
     logs = capsys.readouterr().err
     assert reasons, "the deliveries should have failed"

@@ -183,12 +183,29 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _postgres_url(value: SecretStr | None) -> SecretStr | None:
+    if value is None or value.get_secret_value() == "":
+        return None
+    if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+        raise ValueError("must be a postgresql:// URL (or leave it out for the embedded store)")
+    return value
+
+
+def _lease(value: timedelta) -> timedelta:
+    if value < timedelta(seconds=2):
+        raise ValueError(f'must be at least 2s, got "{format_duration(value)}"')
+    return value
+
+
 class StorageConfig(_Model):
-    """The diskcache directory (relative to the working directory) and its retention."""
+    """The embedded diskcache directory (relative to the working directory), or a shared
+    PostgreSQL (`url`), and retention."""
 
     path: Path = Path("data")
+    url: Annotated[SecretStr | None, AfterValidator(_postgres_url)] = None
     seen_ttl: Duration = timedelta(days=90)
     size_limit: Size = 4 * 2**30
+    lease: Annotated[Duration, AfterValidator(_lease)] = timedelta(seconds=60)
 
 
 class ServerConfig(_Model):

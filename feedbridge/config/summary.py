@@ -49,11 +49,21 @@ def _describe_target(target: TargetConfig) -> list[str]:
     ]
 
 
+def _mask_dsn(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
 def secret_fragments(config: Config) -> list[str]:
     """The secret parts of the config (tokens, passwords, URL path tokens) for log masking."""
     found: list[str] = []
     if config.server.token:
         found.append(config.server.token.get_secret_value())
+    if config.storage.url is not None:
+        password = urlsplit(config.storage.url.get_secret_value()).password
+        found += [config.storage.url.get_secret_value(), *([password] if password else [])]
     for target in config.targets:
         for url in target.urls():
             found.append(url)
@@ -69,9 +79,14 @@ def secret_fragments(config: Config) -> list[str]:
 def redacted_summary(config: Config) -> str:
     """A human summary for `feedbridge check`; URLs are masked and the server token is ***."""
     storage, server, http = config.storage, config.server, config.http
+    where = (
+        f"postgresql {_mask_dsn(storage.url.get_secret_value())} "
+        f"(lease {format_duration(storage.lease)}"
+        if storage.url is not None
+        else f"{storage.path} (size_limit {format_size(storage.size_limit)}"
+    )
     lines = [
-        f"storage: {storage.path} (seen_ttl {format_duration(storage.seen_ttl)}, "
-        f"size_limit {format_size(storage.size_limit)})",
+        f"storage: {where}, seen_ttl {format_duration(storage.seen_ttl)})",
         f"server: {'on' if server.enabled else 'off'} {server.host}:{server.port}, base_url "
         f"{server.base_url}, token {'***' if server.token else 'none'}",
         f"http: timeout {format_duration(http.timeout)}, max_body {format_size(http.max_body)}, "

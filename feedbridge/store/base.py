@@ -1,0 +1,290 @@
+"""The store interface: typed records and the `Store` protocol both backends implement.
+
+Callers (worker, notifier, server, feed board) see only these records and calls;
+key formats and SQL stay inside `embedded.py` and `postgres.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, Protocol
+
+from feedbridge.errors import StoreError
+from feedbridge.models import Entry
+
+Kind = Literal["entry", "digest", "health"]
+
+
+class LeaseLost(StoreError):
+    """This process no longer holds the lease (it expired and another worker took it over);
+    nothing of the outcome was written."""
+
+
+def _split(cls: type, data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    names = {f.name for f in fields(cls)} - {"extra"}
+    known = {k: v for k, v in data.items() if k in names}
+    return known, {k: v for k, v in data.items() if k not in names}
+
+
+def _present(record: Any) -> dict[str, Any]:
+    """The record's fields as a dict, leaving out those that are None (absent)."""
+    names = (f.name for f in fields(record) if f.name != "extra")
+    return {n: v for n in names if (v := getattr(record, n)) is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the store remembers of a source between polls. `extra` keeps keys this
+    version does not know, so an older process never drops a newer one's fields."""
+
+    last_poll: float | None = None
+    last_success: float | None = None
+    last_count: int = 0
+    failures: int = 0
+    status: str | None = None  # "ok", "failing", "empty"; None before the first poll
+    last_error: str | None = None
+    retry_after: float | None = None
+    validators: Mapping[str, Any] = field(default_factory=dict)
+    feed_changed_at: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = _present(self)
+        out["validators"] = dict(self.validators)
+        return {**self.extra, **out}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SourceState:
+        known, extra = _split(cls, data)
+        return cls(**known, extra=extra)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetState:
+    """A target's delivery health, rate-limit window and digest clock."""
+
+    failures: int = 0
+    status: str = "ok"
+    last_error: str | None = None
+    sent_times: tuple[float, ...] = ()
+    last_digest: float | None = None
+    digest_next_at: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = _present(self)
+        out["sent_times"] = list(self.sent_times)
+        return {**self.extra, **out}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TargetState:
+        known, extra = _split(cls, data)
+        known["sent_times"] = tuple(known.get("sent_times") or ())
+        return cls(**known, extra=extra)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something owed to one target: an entry, or a health event. `key` makes it unique per
+    (target, kind): queuing the same notice twice (a retried poll) queues it once."""
+
+    target: str
+    kind: Kind
+    key: str
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One queued delivery. `done_urls` are the target's URL indexes that already took it
+    (a retry skips them); the retry window runs from `first_attempt_at`."""
+
+    id: str  # opaque, ordered per target
+    target: str
+    kind: Kind
+    key: str
+    payload: Mapping[str, Any]
+    queued_at: float
+    attempts: int = 0
+    first_attempt_at: float | None = None
+    next_at: float = 0.0
+    done_urls: frozenset[int] = frozenset()
+    last_error: str | None = None
+    done: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRow:
+    """A delivery given up after its retry window, kept for the operator."""
+
+    target: str
+    kind: Kind
+    payload: Mapping[str, Any]
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFeed:
+    """A source's rendered feed as stored: gzipped bytes and ETag per format."""
+
+    source: str
+    version: int
+    gzipped: Mapping[str, bytes]
+    etags: Mapping[str, str]
+    last_modified: str  # HTTP-date
+    entry_count: int
+    newest: Entry | None
+
+
+@dataclass(frozen=True, slots=True)
+class PollView:
+    """Everything one poll reads before deciding, fetched in one batch."""
+
+    feed: list[Entry]
+    seen: dict[str, float | None]  # key -> score it had when last seen
+    handed: dict[str, frozenset[str]]  # target -> keys already queued, sent or suppressed
+    knows: frozenset[str]  # targets past their first cycle for this source
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """Everything one poll writes, in one transaction. `feed`/`rendered` are None when the
+    feed did not change; `seen` are the entries extracted (new or re-scored keys are written,
+    the others have their expiry refreshed)."""
+
+    state: SourceState
+    next_due: float | None = None
+    feed: Sequence[Entry] | None = None
+    rendered: StoredFeed | None = None
+    seen: Sequence[Entry] = ()
+    seen_before: Mapping[str, float | None] = field(default_factory=dict)
+    notices: Sequence[Notice] = ()
+    suppressed: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    first_cycle: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The right to poll one source until `until`; `version` fences a stale holder out."""
+
+    source: str
+    owner: str
+    version: int
+    until: float
+    taken_over: str | None = None  # the previous holder, when its lease had expired
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInfo:
+    """What `feedbridge check` reports about the store."""
+
+    backend: str
+    location: str  # a path, or the URL with its password masked
+    server: str | None = None
+    schema_version: int | None = None
+    due_sources: int = 0
+    due_lag: float = 0.0  # seconds the most overdue source is late
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Store(Protocol):
+    """Persistent state of feedbridge. Every method raises StoreError when the backend fails
+    (disk, database, network) and writes nothing of a call that raised."""
+
+    shared: bool  # True when several processes may share it (leases and claims matter)
+    owner: str  # this process's identity in leases and claims
+
+    def close(self) -> None: ...
+
+    def check(
+        self, *, deep: bool = False, now: float | None = None, sources: Sequence[str] = ()
+    ) -> StoreInfo:
+        """Verify the store is intact and writable (and migrated); raises StoreError with a
+        remedy. Reports the lag of the due ones among `sources`."""
+
+    def ping(self) -> None:
+        """A cheap liveness probe (a write and read-back, or a round trip); raises StoreError."""
+
+    # --- sources ---------------------------------------------------------------------
+
+    def register_sources(self, names: Sequence[str], now: float) -> None:
+        """Make sure each configured source has a row (due now when new)."""
+
+    def source_state(self, source: str) -> SourceState: ...
+
+    def poll_view(self, source: str, keys: Sequence[str], targets: Sequence[str]) -> PollView:
+        """The stored feed, seen scores of `keys`, and each target's marks, in one read."""
+
+    def apply_poll(self, source: str, outcome: PollOutcome, lease: Lease | None = None) -> None:
+        """Write one poll's outcome atomically; with a lease, only while it is still held
+        (raises LeaseLost otherwise) and release it with `outcome.next_due`."""
+
+    def claim_sources(
+        self, names: Sequence[str], now: float, limit: int, ttl: float
+    ) -> list[Lease]:
+        """Lease up to `limit` due sources among `names` that nobody holds (or whose holder's
+        lease expired); shared stores only."""
+
+    def renew(self, lease: Lease, now: float, ttl: float) -> Lease:
+        """Extend a lease still held; raises LeaseLost when it is not."""
+
+    # --- outbox ----------------------------------------------------------------------
+
+    def enqueue(self, notices: Sequence[Notice], now: float) -> int:
+        """Queue notices (one transaction); a notice already queued is not queued again.
+        Returns how many were new."""
+
+    def claim_due(
+        self, target: str, now: float, limit: int | None = None, ttl: float = 300.0
+    ) -> list[OutboxRow]:
+        """The target's queued rows, oldest first, with `next_at` passed or not (the
+        caller decides). On a shared store this takes (or renews) the target's lease for
+        `ttl` seconds, so one node at a time delivers a target, in order; raises LeaseLost
+        when another node holds it."""
+
+    def complete(
+        self,
+        target: str,
+        rows: Sequence[OutboxRow],
+        state: TargetState,
+        notices: Sequence[Notice] = (),
+    ) -> None:
+        """Remove delivered rows, save the target's state and queue `notices` (health events
+        for other targets), in one transaction; raises LeaseLost when the target's lease
+        went to another node."""
+
+    def retry(self, row: OutboxRow, state: TargetState, notices: Sequence[Notice] = ()) -> None:
+        """Save a failed attempt (`row` carries the new attempts, done_urls, next_at) with the
+        target's state; raises LeaseLost like `complete`."""
+
+    def give_up(
+        self,
+        target: str,
+        rows: Sequence[OutboxRow],
+        reason: str,
+        state: TargetState,
+        notices: Sequence[Notice] = (),
+        now: float | None = None,
+    ) -> None:
+        """Move rows past their retry window to the failed log; raises LeaseLost."""
+
+    def pending_count(self, target: str) -> int: ...
+
+    def failed(self, target: str) -> list[FailedRow]: ...
+
+    # --- targets, feeds, housekeeping ------------------------------------------------
+
+    def target_state(self, target: str) -> TargetState: ...
+
+    def save_target_state(self, target: str, state: TargetState) -> None:
+        """Raises LeaseLost when another node delivers this target."""
+
+    def feed_entries(self, source: str) -> list[Entry]: ...
+
+    def feeds(self, known: Mapping[str, int] | None = None) -> dict[str, StoredFeed]:
+        """Rendered feeds whose version differs from `known` (all of them when None)."""
+
+    def expire(self, now: float | None = None) -> int:
+        """Drop seen keys, delivery marks and failed rows past their age; returns how many."""

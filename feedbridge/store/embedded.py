@@ -1,0 +1,477 @@
+"""The embedded store: one diskcache directory, the default. The only module that imports diskcache.
+
+Keys are strings with a prefix per kind of record (names never contain ':', so a
+prefix never matches another target's rows); values are JSON. The disk never
+unpickles, so a writable cache directory is not a way to run code. One process
+owns the directory: leases are not needed, so `shared` is False.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import diskcache
+
+from feedbridge.errors import StoreError
+from feedbridge.models import Entry
+from feedbridge.store.base import (
+    FailedRow,
+    Lease,
+    Notice,
+    OutboxRow,
+    PollOutcome,
+    PollView,
+    SourceState,
+    StoredFeed,
+    StoreInfo,
+    TargetState,
+)
+from feedbridge.store.legacy import legacy_row
+
+_PICKLE_MODE = 4
+_STARTUP_PREFIXES = ("feed:", "state:", "outbox:", "meta:", "rfeed:")
+_CHUNK = 500  # keys per IN (...) list: below SQLite's variable limit
+_REMEDY = (
+    "; check that the directory is writable, on a local disk (not NFS) with free space, "
+    "and not corrupt (move it away to start afresh)"
+)
+_FAILURES = (OSError, sqlite3.Error, diskcache.Timeout)
+
+
+class JSONOnlyDisk(diskcache.Disk):  # type: ignore[misc]
+    """String keys, JSON values, and a refusal to unpickle anything found on disk."""
+
+    def put(self, key: Any) -> tuple[Any, bool]:
+        if type(key) is not str:
+            raise TypeError(f"store keys are strings, not {type(key).__name__}")
+        return super().put(key)  # type: ignore[no-any-return]
+
+    def get(self, key: Any, raw: bool) -> Any:
+        if not raw:
+            raise StoreError("refusing to unpickle a key found in the store")
+        return super().get(key, raw)
+
+    def store(self, value: Any, read: bool, key: Any = diskcache.core.UNKNOWN) -> Any:
+        return super().store(json.dumps(value, separators=(",", ":")), read, key=key)
+
+    def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
+        if mode == _PICKLE_MODE:
+            raise StoreError("refusing to unpickle a value found in the store")
+        data = super().fetch(mode, filename, value, read)
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise StoreError(f"a value in the store is not JSON ({exc})") from exc
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+class EmbeddedStore:
+    """The Store protocol on one diskcache directory (see feedbridge.store.base)."""
+
+    shared = False
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        seen_ttl: float = 90 * 86400,
+        size_limit: int = 4 << 30,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self.seen_ttl = seen_ttl
+        self.clock = clock
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._cache = diskcache.Cache(
+                str(self.path),
+                disk=JSONOnlyDisk,
+                eviction_policy="none",
+                cull_limit=0,  # expiry runs in `expire()` on the store's clock, not per write
+                size_limit=size_limit,
+                timeout=10,
+                # diskcache maps 64 MB and caches 32 MB per connection; the store is small
+                # and hot, so that memory buys nothing measurable (bench: same ops/s).
+                sqlite_mmap_size=0,
+                sqlite_cache_size=1024,
+            )
+        except _FAILURES as exc:
+            raise StoreError(f"cannot open the store at {self.path}: {exc}{_REMEDY}") from exc
+
+    def close(self) -> None:
+        self._cache.close()
+
+    def __enter__(self) -> EmbeddedStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """All writes inside land or none does; disk failures become StoreError."""
+        try:
+            with self._cache.transact(retry=True):
+                yield
+        except _FAILURES as exc:
+            raise StoreError(f"store at {self.path} failed: {exc}{_REMEDY}") from exc
+
+    def _get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self._cache.get(key, default=default, retry=True)
+        except _FAILURES as exc:
+            raise StoreError(f"store at {self.path} failed: {exc}{_REMEDY}") from exc
+
+    def _set(self, key: str, value: Any) -> None:
+        self._cache.set(key, value, retry=True)
+
+    def _sql(self, query: str, args: Sequence[Any] = ()) -> list[Any]:
+        return list(self._cache._sql(query, tuple(args)).fetchall())
+
+    def _live(self, keys: Sequence[str], now: float) -> dict[str, Any]:
+        """The JSON values of those `keys` present and not expired, in one query per chunk."""
+        found: dict[str, Any] = {}
+        for part in _chunks(keys):
+            marks = ",".join("?" * len(part))
+            rows = self._sql(
+                f"SELECT key, value, mode FROM Cache WHERE key IN ({marks}) AND raw = 1 "
+                "AND (expire_time IS NULL OR expire_time > ?)",
+                [*part, now],
+            )
+            for key, value, mode in rows:
+                found[key] = json.loads(value) if mode == 1 else self._get(key)
+        return found
+
+    def _expire_at(self, keys: Sequence[str], at: float) -> None:
+        for part in _chunks(keys):
+            marks = ",".join("?" * len(part))
+            self._sql(f"UPDATE Cache SET expire_time = ? WHERE key IN ({marks})", [at, *part])
+
+    def _keys_with_prefix(self, prefix: str, limit: int | None = None) -> list[str]:
+        """Keys starting with `prefix`, in key order, from the cache's index (no full scan)."""
+        query = "SELECT key FROM Cache WHERE key >= ? AND key < ? AND raw = 1 ORDER BY key"
+        if limit is not None:
+            query += f" LIMIT {int(limit)}"
+        return [row[0] for row in self._sql(query, (prefix, prefix + "\uffff"))]
+
+    # --- checks ------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        try:
+            stamp = time.time()
+            self._set("meta:probe", stamp)
+            if self._cache.get("meta:probe", retry=True) != stamp:
+                raise StoreError(f"store at {self.path} did not return what was written")
+        except _FAILURES as exc:
+            raise StoreError(f"store at {self.path} is not writable: {exc}{_REMEDY}") from exc
+
+    def check(
+        self, *, deep: bool = False, now: float | None = None, sources: Sequence[str] = ()
+    ) -> StoreInfo:
+        """Raise StoreError unless the database is intact, reads as JSON and takes a write.
+
+        Start-up reads what it needs at once (feeds, state, outbox); `deep` also reads
+        every seen key and delivery mark, which takes seconds on a large store.
+        """
+        self.ping()
+        try:
+            (result,) = self._cache._sql("PRAGMA quick_check").fetchone()
+            if result != "ok":
+                raise StoreError(f"store at {self.path} is corrupt ({result}){_REMEDY}")
+            if deep:
+                keys: Iterable[str] = self._cache.iterkeys()
+            else:
+                keys = [k for p in _STARTUP_PREFIXES for k in self._keys_with_prefix(p)]
+            for key in keys:
+                self._cache.get(key, retry=True)
+            self._migrate_legacy_outbox()
+        except StoreError as exc:
+            if str(self.path) in str(exc):
+                raise
+            raise StoreError(f"store at {self.path} is corrupt: {exc}{_REMEDY}") from exc
+        except _FAILURES as exc:
+            raise StoreError(f"store at {self.path} is corrupt: {exc}{_REMEDY}") from exc
+        return StoreInfo("embedded", str(self.path), details={"bytes": self._cache.volume()})
+
+    def _migrate_legacy_outbox(self) -> None:
+        """Rows queued by feedbridge before the typed outbox (`outbox:TARGET-N`) move over."""
+        old = [k for k in self._keys_with_prefix("outbox:") if k.count(":") == 1]
+        if not old:
+            return
+        with self._transaction():
+            for key in old:
+                target = unquote(key[len("outbox:") :].rsplit("-", 1)[0])
+                notice, extra = legacy_row(target, self._cache.get(key, retry=True))
+                self._push(notice, float(extra.pop("queued_at")), extra)
+                self._cache.delete(key, retry=True)
+
+    # --- sources -----------------------------------------------------------------------
+
+    def register_sources(self, names: Sequence[str], now: float) -> None:
+        """Nothing to do: one process polls every source on its own schedule."""
+
+    def source_state(self, source: str) -> SourceState:
+        return SourceState.from_dict(self._get(f"state:source:{source}", {}))
+
+    def poll_view(self, source: str, keys: Sequence[str], targets: Sequence[str]) -> PollView:
+        now = self.clock()
+        feed = [Entry.from_dict(row) for row in self._get(f"feed:{source}", [])]
+        seen_rows = self._live([f"seen:{source}:{k}" for k in keys], now)
+        cut = len(f"seen:{source}:")
+        seen = {k[cut:]: v.get("score") for k, v in seen_rows.items()}
+        handed: dict[str, frozenset[str]] = {}
+        for target in targets:
+            prefix = f"sent:{target}:{source}:"
+            marks = self._live([prefix + k for k in keys], now)
+            handed[target] = frozenset(k[len(prefix) :] for k in marks)
+        knows = self._live([f"tinit:{t}:{source}" for t in targets], now)
+        cut = len("tinit:")
+        return PollView(feed, seen, handed, frozenset(k[cut:].split(":")[0] for k in knows))
+
+    def apply_poll(self, source: str, outcome: PollOutcome, lease: Lease | None = None) -> None:
+        now = self.clock()
+        until = now + self.seen_ttl
+        with self._transaction():
+            if outcome.feed is not None:
+                self._set(f"feed:{source}", [e.to_dict() for e in outcome.feed])
+            if outcome.rendered is not None:
+                self._put_rendered(outcome.rendered)
+            touched = []
+            for entry in outcome.seen:
+                key = f"seen:{source}:{entry.key}"
+                touched.append(key)
+                before = outcome.seen_before
+                if entry.key not in before or before[entry.key] != entry.score:
+                    self._set(key, {"score": entry.score, "at": now})
+            marks = []
+            for target, keys in outcome.suppressed.items():
+                for key in keys:
+                    marks.append(f"sent:{target}:{source}:{key}")
+                    self._set(marks[-1], {"how": "first_run", "at": now})
+            self._enqueue(outcome.notices, now, marks)
+            self._expire_at(touched + marks, until)
+            for target in outcome.first_cycle:
+                self._set(f"tinit:{target}:{source}", now)
+            self._set(f"state:source:{source}", outcome.state.to_dict())
+
+    def claim_sources(
+        self, names: Sequence[str], now: float, limit: int, ttl: float
+    ) -> list[Lease]:
+        raise StoreError("the embedded store is not shared: it has no source leases")
+
+    def renew(self, lease: Lease, now: float, ttl: float) -> Lease:
+        raise StoreError("the embedded store is not shared: it has no source leases")
+
+    # --- outbox ------------------------------------------------------------------------
+
+    def _push(self, notice: Notice, now: float, extra: Mapping[str, Any] | None = None) -> str:
+        row: dict[str, Any] = {"kind": notice.kind, "key": notice.key}
+        row["payload"] = dict(notice.payload)
+        row.update({"queued_at": now, **(extra or {})})
+        key: str = self._cache.push(row, prefix=f"outbox:{notice.target}:", retry=True)
+        self._set(f"obk:{notice.target}:{notice.kind}:{notice.key}", key)
+        return key
+
+    def _enqueue(self, notices: Sequence[Notice], now: float, marks: list[str]) -> int:
+        """Queue notices not queued before; entries also get their delivery mark."""
+        index = [f"obk:{n.target}:{n.kind}:{n.key}" for n in notices]
+        queued = self._live(index, now)
+        added = 0
+        for notice, key in zip(notices, index, strict=True):
+            if key in queued:
+                continue
+            self._push(notice, now)
+            added += 1
+            if notice.kind == "entry":
+                source, _, entry_key = notice.key.partition(":")
+                marks.append(f"sent:{notice.target}:{source}:{entry_key}")
+                self._set(marks[-1], {"how": "queued", "at": now})
+        return added
+
+    def enqueue(self, notices: Sequence[Notice], now: float) -> int:
+        marks: list[str] = []
+        with self._transaction():
+            added = self._enqueue(notices, now, marks)
+            self._expire_at(marks, now + self.seen_ttl)
+        return added
+
+    def claim_due(
+        self, target: str, now: float, limit: int | None = None, ttl: float = 300.0
+    ) -> list[OutboxRow]:
+        rows = []
+        for key in self._keys_with_prefix(f"outbox:{target}:", limit):
+            value = self._get(key)
+            if value is not None:
+                rows.append(_row(key, target, value))
+        return rows
+
+    def _remove(self, rows: Sequence[OutboxRow]) -> None:
+        for row in rows:
+            if row.id:
+                self._cache.delete(row.id, retry=True)
+                self._cache.delete(f"obk:{row.target}:{row.kind}:{row.key}", retry=True)
+
+    def complete(
+        self,
+        target: str,
+        rows: Sequence[OutboxRow],
+        state: TargetState,
+        notices: Sequence[Notice] = (),
+    ) -> None:
+        with self._transaction():
+            self._remove(rows)
+            self._set(f"state:target:{target}", state.to_dict())
+            self._enqueue(notices, self.clock(), [])
+
+    def retry(self, row: OutboxRow, state: TargetState, notices: Sequence[Notice] = ()) -> None:
+        with self._transaction():
+            if row.id and row.id in self._cache:
+                self._set(row.id, _row_value(row))
+            self._set(f"state:target:{row.target}", state.to_dict())
+            self._enqueue(notices, self.clock(), [])
+
+    def give_up(
+        self,
+        target: str,
+        rows: Sequence[OutboxRow],
+        reason: str,
+        state: TargetState,
+        notices: Sequence[Notice] = (),
+        now: float | None = None,
+    ) -> None:
+        now = self.clock() if now is None else now
+        with self._transaction():
+            for row in rows:
+                failed = {"kind": row.kind, "payload": dict(row.payload), "reason": reason}
+                key = f"failed:{target}:{row.id or 'digest'}:{now}"
+                self._set(key, {**failed, "at": now})
+                self._expire_at([key], self.clock() + self.seen_ttl)
+            self._remove(rows)
+            self._set(f"state:target:{target}", state.to_dict())
+            self._enqueue(notices, now, [])
+
+    def pending_count(self, target: str) -> int:
+        return len(self._keys_with_prefix(f"outbox:{target}:"))
+
+    def failed(self, target: str) -> list[FailedRow]:
+        found = []
+        keys = self._keys_with_prefix(f"failed:{target}:")
+        for value in self._live(keys, self.clock()).values():
+            if value is not None:
+                kind = value.get("kind") or value["payload"].get("type", "entry")
+                found.append(
+                    FailedRow(target, kind, value["payload"], value["reason"], value["at"])
+                )
+        return found
+
+    # --- targets, feeds, housekeeping ----------------------------------------------------
+
+    def target_state(self, target: str) -> TargetState:
+        return TargetState.from_dict(self._get(f"state:target:{target}", {}))
+
+    def save_target_state(self, target: str, state: TargetState) -> None:
+        with self._transaction():
+            self._set(f"state:target:{target}", state.to_dict())
+
+    def feed_entries(self, source: str) -> list[Entry]:
+        return [Entry.from_dict(row) for row in self._get(f"feed:{source}", [])]
+
+    def _put_rendered(self, feed: StoredFeed) -> None:
+        old = self._get(f"rfeed:{feed.source}") or {}
+        self._set(
+            f"rfeed:{feed.source}",
+            {
+                "version": int(old.get("version", 0)) + 1,
+                "gzipped": {f: base64.b64encode(b).decode() for f, b in feed.gzipped.items()},
+                "etags": dict(feed.etags),
+                "last_modified": feed.last_modified,
+                "entry_count": feed.entry_count,
+                "newest": feed.newest.to_dict() if feed.newest else None,
+            },
+        )
+
+    def feeds(self, known: Mapping[str, int] | None = None) -> dict[str, StoredFeed]:
+        found = {}
+        for key in self._keys_with_prefix("rfeed:"):
+            value = self._get(key)
+            name = key[len("rfeed:") :]
+            if value is None or (known is not None and known.get(name) == value["version"]):
+                continue
+            newest = value.get("newest")
+            found[name] = StoredFeed(
+                source=name,
+                version=int(value["version"]),
+                gzipped={f: base64.b64decode(b) for f, b in value["gzipped"].items()},
+                etags=value["etags"],
+                last_modified=value["last_modified"],
+                entry_count=int(value["entry_count"]),
+                newest=Entry.from_dict(newest) if newest else None,
+            )
+        return found
+
+    def expire(self, now: float | None = None) -> int:
+        try:
+            removed: int = self._cache.expire(now=self.clock() if now is None else now, retry=True)
+        except _FAILURES as exc:
+            raise StoreError(f"store at {self.path} failed: {exc}{_REMEDY}") from exc
+        return removed
+
+    def volume(self) -> int:
+        size: int = self._cache.volume()
+        return size
+
+
+def _row(key: str, target: str, value: Mapping[str, Any]) -> OutboxRow:
+    return OutboxRow(
+        id=key,
+        target=target,
+        kind=value["kind"],
+        key=value["key"],
+        payload=value["payload"],
+        queued_at=float(value["queued_at"]),
+        attempts=int(value.get("attempts", 0)),
+        first_attempt_at=value.get("first_attempt_at"),
+        next_at=float(value.get("next_at", 0.0)),
+        done_urls=frozenset(value.get("done_urls", ())),
+        last_error=value.get("last_error"),
+    )
+
+
+def _row_value(row: OutboxRow) -> dict[str, Any]:
+    return {
+        "kind": row.kind,
+        "key": row.key,
+        "payload": dict(row.payload),
+        "queued_at": row.queued_at,
+        "attempts": row.attempts,
+        "first_attempt_at": row.first_attempt_at,
+        "next_at": row.next_at,
+        "done_urls": sorted(row.done_urls),
+        "last_error": row.last_error,
+    }
+
+
+def open_embedded(path: Path | str, **kwargs: Any) -> EmbeddedStore:
+    """Open the store, turning a read-only or missing directory into a clear StoreError."""
+    path = Path(path)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise StoreError(
+            f"store directory {path} is not writable by this user; fix its permissions "
+            "or point [storage] path elsewhere"
+        )
+    return EmbeddedStore(path, **kwargs)

@@ -1,0 +1,484 @@
+"""The PostgreSQL store: several feedbridge processes on one database.
+
+Sources and targets carry leases (owner, until, version) claimed with
+`UPDATE … WHERE … IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n)`; an outcome is
+written only while its lease is still held (fencing), so a worker that stalled
+past its lease cannot overwrite the worker that took the source over.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from feedbridge.errors import StoreError
+from feedbridge.models import Entry
+from feedbridge.store import pgschema
+from feedbridge.store.base import (
+    FailedRow,
+    Lease,
+    LeaseLost,
+    Notice,
+    OutboxRow,
+    PollOutcome,
+    PollView,
+    SourceState,
+    StoredFeed,
+    StoreInfo,
+    TargetState,
+)
+
+_OUTBOX_COLUMNS = (
+    "id, target, kind, key, payload, queued_at, attempts, first_attempt_at, next_at, "
+    "done_urls, last_error"
+)
+
+
+def mask_dsn(url: str) -> str:
+    """The URL with its password replaced by ***, for logs and errors."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PostgresStore:
+    """The Store protocol on PostgreSQL (see feedbridge.store.base)."""
+
+    shared = True
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        seen_ttl: float = 90 * 86400,
+        clock: Callable[[], float] = time.time,
+        pool_size: int = 4,
+        migrate: bool = True,
+    ) -> None:
+        self.url = url
+        self.location = mask_dsn(url)
+        self.seen_ttl = seen_ttl
+        self.clock = clock
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        try:
+            # one direct connection first: a wrong host or password fails at once, clearly
+            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                if migrate:
+                    pgschema.migrate(conn)
+            self._pool = ConnectionPool(
+                url, min_size=1, max_size=pool_size, open=True, timeout=15,
+                kwargs={"autocommit": True, "connect_timeout": 10},
+            )  # fmt: skip
+        except (psycopg.Error, OSError) as exc:
+            raise StoreError(
+                f"cannot open the store at {self.location}: {_why(exc)}; check that "
+                "PostgreSQL runs there and accepts this user and password"
+            ) from exc
+        except RuntimeError as exc:
+            raise StoreError(f"cannot open the store at {self.location}: {exc}") from exc
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        """One connection in one transaction; database failures become StoreError."""
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield conn
+        except LeaseLost:
+            raise
+        except psycopg.Error as exc:
+            raise StoreError(f"store at {self.location} failed: {_why(exc)}") from exc
+
+    # --- checks ------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        with self._tx() as conn:
+            conn.execute("SELECT 1")
+
+    def check(
+        self, *, deep: bool = False, now: float | None = None, sources: Sequence[str] = ()
+    ) -> StoreInfo:
+        now = self.clock() if now is None else now
+        with self._tx() as conn:
+            server = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+            version = pgschema.current(conn)
+            query = "SELECT count(*), coalesce(max(%s - next_due), 0) FROM sources "
+            query += "WHERE next_due <= %s" + (" AND name = ANY(%s)" if sources else "")
+            args: list[Any] = [now, now, list(sources)] if sources else [now, now]
+            count, lag = conn.execute(query, args).fetchone()  # type: ignore[misc]
+            conn.execute("SELECT 1 FROM sources LIMIT 1")
+        return StoreInfo(
+            "postgresql", self.location, server=str(server), schema_version=version,
+            due_sources=int(count), due_lag=float(lag),
+        )  # fmt: skip
+
+    # --- sources -----------------------------------------------------------------------
+
+    def register_sources(self, names: Sequence[str], now: float) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO sources (name, next_due) SELECT n, %s FROM unnest(%s::text[]) n "
+                "ON CONFLICT (name) DO NOTHING",
+                (now, list(names)),
+            )
+
+    def source_state(self, source: str) -> SourceState:
+        with self._tx() as conn:
+            row = conn.execute("SELECT state FROM sources WHERE name = %s", (source,)).fetchone()
+        return SourceState.from_dict(row[0] if row else {})
+
+    def poll_view(self, source: str, keys: Sequence[str], targets: Sequence[str]) -> PollView:
+        now = self.clock()
+        keys, targets = list(keys), list(targets)
+        with self._tx() as conn, conn.pipeline():
+            feed = conn.execute("SELECT feed FROM sources WHERE name = %s", (source,))
+            seen = conn.execute(
+                "SELECT key, score FROM seen WHERE source = %s AND key = ANY(%s) AND expires > %s",
+                (source, keys, now),
+            )
+            handed = conn.execute(
+                "SELECT target, key FROM handed WHERE source = %s AND target = ANY(%s) "
+                "AND key = ANY(%s) AND expires > %s",
+                (source, targets, keys, now),
+            )
+            knows = conn.execute(
+                "SELECT target FROM target_known WHERE source = %s AND target = ANY(%s)",
+                (source, targets),
+            )
+            feed_row = feed.fetchone()
+            seen_rows, handed_rows, knows_rows = (
+                seen.fetchall(),
+                handed.fetchall(),
+                knows.fetchall(),
+            )
+        marks: dict[str, set[str]] = {t: set() for t in targets}
+        for target, key in handed_rows:
+            marks[target].add(key)
+        return PollView(
+            feed=[Entry.from_dict(e) for e in (feed_row[0] if feed_row else [])],
+            seen={k: s for k, s in seen_rows},
+            handed={t: frozenset(k) for t, k in marks.items()},
+            knows=frozenset(r[0] for r in knows_rows),
+        )
+
+    def apply_poll(self, source: str, outcome: PollOutcome, lease: Lease | None = None) -> None:
+        now = self.clock()
+        until = now + self.seen_ttl
+        with self._tx() as conn:
+            if lease is not None:
+                held = conn.execute(
+                    "SELECT 1 FROM sources WHERE name = %s AND lease_owner = %s "
+                    "AND lease_version = %s FOR UPDATE",
+                    (source, lease.owner, lease.version),
+                ).fetchone()
+                if held is None:
+                    raise LeaseLost(f"lease on source {source!r} lost; its poll was not saved")
+            if outcome.rendered is not None:
+                _put_rendered(conn, outcome.rendered)
+            fresh = [
+                e for e in outcome.seen
+                if e.key not in outcome.seen_before or outcome.seen_before[e.key] != e.score
+            ]  # fmt: skip
+            if fresh:
+                conn.execute(
+                    "INSERT INTO seen (source, key, score, expires) "
+                    "SELECT %s, k, s, %s FROM unnest(%s::text[], %s::float8[]) AS u(k, s) "
+                    "ON CONFLICT (source, key) DO UPDATE SET score = EXCLUDED.score, "
+                    "expires = EXCLUDED.expires",
+                    (source, until, [e.key for e in fresh], [e.score for e in fresh]),
+                )
+            if len(fresh) < len(outcome.seen):
+                conn.execute(
+                    "UPDATE seen SET expires = %s WHERE source = %s AND key = ANY(%s)",
+                    (until, source, [e.key for e in outcome.seen if e not in fresh]),
+                )
+            for target, keys in outcome.suppressed.items():
+                _mark(conn, target, source, list(keys), "first_run", until)
+            _enqueue(conn, outcome.notices, now, until)
+            if outcome.first_cycle:
+                conn.execute(
+                    "INSERT INTO target_known (target, source) SELECT t, %s "
+                    "FROM unnest(%s::text[]) t ON CONFLICT DO NOTHING",
+                    (source, list(outcome.first_cycle)),
+                )
+            sets = ["state = %(state)s"]
+            if outcome.feed is not None:
+                sets.append("feed = %(feed)s")
+            if outcome.next_due is not None:
+                sets.append("next_due = %(next_due)s")
+            if lease is not None:
+                sets.append("lease_owner = NULL, lease_until = NULL")
+            conn.execute(
+                "INSERT INTO sources (name, state, feed, next_due) "
+                "VALUES (%(name)s, %(state)s, %(feed)s, %(next_due)s) "
+                f"ON CONFLICT (name) DO UPDATE SET {', '.join(sets)}",
+                {
+                    "name": source,
+                    "state": Jsonb(outcome.state.to_dict()),
+                    "feed": Jsonb([e.to_dict() for e in outcome.feed or ()]),
+                    "next_due": outcome.next_due if outcome.next_due is not None else now,
+                },
+            )
+
+    def claim_sources(
+        self, names: Sequence[str], now: float, limit: int, ttl: float
+    ) -> list[Lease]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                "WITH due AS (SELECT name, lease_owner AS previous FROM sources "
+                "  WHERE name = ANY(%(names)s) AND next_due <= %(now)s "
+                "  AND (lease_until IS NULL OR lease_until < %(now)s) "
+                "  ORDER BY next_due LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+                "UPDATE sources s SET lease_owner = %(me)s, lease_until = %(until)s, "
+                "  lease_version = s.lease_version + 1 FROM due WHERE s.name = due.name "
+                "RETURNING s.name, s.lease_version, due.previous",
+                {"names": list(names), "now": now, "limit": limit, "me": self.owner,
+                 "until": now + ttl},
+            ).fetchall()  # fmt: skip
+        return [Lease(n, self.owner, v, now + ttl, taken_over=p) for n, v, p in rows]
+
+    def renew(self, lease: Lease, now: float, ttl: float) -> Lease:
+        with self._tx() as conn:
+            row = conn.execute(
+                "UPDATE sources SET lease_until = %s WHERE name = %s AND lease_owner = %s "
+                "AND lease_version = %s RETURNING 1",
+                (now + ttl, lease.source, lease.owner, lease.version),
+            ).fetchone()
+        if row is None:
+            raise LeaseLost(f"lease on source {lease.source!r} lost")
+        return Lease(lease.source, lease.owner, lease.version, now + ttl)
+
+    # --- outbox ------------------------------------------------------------------------
+
+    def enqueue(self, notices: Sequence[Notice], now: float) -> int:
+        with self._tx() as conn:
+            return _enqueue(conn, notices, now, now + self.seen_ttl)
+
+    def claim_due(
+        self, target: str, now: float, limit: int | None = None, ttl: float = 300.0
+    ) -> list[OutboxRow]:
+        """Take (or renew) the target's lease, then claim its oldest rows. One node delivers a
+        target at a time, so its messages keep their order."""
+        with self._tx() as conn:
+            conn.execute("INSERT INTO targets (name) VALUES (%s) ON CONFLICT DO NOTHING", (target,))
+            held = conn.execute(
+                "UPDATE targets t SET lease_owner = %(me)s, lease_until = %(until)s, "
+                "  lease_version = t.lease_version + (t.lease_owner IS DISTINCT FROM %(me)s)::int "
+                "WHERE name IN (SELECT name FROM targets WHERE name = %(t)s AND (lease_owner IS "
+                "  NULL OR lease_owner = %(me)s OR lease_until < %(now)s) FOR UPDATE SKIP LOCKED) "
+                "RETURNING 1",
+                {"me": self.owner, "until": now + ttl, "t": target, "now": now},
+            ).fetchone()
+            if held is None:
+                raise LeaseLost(f"target {target!r} is being delivered by another node")
+            rows = conn.execute(
+                "UPDATE outbox SET claim_owner = %(me)s, claim_until = %(until)s WHERE id IN "
+                "(SELECT id FROM outbox WHERE target = %(t)s ORDER BY id LIMIT %(limit)s "
+                f"FOR UPDATE SKIP LOCKED) RETURNING {_OUTBOX_COLUMNS}",
+                {"me": self.owner, "until": now + ttl, "t": target, "limit": limit},
+            ).fetchall()
+        return sorted((_row(r) for r in rows), key=lambda r: int(r.id))
+
+    def _fenced(self, conn: psycopg.Connection[Any], target: str) -> None:
+        row = conn.execute(
+            "SELECT lease_owner FROM targets WHERE name = %s FOR UPDATE", (target,)
+        ).fetchone()
+        if row is not None and row[0] not in (None, self.owner):
+            raise LeaseLost(f"lease on target {target!r} lost to {row[0]}")
+
+    def _save_target(self, conn: psycopg.Connection[Any], target: str, state: TargetState) -> None:
+        conn.execute(
+            "INSERT INTO targets (name, state) VALUES (%s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state",
+            (target, Jsonb(state.to_dict())),
+        )
+
+    def complete(
+        self, target: str, rows: Sequence[OutboxRow], state: TargetState,
+        notices: Sequence[Notice] = (),
+    ) -> None:  # fmt: skip
+        with self._tx() as conn:
+            self._fenced(conn, target)
+            ids = [int(r.id) for r in rows if r.id]
+            conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
+            self._save_target(conn, target, state)
+            _enqueue(conn, notices, self.clock(), self.clock() + self.seen_ttl)
+
+    def retry(self, row: OutboxRow, state: TargetState, notices: Sequence[Notice] = ()) -> None:
+        with self._tx() as conn:
+            self._fenced(conn, row.target)
+            if row.id:
+                conn.execute(
+                    "UPDATE outbox SET attempts = %s, first_attempt_at = %s, next_at = %s, "
+                    "done_urls = %s, last_error = %s WHERE id = %s",
+                    (row.attempts, row.first_attempt_at, row.next_at, sorted(row.done_urls),
+                     row.last_error, int(row.id)),
+                )  # fmt: skip
+            self._save_target(conn, row.target, state)
+            _enqueue(conn, notices, self.clock(), self.clock() + self.seen_ttl)
+
+    def give_up(
+        self, target: str, rows: Sequence[OutboxRow], reason: str, state: TargetState,
+        notices: Sequence[Notice] = (), now: float | None = None,
+    ) -> None:  # fmt: skip
+        until = self.clock() + self.seen_ttl
+        now = self.clock() if now is None else now
+        with self._tx() as conn:
+            self._fenced(conn, target)
+            for row in rows:
+                conn.execute(
+                    "INSERT INTO failed (target, kind, payload, reason, at, expires) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    (target, row.kind, Jsonb(dict(row.payload)), reason, now, until),
+                )
+            ids = [int(r.id) for r in rows if r.id]
+            conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
+            self._save_target(conn, target, state)
+            _enqueue(conn, notices, now, now + self.seen_ttl)
+
+    def pending_count(self, target: str) -> int:
+        with self._tx() as conn:
+            row = conn.execute("SELECT count(*) FROM outbox WHERE target = %s", (target,))
+            return int(row.fetchone()[0])  # type: ignore[index]
+
+    def failed(self, target: str) -> list[FailedRow]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT kind, payload, reason, at FROM failed WHERE target = %s ORDER BY id",
+                (target,),
+            ).fetchall()
+        return [FailedRow(target, k, p, r, a) for k, p, r, a in rows]
+
+    # --- targets, feeds, housekeeping ----------------------------------------------------
+
+    def target_state(self, target: str) -> TargetState:
+        with self._tx() as conn:
+            row = conn.execute("SELECT state FROM targets WHERE name = %s", (target,)).fetchone()
+        return TargetState.from_dict(row[0] if row else {})
+
+    def save_target_state(self, target: str, state: TargetState) -> None:
+        with self._tx() as conn:
+            self._fenced(conn, target)
+            self._save_target(conn, target, state)
+
+    def feed_entries(self, source: str) -> list[Entry]:
+        with self._tx() as conn:
+            row = conn.execute("SELECT feed FROM sources WHERE name = %s", (source,)).fetchone()
+        return [Entry.from_dict(e) for e in (row[0] if row else [])]
+
+    def feeds(self, known: Mapping[str, int] | None = None) -> dict[str, StoredFeed]:
+        known = known or {}
+        with self._tx() as conn:
+            heads = conn.execute(
+                "SELECT source, version, etags, last_modified, entry_count, newest FROM feeds"
+            ).fetchall()
+            changed = [h for h in heads if known.get(h[0]) != h[1]]
+            if not changed:
+                return {}
+            bodies = conn.execute(
+                "SELECT source, format, gz FROM feed_bodies WHERE source = ANY(%s)",
+                ([h[0] for h in changed],),
+            ).fetchall()
+        gz: dict[str, dict[str, bytes]] = {}
+        for source, fmt, data in bodies:
+            gz.setdefault(source, {})[fmt] = bytes(data)
+        return {
+            s: StoredFeed(
+                s, int(v), gz.get(s, {}), e, lm, int(n), Entry.from_dict(w) if w else None
+            )
+            for s, v, e, lm, n, w in changed
+        }
+
+    def expire(self, now: float | None = None) -> int:
+        now = self.clock() if now is None else now
+        removed = 0
+        with self._tx() as conn:
+            for table in ("seen", "handed", "failed"):
+                removed += conn.execute(f"DELETE FROM {table} WHERE expires < %s", (now,)).rowcount
+        return removed
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _mark(
+    conn: psycopg.Connection[Any], target: str, source: str, keys: list[str], how: str,
+    until: float,
+) -> None:  # fmt: skip
+    conn.execute(
+        "INSERT INTO handed (target, source, key, how, expires) "
+        "SELECT %s, %s, k, %s, %s FROM unnest(%s::text[]) k "
+        "ON CONFLICT (target, source, key) DO UPDATE SET expires = EXCLUDED.expires",
+        (target, source, how, until, keys),
+    )
+
+
+def _enqueue(
+    conn: psycopg.Connection[Any], notices: Sequence[Notice], now: float, until: float
+) -> int:
+    """Queue notices once each (unique target, kind, key); entries get their delivery mark."""
+    if not notices:
+        return 0
+    added = 0
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO outbox (target, kind, key, payload, queued_at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (target, kind, key) DO NOTHING",
+            [(n.target, n.kind, n.key, Jsonb(dict(n.payload)), now) for n in notices],
+        )
+        added = max(cur.rowcount, 0)
+    by_target: dict[tuple[str, str], list[str]] = {}
+    for n in notices:
+        if n.kind == "entry":
+            source, _, key = n.key.partition(":")
+            by_target.setdefault((n.target, source), []).append(key)
+    for (target, source), keys in by_target.items():
+        _mark(conn, target, source, keys, "queued", until)
+    return added
+
+
+def _put_rendered(conn: psycopg.Connection[Any], feed: StoredFeed) -> None:
+    conn.execute(
+        "INSERT INTO feeds (source, version, etags, last_modified, entry_count, newest) "
+        "VALUES (%s, 1, %s, %s, %s, %s) ON CONFLICT (source) DO UPDATE SET "
+        "version = feeds.version + 1, etags = EXCLUDED.etags, "
+        "last_modified = EXCLUDED.last_modified, entry_count = EXCLUDED.entry_count, "
+        "newest = EXCLUDED.newest",
+        (feed.source, Jsonb(dict(feed.etags)), feed.last_modified, feed.entry_count,
+         Jsonb(feed.newest.to_dict()) if feed.newest else None),
+    )  # fmt: skip
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO feed_bodies (source, format, gz) VALUES (%s, %s, %s) "
+            "ON CONFLICT (source, format) DO UPDATE SET gz = EXCLUDED.gz",
+            [(feed.source, fmt, data) for fmt, data in feed.gzipped.items()],
+        )
+
+
+def _row(r: Sequence[Any]) -> OutboxRow:
+    return OutboxRow(
+        id=str(r[0]), target=r[1], kind=r[2], key=r[3], payload=r[4], queued_at=r[5],
+        attempts=r[6], first_attempt_at=r[7], next_at=r[8], done_urls=frozenset(r[9]),
+        last_error=r[10],
+    )  # fmt: skip

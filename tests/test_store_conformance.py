@@ -1,0 +1,420 @@
+"""One conformance suite for every Store backend: the embedded directory and PostgreSQL.
+
+Each test runs against both (parametrized); time is an injected clock. Tests that only
+mean something where several processes share the store (leases, claims) follow at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from feedbridge.feeds import stored_feed
+from feedbridge.models import Entry
+from feedbridge.store import (
+    EmbeddedStore,
+    LeaseLost,
+    Notice,
+    PollOutcome,
+    SourceState,
+    Store,
+    TargetState,
+    notice_key,
+)
+
+TTL = 1000.0
+T0 = 1_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+Opener = Callable[[], Store]
+
+
+@pytest.fixture(params=["embedded", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Opener, Clock]]:
+    """A way to open (and reopen) one empty store of each backend, with one clock."""
+    clock = Clock()
+    opened: list[Store] = []
+    if request.param == "embedded":
+
+        def opener() -> Store:
+            opened.append(EmbeddedStore(tmp_path / "store", seen_ttl=TTL, clock=clock))
+            return opened[-1]
+    else:
+        from feedbridge.store.postgres import PostgresStore
+
+        url = request.getfixturevalue("pg_url")
+
+        def opener() -> Store:
+            opened.append(PostgresStore(url, seen_ttl=TTL, clock=clock))
+            return opened[-1]
+
+    yield opener, clock
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(backend: tuple[Opener, Clock]) -> Store:
+    return backend[0]()
+
+
+def entry(key: str, score: float | None = 1, source: str = "s") -> Entry:
+    return Entry(source=source, key=key, title=f"t {key}", link=f"https://x/{key}", score=score)
+
+
+def notice(target: str, e: Entry) -> Notice:
+    return Notice(target, "entry", notice_key("entry", e.to_dict()), e.to_dict())
+
+
+def poll(
+    entries: list[Entry], targets: tuple[str, ...] = ("t",), seen: dict[str, Any] | None = None
+) -> PollOutcome:
+    feed = stored_feed("s", {"atom": b"<feed/>", "rss": b"<rss/>"}, T0, entries)
+    return PollOutcome(
+        state=SourceState(last_poll=T0, status="ok", validators={"etag": '"x"'}),
+        next_due=T0 + 60,
+        feed=entries,
+        rendered=feed,
+        seen=entries,
+        seen_before=seen or {},
+        notices=[notice(t, e) for t in targets for e in entries],
+    )
+
+
+# --- sources, polls, feeds ---------------------------------------------------------------
+
+
+def test_a_new_source_has_an_empty_state_and_feed(store: Store) -> None:
+    assert store.source_state("s") == SourceState()
+    view = store.poll_view("s", ["a"], ["t"])
+    assert (view.feed, view.seen, view.knows) == ([], {}, frozenset())
+    assert view.handed == {"t": frozenset()}
+    assert store.feeds() == {}
+
+
+def test_apply_poll_writes_everything_and_a_reopen_reads_it(
+    backend: tuple[Opener, Clock],
+) -> None:
+    opener, _ = backend
+    store = opener()
+    state = SourceState(last_poll=T0, status="ok", extra={"from_a_newer_version": 1})
+    outcome = poll([entry("a", 3), entry("b", None)])
+    store.apply_poll(
+        "s",
+        PollOutcome(
+            state=state,
+            feed=outcome.feed,
+            rendered=outcome.rendered,
+            seen=outcome.seen,
+            notices=outcome.notices[:1],
+            suppressed={"t": ["b"]},
+            first_cycle=["t"],
+        ),
+    )
+    store.close()
+    store = opener()
+    assert store.source_state("s") == state
+    view = store.poll_view("s", ["a", "b", "c"], ["t", "u"])
+    assert [e.key for e in view.feed] == ["a", "b"]
+    assert view.seen == {"a": 3, "b": None}
+    assert view.handed == {"t": frozenset({"a", "b"}), "u": frozenset()}
+    assert view.knows == frozenset({"t"})
+    feeds = store.feeds()
+    assert feeds["s"].etags == outcome.rendered.etags  # type: ignore[union-attr]
+    assert feeds["s"].gzipped == outcome.rendered.gzipped  # type: ignore[union-attr]
+    assert feeds["s"].newest == entry("a", 3)
+    assert store.feeds({"s": feeds["s"].version}) == {}, "an unchanged version is not reloaded"
+    assert [r.payload["key"] for r in store.claim_due("t", T0)] == ["a"]
+
+
+def test_a_retried_poll_never_queues_twice(store: Store) -> None:
+    outcome = poll([entry("a"), entry("b")], targets=("t", "t-2"))
+    store.apply_poll("s", outcome)
+    store.apply_poll("s", outcome)
+    assert store.pending_count("t") == 2 and store.pending_count("t-2") == 2
+    assert store.enqueue(outcome.notices, T0) == 0
+
+
+def test_a_feed_version_rises_with_every_rendering(store: Store) -> None:
+    store.apply_poll("s", poll([entry("a")]))
+    first = store.feeds()["s"].version
+    store.apply_poll("s", poll([entry("b")]))
+    assert store.feeds()["s"].version > first
+    store.apply_poll("s", PollOutcome(SourceState(last_poll=T0 + 1)))  # unchanged feed
+    assert [e.key for e in store.feed_entries("s")] == ["b"]
+
+
+def test_a_failed_transaction_writes_nothing(store: Store) -> None:
+    bad = Notice("t", "entry", "s:x", {"not json": {1, 2}})
+    outcome = poll([entry("a")])
+    broken = PollOutcome(
+        state=outcome.state, feed=outcome.feed, rendered=outcome.rendered,
+        seen=outcome.seen, notices=[*outcome.notices, bad],
+    )  # fmt: skip
+    with pytest.raises(Exception):  # noqa: B017 - the backends differ in what they raise
+        store.apply_poll("s", broken)
+    assert store.feed_entries("s") == []
+    assert store.poll_view("s", ["a"], ["t"]).seen == {}
+    assert store.pending_count("t") == 0
+    assert store.source_state("s") == SourceState()
+    assert store.feeds() == {}
+
+
+# --- expiry --------------------------------------------------------------------------------
+
+
+def test_seen_keys_and_marks_expire_unless_seen_again(backend: tuple[Opener, Clock]) -> None:
+    opener, clock = backend
+    store = opener()
+    store.apply_poll("s", poll([entry("a"), entry("b")]))
+    clock.now += TTL * 0.8
+    # only `a` is on the page again: its seen key (and its score) are refreshed in bulk
+    store.apply_poll("s", PollOutcome(SourceState(), seen=[entry("a")], seen_before={"a": 1}))
+    store.apply_poll("s", PollOutcome(SourceState(), seen=[entry("c", 5)]))
+    clock.now += TTL * 0.5
+    assert store.expire() >= 1
+    view = store.poll_view("s", ["a", "b", "c"], ["t"])
+    assert view.seen == {"a": 1, "c": 5}
+    assert view.handed["t"] == frozenset(), "the delivery marks of a and b expired"
+    clock.now += TTL * 2
+    store.expire()
+    assert store.poll_view("s", ["a", "b", "c"], ["t"]).seen == {}
+
+
+def test_a_changed_score_is_written(store: Store) -> None:
+    store.apply_poll("s", PollOutcome(SourceState(), seen=[entry("a", 1)]))
+    store.apply_poll("s", PollOutcome(SourceState(), seen=[entry("a", 7)], seen_before={"a": 1}))
+    assert store.poll_view("s", ["a"], []).seen == {"a": 7}
+
+
+# --- outbox --------------------------------------------------------------------------------
+
+
+def test_outbox_keeps_order_per_target_and_never_mixes_targets(store: Store) -> None:
+    store.enqueue([notice("mail", entry(f"{n}")) for n in range(5)], T0)
+    store.enqueue([notice("mail-digest", entry("x"))], T0)
+    rows = store.claim_due("mail", T0)
+    assert [r.payload["key"] for r in rows] == ["0", "1", "2", "3", "4"]
+    assert [r.key for r in store.claim_due("mail-digest", T0)] == ["s:x"]
+    store.complete("mail", rows[:1], TargetState(sent_times=(T0,)))
+    assert store.pending_count("mail") == 4
+    assert store.target_state("mail").sent_times == (T0,)
+
+
+def test_retry_keeps_progress_and_give_up_moves_to_failed(store: Store) -> None:
+    store.enqueue([notice("t", entry("a")), notice("t", entry("b"))], T0)
+    first, second = store.claim_due("t", T0)
+    from dataclasses import replace
+
+    tried = replace(
+        first, attempts=2, first_attempt_at=T0, next_at=T0 + 30,
+        done_urls=frozenset({0}), last_error="HTTP 500",
+    )  # fmt: skip
+    store.retry(tried, TargetState(failures=1, status="ok", last_error="HTTP 500"))
+    again = store.claim_due("t", T0 + 1)
+    assert again[0] == replace(tried, id=again[0].id)
+    assert store.target_state("t").failures == 1
+    health = Notice("ops", "health", "target t|failing|x", {"subject": "target t"})
+    store.give_up("t", [again[1]], "HTTP 500", TargetState(failures=2), [health], now=T0 + 2)
+    assert [r.key for r in store.claim_due("t", T0 + 2)] == ["s:a"]
+    (failed,) = store.failed("t")
+    assert (failed.reason, failed.payload["key"], failed.at) == ("HTTP 500", "b", T0 + 2)
+    assert store.pending_count("ops") == 1
+
+
+def test_health_notices_queue_once(store: Store) -> None:
+    event = {"subject": "source s", "kind": "failing", "message": "m", "at": "2026-01-01"}
+    n = Notice("ops", "health", notice_key("health", event), event)
+    assert store.enqueue([n], T0) == 1
+    assert store.enqueue([n], T0) == 0
+    assert store.claim_due("ops", T0)[0].payload == event
+
+
+# --- crash consistency -----------------------------------------------------------------------
+
+_CHILD = """
+import sys
+from feedbridge.models import Entry
+from feedbridge.store import Notice, PollOutcome, SourceState, notice_key
+if sys.argv[1] == "embedded":
+    from feedbridge.store import EmbeddedStore
+    store = EmbeddedStore(sys.argv[2])
+else:
+    from feedbridge.store.postgres import PostgresStore
+    store = PostgresStore(sys.argv[2])
+feed = []
+n = 0
+while True:
+    e = Entry(source="s", key=f"k{n}", title=f"t{n}", link=f"https://x/{n}")
+    feed = [e, *feed][:1000]
+    notices = [Notice(t, "entry", notice_key("entry", e.to_dict()), e.to_dict()) for t in "ab"]
+    store.apply_poll("s", PollOutcome(SourceState(last_count=n), feed=feed, seen=[e],
+                                      notices=notices))
+    n += 1
+    if n == 20:
+        print("going", flush=True)
+"""
+
+
+def test_sigkill_mid_write_leaves_every_poll_whole_or_absent(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A process killed while writing polls: each poll landed fully or not at all."""
+    for kind in ("embedded", "postgresql"):
+        where = str(tmp_path / "crash") if kind == "embedded" else request.getfixturevalue("pg_url")
+        child = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(_CHILD), kind, where],
+            stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": os.getcwd()},
+        )  # fmt: skip
+        assert child.stdout is not None
+        with child.stdout:
+            assert child.stdout.readline().strip() == b"going"
+            time.sleep(0.3)
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+        if kind == "embedded":
+            store: Store = EmbeddedStore(tmp_path / "crash")
+        else:
+            from feedbridge.store.postgres import PostgresStore
+
+            store = PostgresStore(where)
+        with store:  # type: ignore[attr-defined]
+            store.check()
+            count = store.source_state("s").last_count + 1
+            feed = {e.key for e in store.feed_entries("s")}
+            keys = [f"k{n}" for n in range(count + 5)]
+            view = store.poll_view("s", keys, ["a", "b"])
+            written = {f"k{n}" for n in range(count)}
+            assert count > 20
+            assert set(view.seen) == written == feed | (written - feed)
+            assert view.handed == {"a": frozenset(written), "b": frozenset(written)}
+            assert len(store.claim_due("a", time.time())) == count
+            assert len(store.claim_due("b", time.time())) == count
+
+
+# --- shared stores: leases and claims ----------------------------------------------------------
+
+
+@pytest.fixture
+def two_nodes(pg_url: str) -> Iterator[tuple[Store, Store, Clock]]:
+    from feedbridge.store.postgres import PostgresStore
+
+    clock = Clock()
+    a, b = PostgresStore(pg_url, clock=clock), PostgresStore(pg_url, clock=clock)
+    yield a, b, clock
+    a.close()
+    b.close()
+
+
+def test_a_due_source_is_leased_to_one_node_and_fenced_after_takeover(
+    two_nodes: tuple[Store, Store, Clock],
+) -> None:
+    a, b, clock = two_nodes
+    a.register_sources(["s", "t"], T0)
+    b.register_sources(["s", "t", "u"], T0 + 5)  # existing rows keep their due time
+    (lease,) = a.claim_sources(["s"], T0, 10, ttl=30)
+    assert lease.taken_over is None
+    assert b.claim_sources(["s"], T0 + 1, 10, ttl=30) == [], "held: nobody else polls it"
+    lease = a.renew(lease, T0 + 20, ttl=30)
+    assert b.claim_sources(["s"], T0 + 40, 10, ttl=30) == [], "renewed"
+    (stolen,) = b.claim_sources(["s"], T0 + 60, 10, ttl=30)  # a stalled past its lease
+    assert stolen.taken_over == a.owner and stolen.version > lease.version
+    with pytest.raises(LeaseLost):
+        a.renew(lease, T0 + 61, ttl=30)
+    with pytest.raises(LeaseLost):
+        a.apply_poll("s", poll([entry("late")]), lease)
+    assert a.feed_entries("s") == [], "the stale holder wrote nothing"
+    b.apply_poll("s", poll([entry("fresh")]), stolen)
+    assert [e.key for e in a.feed_entries("s")] == ["fresh"]
+    assert b.claim_sources(["s"], T0 + 61, 10, ttl=30) == [], "released, due at T0 + 60 + 60"
+    (again,) = a.claim_sources(["s"], T0 + 121, 10, ttl=30)
+    assert again.taken_over is None, "a released lease is not a takeover"
+    info = a.check(now=T0 + 121, sources=["s", "t", "u"])
+    assert info.schema_version == 1 and info.server and info.due_sources == 2
+    assert info.due_lag == pytest.approx(121)
+
+
+def test_concurrent_claims_split_the_due_sources(two_nodes: tuple[Store, Store, Clock]) -> None:
+    a, b, _ = two_nodes
+    names = [f"s{n:03d}" for n in range(200)]
+    a.register_sources(names, T0)
+    got: dict[str, list[str]] = {"a": [], "b": []}
+
+    def claim(node: Store, key: str) -> None:
+        for _ in range(40):
+            got[key] += [lease.source for lease in node.claim_sources(names, T0, 7, ttl=30)]
+
+    threads = [threading.Thread(target=claim, args=(n, k)) for n, k in ((a, "a"), (b, "b"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got["a"] + got["b"]) == names, "every source claimed exactly once"
+
+
+def test_one_node_delivers_a_target_until_its_lease_expires(
+    two_nodes: tuple[Store, Store, Clock],
+) -> None:
+    a, b, _ = two_nodes
+    a.enqueue([notice("t", entry("x")), notice("t", entry("y"))], T0)
+    rows = a.claim_due("t", T0, ttl=30)
+    assert len(rows) == 2
+    with pytest.raises(LeaseLost):
+        b.claim_due("t", T0 + 10, ttl=30)
+    a.complete("t", rows[:1], TargetState())
+    taken = b.claim_due("t", T0 + 100, ttl=30)  # a died: its claims are taken over
+    assert [r.key for r in taken] == ["s:y"]
+    with pytest.raises(LeaseLost):
+        a.complete("t", rows[1:], TargetState())
+    b.complete("t", taken, TargetState())
+    assert a.pending_count("t") == 0
+
+
+def test_the_schema_is_migrated_once_and_versioned(pg_url: str) -> None:
+    import psycopg
+
+    from feedbridge.store import pgschema
+    from feedbridge.store.postgres import PostgresStore
+
+    with PostgresStore(pg_url), PostgresStore(pg_url):
+        pass
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT version, name FROM schema_version").fetchall()
+        assert rows == [(v, n) for v, n, _ in pgschema.migrations()]
+        conn.execute("INSERT INTO schema_version (version, name) VALUES (999, 'future.sql')")
+        conn.commit()
+    from feedbridge.errors import StoreError
+
+    with pytest.raises(StoreError, match="newer than this feedbridge"):
+        PostgresStore(pg_url)
+
+
+def test_a_wrong_password_or_host_is_a_clear_error_without_the_password() -> None:
+    from feedbridge.errors import StoreError
+    from feedbridge.store.postgres import PostgresStore
+
+    from tests.pg import free_port
+
+    url = f"postgresql://feedbridge:s3cret-pw@127.0.0.1:{free_port()}/feedbridge"
+    with pytest.raises(StoreError) as caught:
+        PostgresStore(url)
+    assert "s3cret-pw" not in str(caught.value)
+    assert "postgresql://feedbridge:***@127.0.0.1" in str(caught.value)
