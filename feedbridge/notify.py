@@ -132,6 +132,7 @@ class RoundResult:
     sent: int = 0
     failed: int = 0  # attempts that failed this round (they stay queued)
     given_up: int = 0  # rows past their retry window, moved to the failed log
+    more: bool = False  # the round stopped early to renew the target's lease
 
 
 class Notifier:
@@ -188,17 +189,20 @@ class Notifier:
     ) -> RoundResult:
         """One round for one target: single messages in order, then its digest if due. On a
         shared store the round runs only where the target's lease is held."""
-        result = RoundResult()
-        try:
-            pending = self.store.claim_due(channel.name, self.clock(), ttl=self.lease)
-        except LeaseLost:
-            return result  # another node delivers this target
-        state = self.store.target_state(channel.name).to_dict()
-        try:
-            await self._deliver_rows(channel, pending, state, result, respect_backoff, stop)
-            self.store.save_target_state(channel.name, TargetState.from_dict(state))
-        except LeaseLost as exc:
-            log.warning("target lease lost", extra={"target": channel.name, "error": str(exc)})
+        result = RoundResult(more=True)
+        while result.more:
+            result.more = False
+            try:
+                pending = self.store.claim_due(channel.name, self.clock(), ttl=self.lease)
+            except LeaseLost:
+                return result  # another node delivers this target
+            state = self.store.target_state(channel.name).to_dict()
+            try:
+                await self._deliver_rows(channel, pending, state, result, respect_backoff, stop)
+                self.store.save_target_state(channel.name, TargetState.from_dict(state))
+            except LeaseLost as exc:
+                log.warning("target lease lost", extra={"target": channel.name, "error": str(exc)})
+                return result
         return result
 
     async def _deliver_rows(
@@ -211,8 +215,12 @@ class Notifier:
         stop: asyncio.Event | None,
     ) -> None:
         singles = pending if channel.digest is None else [d for d in pending if d.kind == "health"]
+        started = time.monotonic()
         for row in singles:
             if stop is not None and stop.is_set():
+                break
+            if self.store.shared and time.monotonic() - started > self.lease / 3:
+                result.more = True  # claim again: that renews the target's lease
                 break
             now = self.clock()
             if respect_backoff and row.next_at > now:

@@ -69,7 +69,9 @@ def pg_server() -> Iterator[PgServer]:
         shutil.chown(tmp, "postgres")
     run = {"check": True, "capture_output": True, "timeout": 120}
     subprocess.run(
-        _as_owner([str(initdb), "-D", str(datadir), "-A", "trust", "-U", user, "-E", "UTF8"], owner),
+        _as_owner(
+            [str(initdb), "-D", str(datadir), "-A", "trust", "-U", user, "-E", "UTF8"], owner
+        ),
         **run,  # type: ignore[arg-type]
     )
     port = free_port()
@@ -80,7 +82,9 @@ def pg_server() -> Iterator[PgServer]:
     pg_ctl = str(bindir / "pg_ctl")
     log = tmp / "server.log"
     subprocess.run(
-        _as_owner([pg_ctl, "-D", str(datadir), "-o", options, "-l", str(log), "-w", "start"], owner),
+        _as_owner(
+            [pg_ctl, "-D", str(datadir), "-o", options, "-l", str(log), "-w", "start"], owner
+        ),
         **run,  # type: ignore[arg-type]
     )
     try:

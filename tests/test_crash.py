@@ -11,6 +11,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import HfApi, Receiver, hf_items
 from tests.test_run import free_port
 
@@ -28,8 +30,25 @@ def many_papers() -> list[dict[str, object]]:
     return items
 
 
+def storage_toml(request: pytest.FixtureRequest, backend: str) -> str:
+    """The `[storage]` table for `backend`: the embedded directory, or a fresh PostgreSQL."""
+    if backend == "embedded":
+        return '[storage]\npath = "data"\n'
+    return f'[storage]\nurl = "{request.getfixturevalue("pg_url")}"\nlease = "5s"\n'
+
+
+def wait_until(condition: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.parametrize("backend", ["embedded", "postgresql"])
 def test_sigkill_during_delivery_loses_nothing_and_repeats_at_most_one_per_kill(
-    tmp_path: Path, hf_api: HfApi, receiver: Receiver
+    tmp_path: Path, hf_api: HfApi, receiver: Receiver, request: pytest.FixtureRequest, backend: str
 ) -> None:
     hf_api.items = many_papers()
     slow = receiver.handle
@@ -42,8 +61,7 @@ def test_sigkill_during_delivery_loses_nothing_and_repeats_at_most_one_per_kill(
     receiver.server.expect_request("/hook").respond_with_handler(handle_slowly)
     config = tmp_path / "config.toml"
     config.write_text(f"""
-[storage]
-path = "data"
+{storage_toml(request, backend)}
 [server]
 port = {free_port()}
 [[sources]]
@@ -67,9 +85,10 @@ url = "{receiver.url()}"
         )
 
     kills = 0
-    for pause in (1.2, 0.9, 0.7, 1.0):
+    for more in (3, 20, 35, 50):  # each life is killed once it delivered a few more
         proc = start()
-        time.sleep(pause)
+        before = len(receiver.titles)
+        wait_until(lambda: len(receiver.titles) >= before + more, 60)  # noqa: B023
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1

@@ -1,34 +1,24 @@
-"""The diskcache store: JSON only, no pickles, ordered outbox, atomic groups of writes."""
+"""The embedded store's own guarantees: JSON only, no pickles, clear errors, old data migrated.
+
+What every backend must do is in test_store_conformance.py.
+"""
 
 from __future__ import annotations
 
+import json
 import pickle
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
 
 from feedbridge.errors import StoreError
-from feedbridge.models import Entry
-from feedbridge.store import Store, open_store
-
-
-def entry(key: str, score: float | None = 1) -> Entry:
-    return Entry(source="s", key=key, title=f"t {key}", link=f"https://x/{key}", score=score)
-
-
-def test_feed_round_trips_entries(tmp_path: Path) -> None:
-    with Store(tmp_path) as store:
-        store.save_feed("s", [entry("a"), entry("b", None)])
-    with Store(tmp_path) as store:
-        assert [e.key for e in store.feed_entries("s")] == ["a", "b"]
-        assert store.feed_entries("s")[1].score is None
+from feedbridge.store import EmbeddedStore, PollOutcome, SourceState, open_embedded
 
 
 def test_a_planted_pickle_is_refused_not_executed(tmp_path: Path) -> None:
-    with Store(tmp_path) as store:
-        store.save_state("source", "s", {"ok": True})
+    with EmbeddedStore(tmp_path) as store:
+        store.apply_poll("s", PollOutcome(SourceState(last_count=1)))
     marker = tmp_path / "pwned"
 
     class Exploit:
@@ -40,64 +30,48 @@ def test_a_planted_pickle_is_refused_not_executed(tmp_path: Path) -> None:
     db.execute("UPDATE Cache SET mode = 4, value = ? WHERE key = 'state:source:s'", (payload,))
     db.commit()
     db.close()
-    with Store(tmp_path) as store, pytest.raises(StoreError, match="unpickle"):
-        store.state("source", "s")
+    with EmbeddedStore(tmp_path) as store, pytest.raises(StoreError, match="unpickle"):
+        store.source_state("s")
     assert not marker.exists()
 
 
-def test_outbox_keeps_order_per_target_and_survives_reopen(tmp_path: Path) -> None:
-    with Store(tmp_path) as store:
-        for n in range(5):
-            store.enqueue("t1", {"n": n})
-        store.enqueue("t2", {"n": 99})
-    with Store(tmp_path) as store:
-        pending = store.pending("t1")
-        assert [d.payload["n"] for d in pending] == [0, 1, 2, 3, 4]
-        store.complete(pending[0])
-        assert [d.payload["n"] for d in store.pending("t1")] == [1, 2, 3, 4]
-        assert store.pending_count("t2") == 1
-        store.record_failed(pending[1], "HTTP 500")
-        assert store.pending_count("t1") == 3
-        assert store.failed("t1")[0]["reason"] == "HTTP 500"
-
-
-def test_a_failed_transaction_writes_nothing(tmp_path: Path) -> None:
-    with Store(tmp_path) as store:
-        with pytest.raises(RuntimeError), store.transaction():
-            store.enqueue("t", {"n": 1})
-            store.mark_handed("t", "s", ["a"], "queued")
-            raise RuntimeError("crash mid-write")
-        assert store.pending_count("t") == 0
-        assert store.handed("t", "s", ["a"]) == set()
-
-
-def test_seen_scores_and_handed_marks(tmp_path: Path) -> None:
-    with Store(tmp_path) as store:
-        store.mark_seen("s", [entry("a", 3), entry("b", None)])
-        assert store.seen_scores("s", ["a", "b", "c"]) == {"a": 3, "b": None}
-        store.mark_handed("t", "s", ["a"], "queued")
-        assert store.handed("t", "s", ["a", "b"]) == {"a"}
-        assert not store.target_knows("t", "s")
-        store.mark_target_knows("t", "s")
-        assert store.target_knows("t", "s")
-
-
-def test_seen_keys_expire_after_their_ttl(tmp_path: Path) -> None:
-    with Store(tmp_path, seen_ttl=0.01) as store:
-        store.mark_seen("s", [entry("a")])
-        time.sleep(0.05)
-        store.expire()
-        assert store.seen_scores("s", ["a"]) == {}
+def test_rows_queued_by_an_earlier_version_are_delivered_by_this_one(tmp_path: Path) -> None:
+    """Outbox rows of the untyped layout (`outbox:TARGET-N`, {"type": ...}) move over once."""
+    entry = {"source": "s", "key": "k1", "title": "T", "link": "https://x/1"}
+    rows = [
+        ("outbox:team-500000000000000", {"type": "entry", "entry": entry, "queued_at": 5.0,
+                                         "attempts": 2, "done": [0], "next_at": 9.0}),
+        ("outbox:team-ops-500000000000000", {"type": "health", "queued_at": 6.0, "event": {
+            "subject": "source s", "kind": "failing", "message": "m", "at": "2026-01-01"}}),
+    ]  # fmt: skip
+    with EmbeddedStore(tmp_path) as store:
+        store.check()
+    db = sqlite3.connect(tmp_path / "cache.db")
+    for key, value in rows:
+        db.execute(
+            "INSERT INTO Cache (key, raw, store_time, expire_time, access_time, access_count, "
+            "tag, size, mode, filename, value) VALUES (?, 1, 0, NULL, 0, 0, NULL, 0, 1, NULL, ?)",
+            (key, json.dumps(value)),
+        )
+    db.commit()
+    db.close()
+    with open_embedded(tmp_path) as store:
+        store.check()
+        (team,) = store.claim_due("team", 10.0)
+        (ops,) = store.claim_due("team-ops", 10.0)
+    assert (team.kind, team.key, team.payload, team.attempts) == ("entry", "s:k1", entry, 2)
+    assert (team.done_urls, team.next_at, team.queued_at) == (frozenset({0}), 9.0, 5.0)
+    assert (ops.kind, ops.payload["subject"]) == ("health", "source s")
 
 
 def test_corrupt_store_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "cache.db").write_bytes(b"this is not a sqlite database" * 100)
-    with pytest.raises(StoreError, match="corrupt"):
-        open_store(tmp_path)
+    with pytest.raises(StoreError, match=r"corrupt|cannot open"):
+        open_embedded(tmp_path).check()
 
 
 def test_unopenable_store_path_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     with pytest.raises(StoreError, match="cannot open the store"):
-        Store(blocker / "data")
+        EmbeddedStore(blocker / "data")

@@ -221,7 +221,7 @@ def test_outbox_keeps_order_per_target_and_never_mixes_targets(store: Store) -> 
 
 def test_retry_keeps_progress_and_give_up_moves_to_failed(store: Store) -> None:
     store.enqueue([notice("t", entry("a")), notice("t", entry("b"))], T0)
-    first, second = store.claim_due("t", T0)
+    first, _ = store.claim_due("t", T0)
     from dataclasses import replace
 
     tried = replace(
@@ -327,7 +327,7 @@ def two_nodes(pg_url: str) -> Iterator[tuple[Store, Store, Clock]]:
 def test_a_due_source_is_leased_to_one_node_and_fenced_after_takeover(
     two_nodes: tuple[Store, Store, Clock],
 ) -> None:
-    a, b, clock = two_nodes
+    a, b, _ = two_nodes
     a.register_sources(["s", "t"], T0)
     b.register_sources(["s", "t", "u"], T0 + 5)  # existing rows keep their due time
     (lease,) = a.claim_sources(["s"], T0, 10, ttl=30)
@@ -410,7 +410,6 @@ def test_the_schema_is_migrated_once_and_versioned(pg_url: str) -> None:
 def test_a_wrong_password_or_host_is_a_clear_error_without_the_password() -> None:
     from feedbridge.errors import StoreError
     from feedbridge.store.postgres import PostgresStore
-
     from tests.pg import free_port
 
     url = f"postgresql://feedbridge:s3cret-pw@127.0.0.1:{free_port()}/feedbridge"
