@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 from feedbridge.config import Config
+from feedbridge.errors import StoreError
 from feedbridge.feeds import FeedBoard, Publisher
 from feedbridge.filters import EntryFilter
 from feedbridge.http import HttpClient, HttpSettings
@@ -126,4 +127,6 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
         yield Runtime(config, store, http, notifier, board, worker, metrics)
     finally:
         await http.aclose()
+        with contextlib.suppress(StoreError):
+            store.release()
         store.close()

@@ -64,6 +64,12 @@ class FeedBoard:
         if feed.version:
             self.versions[feed.source] = feed.version
 
+    def publish(
+        self, name: str, bodies: dict[str, bytes], changed_at: float, entries: Sequence[Entry]
+    ) -> None:
+        """Put freshly rendered bodies on the board (not stored)."""
+        self.put(stored_feed(name, bodies, changed_at, entries))
+
     def sync(self, store: Store) -> int:
         """Load the feeds whose stored version differs from the board's; returns how many."""
         changed = store.feeds(self.versions)

@@ -46,7 +46,9 @@ def wait_until(condition: object, timeout: float) -> bool:
     return False
 
 
-@pytest.mark.parametrize("backend", ["embedded", "postgresql"])
+@pytest.mark.parametrize(
+    "backend", ["embedded", pytest.param("postgresql", marks=pytest.mark.slow)]
+)
 def test_sigkill_during_delivery_loses_nothing_and_repeats_at_most_one_per_kill(
     tmp_path: Path, hf_api: HfApi, receiver: Receiver, request: pytest.FixtureRequest, backend: str
 ) -> None:

@@ -157,8 +157,14 @@ def chaos() -> Iterator[ChaosServer]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(360)
+@pytest.mark.parametrize("backend", ["embedded", "postgresql"])
 def test_soak_kills_restarts_flapping_and_hostile_sources_lose_nothing(
-    tmp_path: Path, hf_api: HfApi, receiver: Receiver, chaos: ChaosServer
+    tmp_path: Path,
+    hf_api: HfApi,
+    receiver: Receiver,
+    chaos: ChaosServer,
+    request: pytest.FixtureRequest,
+    backend: str,
 ) -> None:
     world = World(hf_api, chaos)
     hf_api.items = []
@@ -197,7 +203,11 @@ def test_soak_kills_restarts_flapping_and_hostile_sources_lose_nothing(
     config.write_text(
         to_toml(
             {
-                "storage": {"path": "data"},
+                "storage": (
+                    {"path": "data"}
+                    if backend == "embedded"
+                    else {"url": request.getfixturevalue("pg_url"), "lease": "5s"}
+                ),
                 "server": {"port": port, "base_url": base},
                 "http": {"timeout": 2},
                 "sources": sources,

@@ -14,6 +14,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -222,8 +223,6 @@ def test_outbox_keeps_order_per_target_and_never_mixes_targets(store: Store) -> 
 def test_retry_keeps_progress_and_give_up_moves_to_failed(store: Store) -> None:
     store.enqueue([notice("t", entry("a")), notice("t", entry("b"))], T0)
     first, _ = store.claim_due("t", T0)
-    from dataclasses import replace
-
     tried = replace(
         first, attempts=2, first_attempt_at=T0, next_at=T0 + 30,
         done_urls=frozenset({0}), last_error="HTTP 500",
@@ -342,9 +341,9 @@ def test_a_due_source_is_leased_to_one_node_and_fenced_after_takeover(
     with pytest.raises(LeaseLost):
         a.apply_poll("s", poll([entry("late")]), lease)
     assert a.feed_entries("s") == [], "the stale holder wrote nothing"
-    b.apply_poll("s", poll([entry("fresh")]), stolen)
+    b.apply_poll("s", replace(poll([entry("fresh")]), next_due=T0 + 120), stolen)
     assert [e.key for e in a.feed_entries("s")] == ["fresh"]
-    assert b.claim_sources(["s"], T0 + 61, 10, ttl=30) == [], "released, due at T0 + 60 + 60"
+    assert b.claim_sources(["s"], T0 + 61, 10, ttl=30) == [], "released, due at T0 + 120"
     (again,) = a.claim_sources(["s"], T0 + 121, 10, ttl=30)
     assert again.taken_over is None, "a released lease is not a takeover"
     info = a.check(now=T0 + 121, sources=["s", "t", "u"])
@@ -417,3 +416,14 @@ def test_a_wrong_password_or_host_is_a_clear_error_without_the_password() -> Non
         PostgresStore(url)
     assert "s3cret-pw" not in str(caught.value)
     assert "postgresql://feedbridge:***@127.0.0.1" in str(caught.value)
+
+
+def test_a_clean_shutdown_hands_leases_over_at_once(two_nodes: tuple[Store, Store, Clock]) -> None:
+    a, b, _ = two_nodes
+    a.register_sources(["s"], T0)
+    a.enqueue([notice("t", entry("x"))], T0)
+    assert len(a.claim_sources(["s"], T0, 1, ttl=30)) == 1
+    assert len(a.claim_due("t", T0, ttl=30)) == 1
+    a.release()
+    assert [lease.source for lease in b.claim_sources(["s"], T0 + 1, 1, ttl=30)] == ["s"]
+    assert len(b.claim_due("t", T0 + 1, ttl=30)) == 1

@@ -184,8 +184,8 @@ class StoreInfo:
     location: str  # a path, or the URL with its password masked
     server: str | None = None
     schema_version: int | None = None
-    due_sources: int = 0
-    due_lag: float = 0.0  # seconds the most overdue source is late
+    due_sources: int = 0  # due and waiting for a worker (not being polled)
+    due_lag: float = 0.0  # seconds the most overdue of them is late
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -203,6 +203,10 @@ class Store(Protocol):
     ) -> StoreInfo:
         """Verify the store is intact and writable (and migrated); raises StoreError with a
         remedy. Reports the lag of the due ones among `sources`."""
+
+    def release(self) -> None:
+        """Give up every lease this process holds (a clean shutdown), so that other nodes
+        take its sources and targets at once instead of after the lease runs out."""
 
     def ping(self) -> None:
         """A cheap liveness probe (a write and read-back, or a round trip); raises StoreError."""

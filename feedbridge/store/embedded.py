@@ -171,6 +171,9 @@ class EmbeddedStore:
 
     # --- checks ------------------------------------------------------------------------
 
+    def release(self) -> None:
+        """Nothing to release: the embedded store has no leases."""
+
     def ping(self) -> None:
         try:
             stamp = time.time()

@@ -111,6 +111,15 @@ class PostgresStore:
 
     # --- checks ------------------------------------------------------------------------
 
+    def release(self) -> None:
+        with self._tx() as conn:
+            for table in ("sources", "targets"):
+                conn.execute(
+                    f"UPDATE {table} SET lease_owner = NULL, lease_until = NULL "
+                    "WHERE lease_owner = %s",
+                    (self.owner,),
+                )
+
     def ping(self) -> None:
         with self._tx() as conn:
             conn.execute("SELECT 1")
@@ -123,8 +132,9 @@ class PostgresStore:
             server = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
             version = pgschema.current(conn)
             query = "SELECT count(*), coalesce(max(%s - next_due), 0) FROM sources "
-            query += "WHERE next_due <= %s" + (" AND name = ANY(%s)" if sources else "")
-            args: list[Any] = [now, now, list(sources)] if sources else [now, now]
+            query += "WHERE next_due <= %s AND (lease_until IS NULL OR lease_until < %s)"
+            query += " AND name = ANY(%s)" if sources else ""
+            args: list[Any] = [now, now, now, *([list(sources)] if sources else [])]
             count, lag = conn.execute(query, args).fetchone()  # type: ignore[misc]
             conn.execute("SELECT 1 FROM sources LIMIT 1")
         return StoreInfo(
