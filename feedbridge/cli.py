@@ -179,7 +179,7 @@ async def _run(config: Config) -> None:
 
             app = create_app(
                 rt.board,
-                source_infos(rt.worker.sources),
+                lambda: source_infos(rt.worker.sources),
                 base_url=config.server.base_url,
                 token=token,
                 alive=alive,
@@ -305,6 +305,10 @@ def export_opml(ctx: click.Context) -> None:
     config = _load(ctx.obj["config"])
     token = config.server.token.get_secret_value() if config.server.token else None
     sources = [build_source(c) for c in config.sources if c.enabled]
+    if config.storage.path.is_dir():  # upstream titles and site links learnt by past polls
+        with contextlib.suppress(StoreError), Store(config.storage.path) as store:
+            for source in sources:
+                source.restore_identity(store.state("source", source.name).get("upstream") or {})
     sys.stdout.write(opml(config.server.base_url, source_infos(sources), token).decode())
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from feedbridge.http import HttpClient, HttpSettings
 from feedbridge.models import Entry
 from feedbridge.sources import Source
-from feedbridge.sources.common import Extraction
+from feedbridge.sources.common import Extraction, describe_skipped
 
 
 async def extract_once(source: Source, settings: HttpSettings | None = None) -> Extraction:
@@ -60,10 +60,7 @@ def report(source: Source, result: Extraction, state: dict[str, Any] | None = No
     if result.items == 0 and source.kind != "hf_papers":
         lines.append("the item selector matched nothing on this page")
     if result.skipped:
-        lines.append(
-            "skipped: "
-            + ", ".join(f"{count} {reason}" for reason, count in sorted(result.skipped.items()))
-        )
+        lines.append(f"skipped: {describe_skipped(result.skipped)}")
     if state:
         status = state.get("status", "ok")
         error = state.get("last_error")

@@ -32,6 +32,7 @@ from feedbridge.pipeline import (
 )
 from feedbridge.scheduler import first_due, next_due
 from feedbridge.sources import Source, build_source
+from feedbridge.sources.common import describe_skipped
 from feedbridge.store import Store
 
 log = logging.getLogger("feedbridge.worker")
@@ -191,6 +192,7 @@ class Worker:
         """Render every source's stored feed, so a restart serves the last good feeds at once."""
         for source in self.sources:
             state = self.store.state("source", source.name)
+            source.restore_identity(state.get("upstream") or {})
             changed_at = float(state.get("feed_changed_at") or time.time())
             self.publish(source, self.store.feed_entries(source.name), changed_at)
 
@@ -243,6 +245,8 @@ class Worker:
             log.exception("source crashed", extra={"source": source.name, "url": source.url})
             return self._failed(source, state, exc, now, started)
         state["validators"] = validators
+        if source.identity():
+            state["upstream"] = source.identity()
         if entries is None:
             health = health_after_success(state, f"source {source.name}", now)
             health.state["last_success"] = now.timestamp()
@@ -251,6 +255,8 @@ class Worker:
             return PollReport(source.name, ok=True, seconds=time.monotonic() - started)
         report = self._apply(source, entries, state, now)
         report.seconds = time.monotonic() - started
+        extraction, source.last_extraction = source.last_extraction, None
+        skipped = describe_skipped(extraction.skipped) if extraction else ""
         log.info(
             "poll done",
             extra={
@@ -259,6 +265,7 @@ class Worker:
                 "new": report.new,
                 "queued": report.queued,
                 "ms": round(report.seconds * 1000),
+                **({"skipped": skipped} if skipped else {}),
             },
         )
         return report

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
+from xml.etree import ElementTree
 
 import feedparser
+import httpx
 import pytest
+from pytest_httpserver import HTTPServer
 
 from feedbridge.models import FeedInfo
 from feedbridge.render import render_all
 from feedbridge.sources.feed import FeedSource
 from tests.atomcheck import check_atom
+from tests.conftest import run_cli
+from tests.test_run import free_port, wait_for
 from tests.test_sources_common import config, page
 
+ATOM = "{http://www.w3.org/2005/Atom}"
 FEED_URL = "https://blog.example/feed.xml"
 INFO = FeedInfo(
     name="blog",
@@ -23,7 +34,10 @@ INFO = FeedInfo(
 )
 
 
-def rss(items: str, channel: str = "<title>Blog</title><link>https://blog.example/</link>") -> bytes:
+CHANNEL = "<title>Blog</title><link>https://blog.example/</link>"
+
+
+def rss(items: str, channel: str = CHANNEL) -> bytes:
     return (
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
         f"{channel}{items}</channel></rss>"
@@ -85,3 +99,144 @@ def test_every_rss_date_form_reaches_the_feed_as_the_same_instant() -> None:
     for i, (_, expected) in enumerate(forms):
         assert read[f"post {i}"][:6] == expected.timetuple()[:6]
 
+
+# --- items without a link (issue 11, item 1) --------------------------------------------------
+
+LINKLESS_RSS = rss(
+    '<item><title>Release 2.1</title><guid isPermaLink="false">rel-2.1@blog</guid>'
+    "<description>Faster &lt;b&gt;sync&lt;/b&gt;.</description>"
+    "<pubDate>Thu, 07 May 2026 10:00:00 GMT</pubDate></item>"
+    "<item><title>Only a title</title></item>"
+    "<item><description>Only a description, no title or link.</description></item>"
+    "<item><title>Linked</title><link>https://blog.example/linked</link></item>"
+    '<item><guid isPermaLink="false">empty-1</guid></item>'
+)
+LINKLESS_ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Notes</title><id>urn:x:notes</id>
+<updated>2026-05-07T10:00:00Z</updated><link href="https://notes.example/"/>
+<entry><id>tag:notes.example,2026:1</id><title>One</title><updated>2026-05-07T10:00:00Z</updated>
+<content type="html">&lt;p&gt;first&lt;/p&gt;</content></entry>
+<entry><id>tag:notes.example,2026:2</id><title>Two</title><updated>2026-05-06T10:00:00Z</updated>
+<link rel="related" href="https://elsewhere.example/2"/><content>second</content></entry>
+<entry><id>tag:notes.example,2026:3</id><title>Three</title><updated>2026-05-05T10:00:00Z</updated>
+<summary>third</summary></entry>
+<entry><id>https://notes.example/4</id><title>Four</title><updated>2026-05-04T10:00:00Z</updated>
+<link rel="alternate" href="https://notes.example/4"/></entry>
+</feed>"""
+
+
+def test_rss_items_without_a_link_become_entries_keyed_by_guid_else_content() -> None:
+    result = feed_source().analyze(page(LINKLESS_RSS, "application/rss+xml", FEED_URL))
+    rows = [(e.title, e.key, e.link) for e in result.entries]
+    assert rows[0] == ("Release 2.1", "rel-2.1@blog", "")
+    assert rows[1][0] == "Only a title" and rows[1][1].startswith("sha256:")
+    assert rows[2][0] == "Only a description, no title or link."
+    assert rows[3] == ("Linked", "https://blog.example/linked", "https://blog.example/linked")
+    assert result.skipped == {"no title or content": 1}
+    again = feed_source().extract(page(LINKLESS_RSS, "application/rss+xml", FEED_URL))
+    assert [e.key for e in again] == [e.key for e in result.entries]  # stable across polls
+
+
+def test_atom_entries_without_an_alternate_link_all_become_entries() -> None:
+    entries = feed_source().extract(page(LINKLESS_ATOM, "application/atom+xml", FEED_URL))
+    assert [(e.title, e.key) for e in entries] == [
+        ("One", "tag:notes.example,2026:1"),
+        ("Two", "tag:notes.example,2026:2"),
+        ("Three", "tag:notes.example,2026:3"),
+        ("Four", "https://notes.example/4"),
+    ]
+    assert [e.link for e in entries] == ["", "", "", "https://notes.example/4"]
+
+
+@pytest.mark.parametrize("body", [LINKLESS_RSS, LINKLESS_ATOM], ids=["rss", "atom"])
+def test_linkless_entries_render_to_a_valid_feed_a_reader_shows(body: bytes) -> None:
+    entries = feed_source().extract(page(body, "application/xml", FEED_URL))
+    out = render_all(INFO, entries)
+    assert check_atom(out["atom"], same_updated_ok=True) == []  # undated items: the feed's time
+    for fmt in ("atom", "rss"):
+        parsed = feedparser.parse(out[fmt])
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        assert [e.title for e in parsed.entries] == [e.title for e in entries]
+    first = ElementTree.fromstring(out["atom"]).find(ATOM + "entry")
+    assert first is not None and first.find(ATOM + "link") is None  # no link to a missing page
+    assert feedparser.parse(out["atom"]).entries[0].content[0].value  # but the text to show
+    items = json.loads(out["json"])["items"]
+    assert [("url" in item) for item in items] == [bool(e.link) for e in entries]
+
+
+# --- the upstream identity (issue 11, item 4) and skipped items in the poll log (item 1) -------
+
+UPSTREAM_RSS = rss(
+    '<item><title>Release 2.1</title><guid isPermaLink="false">rel-2.1@blog</guid>'
+    "<description>Faster sync.</description><pubDate>Thu, 07 May 2026 10:00:00 GMT</pubDate>"
+    '</item><item><guid isPermaLink="false">empty</guid></item>',
+    channel="<title>Ada's Notes</title><link>https://ada.example/</link>",
+)
+
+
+def test_a_feed_keeps_the_upstream_title_and_site_link_everywhere(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        UPSTREAM_RSS, content_type="application/rss+xml"
+    )
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(f"""
+[storage]
+path = "data"
+[server]
+port = {port}
+base_url = "http://127.0.0.1:{port}"
+[output]
+dir = "public"
+[[sources]]
+name = "ada"
+kind = "feed"
+url = "{httpserver.url_for("/feed.xml")}"
+interval = "1h"
+[[sources]]
+name = "mine"
+kind = "feed"
+url = "{httpserver.url_for("/feed.xml")}"
+title = "My title"
+interval = "1h"
+""")
+    result = run_cli("--config", str(config), "once", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "source=ada entries=1 new=1" in result.stderr
+    assert 'skipped="1 no title or content"' in result.stderr
+
+    public = tmp_path / "public"
+    jsonfeed = json.loads((public / "ada.json").read_text())
+    assert (jsonfeed["title"], jsonfeed["home_page_url"]) == ("Ada's Notes", "https://ada.example/")
+    assert json.loads((public / "mine.json").read_text())["title"] == "My title"
+    rss_channel = feedparser.parse((public / "ada.rss").read_bytes()).feed
+    assert (rss_channel.title, rss_channel.link) == ("Ada's Notes", "https://ada.example/")
+    atom = feedparser.parse((public / "ada.atom").read_bytes())
+    assert (atom.feed.title, atom.feed.link) == ("Ada's Notes", "https://ada.example/")
+    assert [e.title for e in atom.entries] == ["Release 2.1"]
+
+    exported = run_cli("--config", str(config), "export-opml", cwd=tmp_path)
+    outlines = ElementTree.fromstring(exported.stdout).findall(".//outline")
+    assert [(o.get("title"), o.get("htmlUrl")) for o in outlines] == [
+        ("Ada's Notes", "https://ada.example/"),
+        ("My title", "https://ada.example/"),
+    ]
+
+    # after a restart, before any poll: the index page still knows the upstream identity
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "feedbridge", "--config", str(config), "run"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        index = wait_for(f"http://127.0.0.1:{port}/").text
+        opml = httpx.get(f"http://127.0.0.1:{port}/opml").text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    assert "<strong>Ada&#x27;s Notes</strong>" in index
+    assert '<a href="https://ada.example/">source</a>' in index
+    assert 'htmlUrl="https://ada.example/"' in opml

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import calendar
 import html
-import itertools
 import json
 import random
 import time
