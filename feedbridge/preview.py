@@ -38,7 +38,9 @@ def _score(entry: Entry) -> str:
 def report(source: Source, result: Extraction, state: dict[str, Any] | None = None) -> str:
     """The table a user shapes selectors with: entries, then what matched nothing."""
     lines = [f"{source.name} [{source.kind}] {source.url}"]
-    if result.title:
+    if source.kind == "feed":
+        lines.append(f"feed title: {result.title or '—'} · site: {result.link or '—'}")
+    elif result.title:
         lines.append(f"page title: {result.title}")
     lines.append("")
     lines.append(f"{'#':>3}  {'title':50}  {'date (UTC)':16}  {'score':>6}  link")

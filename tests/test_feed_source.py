@@ -240,3 +240,19 @@ interval = "1h"
     assert "<strong>Ada&#x27;s Notes</strong>" in index
     assert '<a href="https://ada.example/">source</a>' in index
     assert 'htmlUrl="https://ada.example/"' in opml
+
+
+def test_preview_of_a_feed_lists_linkless_items_and_says_what_it_skipped(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        UPSTREAM_RSS, content_type="application/rss+xml"
+    )
+    url = httpserver.url_for("/feed.xml")
+    result = run_cli("preview", "--kind", "feed", "--url", url, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1] == "feed title: Ada's Notes · site: https://ada.example/"
+    assert any(line.startswith("  1  Release 2.1") and "2026-05-07 10:00" in line for line in lines)
+    assert "1 entries from 2 items" in lines
+    assert "skipped: 1 no title or content" in lines
