@@ -50,6 +50,7 @@ _RFC822 = re.compile(
 )
 _EMAIL_ZONES = frozenset({"UT", "UTC", "GMT", "Z", "AST", "ADT", "EST", "EDT", "CST", "CDT"})
 _EMAIL_ZONES |= {"MST", "MDT", "PST", "PDT"}
+_EMAIL_ZONE = re.compile(r"[+-]\d{4}")  # what email.utils reads as it is
 _OFFSET = re.compile(r"(?:GMT|UTC)?([+-]\d\d):?(\d\d)", re.IGNORECASE)
 _DOTTED = re.compile(r"\d{1,2}\.\d{1,2}\.\d{2,4}\b")
 _AGO = re.compile(
@@ -203,7 +204,7 @@ def _exact(text: str) -> datetime | None:
 
 def _rfc822(text: str, zone: str | None) -> datetime | None:
     """RFC 822/2822 through email.utils; zone names it lacks (CET, JST...) become offsets."""
-    if zone is not None and zone.upper() not in _EMAIL_ZONES:
+    if zone is not None and not _EMAIL_ZONE.fullmatch(zone) and zone.upper() not in _EMAIL_ZONES:
         seconds = _TZINFOS.get(zone.upper())
         if seconds is not None:
             sign, minutes = ("-" if seconds < 0 else "+"), abs(seconds) // 60
