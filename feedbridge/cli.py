@@ -187,9 +187,10 @@ def once(ctx: click.Context) -> None:
             reports = await rt.worker.run_once()
             for r in reports:
                 status = "ok" if r.ok else f"error: {r.error}"
+                skipped = f"skipped {r.skipped}, " if r.skipped else ""
                 click.echo(
                     f"{r.source}: {r.entries} entries, {r.new} new, {r.queued} queued, "
-                    f"{r.seconds * 1000:.0f} ms, {status}"
+                    f"{skipped}{r.seconds * 1000:.0f} ms, {status}"
                 )
             for name in rt.notifier.channels:
                 pending = rt.store.pending_count(name)

@@ -43,6 +43,7 @@ class PollReport:
     seconds: float = 0.0
     retry_after: float | None = None
     failures: int = 0  # failed polls in a row, for the scheduler's backoff
+    skipped: str = ""  # items that did not become entries, by reason: "1 no title or content"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,7 @@ class Worker:
         report = self._apply(source, entries, state, now)
         report.seconds = time.monotonic() - started
         extraction, source.last_extraction = source.last_extraction, None
-        skipped = describe_skipped(extraction.skipped) if extraction else ""
+        report.skipped = describe_skipped(extraction.skipped) if extraction else ""
         log.info(
             "poll done",
             extra={
@@ -147,7 +148,7 @@ class Worker:
                 "new": report.new,
                 "queued": report.queued,
                 "ms": round(report.seconds * 1000),
-                **({"skipped": skipped} if skipped else {}),
+                **({"skipped": report.skipped} if report.skipped else {}),
             },
         )
         return report

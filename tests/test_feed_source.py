@@ -206,6 +206,7 @@ interval = "1h"
     assert result.returncode == 0, result.stderr
     assert "source=ada entries=1 new=1" in result.stderr
     assert 'skipped="1 no title or content"' in result.stderr
+    assert "ada: 1 entries, 1 new, 0 queued, skipped 1 no title or content, " in result.stdout
 
     public = tmp_path / "public"
     jsonfeed = json.loads((public / "ada.json").read_text())
