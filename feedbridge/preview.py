@@ -47,7 +47,7 @@ def report(source: Source, result: Extraction, state: dict[str, Any] | None = No
     for n, entry in enumerate(result.entries, 1):
         lines.append(
             f"{n:>3}  {_cut(entry.title, 50):50}  {_date(entry):16}  {_score(entry):>6}  "
-            f"{entry.link}"
+            f"{entry.link or f'(no link; key {entry.key})'}"
         )
     lines.append("")
     lines.append(f"{len(result.entries)} entries from {result.items} items")

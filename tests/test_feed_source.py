@@ -254,6 +254,7 @@ def test_preview_of_a_feed_lists_linkless_items_and_says_what_it_skipped(
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[1] == "feed title: Ada's Notes · site: https://ada.example/"
-    assert any(line.startswith("  1  Release 2.1") and "2026-05-07 10:00" in line for line in lines)
+    first = next(line for line in lines if line.startswith("  1  Release 2.1"))
+    assert "2026-05-07 10:00" in first and first.endswith("(no link; key rel-2.1@blog)")
     assert "1 entries from 2 items" in lines
     assert "skipped: 1 no title or content" in lines
