@@ -67,6 +67,8 @@ RSS_DATES = {
     "cdt": ("Thu, 07 May 2026 07:30:45 cdt", WHEN),
     "-0234": ("Thu, 07 May 2026 09:56:45 -0234", WHEN),
     "+05:30": ("Thu, 07 May 2026 18:00:45 +05:30", WHEN),
+    "GMT+2": ("Thu, 07 May 2026 14:30:45 GMT+2", WHEN),
+    "UTC-0500": ("Thu, 07 May 2026 07:30:45 UTC-0500", WHEN),
     "CET": ("Thu, 07 May 2026 13:30:45 CET", WHEN),
     "all lowercase": ("thu, 07 may 2026 12:30:45 gmt", WHEN),
     "no space after comma": ("Thu,07 May 2026 12:30:45 GMT", WHEN),

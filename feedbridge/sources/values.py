@@ -51,7 +51,7 @@ _RFC822 = re.compile(
 _EMAIL_ZONES = frozenset({"UT", "UTC", "GMT", "Z", "AST", "ADT", "EST", "EDT", "CST", "CDT"})
 _EMAIL_ZONES |= {"MST", "MDT", "PST", "PDT"}
 _EMAIL_ZONE = re.compile(r"[+-]\d{4}")  # what email.utils reads as it is
-_OFFSET = re.compile(r"(?:GMT|UTC)?([+-]\d\d):?(\d\d)", re.IGNORECASE)
+_OFFSET = re.compile(r"(?:GMT|UTC)?([+-])(\d\d?)(?::?(\d\d))?", re.IGNORECASE)
 _DOTTED = re.compile(r"\d{1,2}\.\d{1,2}\.\d{2,4}\b")
 _AGO = re.compile(
     r"\b(\d+|an?|one)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w|"
@@ -209,8 +209,9 @@ def _rfc822(text: str, zone: str | None) -> datetime | None:
         if seconds is not None:
             sign, minutes = ("-" if seconds < 0 else "+"), abs(seconds) // 60
             text = f"{text[: -len(zone)]}{sign}{minutes // 60:02d}{minutes % 60:02d}"
-        elif offset := _OFFSET.fullmatch(zone):
-            text = text[: -len(zone)] + offset.expand(r"\1\2")
+        elif offset := _OFFSET.fullmatch(zone):  # "+05:30", "GMT+2": east of Greenwich
+            sign, hh, mm = offset.groups()
+            text = f"{text[: -len(zone)]}{sign}{int(hh):02d}{mm or '00'}"
         else:
             return None  # a zone email.utils would drop: not a time to read as UTC
     try:
