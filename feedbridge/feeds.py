@@ -129,8 +129,9 @@ class Publisher:
         was never stored (a store from before they were) is rendered from its entries."""
         self.board.sync(store)
         for source in sources:
+            state = store.source_state(source.name)
+            source.restore_identity(dict(state.upstream))  # upstream title and site
             if source.name not in self.board.feeds:
-                state = store.source_state(source.name)
                 changed_at = state.feed_changed_at or time.time()
                 self.publish(source, store.feed_entries(source.name), changed_at)
 

@@ -47,11 +47,13 @@ class SourceState:
     retry_after: float | None = None
     validators: Mapping[str, Any] = field(default_factory=dict)
     feed_changed_at: float | None = None
+    upstream: Mapping[str, Any] = field(default_factory=dict)  # the feed's own title and site
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = _present(self)
         out["validators"] = dict(self.validators)
+        out["upstream"] = dict(self.upstream)
         return {**self.extra, **out}
 
     @classmethod
