@@ -18,9 +18,11 @@ COPY feedbridge/ feedbridge/
 # The wheel is built from this checkout (build deps from pyproject's [build-system]); its
 # runtime dependencies resolve within pyproject.toml's ranges. hadolint's DL3013 (pin pip
 # versions) accepts a wheel path, so no ignore pragma is needed.
+# The `postgres` extra (psycopg) lets the same image run on a shared PostgreSQL
+# (docker-compose.postgres.yml); the embedded store needs nothing more.
 RUN pip wheel --no-cache-dir --no-deps -w /dist . \
     && python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir /dist/feedbridge-*.whl
+    && /opt/venv/bin/pip install --no-cache-dir --find-links /dist "feedbridge[postgres]==0.1.0"
 
 # --- runtime --------------------------------------------------------------------------------
 FROM python:3.11-slim-bookworm

@@ -101,7 +101,8 @@ async def _run(config: Config) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        tasks = [asyncio.create_task(rt.worker.run_forever(stop))]
+        work = rt.worker.run_forever if config.worker.enabled else rt.worker.serve_only
+        tasks = [asyncio.create_task(work(stop))]
         server: _Server | None = None
         if config.server.enabled:
             token = config.server.token.get_secret_value() if config.server.token else None

@@ -431,9 +431,14 @@ class Worker:
                     "renewing a lease failed", extra={"source": source.name, "error": str(exc)}
                 )
 
+    async def serve_only(self, stop: asyncio.Event) -> None:
+        """A node that polls nothing (`[worker] enabled = false`): keep its feeds fresh."""
+        await self._sync_loop(stop)
+
     async def _sync_loop(self, stop: asyncio.Event) -> None:
         """Serve what other nodes rendered: load feeds whose stored version changed."""
         while not await _sleep_or_stop(stop, SYNC_TICK):
+            self.heartbeat = time.time()
             try:
                 self.board.sync(self.store)
             except StoreError as exc:

@@ -273,3 +273,52 @@ def test_three_workers_share_the_polling_and_survive_kills(
         assert set(counts) >= expected, f"target {target} lost entries"
         assert not set(counts) - expected, f"target {target} got entries of the baseline"
         assert dupes[target] <= kills, f"{dupes[target]} repeats at {target} for {kills} kills"
+
+
+def test_check_once_and_a_serve_only_node_on_postgresql(
+    tmp_path: Path, pg_url: str, world: World, origin: ThreadingHTTPServer
+) -> None:
+    """`check` reports the server, schema and lag; `once` polls into the shared store; a node
+    with `[worker] enabled = false` polls nothing and serves what the others stored."""
+    from tests.conftest import run_cli
+
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[storage]\nurl = "{pg_url}"\n[server]\nport = {port}\n[worker]\nenabled = false\n'
+        f'[[sources]]\nname = "one"\nkind = "feed"\n'
+        f'url = "http://127.0.0.1:{origin.server_port}/feed/1"\n'
+    )
+    check = run_cli("--config", str(config), "check", cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    assert re.search(r"^store: PostgreSQL 1\d\.\d+ .* at postgresql://", check.stdout, re.M)
+    assert "schema version 1" in check.stdout and "worker: off (serves only)" in check.stdout
+    once = run_cli("--config", str(config), "once", cwd=tmp_path)
+    assert once.returncode == 0, once.stderr
+    assert "one: 2 entries" in once.stdout
+    fetched = len(world.fetches[1])
+    check = run_cli("--config", str(config), "check", cwd=tmp_path)
+    assert "store: 0 sources due" in check.stdout, check.stdout
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE sources SET next_due = 0")  # due: a polling node would fetch it
+
+    node = subprocess.Popen(
+        [sys.executable, "-m", "feedbridge", "--config", str(config), "run"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/feeds/one.atom"
+
+        def served() -> bool:
+            try:
+                return "Source 1 item 1" in httpx.get(url).text
+            except httpx.HTTPError:
+                return False
+
+        assert wait_until(served, 30)
+        time.sleep(2)  # a polling node claims due sources every second
+    finally:
+        node.send_signal(signal.SIGTERM)
+        _, err = node.communicate(timeout=30)
+    assert node.returncode == 0, err
+    assert len(world.fetches[1]) == fetched == 1, "only `once` fetched"

@@ -26,6 +26,7 @@ from feedbridge.config.models import (
     StorageConfig,
     TargetConfig,
     Template,
+    WorkerConfig,
     default_config,
     mask_url,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "StorageConfig",
     "TargetConfig",
     "Template",
+    "WorkerConfig",
     "adhoc_source_config",
     "default_config",
     "load_config",

@@ -229,6 +229,13 @@ class HttpConfig(_Model):
     max_redirects: Annotated[int, Field(ge=0)] = 5
 
 
+class WorkerConfig(_Model):
+    """Whether this node polls sources and delivers notifications (false: it only serves,
+    from a shared PostgreSQL store that other nodes fill)."""
+
+    enabled: bool = True
+
+
 class OutputConfig(_Model):
     """Optional directory the rendered feeds are also written to."""
 
@@ -392,6 +399,7 @@ class Config(_Model):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
     targets: list[TargetConfig] = Field(default_factory=list)

@@ -91,6 +91,7 @@ def redacted_summary(config: Config) -> str:
         f"{server.base_url}, token {'***' if server.token else 'none'}",
         f"http: timeout {format_duration(http.timeout)}, max_body {format_size(http.max_body)}, "
         f"per_host {http.per_host}, concurrency {http.concurrency}",
+        f"worker: {'on' if config.worker.enabled else 'off (serves only)'}",
         f"output: {config.output.dir or 'none'}",
         f"sources ({len(config.sources)}):",
         *(_describe_source(source) for source in config.sources),
