@@ -1,7 +1,7 @@
 """Case 5, notify: 1,000 queued entries delivered through the outbox to a local webhook.
 
 The receiver (`bench.receiver`, a raw asyncio server answering 200) runs in its own process.
-Each run enqueues 1,000 entry payloads in a fresh Store (as the worker does), then times one
+Each run enqueues 1,000 entry payloads in a fresh embedded store (as a poll does), then times one
 `Notifier.deliver()` round for a `json://127.0.0.1:PORT/` target, which sends them one by one
 in order, removing each row only after Apprise reported success.
 Baselines in the same run: the same 1,000 messages through `Channel.send` alone (Apprise, no
@@ -26,8 +26,8 @@ COUNT = 1000
 
 
 def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
-    from feedbridge.notify import Channel, Notifier, default_format, entry_payload
-    from feedbridge.store import Store
+    from feedbridge.notify import Channel, Notifier, default_format, entry_notice
+    from feedbridge.store import EmbeddedStore
 
     count = 200 if quick else COUNT
     runs = 1 if quick else 3
@@ -52,13 +52,11 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
         async def one_outbox_run() -> float:
             work = Path(tempfile.mkdtemp(prefix="fb-bench-notify-"))
             try:
-                store = Store(work / "store")
+                store = EmbeddedStore(work / "store")
                 channel = Channel(name="hook", urls=[url], format=default_format([url]))
                 notifier = Notifier([channel], store)
                 stamp = time.time()
-                with store.transaction():
-                    for e in entries:
-                        store.enqueue("hook", entry_payload(e, stamp))
+                store.enqueue([entry_notice("hook", e, stamp) for e in entries], stamp)
                 before = received()
                 t = time.perf_counter()
                 result = await notifier.deliver(respect_backoff=False)

@@ -1,9 +1,11 @@
 """Case 6, store: seen-check and mark operations with 1,000,000 keys already present.
 
-Populates a fresh Store with 1,000,000 seen keys (1,000 sources x 1,000 keys, `mark_seen` in
-batches of 1,000 inside `store.transaction()`), then measures, per key:
-`seen_scores` (half hits, half misses), `mark_seen` of new keys, `handed`, `mark_handed`
-(marks written 20 keys a call, each call in its own transaction: how a poll writes them).
+Populates a fresh embedded store with 1,000,000 seen keys (1,000 sources x 1,000 keys,
+`apply_poll` with 1,000 seen entries each), then measures, per key, through the Store interface:
+`poll_view` of seen keys (half hits, half misses), `apply_poll` writing new seen keys,
+`poll_view` of a target's delivery marks, `apply_poll` writing marks (20 keys a call, each
+call one transaction: how a poll writes them). (Before the Store interface these rows were
+`seen_scores`, `mark_seen`, `handed`, `mark_handed`.)
 Baseline in the same run: the same reads and writes on a bare sqlite3 table holding as many
 rows (`key TEXT PRIMARY KEY, value TEXT`, WAL): the floor under diskcache.
 Size on disk: the store's directory after populating, and bytes per key.
@@ -28,14 +30,10 @@ BATCH = 20  # keys per call, like one poll of one source
 OPS = 5000  # keys per measured run
 
 
-class _E:
-    """What mark_seen reads of an Entry: key and score (a real Entry costs the same to read)."""
+def _E(key: str, score: float | None) -> Any:
+    from feedbridge.models import Entry
 
-    __slots__ = ("key", "score")
-
-    def __init__(self, key: str, score: float | None) -> None:
-        self.key = key
-        self.score = score
+    return Entry(source="s", key=key, title="", link="", score=score)
 
 
 def arxiv(i: int) -> str:
@@ -43,7 +41,9 @@ def arxiv(i: int) -> str:
 
 
 def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
-    from feedbridge.store import Store
+    from feedbridge.store import EmbeddedStore, PollOutcome, SourceState
+
+    empty = SourceState()
 
     total = 100_000 if quick else KEYS
     runs = 3 if quick else 5
@@ -51,12 +51,11 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
     work = Path(tempfile.mkdtemp(prefix="fb-bench-store-"))
     extra: dict[str, Any] = {"keys": total}
     try:
-        store = Store(work / "store")
+        store = EmbeddedStore(work / "store")
         t = time.perf_counter()
         for s in range(sources):
             batch = [_E(arxiv(s * PER_SOURCE + k), float(k % 50)) for k in range(PER_SOURCE)]
-            with store.transaction():
-                store.mark_seen(f"src{s:04d}", batch)  # type: ignore[arg-type]
+            store.apply_poll(f"src{s:04d}", PollOutcome(empty, seen=batch))
         populate = time.perf_counter() - t
         extra["populate_s"] = populate
         extra["populate_keys_per_s"] = total / populate
@@ -99,7 +98,7 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
             src, hits = keys_for(n, True)
             _, misses = keys_for(n, False)
             keys = (hits * (OPS // 2 // len(hits) + 1))[: OPS // 2] + misses[: OPS // 2]
-            found = store.seen_scores(src, keys)
+            found = store.poll_view(src, keys, []).seen
             assert len(found) == len(set(keys[: OPS // 2]))
             return len(keys)
 
@@ -120,8 +119,7 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
             src, keys = keys_for(n, False)
             items = [_E(k, 1.0) for k in keys]
             for i in range(0, len(items), BATCH):
-                with store.transaction():
-                    store.mark_seen(src, items[i : i + BATCH])  # type: ignore[arg-type]
+                store.apply_poll(src, PollOutcome(empty, seen=items[i : i + BATCH]))
             return len(items)
 
         def floor_put() -> int:
@@ -141,15 +139,15 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
             n = next(counter)
             src, keys = keys_for(n, False)
             for i in range(0, len(keys), BATCH):
-                with store.transaction():
-                    store.mark_handed("team", src, keys[i : i + BATCH], "queued")
+                marks = {"team": keys[i : i + BATCH]}
+                store.apply_poll(src, PollOutcome(empty, suppressed=marks))
             marked.append((src, keys))
             return len(keys)
 
         def handed() -> int:
             src, keys = marked[next(counter) % len(marked)]
             half = keys[: OPS // 2] + [f"absent-{k}" for k in range(OPS // 2)]
-            got = store.handed("team", src, half)
+            got = store.poll_view(src, half, ["team"]).handed["team"]
             assert len(got) == OPS // 2
             return len(half)
 
@@ -159,7 +157,7 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
         rows.append(
             Row(
                 "store",
-                f"seen_scores, {label} (½ hits)",
+                f"poll_view seen, {label} (½ hits)",
                 "keys/s",
                 Stat(a),
                 "sqlite3 SELECT",
@@ -171,7 +169,7 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
         rows.append(
             Row(
                 "store",
-                f"mark_seen, {label}, {BATCH}/txn",
+                f"apply_poll seen, {label}, {BATCH}/txn",
                 "keys/s",
                 Stat(a),
                 "sqlite3 INSERT",
@@ -183,7 +181,7 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
         rows.append(
             Row(
                 "store",
-                f"mark_handed, {label}, {BATCH}/txn",
+                f"apply_poll marks, {label}, {BATCH}/txn",
                 "keys/s",
                 Stat(a),
                 "sqlite3 INSERT",
@@ -195,7 +193,7 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
         rows.append(
             Row(
                 "store",
-                f"handed, {label} (½ hits)",
+                f"poll_view marks, {label} (½ hits)",
                 "keys/s",
                 Stat(a),
                 "sqlite3 SELECT",
@@ -206,7 +204,7 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
         rows.append(
             Row(
                 "store",
-                f"populate {label} (mark_seen 1000/txn)",
+                f"populate {label} (apply_poll 1000/txn)",
                 "keys/s",
                 Stat([total / populate]),
             )

@@ -59,11 +59,11 @@ def write_pages(root: Path, n: int, version: int = 0) -> None:
         os.utime(path, (stamp, stamp))
 
 
-def config_toml(n: int, base: str, store: Path) -> str:
+def config_toml(n: int, base: str, store: Path, db: str | None = None) -> str:
     parts = [
         'log_level = "info"',
         "[storage]",
-        f'path = "{store}"',
+        f'url = "{db}"' if db else f'path = "{store}"',
         "[server]",
         "enabled = false",
         "[http]",
@@ -107,7 +107,8 @@ async def feedbridge_mode(args: dict[str, Any]) -> list[dict[str, Any]]:
     n, base, work = int(args["n"]), str(args["base"]), Path(args["work"])
     phases = Phases()
     cfg_path = work / "config.toml"
-    cfg_path.write_text(config_toml(n, base, work / "store"))
+    db = args.get("db")
+    cfg_path.write_text(config_toml(n, base, work / "store", db))
     mark = phases.start()
     config = load_config(cfg_path)
     setup_logging(config.log_level)
@@ -117,6 +118,8 @@ async def feedbridge_mode(args: dict[str, Any]) -> list[dict[str, Any]]:
         phases.done("startup", mark)  # open store, build sources, publish_stored()
 
         async def cycle(name: str, expect_changed: bool) -> None:
+            if db:
+                make_due(db)  # a shared store polls only due sources: make every one due
             m = phases.start()
             reports = await rt.worker.run_once()
             ok = sum(r.ok for r in reports)
@@ -135,6 +138,53 @@ async def feedbridge_mode(args: dict[str, Any]) -> list[dict[str, Any]]:
             await cycle("200 changed", True)
             await cycle("304 after change", False)
     return phases.out
+
+
+def make_due(db: str) -> None:
+    import psycopg
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("UPDATE sources SET next_due = 0")
+
+
+async def shared_mode(args: dict[str, Any]) -> list[dict[str, Any]]:
+    """One of several worker processes on one PostgreSQL: at `start_at`, claim due sources
+    (up to the concurrency) and poll them under their leases until none is due."""
+    from feedbridge.app import runtime
+    from feedbridge.config import load_config
+
+    n, base, work, db = int(args["n"]), str(args["base"]), Path(args["work"]), str(args["db"])
+    cfg_path = work / "config.toml"
+    cfg_path.write_text(config_toml(n, base, work / "store", db))
+    config = load_config(cfg_path)
+    async with runtime(config) as rt:
+        worker, store = rt.worker, rt.store
+        names = [s.name for s in worker.sources]
+        by_name = {s.name: s for s in worker.sources}
+        go = Path(args["go"])
+        Path(f"{go}.ready.{args['index']}").touch()  # noqa: ASYNC240 - before the timed part
+        while not go.exists():  # noqa: ASYNC110, ASYNC240 - all children start together
+            await asyncio.sleep(0.01)
+        mark = time.perf_counter(), cpu_seconds()
+        started = time.time()
+        polled = 0
+        running: set[asyncio.Task[Any]] = set()
+        while True:
+            free = CONCURRENCY - len(running)
+            leases = store.claim_sources(names, time.time(), free, 60) if free else []
+            for lease in leases:
+                task = asyncio.create_task(worker._poll_leased(by_name[lease.source], lease))
+                running.add(task)
+                task.add_done_callback(running.discard)
+            polled += len(leases)
+            if not leases and not running:
+                break
+            if running:
+                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        return [{
+            "phase": "shared", "polled": polled, "wall": time.perf_counter() - mark[0],
+            "cpu": cpu_seconds() - mark[1], "started": started, "finished": time.time(),
+        }]  # fmt: skip
 
 
 async def transport_mode(args: dict[str, Any]) -> list[dict[str, Any]]:
@@ -198,6 +248,8 @@ def main() -> None:
     args = json.loads(sys.argv[1])
     if args["mode"] == "feedbridge":
         out = asyncio.run(feedbridge_mode(args))
+    elif args["mode"] == "shared":
+        out = asyncio.run(shared_mode(args))
     else:
         out = asyncio.run(transport_mode(args))
     print(json.dumps({"phases": out, "peak_rss_mb": peak_rss_mb()}))
