@@ -139,7 +139,10 @@ class Worker:
     async def _poll_stored(
         self, source: Source, now: datetime, started: float, lease: Lease | None
     ) -> PollReport:
-        stored = self.store.source_state(source.name)
+        if lease is not None and lease.state is not None:
+            stored = lease.state
+        else:
+            stored = self.store.source_state(source.name)
         state = stored.to_dict()
         validators: dict[str, Any] = dict(stored.validators)
         fetcher = self.http.fetcher(source.name, validators, source.config.headers)

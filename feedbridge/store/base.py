@@ -176,6 +176,7 @@ class Lease:
     version: int
     until: float
     taken_over: str | None = None  # the previous holder, when its lease had expired
+    state: SourceState | None = None  # the source's state as claimed (saves a read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +190,47 @@ class StoreInfo:
     due_sources: int = 0  # due and waiting for a worker (not being polled)
     due_lag: float = 0.0  # seconds the most overdue of them is late
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class OutboxCalls:
+    """`complete`, `retry` and `give_up` as the common cases of `settle` (both backends)."""
+
+    def settle(
+        self,
+        target: str,
+        state: TargetState,
+        *,
+        done: Sequence[OutboxRow] = (),
+        retry: Sequence[OutboxRow] = (),
+        failed: Sequence[OutboxRow] = (),
+        reason: str = "",
+        notices: Sequence[Notice] = (),
+        now: float | None = None,
+    ) -> None:
+        raise NotImplementedError
+
+    def complete(
+        self,
+        target: str,
+        rows: Sequence[OutboxRow],
+        state: TargetState,
+        notices: Sequence[Notice] = (),
+    ) -> None:
+        self.settle(target, state, done=rows, notices=notices)
+
+    def retry(self, row: OutboxRow, state: TargetState, notices: Sequence[Notice] = ()) -> None:
+        self.settle(row.target, state, retry=[row], notices=notices)
+
+    def give_up(
+        self,
+        target: str,
+        rows: Sequence[OutboxRow],
+        reason: str,
+        state: TargetState,
+        notices: Sequence[Notice] = (),
+        now: float | None = None,
+    ) -> None:
+        self.settle(target, state, failed=rows, reason=reason, notices=notices, now=now)
 
 
 class Store(Protocol):
@@ -250,6 +292,24 @@ class Store(Protocol):
         `ttl` seconds, so one node at a time delivers a target, in order; raises LeaseLost
         when another node holds it."""
 
+    def settle(
+        self,
+        target: str,
+        state: TargetState,
+        *,
+        done: Sequence[OutboxRow] = (),
+        retry: Sequence[OutboxRow] = (),
+        failed: Sequence[OutboxRow] = (),
+        reason: str = "",
+        notices: Sequence[Notice] = (),
+        now: float | None = None,
+    ) -> None:
+        """One delivery attempt's outcome in one transaction: remove the `done` rows, save the
+        `retry` rows' progress (attempts, done_urls, next_at, first_attempt_at), move the
+        `failed` rows (past their retry window) to the failed log with `reason`, save the
+        target's state and queue `notices` (health events for other targets). On a shared
+        store raises LeaseLost when the target's lease went to another node."""
+
     def complete(
         self,
         target: str,
@@ -257,13 +317,10 @@ class Store(Protocol):
         state: TargetState,
         notices: Sequence[Notice] = (),
     ) -> None:
-        """Remove delivered rows, save the target's state and queue `notices` (health events
-        for other targets), in one transaction; raises LeaseLost when the target's lease
-        went to another node."""
+        """`settle` with every row done."""
 
     def retry(self, row: OutboxRow, state: TargetState, notices: Sequence[Notice] = ()) -> None:
-        """Save a failed attempt (`row` carries the new attempts, done_urls, next_at) with the
-        target's state; raises LeaseLost like `complete`."""
+        """`settle` with one row to retry."""
 
     def give_up(
         self,
@@ -274,7 +331,10 @@ class Store(Protocol):
         notices: Sequence[Notice] = (),
         now: float | None = None,
     ) -> None:
-        """Move rows past their retry window to the failed log; raises LeaseLost."""
+        """`settle` with every row failed."""
+
+    def pending(self, target: str, limit: int | None = None) -> list[OutboxRow]:
+        """The target's queued rows, oldest first, read only (no lease): for reports."""
 
     def pending_count(self, target: str) -> int: ...
 

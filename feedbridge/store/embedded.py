@@ -28,6 +28,7 @@ from feedbridge.store.base import (
     FailedRow,
     Lease,
     Notice,
+    OutboxCalls,
     OutboxRow,
     PollOutcome,
     PollView,
@@ -79,7 +80,7 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
-class EmbeddedStore:
+class EmbeddedStore(OutboxCalls):
     """The Store protocol on one diskcache directory (see feedbridge.store.base)."""
 
     shared = False
@@ -329,44 +330,35 @@ class EmbeddedStore:
                 self._cache.delete(row.id, retry=True)
                 self._cache.delete(f"obk:{row.target}:{row.kind}:{row.key}", retry=True)
 
-    def complete(
+    def settle(
         self,
         target: str,
-        rows: Sequence[OutboxRow],
         state: TargetState,
-        notices: Sequence[Notice] = (),
-    ) -> None:
-        with self._transaction():
-            self._remove(rows)
-            self._set(f"state:target:{target}", state.to_dict())
-            self._enqueue(notices, self.clock(), [])
-
-    def retry(self, row: OutboxRow, state: TargetState, notices: Sequence[Notice] = ()) -> None:
-        with self._transaction():
-            if row.id and row.id in self._cache:
-                self._set(row.id, _row_value(row))
-            self._set(f"state:target:{row.target}", state.to_dict())
-            self._enqueue(notices, self.clock(), [])
-
-    def give_up(
-        self,
-        target: str,
-        rows: Sequence[OutboxRow],
-        reason: str,
-        state: TargetState,
+        *,
+        done: Sequence[OutboxRow] = (),
+        retry: Sequence[OutboxRow] = (),
+        failed: Sequence[OutboxRow] = (),
+        reason: str = "",
         notices: Sequence[Notice] = (),
         now: float | None = None,
     ) -> None:
         now = self.clock() if now is None else now
         with self._transaction():
-            for row in rows:
-                failed = {"kind": row.kind, "payload": dict(row.payload), "reason": reason}
+            self._remove(done)
+            for row in retry:
+                if row.id and row.id in self._cache:
+                    self._set(row.id, _row_value(row))
+            for row in failed:
+                value = {"kind": row.kind, "payload": dict(row.payload), "reason": reason}
                 key = f"failed:{target}:{row.id or 'digest'}:{now}"
-                self._set(key, {**failed, "at": now})
+                self._set(key, {**value, "at": now})
                 self._expire_at([key], self.clock() + self.seen_ttl)
-            self._remove(rows)
+            self._remove(failed)
             self._set(f"state:target:{target}", state.to_dict())
             self._enqueue(notices, now, [])
+
+    def pending(self, target: str, limit: int | None = None) -> list[OutboxRow]:
+        return self.claim_due(target, self.clock(), limit)
 
     def pending_count(self, target: str) -> int:
         return len(self._keys_with_prefix(f"outbox:{target}:"))

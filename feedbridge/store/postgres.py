@@ -29,6 +29,7 @@ from feedbridge.store.base import (
     Lease,
     LeaseLost,
     Notice,
+    OutboxCalls,
     OutboxRow,
     PollOutcome,
     PollView,
@@ -53,7 +54,7 @@ def mask_dsn(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class PostgresStore:
+class PostgresStore(OutboxCalls):
     """The Store protocol on PostgreSQL (see feedbridge.store.base)."""
 
     shared = True
@@ -99,11 +100,16 @@ class PostgresStore:
         self.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
-        """One connection in one transaction; database failures become StoreError."""
+    def _tx(self, transaction: bool = True) -> Iterator[psycopg.Connection[Any]]:
+        """One connection in one transaction (or autocommit for a single statement);
+        database failures become StoreError."""
         try:
-            with self._pool.connection() as conn, conn.transaction():
-                yield conn
+            with self._pool.connection() as conn:
+                if not transaction:
+                    yield conn
+                    return
+                with conn.transaction():
+                    yield conn
         except LeaseLost:
             raise
         except psycopg.Error as exc:
@@ -194,21 +200,19 @@ class PostgresStore:
     def apply_poll(self, source: str, outcome: PollOutcome, lease: Lease | None = None) -> None:
         now = self.clock()
         until = now + self.seen_ttl
-        with self._tx() as conn:
-            if lease is not None:
-                held = conn.execute(
-                    "SELECT 1 FROM sources WHERE name = %s AND lease_owner = %s "
-                    "AND lease_version = %s FOR UPDATE",
-                    (source, lease.owner, lease.version),
-                ).fetchone()
-                if held is None:
-                    raise LeaseLost(f"lease on source {source!r} lost; its poll was not saved")
+        only_state = not (
+            outcome.rendered or outcome.seen or outcome.notices or outcome.suppressed
+            or outcome.first_cycle
+        )  # fmt: skip
+        # an unchanged or failed poll is one statement: no transaction round trips
+        with self._tx(transaction=not only_state) as conn:
+            _write_source(conn, source, outcome, lease, now)  # first: with a lease, the fence
+            if only_state:
+                return
             if outcome.rendered is not None:
                 _put_rendered(conn, outcome.rendered)
-            fresh = [
-                e for e in outcome.seen
-                if e.key not in outcome.seen_before or outcome.seen_before[e.key] != e.score
-            ]  # fmt: skip
+            before = outcome.seen_before
+            fresh = [e for e in outcome.seen if e.key not in before or before[e.key] != e.score]
             if fresh:
                 conn.execute(
                     "INSERT INTO seen (source, key, score, expires) "
@@ -218,9 +222,10 @@ class PostgresStore:
                     (source, until, [e.key for e in fresh], [e.score for e in fresh]),
                 )
             if len(fresh) < len(outcome.seen):
+                new = {e.key for e in fresh}
                 conn.execute(
                     "UPDATE seen SET expires = %s WHERE source = %s AND key = ANY(%s)",
-                    (until, source, [e.key for e in outcome.seen if e not in fresh]),
+                    (until, source, [e.key for e in outcome.seen if e.key not in new]),
                 )
             for target, keys in outcome.suppressed.items():
                 _mark(conn, target, source, list(keys), "first_run", until)
@@ -231,24 +236,6 @@ class PostgresStore:
                     "FROM unnest(%s::text[]) t ON CONFLICT DO NOTHING",
                     (source, list(outcome.first_cycle)),
                 )
-            sets = ["state = %(state)s"]
-            if outcome.feed is not None:
-                sets.append("feed = %(feed)s")
-            if outcome.next_due is not None:
-                sets.append("next_due = %(next_due)s")
-            if lease is not None:
-                sets.append("lease_owner = NULL, lease_until = NULL")
-            conn.execute(
-                "INSERT INTO sources (name, state, feed, next_due) "
-                "VALUES (%(name)s, %(state)s, %(feed)s, %(next_due)s) "
-                f"ON CONFLICT (name) DO UPDATE SET {', '.join(sets)}",
-                {
-                    "name": source,
-                    "state": Jsonb(outcome.state.to_dict()),
-                    "feed": Jsonb([e.to_dict() for e in outcome.feed or ()]),
-                    "next_due": outcome.next_due if outcome.next_due is not None else now,
-                },
-            )
 
     def claim_sources(
         self, names: Sequence[str], now: float, limit: int, ttl: float
@@ -261,11 +248,14 @@ class PostgresStore:
                 "  ORDER BY next_due LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
                 "UPDATE sources s SET lease_owner = %(me)s, lease_until = %(until)s, "
                 "  lease_version = s.lease_version + 1 FROM due WHERE s.name = due.name "
-                "RETURNING s.name, s.lease_version, due.previous",
+                "RETURNING s.name, s.lease_version, due.previous, s.state",
                 {"names": list(names), "now": now, "limit": limit, "me": self.owner,
                  "until": now + ttl},
             ).fetchall()  # fmt: skip
-        return [Lease(n, self.owner, v, now + ttl, taken_over=p) for n, v, p in rows]
+        return [
+            Lease(n, self.owner, v, now + ttl, p, SourceState.from_dict(st))
+            for n, v, p, st in rows
+        ]
 
     def renew(self, lease: Lease, now: float, ttl: float) -> Lease:
         with self._tx() as conn:
@@ -323,48 +313,49 @@ class PostgresStore:
             (target, Jsonb(state.to_dict())),
         )
 
-    def complete(
-        self, target: str, rows: Sequence[OutboxRow], state: TargetState,
+    def settle(
+        self,
+        target: str,
+        state: TargetState,
+        *,
+        done: Sequence[OutboxRow] = (),
+        retry: Sequence[OutboxRow] = (),
+        failed: Sequence[OutboxRow] = (),
+        reason: str = "",
         notices: Sequence[Notice] = (),
-    ) -> None:  # fmt: skip
-        with self._tx() as conn:
-            self._fenced(conn, target)
-            ids = [int(r.id) for r in rows if r.id]
-            conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
-            self._save_target(conn, target, state)
-            _enqueue(conn, notices, self.clock(), self.clock() + self.seen_ttl)
-
-    def retry(self, row: OutboxRow, state: TargetState, notices: Sequence[Notice] = ()) -> None:
-        with self._tx() as conn:
-            self._fenced(conn, row.target)
-            if row.id:
-                conn.execute(
-                    "UPDATE outbox SET attempts = %s, first_attempt_at = %s, next_at = %s, "
-                    "done_urls = %s, last_error = %s WHERE id = %s",
-                    (row.attempts, row.first_attempt_at, row.next_at, sorted(row.done_urls),
-                     row.last_error, int(row.id)),
-                )  # fmt: skip
-            self._save_target(conn, row.target, state)
-            _enqueue(conn, notices, self.clock(), self.clock() + self.seen_ttl)
-
-    def give_up(
-        self, target: str, rows: Sequence[OutboxRow], reason: str, state: TargetState,
-        notices: Sequence[Notice] = (), now: float | None = None,
-    ) -> None:  # fmt: skip
+        now: float | None = None,
+    ) -> None:
         until = self.clock() + self.seen_ttl
         now = self.clock() if now is None else now
         with self._tx() as conn:
             self._fenced(conn, target)
-            for row in rows:
-                conn.execute(
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "UPDATE outbox SET attempts = %s, first_attempt_at = %s, next_at = %s, "
+                    "done_urls = %s, last_error = %s WHERE id = %s",
+                    [
+                        (r.attempts, r.first_attempt_at, r.next_at, sorted(r.done_urls),
+                         r.last_error, int(r.id))
+                        for r in retry if r.id
+                    ],
+                )  # fmt: skip
+                cur.executemany(
                     "INSERT INTO failed (target, kind, payload, reason, at, expires) "
                     "VALUES (%s, %s, %s, %s, %s, %s)",
-                    (target, row.kind, Jsonb(dict(row.payload)), reason, now, until),
+                    [(target, r.kind, Jsonb(dict(r.payload)), reason, now, until) for r in failed],
                 )
-            ids = [int(r.id) for r in rows if r.id]
+            ids = [int(r.id) for r in (*done, *failed) if r.id]
             conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
             self._save_target(conn, target, state)
-            _enqueue(conn, notices, now, now + self.seen_ttl)
+            _enqueue(conn, notices, now, until)
+
+    def pending(self, target: str, limit: int | None = None) -> list[OutboxRow]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE target = %s ORDER BY id LIMIT %s",
+                (target, limit),
+            ).fetchall()
+        return [_row(r) for r in rows]
 
     def pending_count(self, target: str) -> int:
         with self._tx() as conn:
@@ -426,6 +417,44 @@ class PostgresStore:
             for table in ("seen", "handed", "failed"):
                 removed += conn.execute(f"DELETE FROM {table} WHERE expires < %s", (now,)).rowcount
         return removed
+
+
+def _write_source(
+    conn: psycopg.Connection[Any],
+    source: str,
+    outcome: PollOutcome,
+    lease: Lease | None,
+    now: float,
+) -> None:
+    """The source row: state, feed, next due time. With a lease the row is written only while
+    the lease is held (and released); otherwise LeaseLost, and the transaction rolls back."""
+    args = {
+        "name": source,
+        "state": Jsonb(outcome.state.to_dict()),
+        "feed": Jsonb([e.to_dict() for e in outcome.feed or ()]),
+        "next_due": outcome.next_due if outcome.next_due is not None else now,
+    }
+    sets = ["state = %(state)s"]
+    if outcome.feed is not None:
+        sets.append("feed = %(feed)s")
+    if outcome.next_due is not None:
+        sets.append("next_due = %(next_due)s")
+    if lease is None:
+        conn.execute(
+            "INSERT INTO sources (name, state, feed, next_due) "
+            "VALUES (%(name)s, %(state)s, %(feed)s, %(next_due)s) "
+            f"ON CONFLICT (name) DO UPDATE SET {', '.join(sets)}",
+            args,
+        )
+        return
+    held = conn.execute(
+        f"UPDATE sources SET {', '.join(sets)}, lease_owner = NULL, lease_until = NULL "
+        "WHERE name = %(name)s AND lease_owner = %(owner)s AND lease_version = %(version)s "
+        "RETURNING 1",
+        {**args, "owner": lease.owner, "version": lease.version},
+    ).fetchone()
+    if held is None:
+        raise LeaseLost(f"lease on source {source!r} lost; its poll was not saved")
 
 
 def _why(exc: BaseException) -> str:
