@@ -11,7 +11,8 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,13 @@ from feedbridge.errors import ConfigError, FeedbridgeError, StoreError
 from feedbridge.http import HttpClient, HttpSettings
 from feedbridge.logs import setup_logging
 from feedbridge.metrics import Metrics
-from feedbridge.notify import Channel, Notifier, default_format
+from feedbridge.notify import Channel, Notifier, next_fire
 from feedbridge.preview import extract_once, report
 from feedbridge.server import HEARTBEAT_STALE, SourceInfo, create_app, opml
 from feedbridge.sources import Source, build_source
 from feedbridge.store import Store, open_store
+from feedbridge.templates import SAMPLE_ENTRY, Templates, entry_message
+from feedbridge.wording import plural
 from feedbridge.worker import FeedBoard, Worker
 
 log = logging.getLogger("feedbridge")
@@ -81,9 +84,8 @@ def channels(config: Config) -> list[Channel]:
         Channel(
             name=t.name,
             urls=t.urls(),
-            format=t.format or default_format(t.urls()),
-            title_template=t.title,
-            body_template=t.body,
+            format=t.format,
+            templates=Templates(t.title, t.body, t.digest_title, t.digest_body),
             retry_window=t.retry_window.total_seconds(),
             health=t.health,
             digest=t.digest_spec,
@@ -256,15 +258,35 @@ def once(ctx: click.Context) -> None:
             for r in reports:
                 status = "ok" if r.ok else f"error: {r.error}"
                 click.echo(
-                    f"{r.source}: {r.entries} entries, {r.new} new, {r.queued} queued, "
+                    f"{r.source}: {plural(r.entries, 'entry')}, {r.new} new, {r.queued} queued, "
                     f"{r.seconds * 1000:.0f} ms, {status}"
                 )
-            for name in rt.notifier.channels:
-                pending = rt.store.pending_count(name)
-                if pending:
-                    click.echo(f"target {name}: {pending} deliveries still queued")
+            for channel in rt.notifier.channels.values():
+                line = queue_report(channel, rt.store, time.time())
+                if line:
+                    click.echo(line)
 
     asyncio.run(cycle())
+
+
+def queue_report(channel: Channel, store: Store, now: float) -> str | None:
+    """What `once` says about a target's queue: a digest's waiting entries are not a failure."""
+    pending = store.pending(channel.name)
+    waiting = [d for d in pending if channel.digest is not None and d.kind == "entry"]
+    owed = [d for d in pending if d not in waiting]
+    parts = []
+    if waiting and channel.digest is not None:
+        fire = datetime.fromtimestamp(next_fire(channel.digest, now), channel.digest.tz)
+        when = f"{fire:%H:%M}" if fire.timestamp() - now < 86400 else f"{fire:%a %Y-%m-%d %H:%M}"
+        parts.append(
+            f"{plural(len(waiting), 'entry')} waiting for the digest at {when} "
+            f"{channel.digest.tz.key}"
+        )
+    if owed:
+        errors = [d.last_error for d in owed if d.last_error]
+        reason = f" (last error: {errors[-1]})" if errors else ""
+        parts.append(f"{plural(len(owed), 'message')} not delivered yet, will retry{reason}")
+    return f"target {channel.name}: {'; '.join(parts)}" if parts else None
 
 
 @main.command()
@@ -319,19 +341,8 @@ def notify_test(ctx: click.Context, target: str) -> None:
     except StopIteration:
         click.echo(f"error: no target named {target!r}", err=True)
         sys.exit(EXIT_CONFIG)
-    from feedbridge.models import Entry
-
-    sample = Entry(
-        source="feedbridge-test",
-        key="test",
-        title="feedbridge test notification",
-        link=config.server.base_url,
-        summary="If you can read this, the target works.",
-        authors=("feedbridge",),
-        score=42,
-    )
-    message = chosen.render({"type": "entry", "entry": sample.to_dict()})
-    results = asyncio.run(chosen.send(message))
+    sample = replace(SAMPLE_ENTRY, link=config.server.base_url)
+    results = asyncio.run(chosen.send_all(lambda fmt: entry_message(sample, fmt, chosen.templates)))
     for index, reason in sorted(results.items()):
         shown = mask_url(chosen.urls[index])
         click.echo(f"{shown}: {'ok' if reason is None else 'FAILED: ' + reason}")
