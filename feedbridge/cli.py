@@ -341,7 +341,7 @@ def notify_test(ctx: click.Context, target: str) -> None:
     except StopIteration:
         click.echo(f"error: no target named {target!r}", err=True)
         sys.exit(EXIT_CONFIG)
-    sample = replace(SAMPLE_ENTRY, link=config.server.base_url)
+    sample = replace(SAMPLE_ENTRY, link=config.server.base_url, extras={})
     results = asyncio.run(chosen.send_all(lambda fmt: entry_message(sample, fmt, chosen.templates)))
     for index, reason in sorted(results.items()):
         shown = mask_url(chosen.urls[index])

@@ -197,7 +197,8 @@ def entry_message(entry: Entry, fmt: str, templates: Templates = Templates()) ->
             render(templates.title or DEFAULT_TITLE, "text", context),
             render(templates.body or DEFAULT_BODY[fmt], fmt, context),
             fmt,
-            _alternative(fmt, DEFAULT_BODY["text"], context),
+            # a custom HTML body has no text twin: Apprise derives the text part from it
+            None if templates.body else _alternative(fmt, DEFAULT_BODY["text"], context),
         )
     except TemplateError as exc:
         log.warning("template failed, using the default", extra={"error": str(exc)})
@@ -232,7 +233,7 @@ def digest_message(
             render(templates.digest_title or DIGEST_TITLE, "text", context),
             render(templates.digest_body or DIGEST_BODY[fmt], fmt, context),
             fmt,
-            _alternative(fmt, DIGEST_BODY["text"], context),
+            None if templates.digest_body else _alternative(fmt, DIGEST_BODY["text"], context),
         )
     except TemplateError as exc:
         log.warning("digest template failed, using the default", extra={"error": str(exc)})
