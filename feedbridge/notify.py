@@ -50,12 +50,13 @@ _APPRISE_FORMATS = {
 
 
 def service_format(url: str) -> str:
-    """The body format the URL's Apprise service renders by default (its first declared one):
-    HTML for email, Markdown for Slack, text for MQTT, ntfy, Discord and webhooks."""
+    """The body format the URL's Apprise service renders (its `?format=`, else the first of
+    its plugin's notify_format): HTML for email, Markdown for Slack, text for MQTT and ntfy."""
     plugin = apprise.Apprise.instantiate(url)
-    declared = getattr(plugin, "notify_format", apprise.NotifyFormat.TEXT)
-    first = declared[0] if isinstance(declared, tuple | list) else declared
-    value = str(getattr(first, "value", first))
+    if plugin is None:
+        return "text"
+    # resolve_format honours a `?format=` on the URL, else the plugin's first notify_format
+    value = str(plugin.resolve_format().value)
     return value if value in FORMATS else "text"
 
 

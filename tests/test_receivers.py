@@ -237,7 +237,12 @@ async def test_mqtt_gets_plain_text_with_the_title_once(tmp_path: Path, mosquitt
 
 @pytest.mark.parametrize(
     "title",
-    ["Café & Crème", "<b>bold</b> & co", "Agents 🚀 that plan 🤖", "Zoë's «quoted» ‘title’"],
+    [
+        "Café & Crème",
+        "<b>bold</b> & co",
+        "Agents 🚀 that plan 🤖",
+        "Zoë's «quoted» \u2018title\u2019",
+    ],
 )
 async def test_webhook_gets_the_title_as_is_and_never_twice(
     tmp_path: Path, receiver: Receiver, title: str
