@@ -21,9 +21,9 @@ from croniter import croniter
 
 from feedbridge import mail
 from feedbridge.durations import DigestSpec
+from feedbridge.health import health_after_failure, health_after_success
 from feedbridge.metrics import Metrics
 from feedbridge.models import Entry, HealthEvent
-from feedbridge.pipeline import health_after_failure, health_after_success
 from feedbridge.store import Delivery, Queued, Store
 from feedbridge.templates import (
     FORMATS,
@@ -379,6 +379,26 @@ def next_fire(spec: DigestSpec, after: float) -> float:
     start = datetime.fromtimestamp(after, spec.tz)
     fire: datetime = croniter(spec.cron, start).get_next(datetime)
     return fire.timestamp()
+
+
+def queue_report(channel: Channel, store: Store, now: float) -> str | None:
+    """What `once` says about a target's queue: a digest's waiting entries are not a failure."""
+    pending = store.pending(channel.name)
+    waiting = [d for d in pending if channel.digest is not None and d.kind == "entry"]
+    owed = [d for d in pending if d not in waiting]
+    parts = []
+    if waiting and channel.digest is not None:
+        fire = datetime.fromtimestamp(next_fire(channel.digest, now), channel.digest.tz)
+        when = f"{fire:%H:%M}" if fire.timestamp() - now < 86400 else f"{fire:%a %Y-%m-%d %H:%M}"
+        parts.append(
+            f"{plural(len(waiting), 'entry')} waiting for the digest at {when} "
+            f"{channel.digest.tz.key}"
+        )
+    if owed:
+        errors = [d.last_error for d in owed if d.last_error]
+        reason = f" (last error: {errors[-1]})" if errors else ""
+        parts.append(f"{plural(len(owed), 'message')} not delivered yet, will retry{reason}")
+    return f"target {channel.name}: {'; '.join(parts)}" if parts else None
 
 
 def _label(row: Delivery) -> dict[str, str]:

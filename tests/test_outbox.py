@@ -15,9 +15,8 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from feedbridge.cli import queue_report
 from feedbridge.durations import parse_digest
-from feedbridge.notify import Channel, Notifier, entry_payload
+from feedbridge.notify import Channel, Notifier, entry_payload, queue_report
 from feedbridge.store import Queued, Store, target_segment
 from tests.conftest import HfApi, run_cli
 from tests.test_notify import Clock, papers
