@@ -8,6 +8,7 @@ the URLs it already reached, so a retry (alone or inside a digest) goes only whe
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import random
 import time
@@ -128,9 +129,13 @@ class Channel:
         plugin = self._plugins[index]
         if mail.handles(plugin, message):
             return await asyncio.to_thread(mail.send, plugin, message)
+        title = message.title
+        if message.body_format == "html" and getattr(plugin, "title_maxlen", 1) <= 0:
+            # Apprise puts the title into an HTML body as is (Telegram): it must be HTML too
+            title = html.escape(title, quote=False)
         result = await self._apprise[index].async_notify(
             body=message.body,
-            title=message.title,
+            title=title,
             body_format=_APPRISE_FORMATS[message.body_format],
         )
         if result:

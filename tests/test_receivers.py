@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import re
 import smtplib
 import socket
@@ -19,6 +20,7 @@ from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -257,3 +259,36 @@ async def test_webhook_gets_the_title_as_is_and_never_twice(
     assert message["title"] == title
     assert title not in message["message"]
     assert f"\n{paper.link}\n" in message["message"]
+
+
+@pytest.mark.parametrize(
+    ("url", "field", "links"),
+    [
+        ("tgram://123456789:abcdefg_hijklmnop/987654321", "text",
+         '<a href="{link}">huggingface.co</a>'),
+        ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#general", "attachments",
+         "<{link}|huggingface.co>"),
+        ("discord://4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js", "content", "\n{link}\n"),
+    ],
+)  # fmt: skip
+async def test_chat_services_get_their_own_markup_and_the_title_once(
+    tmp_path: Path, url: str, field: str, links: str
+) -> None:
+    from tests.test_notify import fake_request
+
+    paper = replace(papers(1)[0], title="Café & <b>Crème</b>: agents that plan 🚀")
+    with (
+        mock.patch("requests.sessions.Session.request", side_effect=fake_request) as post,
+        Store(tmp_path) as store,
+    ):
+        store.enqueue("chat", entry_payload(paper, NOW))
+        assert (await Notifier([Channel("chat", [url])], store).deliver()).sent == 1
+    (call,) = post.call_args_list
+    sent = json.loads(call.kwargs["data"])
+    text = json.dumps(sent[field], ensure_ascii=False) if field == "attachments" else sent[field]
+    text = text.replace("\\n", "\n")
+    assert links.format(link=paper.link) in text, text
+    assert text.count("Crème") == 1, "the title appears once"
+    assert "**" not in text
+    if url.startswith("tgram"):  # Telegram parses HTML: the title's markup must be escaped
+        assert "<b>Café &amp; &lt;b&gt;Crème&lt;/b&gt;: agents that plan 🚀</b>" in text
