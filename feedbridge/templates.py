@@ -58,27 +58,31 @@ DEFAULT_BODY = {
     + _META
     + """{% if blurb %}
 
-{{ blurb }}{% endif %}
+{{ blurb }}{% endif %}{% if link %}
 
-{{ link }}{% if arxiv_pdf %}
+{{ link }}{% endif %}{% if arxiv_pdf %}
 PDF: {{ arxiv_pdf }}{% endif %}{% if github %}
 Code: {{ github }}{% endif %}""",
     "markdown": _BLURB
     + _META
     + """{% if blurb %}
 
-{{ blurb }}{% endif %}
+{{ blurb }}{% endif %}{% if link or arxiv_pdf or github %}
 
-[{{ site }}]({{ link }})\
-{% if arxiv_pdf %} · [arXiv]({{ arxiv_abs }}) · [PDF]({{ arxiv_pdf }}){% endif %}\
-{% if github %} · [Code]({{ github }}){% endif %}""",
+{% if link %}[{{ site }}]({{ link }}){% endif %}\
+{% if arxiv_pdf %}{% if link %} · {% endif %}[arXiv]({{ arxiv_abs }}) · [PDF]({{ arxiv_pdf }})\
+{% endif %}{% if github %}{% if link or arxiv_pdf %} · {% endif %}[Code]({{ github }}){% endif %}\
+{% endif %}""",
     "html": _BLURB
     + """<p>{% if score is not none %}▲ {{ score|int }} upvotes\
 {% if byline %} · {% endif %}{% endif %}{{ byline }}</p>
 {% if blurb %}<p>{{ blurb }}</p>
-{% endif %}<p><a href="{{ link }}">{{ site }}</a>\
-{% if arxiv_pdf %} · <a href="{{ arxiv_abs }}">arXiv</a> · <a href="{{ arxiv_pdf }}">PDF</a>\
-{% endif %}{% if github %} · <a href="{{ github }}">Code</a>{% endif %}</p>""",
+{% endif %}{% if link or arxiv_pdf or github %}<p>\
+{% if link %}<a href="{{ link }}">{{ site }}</a>{% endif %}\
+{% if arxiv_pdf %}{% if link %} · {% endif %}<a href="{{ arxiv_abs }}">arXiv</a> · \
+<a href="{{ arxiv_pdf }}">PDF</a>{% endif %}\
+{% if github %}{% if link or arxiv_pdf %} · {% endif %}<a href="{{ github }}">Code</a>{% endif %}\
+</p>{% endif %}""",
 }
 
 DIGEST_TITLE = "{{ count }} new {{ noun }} · {{ date }}"
@@ -87,13 +91,14 @@ DIGEST_BODY = {
 
 {% endif %}{{ loop.index }}. {{ e.title }}{% if e.score is not none or e.byline %}
    {% if e.score is not none %}▲ {{ e.score|int }}{% if e.byline %} · {% endif %}{% endif %}\
-{{ e.byline }}{% endif %}
-   {{ e.link }}{% endfor %}{% if more %}
+{{ e.byline }}{% endif %}{% if e.link %}
+   {{ e.link }}{% endif %}{% endfor %}{% if more %}
 
 …and {{ more }} more.{% endif %}""",
     "markdown": """{% for e in entries %}{% if not loop.first %}
 
-{% endif %}{{ loop.index }}. **[{{ e.title }}]({{ e.link }})**\
+{% endif %}{{ loop.index }}. \
+**{% if e.link %}[{{ e.title }}]({{ e.link }}){% else %}{{ e.title }}{% endif %}**\
 {% if e.score is not none or e.byline %}
    {% if e.score is not none %}▲ {{ e.score|int }}{% if e.byline %} · {% endif %}{% endif %}\
 {{ e.byline }}{% endif %}{% endfor %}{% if more %}
@@ -102,7 +107,8 @@ DIGEST_BODY = {
     "html": """<div style="font-family:-apple-system,Segoe UI,Roboto,sans-serif;max-width:640px">
 {% for e in entries %}<div style="margin:0 0 18px">
 <p style="margin:0 0 4px;font-size:16px"><b>{{ loop.index }}.</b> \
-<a href="{{ e.link }}" style="color:#1a0dab;text-decoration:none">{{ e.title }}</a></p>
+{% if e.link %}<a href="{{ e.link }}" style="color:#1a0dab;text-decoration:none">{% endif %}\
+{{ e.title }}{% if e.link %}</a>{% endif %}</p>
 <p style="margin:0 0 6px;color:#555;font-size:13px">\
 {% if e.score is not none %}▲ {{ e.score|int }} upvotes{% if e.byline %} · {% endif %}{% endif %}\
 {{ e.byline }}</p>

@@ -196,3 +196,15 @@ async def test_names_are_never_masked_and_a_digest_logs_its_period_and_count(
     assert f"target={secret_path}" in line
     assert 'digest="2026-05-07 09:00 to 2026-05-08 09:00 Europe/Berlin" entries=16' in line
     assert "entry=" not in line
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_entry_without_a_link_renders_no_empty_link(fmt: str) -> None:
+    note = replace(SAMPLE_ENTRY, link="", extras={})
+    body = entry_message(note, fmt).body
+    digest = digest_message([note], fmt, None, datetime(2026, 5, 8, tzinfo=UTC)).body
+    for text in (body, digest):
+        assert "()" not in text and 'href=""' not in text and "[]" not in text
+        assert not re.search(r"\n\s*\n\s*$|\n\s*\n\s*\n", text), text
+    assert "feedbridge test notification" in digest
+    assert "If you can read this" in body
