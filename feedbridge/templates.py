@@ -74,9 +74,9 @@ Code: {{ github }}{% endif %}""",
 {% endif %}{% if github %}{% if link or arxiv_pdf %} · {% endif %}[Code]({{ github }}){% endif %}\
 {% endif %}""",
     "html": _BLURB
-    + """<p>{% if score is not none %}▲ {{ score|int }} upvotes\
+    + """{% if score is not none or byline %}<p>{% if score is not none %}▲ {{ score|int }} upvotes\
 {% if byline %} · {% endif %}{% endif %}{{ byline }}</p>
-{% if blurb %}<p>{{ blurb }}</p>
+{% endif %}{% if blurb %}<p>{{ blurb }}</p>
 {% endif %}{% if link or arxiv_pdf or github %}<p>\
 {% if link %}<a href="{{ link }}">{{ site }}</a>{% endif %}\
 {% if arxiv_pdf %}{% if link %} · {% endif %}<a href="{{ arxiv_abs }}">arXiv</a> · \
@@ -109,10 +109,10 @@ DIGEST_BODY = {
 <p style="margin:0 0 4px;font-size:16px"><b>{{ loop.index }}.</b> \
 {% if e.link %}<a href="{{ e.link }}" style="color:#1a0dab;text-decoration:none">{% endif %}\
 {{ e.title }}{% if e.link %}</a>{% endif %}</p>
-<p style="margin:0 0 6px;color:#555;font-size:13px">\
+{% if e.score is not none or e.byline %}<p style="margin:0 0 6px;color:#555;font-size:13px">\
 {% if e.score is not none %}▲ {{ e.score|int }} upvotes{% if e.byline %} · {% endif %}{% endif %}\
 {{ e.byline }}</p>
-<p style="margin:0;font-size:14px;line-height:1.45">{{ e.summary|truncate(360) }}</p>
+{% endif %}<p style="margin:0;font-size:14px;line-height:1.45">{{ e.summary|truncate(360) }}</p>
 {% if e.arxiv_pdf or e.github %}<p style="margin:6px 0 0;font-size:13px">\
 {% if e.arxiv_pdf %}<a href="{{ e.arxiv_abs }}">arXiv</a> · <a href="{{ e.arxiv_pdf }}">PDF</a>\
 {% endif %}{% if e.arxiv_pdf and e.github %} · {% endif %}\
