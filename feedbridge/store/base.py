@@ -125,6 +125,7 @@ class FailedRow:
     payload: Mapping[str, Any]
     reason: str
     at: float
+    attempts: int = 0
 
 
 @dataclass(frozen=True, slots=True)

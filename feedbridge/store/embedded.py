@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import diskcache
 
@@ -75,6 +75,12 @@ class JSONOnlyDisk(diskcache.Disk):  # type: ignore[misc]
             raise StoreError(f"a value in the store is not JSON ({exc})") from exc
 
 
+def target_segment(target: str) -> str:
+    """A target's name as a key segment, escaped so that it holds no `:` nor `-`: the prefix
+    `outbox:{segment}:` of one target never matches another's rows, whatever the names."""
+    return quote(target, safe="").replace("-", "%2D")
+
+
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
@@ -111,6 +117,7 @@ class EmbeddedStore(OutboxCalls):
                 sqlite_mmap_size=0,
                 sqlite_cache_size=1024,
             )
+            self._migrate_legacy_outbox()
         except _FAILURES as exc:
             raise StoreError(f"cannot open the store at {self.path}: {exc}{_REMEDY}") from exc
 
@@ -203,7 +210,6 @@ class EmbeddedStore(OutboxCalls):
                 keys = [k for p in _STARTUP_PREFIXES for k in self._keys_with_prefix(p)]
             for key in keys:
                 self._cache.get(key, retry=True)
-            self._migrate_legacy_outbox()
         except StoreError as exc:
             if str(self.path) in str(exc):
                 raise
@@ -287,7 +293,8 @@ class EmbeddedStore(OutboxCalls):
         row: dict[str, Any] = {"kind": notice.kind, "key": notice.key}
         row["payload"] = dict(notice.payload)
         row.update({"queued_at": now, **(extra or {})})
-        key: str = self._cache.push(row, prefix=f"outbox:{notice.target}:", retry=True)
+        prefix = f"outbox:{target_segment(notice.target)}:"
+        key: str = self._cache.push(row, prefix=prefix, retry=True)
         self._set(f"obk:{notice.target}:{notice.kind}:{notice.key}", key)
         return key
 
@@ -318,7 +325,7 @@ class EmbeddedStore(OutboxCalls):
         self, target: str, now: float, limit: int | None = None, ttl: float = 300.0
     ) -> list[OutboxRow]:
         rows = []
-        for key in self._keys_with_prefix(f"outbox:{target}:", limit):
+        for key in self._keys_with_prefix(f"outbox:{target_segment(target)}:", limit):
             value = self._get(key)
             if value is not None:
                 rows.append(_row(key, target, value))
@@ -349,8 +356,9 @@ class EmbeddedStore(OutboxCalls):
                 if row.id and row.id in self._cache:
                     self._set(row.id, _row_value(row))
             for row in failed:
-                value = {"kind": row.kind, "payload": dict(row.payload), "reason": reason}
-                key = f"failed:{target}:{row.id or 'digest'}:{now}"
+                value: dict[str, Any] = {"kind": row.kind, "payload": dict(row.payload)}
+                value.update(reason=reason, attempts=row.attempts)
+                key = f"failed:{target_segment(target)}:{row.id or 'digest'}:{now}"
                 self._set(key, {**value, "at": now})
                 self._expire_at([key], self.clock() + self.seen_ttl)
             self._remove(failed)
@@ -361,17 +369,17 @@ class EmbeddedStore(OutboxCalls):
         return self.claim_due(target, self.clock(), limit)
 
     def pending_count(self, target: str) -> int:
-        return len(self._keys_with_prefix(f"outbox:{target}:"))
+        return len(self._keys_with_prefix(f"outbox:{target_segment(target)}:"))
 
     def failed(self, target: str) -> list[FailedRow]:
         found = []
-        keys = self._keys_with_prefix(f"failed:{target}:")
+        keys = self._keys_with_prefix(f"failed:{target_segment(target)}:")
         for value in self._live(keys, self.clock()).values():
             if value is not None:
                 kind = value.get("kind") or value["payload"].get("type", "entry")
-                found.append(
-                    FailedRow(target, kind, value["payload"], value["reason"], value["at"])
-                )
+                attempts = int(value.get("attempts", 0))
+                payload, reason, at = value["payload"], value["reason"], value["at"]
+                found.append(FailedRow(target, kind, payload, reason, at, attempts))
         return found
 
     # --- targets, feeds, housekeeping ----------------------------------------------------

@@ -340,9 +340,12 @@ class PostgresStore(OutboxCalls):
                     ],
                 )  # fmt: skip
                 cur.executemany(
-                    "INSERT INTO failed (target, kind, payload, reason, at, expires) "
-                    "VALUES (%s, %s, %s, %s, %s, %s)",
-                    [(target, r.kind, Jsonb(dict(r.payload)), reason, now, until) for r in failed],
+                    "INSERT INTO failed (target, kind, payload, reason, at, expires, attempts) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    [
+                        (target, r.kind, Jsonb(dict(r.payload)), reason, now, until, r.attempts)
+                        for r in failed
+                    ],
                 )
             ids = [int(r.id) for r in (*done, *failed) if r.id]
             conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
@@ -365,10 +368,11 @@ class PostgresStore(OutboxCalls):
     def failed(self, target: str) -> list[FailedRow]:
         with self._tx() as conn:
             rows = conn.execute(
-                "SELECT kind, payload, reason, at FROM failed WHERE target = %s ORDER BY id",
+                "SELECT kind, payload, reason, at, attempts FROM failed WHERE target = %s "
+                "ORDER BY id",
                 (target,),
             ).fetchall()
-        return [FailedRow(target, k, p, r, a) for k, p, r, a in rows]
+        return [FailedRow(target, k, p, r, a, n) for k, p, r, a, n in rows]
 
     # --- targets, feeds, housekeeping ----------------------------------------------------
 

@@ -73,6 +73,7 @@ CREATE TABLE failed (
     payload jsonb NOT NULL,
     reason  text NOT NULL,
     at      double precision NOT NULL,
+    attempts integer NOT NULL DEFAULT 0,
     expires double precision NOT NULL
 );
 CREATE INDEX failed_target ON failed (target, id);
