@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +32,14 @@ from feedbridge.config import (
     redacted_summary,
     secret_fragments,
 )
-from feedbridge.errors import EXIT_CONFIG, EXIT_STORE, ConfigError, FeedbridgeError, StoreError
+from feedbridge.errors import (
+    EXIT_CONFIG,
+    EXIT_OK,
+    EXIT_STORE,
+    ConfigError,
+    FeedbridgeError,
+    StoreError,
+)
 from feedbridge.logs import setup_logging
 from feedbridge.preview import extract_once, report
 from feedbridge.server import HEARTBEAT_STALE, create_app, opml
@@ -126,6 +134,7 @@ async def _run(config: Config) -> None:
                     log_level="warning",
                     lifespan="off",
                     access_log=False,
+                    timeout_graceful_shutdown=1,  # a slow reader must not hold up the stop
                 )
             )
             tasks.append(asyncio.create_task(server.serve()))
@@ -174,6 +183,26 @@ def run(ctx: click.Context) -> None:
         uvloop.run(_run(config))
     else:  # pragma: no cover - Windows
         asyncio.run(_run(config))
+    _exit_leaving_abandoned_threads()
+
+
+def _exit_leaving_abandoned_threads() -> None:
+    """Exit now, even if a cancelled delivery still blocks in one of Apprise's threads.
+
+    The store is closed and its row stays in the outbox; the interpreter would otherwise
+    join that thread at exit and wait out the webhook's timeout, past Docker's grace.
+    """
+    lingering = [
+        t
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and not t.daemon and t.is_alive()
+    ]
+    if lingering:
+        log.info("not waiting for abandoned sends", extra={"threads": len(lingering)})
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_OK)
 
 
 @main.command()

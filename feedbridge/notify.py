@@ -150,6 +150,7 @@ class Notifier:
         self.channels = {c.name: c for c in channels}
         self.store = store
         self.clock = clock
+        self.sending: set[str] = set()  # "target: item" of messages being sent right now
         self.metrics = metrics
         if metrics is not None:
             metrics.watch_queues(self.channels, store.pending_count)
@@ -228,7 +229,12 @@ class Notifier:
     ) -> bool:
         """Send `message` for `rows` (one row, or a digest's); True when every URL took it."""
         payload = lead.payload
-        outcome = await channel.send(message, skip=payload.get("done", []))
+        sending = f"{channel.name}: {_label(payload)}"
+        self.sending.add(sending)
+        try:
+            outcome = await channel.send(message, skip=payload.get("done", []))
+        finally:
+            self.sending.discard(sending)
         now = self.clock()
         errors = [r for r in outcome.values() if r is not None]
         if not errors:

@@ -28,6 +28,7 @@ log = logging.getLogger("feedbridge.worker")
 
 DELIVERY_TICK = 5.0
 EXPIRE_EVERY = 3600.0
+STOP_GRACE = 1.0  # after a stop, in-flight deliveries get this long; polls are cut at once
 
 
 @dataclass
@@ -76,12 +77,21 @@ class Worker:
         self.failure_threshold = failure_threshold
         self.heartbeat = time.time()
         self._wake = asyncio.Event()
+        self.polling: set[str] = set()  # sources whose poll is in progress
 
     # --- one poll -------------------------------------------------------------------------
 
     async def poll(self, source: Source, now: datetime | None = None) -> PollReport:
-        """Poll one source; never raises for the source's own failures."""
-        report = await self._poll(source, now)
+        """Poll one source; never raises for the source's own failures.
+
+        Cancelling it is safe at any point: it only awaits the fetch, and writes the
+        store afterwards in one transaction, so a cancelled poll leaves no trace.
+        """
+        self.polling.add(source.name)
+        try:
+            report = await self._poll(source, now)
+        finally:
+            self.polling.discard(source.name)
         if self.metrics is not None:
             m, name = self.metrics, source.name
             m.polls.labels(name).inc()
@@ -279,18 +289,31 @@ class Worker:
         return [reports[s.name] for s in self.sources]
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        """Poll each source on its own schedule until `stop` is set."""
-        tasks = [asyncio.create_task(self._source_loop(s, stop)) for s in self.sources]
-        tasks.append(asyncio.create_task(self._delivery_loop(stop)))
-        tasks.append(asyncio.create_task(self._housekeeping_loop(stop)))
+        """Poll each source on its own schedule until `stop` is set.
+
+        Stopping takes at most STOP_GRACE seconds, whatever the peers do: polls in
+        progress are cancelled (a poll is idempotent), a delivery in progress gets the
+        grace to finish and is otherwise cancelled, its row left in the outbox.
+        """
+        pollers = [asyncio.create_task(self._source_loop(s, stop)) for s in self.sources]
+        delivery = asyncio.create_task(self._delivery_loop(stop))
+        housekeeping = asyncio.create_task(self._housekeeping_loop(stop))
         try:
             await stop.wait()
         finally:
             self._wake.set()
-            done, pending = await asyncio.wait(tasks, timeout=15)
-            for task in pending:
+            for name in sorted(self.polling):
+                log.info("poll cancelled", extra={"source": name})
+            for task in (*pollers, housekeeping):
                 task.cancel()
-            for task in done:
+            await asyncio.wait([delivery], timeout=STOP_GRACE)
+            if not delivery.done():
+                for item in sorted(self.notifier.sending):
+                    log.warning("delivery cancelled, left in the outbox", extra={"item": item})
+                delivery.cancel()
+            tasks = [*pollers, housekeeping, delivery]
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for task in tasks:
                 if not task.cancelled() and task.exception():
                     log.error("worker task failed", exc_info=task.exception())
 
