@@ -7,15 +7,18 @@ import contextlib
 import gc
 import logging
 import os
+import re
+import shutil
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 import uvicorn
 
 try:
@@ -34,6 +37,7 @@ from feedbridge.config import (
 )
 from feedbridge.errors import (
     EXIT_CONFIG,
+    EXIT_FAILED,
     EXIT_OK,
     EXIT_STORE,
     ConfigError,
@@ -41,10 +45,12 @@ from feedbridge.errors import (
     StoreError,
 )
 from feedbridge.logs import setup_logging
+from feedbridge.notify import RoundResult
 from feedbridge.preview import extract_once, report
 from feedbridge.server import HEARTBEAT_STALE, create_app, opml
 from feedbridge.sources import build_source
 from feedbridge.store import Store, open_store
+from feedbridge.worker import PollReport
 
 log = logging.getLogger("feedbridge")
 
@@ -138,6 +144,12 @@ async def _run(config: Config) -> None:
                 )
             )
             tasks.append(asyncio.create_task(server.serve()))
+            if config.server.base_url_derived:
+                log.info(
+                    "server.base_url not set: feed links use the server's address; set it to "
+                    "the address your readers use",
+                    extra={"base_url": config.server.base_url},
+                )
             log.info(
                 "serving",
                 extra={
@@ -208,14 +220,21 @@ def _exit_leaving_abandoned_threads() -> None:
 @main.command()
 @click.pass_context
 def once(ctx: click.Context) -> None:
-    """Run one poll cycle and one delivery round, then exit (for cron)."""
+    """Run one poll cycle and one delivery round, then exit (for cron).
+
+    Exit status: 0 all went well, 1 a source or a delivery failed, 2 config, 3 store.
+    """
     config = _setup(ctx)
 
-    async def cycle() -> None:
+    async def cycle() -> int:
         async with runtime(config, _store_or_exit(config)) as rt:
             reports = await rt.worker.run_once()
             for r in reports:
-                status = "ok" if r.ok else f"error: {r.error}"
+                status = "ok"
+                if not r.ok:
+                    status = f"error: {r.error}"
+                elif r.warning:
+                    status = f"warning: {r.warning}"
                 click.echo(
                     f"{r.source}: {r.entries} entries, {r.new} new, {r.queued} queued, "
                     f"{r.seconds * 1000:.0f} ms, {status}"
@@ -224,8 +243,21 @@ def once(ctx: click.Context) -> None:
                 pending = rt.store.pending_count(name)
                 if pending:
                     click.echo(f"target {name}: {pending} deliveries still queued")
+            return once_exit_code(reports, rt.worker.last_round)
 
-    asyncio.run(cycle())
+    sys.exit(asyncio.run(cycle()))
+
+
+def once_exit_code(reports: Iterable[PollReport], deliveries: RoundResult) -> int:
+    """EXIT_FAILED when a source failed or warned, or a delivery failed or was given up.
+
+    Entries waiting for a digest, or for a retry that is not due, are not failures.
+    """
+    problems = sum(1 for r in reports if not r.ok or r.warning)
+    if problems or deliveries.failed or deliveries.given_up:
+        log.debug("once failed", extra={"sources": problems, "deliveries": deliveries.failed})
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 @main.command()
@@ -242,21 +274,66 @@ def check(ctx: click.Context) -> None:
     click.echo("config ok")
 
 
+_PROBLEM = re.compile(r"^sources(?:\[0\]|\.[^.]+)\.(\w+)(?:\[\d+\])?: (.*)$")
+
+
+def _as_flags(exc: ConfigError, kind: str) -> str:
+    """`preview --url`'s config errors in the words of its command line: `--item: ...`."""
+    lines = []
+    for problem in exc.problems:
+        match = _PROBLEM.match(problem)
+        if match is None:
+            lines.append(problem)
+            continue
+        key, message = match.groups()
+        flag = "--" + {"items": "item"}.get(key, key)
+        if message.startswith("unknown key"):
+            message = f"not used with --kind {kind}"
+        lines.append(f"{flag}: {message}")
+    return "invalid options:\n  " + "\n  ".join(lines)
+
+
 def check_store(path: Path) -> None:
-    """Open an existing store and verify it; for a new one, check that it can be created."""
+    """Open an existing store and verify it. A new one is created the way `once` would and
+    removed again, so that `check` fails exactly when (and as) `once` would."""
     if path.exists():
         with open_store(path) as store:
             store.check_writable()
             store.verify(deep=True)
         return
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise StoreError(
-            f"cannot create the store directory {path}: {parent} is not a writable directory; "
-            "fix its permissions or point [storage] path elsewhere"
-        )
+    top = path.absolute()
+    while not top.parent.exists():
+        top = top.parent
+    try:
+        with open_store(path) as store:
+            store.check_writable()
+    finally:
+        if top.exists():
+            shutil.rmtree(top, ignore_errors=True)
+
+
+@main.command()
+@click.option("--timeout", default=4.0, show_default=True, help="Seconds to wait for /healthz.")
+@click.pass_context
+def healthcheck(ctx: click.Context, timeout: float) -> None:
+    """Exit 0 if the running feedbridge answers /healthz on the configured port (Docker's
+    HEALTHCHECK), else 1. With the server off there is nothing to probe: it says so, exits 0."""
+    config = _load(ctx.obj["config"])
+    server = config.server
+    if not server.enabled:
+        click.echo("server.enabled = false: no /healthz to probe; healthy while the process runs")
+        return
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(server.host, server.host)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{server.port}/healthz"
+    try:
+        response = httpx.get(url, timeout=timeout)
+    except httpx.HTTPError as exc:
+        click.echo(f"unhealthy: {url}: {exc or type(exc).__name__}", err=True)
+        sys.exit(EXIT_FAILED)
+    if response.status_code != 200:
+        click.echo(f"unhealthy: {url} answered {response.status_code}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"ok: {url}")
 
 
 @main.command("export-opml")
@@ -345,21 +422,25 @@ def preview(
             sys.exit(EXIT_CONFIG)
     else:
         setup_logging(ctx.obj["log_level"] or "warning")
+        if kind != "feed" and item is None:
+            raise click.UsageError(f"--item is required with --kind {kind}")
         table: dict[str, Any] = {"name": source or "preview", "kind": kind, "url": url}
         if kind != "feed":
             table["item" if kind == "html" else "items"] = item
         table.update({k: v for k, v in {**fields, "id": id_}.items() if v is not None})
         try:
             source_config = adhoc_source_config(table)
+            src = build_source(source_config)
+        except ConfigError as exc:
+            click.echo(_as_flags(exc, kind), err=True)
+            sys.exit(EXIT_CONFIG)
+        config = None
+    if config is not None:
+        try:
+            src = build_source(source_config)
         except ConfigError as exc:
             click.echo(str(exc), err=True)
             sys.exit(EXIT_CONFIG)
-        config = None
-    try:
-        src = build_source(source_config)
-    except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_CONFIG)
     try:
         result = asyncio.run(extract_once(src))
     except FeedbridgeError as exc:

@@ -18,7 +18,7 @@ from feedbridge.health import health_after_failure, health_after_success
 from feedbridge.http import HttpClient
 from feedbridge.metrics import Metrics
 from feedbridge.models import Entry, HealthEvent
-from feedbridge.notify import Notifier, entry_payload
+from feedbridge.notify import Notifier, RoundResult, entry_payload
 from feedbridge.pipeline import TargetView, decide
 from feedbridge.scheduler import first_due, next_due
 from feedbridge.sources import Source
@@ -43,6 +43,7 @@ class PollReport:
     seconds: float = 0.0
     retry_after: float | None = None
     failures: int = 0  # failed polls in a row, for the scheduler's backoff
+    warning: str | None = None  # the poll worked but found something wrong (`once` exits 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class Worker:
         self.heartbeat = time.time()
         self._wake = asyncio.Event()
         self.polling: set[str] = set()  # sources whose poll is in progress
+        self.last_round = RoundResult()  # the delivery round of the last run_once
 
     # --- one poll -------------------------------------------------------------------------
 
@@ -139,6 +141,8 @@ class Worker:
         if entries is None:
             health = health_after_success(state, f"source {source.name}", now)
             health.state["last_success"] = now.timestamp()
+            if health.state.get("warning") and health.state["status"] == "ok":
+                health.state["status"] = "warning"  # the page is unchanged, so is its problem
             self._save_source_state(source, health.state, health.event)
             log.debug("poll unchanged", extra={"source": source.name})
             return PollReport(source.name, ok=True, seconds=time.monotonic() - started)
@@ -187,6 +191,10 @@ class Worker:
         health = health_after_success(state, f"source {name}", now, empty=decision.empty)
         new_state = health.state
         new_state["last_success"] = now.timestamp()
+        warning = source.warning and f"source {name!r} ({source.url}): {source.warning}"
+        new_state["warning"] = warning
+        if warning and new_state["status"] == "ok":
+            new_state["status"] = "warning"
         new_state["last_count"] = len(entries)
         changed = [e.to_dict() for e in decision.feed] != [e.to_dict() for e in previous]
         stamp = now.timestamp()
@@ -212,6 +220,8 @@ class Worker:
                 "source yielded no entries, keeping last feed",
                 extra={"source": name, "url": source.url},
             )
+        if warning:
+            log.warning("poll warning", extra={"source": name, "warning": warning})
         if changed:
             self.publisher.publish(source, decision.feed, new_state["feed_changed_at"])
         if queued:
@@ -223,6 +233,7 @@ class Worker:
             entries=len(entries),
             new=len(decision.new),
             queued=queued,
+            warning=warning or None,
         )
 
     def _failed(
@@ -285,7 +296,7 @@ class Worker:
         width = max(1, min(self.http.settings.concurrency, len(self.sources)))
         await asyncio.gather(*(poller() for _ in range(width)))
         self.heartbeat = time.time()
-        await self.notifier.deliver(respect_backoff=False)
+        self.last_round = await self.notifier.deliver(respect_backoff=False)
         return [reports[s.name] for s in self.sources]
 
     async def run_forever(self, stop: asyncio.Event) -> None:
@@ -321,7 +332,9 @@ class Worker:
         config = source.config
         interval = config.interval.total_seconds()
         state = self.store.state("source", source.name)
-        due = first_due(time.time(), interval, state.get("last_poll"))
+        due = first_due(
+            time.time(), interval, state.get("last_poll"), int(state.get("failures") or 0)
+        )
         while not stop.is_set():
             if await _sleep_or_stop(stop, due - time.time()):
                 return

@@ -36,6 +36,9 @@ class Source(ABC):
 
     def __init__(self, config: Any) -> None:
         self.config = config
+        # what the last extract found suspicious though not an error (a selector that
+        # matched nothing on a page with content); the worker shows it in the status
+        self.warning: str | None = None
 
     @property
     def name(self) -> str:

@@ -151,8 +151,12 @@ class HtmlSource(Source):
         collector = Collector(self.name, limit=limit, link_pattern=self._link_pattern)
         matched: Counter[str] = Counter()
         now = reference_time(page)
-        for item in tree.css(self._item):
+        items = tree.css(self._item)
+        for item in items:
             self._add_item(item, base, page.url, now, collector, matched)
+        self.warning = None
+        if not items and tree.body is not None and tree.body.text(strip=True):
+            self.warning = f"item selector {self._item!r} matched nothing on a page with content"
         result = collector.result
         result.matched = {name: matched[name] for name in self._fields}
         title_node = tree.css_first("title")
