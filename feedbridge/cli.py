@@ -7,13 +7,10 @@ import contextlib
 import gc
 import logging
 import os
-import re
-import shutil
 import signal
 import sys
-import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,19 +35,22 @@ from feedbridge.config import (
 from feedbridge.errors import (
     EXIT_CONFIG,
     EXIT_FAILED,
-    EXIT_OK,
     EXIT_STORE,
     ConfigError,
     FeedbridgeError,
     StoreError,
 )
 from feedbridge.logs import setup_logging
-from feedbridge.notify import RoundResult
+from feedbridge.operations import (
+    as_flags,
+    check_store,
+    exit_leaving_abandoned_threads,
+    once_exit_code,
+)
 from feedbridge.preview import extract_once, report
 from feedbridge.server import HEARTBEAT_STALE, create_app, opml
 from feedbridge.sources import build_source
-from feedbridge.store import Store, open_store
-from feedbridge.worker import PollReport
+from feedbridge.store import Store
 
 log = logging.getLogger("feedbridge")
 
@@ -195,26 +195,7 @@ def run(ctx: click.Context) -> None:
         uvloop.run(_run(config))
     else:  # pragma: no cover - Windows
         asyncio.run(_run(config))
-    _exit_leaving_abandoned_threads()
-
-
-def _exit_leaving_abandoned_threads() -> None:
-    """Exit now, even if a cancelled delivery still blocks in one of Apprise's threads.
-
-    The store is closed and its row stays in the outbox; the interpreter would otherwise
-    join that thread at exit and wait out the webhook's timeout, past Docker's grace.
-    """
-    lingering = [
-        t
-        for t in threading.enumerate()
-        if t is not threading.main_thread() and not t.daemon and t.is_alive()
-    ]
-    if lingering:
-        log.info("not waiting for abandoned sends", extra={"threads": len(lingering)})
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(EXIT_OK)
+    exit_leaving_abandoned_threads()
 
 
 @main.command()
@@ -248,18 +229,6 @@ def once(ctx: click.Context) -> None:
     sys.exit(asyncio.run(cycle()))
 
 
-def once_exit_code(reports: Iterable[PollReport], deliveries: RoundResult) -> int:
-    """EXIT_FAILED when a source failed or warned, or a delivery failed or was given up.
-
-    Entries waiting for a digest, or for a retry that is not due, are not failures.
-    """
-    problems = sum(1 for r in reports if not r.ok or r.warning)
-    if problems or deliveries.failed or deliveries.given_up:
-        log.debug("once failed", extra={"sources": problems, "deliveries": deliveries.failed})
-        return EXIT_FAILED
-    return EXIT_OK
-
-
 @main.command()
 @click.pass_context
 def check(ctx: click.Context) -> None:
@@ -272,44 +241,6 @@ def check(ctx: click.Context) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_STORE)
     click.echo("config ok")
-
-
-_PROBLEM = re.compile(r"^sources(?:\[0\]|\.[^.]+)\.(\w+)(?:\[\d+\])?: (.*)$")
-
-
-def _as_flags(exc: ConfigError, kind: str) -> str:
-    """`preview --url`'s config errors in the words of its command line: `--item: ...`."""
-    lines = []
-    for problem in exc.problems:
-        match = _PROBLEM.match(problem)
-        if match is None:
-            lines.append(problem)
-            continue
-        key, message = match.groups()
-        flag = "--" + {"items": "item"}.get(key, key)
-        if message.startswith("unknown key"):
-            message = f"not used with --kind {kind}"
-        lines.append(f"{flag}: {message}")
-    return "invalid options:\n  " + "\n  ".join(lines)
-
-
-def check_store(path: Path) -> None:
-    """Open an existing store and verify it. A new one is created the way `once` would and
-    removed again, so that `check` fails exactly when (and as) `once` would."""
-    if path.exists():
-        with open_store(path) as store:
-            store.check_writable()
-            store.verify(deep=True)
-        return
-    top = path.absolute()
-    while not top.parent.exists():
-        top = top.parent
-    try:
-        with open_store(path) as store:
-            store.check_writable()
-    finally:
-        if top.exists():
-            shutil.rmtree(top, ignore_errors=True)
 
 
 @main.command()
@@ -432,7 +363,7 @@ def preview(
             source_config = adhoc_source_config(table)
             src = build_source(source_config)
         except ConfigError as exc:
-            click.echo(_as_flags(exc, kind), err=True)
+            click.echo(as_flags(exc, kind), err=True)
             sys.exit(EXIT_CONFIG)
         config = None
     if config is not None:
