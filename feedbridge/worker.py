@@ -339,13 +339,16 @@ class Worker:
             if await _sleep_or_stop(stop, due - time.time()):
                 return
             report = await self.poll(source)
+            now = time.time()
             due = next_due(
-                time.time(),
+                now,
                 interval,
                 jitter=config.jitter,
                 failures=report.failures,
                 retry_after=report.retry_after,
             )
+            if not report.ok:
+                log.info("retry scheduled", extra={"source": source.name, "in_s": round(due - now)})
 
     async def _delivery_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -285,3 +286,4 @@ health = true
     assert f'xmlUrl="http://localhost:{port}/feeds/blog.atom"' in opml
     assert "server.base_url not set" in output and f"base_url=http://localhost:{port}" in output
     assert "health event" not in output  # the alert waits for the third failure
+    assert re.search(r"retry scheduled source=blog in_s=6\d\b", output), output  # 1 min, not 30
