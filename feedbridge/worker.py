@@ -22,6 +22,7 @@ from feedbridge.notify import Notifier, RoundResult, entry_payload
 from feedbridge.pipeline import TargetView, decide
 from feedbridge.scheduler import first_due, next_due
 from feedbridge.sources import Source
+from feedbridge.sources.common import describe_skipped
 from feedbridge.store import Store
 
 log = logging.getLogger("feedbridge.worker")
@@ -43,6 +44,7 @@ class PollReport:
     seconds: float = 0.0
     retry_after: float | None = None
     failures: int = 0  # failed polls in a row, for the scheduler's backoff
+    skipped: str = ""  # items that did not become entries, by reason: "1 no title or content"
     warning: str | None = None  # the poll worked but found something wrong (`once` exits 1)
 
 
@@ -138,6 +140,8 @@ class Worker:
             log.exception("source crashed", extra={"source": source.name, "url": source.url})
             return self._failed(source, state, exc, now, started)
         state["validators"] = validators
+        if source.identity():
+            state["upstream"] = source.identity()
         if entries is None:
             health = health_after_success(state, f"source {source.name}", now)
             health.state["last_success"] = now.timestamp()
@@ -146,8 +150,11 @@ class Worker:
             self._save_source_state(source, health.state, health.event)
             log.debug("poll unchanged", extra={"source": source.name})
             return PollReport(source.name, ok=True, seconds=time.monotonic() - started)
-        report = self._apply(source, entries, state, now)
+        extraction, source.last_extraction = source.last_extraction, None
+        warning = extraction.warning if extraction else None
+        report = self._apply(source, entries, state, now, warning)
         report.seconds = time.monotonic() - started
+        report.skipped = describe_skipped(extraction.skipped) if extraction else ""
         log.info(
             "poll done",
             extra={
@@ -156,12 +163,18 @@ class Worker:
                 "new": report.new,
                 "queued": report.queued,
                 "ms": round(report.seconds * 1000),
+                **({"skipped": report.skipped} if report.skipped else {}),
             },
         )
         return report
 
     def _apply(
-        self, source: Source, entries: Sequence[Entry], state: dict[str, Any], now: datetime
+        self,
+        source: Source,
+        entries: Sequence[Entry],
+        state: dict[str, Any],
+        now: datetime,
+        warning: str | None = None,
     ) -> PollReport:
         name = source.name
         config = source.config
@@ -191,7 +204,7 @@ class Worker:
         health = health_after_success(state, f"source {name}", now, empty=decision.empty)
         new_state = health.state
         new_state["last_success"] = now.timestamp()
-        warning = source.warning and f"source {name!r} ({source.url}): {source.warning}"
+        warning = warning and f"source {name!r} ({source.url}): {warning}"
         new_state["warning"] = warning
         if warning and new_state["status"] == "ok":
             new_state["status"] = "warning"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, ClassVar
@@ -128,6 +129,12 @@ class HtmlSource(Source):
         """`feed_title`, else the page <title> once read, else the name (`title` is a selector)."""
         return str(getattr(self.config, "feed_title", None) or self._page_title or self.name)
 
+    def identity(self) -> dict[str, str]:
+        return {"title": self._page_title} if self._page_title else {}
+
+    def restore_identity(self, saved: Mapping[str, Any]) -> None:
+        self._page_title = self._page_title or str(saved.get("title") or "")
+
     def extract(self, page: Page) -> list[Entry]:
         return self.analyze(page).entries
 
@@ -154,15 +161,14 @@ class HtmlSource(Source):
         items = tree.css(self._item)
         for item in items:
             self._add_item(item, base, page.url, now, collector, matched)
-        self.warning = None
-        if not items and tree.body is not None and tree.body.text(strip=True):
-            self.warning = f"item selector {self._item!r} matched nothing on a page with content"
         result = collector.result
+        if not items and tree.body is not None and tree.body.text(strip=True):
+            result.warning = f"item selector {self._item!r} matched nothing on a page with content"
         result.matched = {name: matched[name] for name in self._fields}
         title_node = tree.css_first("title")
         result.title = node_text(title_node) if title_node is not None else ""
         result.link = page.url
-        self._page_title = result.title
+        self._page_title = result.title or self._page_title
         return result
 
     def _add_item(
