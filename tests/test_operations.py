@@ -14,9 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 
 from feedbridge.app import runtime
+from feedbridge.cli import main
 from feedbridge.config import load_config
 from tests.conftest import Receiver, run_cli
 from tests.test_run import free_port, wait_for
@@ -179,11 +181,9 @@ def test_check_on_a_new_store_leaves_nothing_behind(tmp_path: Path) -> None:
         (["--url", "https://x.test/"], "--item is required with --kind html"),
     ],
 )  # fmt: skip
-def test_preview_url_errors_name_the_command_line_flag(
-    tmp_path: Path, args: list[str], expected: str
-) -> None:
-    result = run_cli("preview", *args, cwd=tmp_path)
-    assert result.returncode == 2
+def test_preview_url_errors_name_the_command_line_flag(args: list[str], expected: str) -> None:
+    result = CliRunner().invoke(main, ["preview", *args])  # in-process: no fetch happens
+    assert result.exit_code == 2
     assert expected in result.stderr
     assert "sources" not in result.stderr
 
