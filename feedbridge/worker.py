@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -81,6 +81,9 @@ class Worker:
         self.heartbeat = time.time()
         self._wake = asyncio.Event()
         self.polling: set[str] = set()  # sources whose poll is in progress
+        # the schedule's clock and wait, replaceable so tests can drive it in fake time
+        self.clock: Callable[[], float] = time.time
+        self.sleep: Callable[[asyncio.Event, float], Awaitable[bool]] = _sleep_or_stop
         self.last_round = RoundResult()  # the delivery round of the last run_once
 
     # --- one poll -------------------------------------------------------------------------
@@ -346,13 +349,13 @@ class Worker:
         interval = config.interval.total_seconds()
         state = self.store.state("source", source.name)
         due = first_due(
-            time.time(), interval, state.get("last_poll"), int(state.get("failures") or 0)
+            self.clock(), interval, state.get("last_poll"), int(state.get("failures") or 0)
         )
         while not stop.is_set():
-            if await _sleep_or_stop(stop, due - time.time()):
+            if await self.sleep(stop, due - self.clock()):
                 return
-            report = await self.poll(source)
-            now = time.time()
+            report = await self.poll(source, datetime.fromtimestamp(self.clock(), UTC))
+            now = self.clock()
             due = next_due(
                 now,
                 interval,

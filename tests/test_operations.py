@@ -16,6 +16,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from feedbridge.app import runtime
 from feedbridge.cli import main
@@ -287,3 +288,43 @@ health = true
     assert "server.base_url not set" in output and f"base_url=http://localhost:{port}" in output
     assert "health event" not in output  # the alert waits for the third failure
     assert re.search(r"retry scheduled source=blog in_s=6\d\b", output), output  # 1 min, not 30
+
+
+# --- the schedule, in fake time ---------------------------------------------------------------
+
+
+async def test_a_failing_source_is_retried_after_1_2_4_8_min_then_every_interval(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    """The worker's own loop, on an injected clock: poll times as the source sees them."""
+    clock = [1_000_000.0]
+    polls: list[float] = []
+
+    def handler(request: Request) -> Response:
+        polls.append(clock[0])
+        if len(polls) <= 7:
+            return Response("down", status=500)
+        return Response(PAGE, content_type="text/html")
+
+    httpserver.expect_request("/blog/").respond_with_handler(handler)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[storage]\npath = "data"\n[server]\nenabled = false\n'
+        + blog(httpserver.url_for("/blog/"), extra='interval = "10m"\njitter = 0')
+    )
+    stop = asyncio.Event()
+
+    async def fake_sleep(stopping: asyncio.Event, seconds: float) -> bool:
+        clock[0] += max(seconds, 0.0)
+        if len(polls) >= 9:
+            stopping.set()
+        return stopping.is_set()
+
+    async with runtime(load_config(config)) as rt:
+        rt.worker.clock = lambda: clock[0]
+        rt.worker.sleep = fake_sleep
+        await asyncio.wait_for(rt.worker.run_forever(stop), 60)
+        state = rt.store.state("source", "blog")
+    minutes = [round((t - polls[0]) / 60) for t in polls]
+    assert minutes == [0, 1, 3, 7, 15, 25, 35, 45, 55]  # 7 failures, then back on its interval
+    assert state["failures"] == 0 and state["last_poll"] == polls[-1]
