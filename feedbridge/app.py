@@ -124,6 +124,13 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
             lease=lease,
         )
         publisher.publish_stored(worker.sources, store)
+        metrics.know([s.name for s in worker.sources], notifier.channels)
+        for s in worker.sources:
+            rendered = board.feeds.get(s.name)
+            metrics.entries.labels(s.name).set(rendered.entry_count if rendered else 0)
+            last_success = store.source_state(s.name).last_success
+            if last_success is not None:
+                metrics.last_success.labels(s.name).set(last_success)
         yield Runtime(config, store, http, notifier, board, worker, metrics)
     finally:
         await http.aclose()

@@ -177,6 +177,7 @@ class Notifier:
         self.lease = lease  # how long a shared store keeps a target with this node
         self.store = store
         self.clock = clock
+        self.sending: set[str] = set()  # "target: item" of messages being sent right now
         self.metrics = metrics
         if metrics is not None:
             metrics.watch_queues(self.channels, store.pending_count)
@@ -286,11 +287,16 @@ class Notifier:
         """
         outcome: dict[int, str | None] = {}
         owed: dict[int, set[str]] = {}
-        for index, fmt in enumerate(channel.formats):
-            these = [r for r in rows if index not in r.done_urls]
-            owed[index] = {r.id for r in these}
-            if these or not rows:  # an empty digest still goes to every URL
-                outcome[index] = await channel.send(index, render(fmt, these))
+        sending = f"{channel.name}: {_label_text(label)}"
+        self.sending.add(sending)
+        try:
+            for index, fmt in enumerate(channel.formats):
+                these = [r for r in rows if index not in r.done_urls]
+                owed[index] = {r.id for r in these}
+                if these or not rows:  # an empty digest still goes to every URL
+                    outcome[index] = await channel.send(index, render(fmt, these))
+        finally:
+            self.sending.discard(sending)
         now = self.clock()
         took = {i for i, reason in outcome.items() if reason is None}
         errors = [reason for reason in outcome.values() if reason is not None]
@@ -446,6 +452,10 @@ def queue_report(channel: Channel, store: Store, now: float) -> str | None:
         reason = f" (last error: {errors[-1]})" if errors else ""
         parts.append(f"{plural(len(owed), 'message')} not delivered yet, will retry{reason}")
     return f"target {channel.name}: {'; '.join(parts)}" if parts else None
+
+
+def _label_text(label: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in label.items())
 
 
 def _label(row: OutboxRow) -> dict[str, str]:

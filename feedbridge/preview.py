@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from feedbridge.health import status_of
 from feedbridge.http import HttpClient, HttpSettings
 from feedbridge.models import Entry
 from feedbridge.sources import Source
@@ -65,7 +66,6 @@ def report(source: Source, result: Extraction, state: dict[str, Any] | None = No
     if result.skipped:
         lines.append(f"skipped: {describe_skipped(result.skipped)}")
     if state:
-        status = state.get("status", "ok")
-        error = state.get("last_error")
-        lines.append(f"last poll by the worker: {status}" + (f" ({error})" if error else ""))
+        _, status, detail = status_of(state)
+        lines.append(f"last poll by the worker: {status}" + (f" ({detail})" if detail else ""))
     return "\n".join(lines)

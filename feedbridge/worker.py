@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +23,7 @@ from feedbridge.health import health_after_failure, health_after_success
 from feedbridge.http import HttpClient
 from feedbridge.metrics import Metrics
 from feedbridge.models import Entry, HealthEvent
-from feedbridge.notify import Notifier, entry_notice
+from feedbridge.notify import Notifier, RoundResult, entry_notice
 from feedbridge.pipeline import TargetView, decide
 from feedbridge.scheduler import first_due, next_due
 from feedbridge.sources import Source
@@ -36,6 +36,7 @@ DELIVERY_TICK = 5.0
 EXPIRE_EVERY = 3600.0
 CLAIM_TICK = 1.0  # how often a worker on a shared store looks for due sources
 SYNC_TICK = 2.0  # how often a node on a shared store loads feeds other nodes rendered
+STOP_GRACE = 1.0  # after a stop, in-flight deliveries get this long; polls are cut at once
 
 
 @dataclass
@@ -51,6 +52,7 @@ class PollReport:
     retry_after: float | None = None
     failures: int = 0  # failed polls in a row, for the scheduler's backoff
     skipped: str = ""  # items that did not become entries, by reason: "1 no title or content"
+    warning: str | None = None  # the poll worked but found something wrong (`once` exits 1)
     next_due: float = 0.0  # epoch seconds of the next poll, as stored
     lease_lost: bool = False  # the outcome was not written: another worker took the source
 
@@ -90,6 +92,11 @@ class Worker:
         self.takeovers = 0  # leases this worker took from a holder that stopped renewing
         self.heartbeat = time.time()
         self._wake = asyncio.Event()
+        self.polling: set[str] = set()  # sources whose poll is in progress
+        # the schedule's clock and wait, replaceable so tests can drive it in fake time
+        self.clock: Callable[[], float] = time.time
+        self.sleep: Callable[[asyncio.Event, float], Awaitable[bool]] = _sleep_or_stop
+        self.last_round = RoundResult()  # the delivery round of the last run_once
 
     # --- one poll -------------------------------------------------------------------------
 
@@ -97,8 +104,16 @@ class Worker:
         self, source: Source, now: datetime | None = None, lease: Lease | None = None
     ) -> PollReport:
         """Poll one source; never raises for the source's own failures. With a `lease`, the
-        outcome is written only while the lease is held."""
-        report = await self._poll(source, now, lease)
+        outcome is written only while the lease is held.
+
+        Cancelling it is safe at any point: it only awaits the fetch, and writes the
+        store afterwards in one transaction, so a cancelled poll leaves no trace.
+        """
+        self.polling.add(source.name)
+        try:
+            report = await self._poll(source, now, lease)
+        finally:
+            self.polling.discard(source.name)
         if self.metrics is not None:
             m, name = self.metrics, source.name
             m.polls.labels(name).inc()
@@ -162,6 +177,8 @@ class Worker:
         if entries is None:
             health = health_after_success(state, f"source {source.name}", now)
             health.state["last_success"] = now.timestamp()
+            if health.state.get("warning") and health.state["status"] == "ok":
+                health.state["status"] = "warning"  # the page is unchanged, so is its problem
             due = self._next_due(source, 0, None)
             self._save(
                 source, PollOutcome(SourceState.from_dict(health.state), due), health.event, lease
@@ -170,9 +187,10 @@ class Worker:
             return PollReport(
                 source.name, ok=True, seconds=time.monotonic() - started, next_due=due
             )
-        report = self._apply(source, entries, state, now, lease)
-        report.seconds = time.monotonic() - started
         extraction, source.last_extraction = source.last_extraction, None
+        warning = extraction.warning if extraction else None
+        report = self._apply(source, entries, state, now, lease, warning)
+        report.seconds = time.monotonic() - started
         report.skipped = describe_skipped(extraction.skipped) if extraction else ""
         log.info(
             "poll done",
@@ -190,7 +208,7 @@ class Worker:
     def _next_due(self, source: Source, failures: int, retry_after: float | None) -> float:
         interval = source.config.interval.total_seconds()
         return next_due(
-            time.time(), interval, jitter=source.config.jitter, failures=failures,
+            self.clock(), interval, jitter=source.config.jitter, failures=failures,
             retry_after=retry_after,
         )  # fmt: skip
 
@@ -201,6 +219,7 @@ class Worker:
         state: dict[str, Any],
         now: datetime,
         lease: Lease | None,
+        warning: str | None = None,
     ) -> PollReport:
         name = source.name
         config = source.config
@@ -224,6 +243,10 @@ class Worker:
         health = health_after_success(state, f"source {name}", now, empty=decision.empty)
         new_state = health.state
         new_state["last_success"] = now.timestamp()
+        warning = warning and f"source {name!r} ({source.url}): {warning}"
+        new_state["warning"] = warning
+        if warning and new_state["status"] == "ok":
+            new_state["status"] = "warning"
         new_state["last_count"] = len(entries)
         changed = [e.to_dict() for e in decision.feed] != [e.to_dict() for e in view.feed]
         rendered: StoredFeed | None = None
@@ -256,6 +279,8 @@ class Worker:
                 "source yielded no entries, keeping last feed",
                 extra={"source": name, "url": source.url},
             )
+        if warning:
+            log.warning("poll warning", extra={"source": name, "warning": warning})
         if rendered is not None:
             self.board.put(rendered)
         if notices:
@@ -268,6 +293,7 @@ class Worker:
             new=len(decision.new),
             queued=len(notices),
             next_due=due,
+            warning=warning or None,
         )
 
     def _failed(
@@ -346,41 +372,58 @@ class Worker:
         width = max(1, min(self.http.settings.concurrency, len(work)))
         await asyncio.gather(*(poller() for _ in range(width)))
         self.heartbeat = time.time()
-        await self.notifier.deliver(respect_backoff=False)
+        self.last_round = await self.notifier.deliver(respect_backoff=False)
         return [reports[s.name] for s in self.sources if s.name in reports]
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Poll each source on its schedule until `stop` is set: one loop per source on the
-        embedded store, a claim loop on a shared one."""
+        embedded store, a claim loop on a shared one.
+
+        Stopping takes at most STOP_GRACE seconds, whatever the peers do: polls in
+        progress are cancelled (a poll is idempotent; on a shared store the node then
+        releases its leases), a delivery in progress gets the grace to finish and is
+        otherwise cancelled, its row left in the outbox.
+        """
         if self.store.shared:
-            tasks = [
+            pollers = [
                 asyncio.create_task(self._claim_loop(stop)),
                 asyncio.create_task(self._sync_loop(stop)),
             ]
         else:
-            tasks = [asyncio.create_task(self._source_loop(s, stop)) for s in self.sources]
-        tasks.append(asyncio.create_task(self._delivery_loop(stop)))
-        tasks.append(asyncio.create_task(self._housekeeping_loop(stop)))
+            pollers = [asyncio.create_task(self._source_loop(s, stop)) for s in self.sources]
+        delivery = asyncio.create_task(self._delivery_loop(stop))
+        housekeeping = asyncio.create_task(self._housekeeping_loop(stop))
         try:
             await stop.wait()
         finally:
             self._wake.set()
-            done, pending = await asyncio.wait(tasks, timeout=15)
-            for task in pending:
+            for name in sorted(self.polling):
+                log.info("poll cancelled", extra={"source": name})
+            for task in (*pollers, housekeeping):
                 task.cancel()
-            for task in done:
+            await asyncio.wait([delivery], timeout=STOP_GRACE)
+            if not delivery.done():
+                for item in sorted(self.notifier.sending):
+                    log.warning("delivery cancelled, left in the outbox", extra={"item": item})
+                delivery.cancel()
+            tasks = [*pollers, housekeeping, delivery]
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for task in tasks:
                 if not task.cancelled() and task.exception():
                     log.error("worker task failed", exc_info=task.exception())
 
     async def _source_loop(self, source: Source, stop: asyncio.Event) -> None:
         interval = source.config.interval.total_seconds()
         state = self.store.source_state(source.name)
-        due = first_due(time.time(), interval, state.last_poll)
+        due = first_due(self.clock(), interval, state.last_poll, state.failures)
         while not stop.is_set():
-            if await _sleep_or_stop(stop, due - time.time()):
+            if await self.sleep(stop, due - self.clock()):
                 return
-            report = await self.poll(source)
+            report = await self.poll(source, datetime.fromtimestamp(self.clock(), UTC))
+            now = self.clock()
             due = report.next_due or self._next_due(source, report.failures, report.retry_after)
+            if not report.ok:
+                log.info("retry scheduled", extra={"source": source.name, "in_s": round(due - now)})
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         """Claim due sources (up to the free poll slots), poll each under its lease."""
@@ -408,10 +451,15 @@ class Worker:
                     running.add(task)
                     task.add_done_callback(running.discard)
             waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait()), *running]
-            await asyncio.wait(waiters, timeout=CLAIM_TICK, return_when=asyncio.FIRST_COMPLETED)
-            waiters[0].cancel()
-        if running:
-            await asyncio.wait(running, timeout=10)
+            try:
+                await asyncio.wait(
+                    waiters, timeout=CLAIM_TICK, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                waiters[0].cancel()
+                if stop.is_set():  # polls are cut at once; the leases are released on exit
+                    for task in running:
+                        task.cancel()
 
     async def _poll_leased(self, source: Source, lease: Lease | None) -> PollReport:
         """Poll under `lease`, renewing it every third of its length; a lease lost while

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -37,15 +38,6 @@ def storage_toml(request: pytest.FixtureRequest, backend: str) -> str:
     return f'[storage]\nurl = "{request.getfixturevalue("pg_url")}"\nlease = "5s"\n'
 
 
-def wait_until(condition: object, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
-
-
 @pytest.mark.parametrize(
     "backend", ["embedded", pytest.param("postgresql", marks=pytest.mark.slow)]
 )
@@ -54,10 +46,20 @@ def test_sigkill_during_delivery_loses_nothing_and_repeats_at_most_one_per_kill(
 ) -> None:
     hf_api.items = many_papers()
     slow = receiver.handle
+    arrived = threading.Condition()
 
     def handle_slowly(request):  # type: ignore[no-untyped-def]
         time.sleep(0.02)
-        return slow(request)
+        response = slow(request)
+        with arrived:
+            arrived.notify_all()
+        return response
+
+    def wait_for_deliveries(count: int, timeout: float = 60) -> None:
+        with arrived:
+            assert arrived.wait_for(lambda: len(receiver.received) >= count, timeout), (
+                f"only {len(receiver.received)} of {count} deliveries arrived in {timeout} s"
+            )
 
     receiver.server.clear()
     receiver.server.expect_request("/hook").respond_with_handler(handle_slowly)
@@ -87,22 +89,18 @@ url = "{receiver.url()}"
         )
 
     kills = 0
-    for more in (3, 20, 35, 50):  # each life is killed once it delivered a few more
+    for _ in range(4):  # kill each run once it has delivered 15 more: always mid-delivery
         proc = start()
-        before = len(receiver.titles)
-        wait_until(lambda: len(receiver.titles) >= before + more, 60)  # noqa: B023
+        wait_for_deliveries(len(receiver.received) + 15)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1
-        if len(set(receiver.titles)) == PAPERS:
-            break
     assert 0 < len(set(receiver.titles)) < PAPERS, "the kills should land mid-delivery"
 
     proc = start()
     try:
-        deadline = time.monotonic() + 60
-        while len(set(receiver.titles)) < PAPERS and time.monotonic() < deadline:
-            time.sleep(0.2)
+        with arrived:
+            arrived.wait_for(lambda: len(set(receiver.titles)) >= PAPERS, 120)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

@@ -97,7 +97,8 @@ def redacted_summary(config: Config) -> str:
     lines = [
         f"storage: {where}, seen_ttl {format_duration(storage.seen_ttl)})",
         f"server: {'on' if server.enabled else 'off'} {server.host}:{server.port}, base_url "
-        f"{server.base_url}, token {'***' if server.token else 'none'}",
+        f"{server.base_url}{' (derived from host and port)' if server.base_url_derived else ''}, "
+        f"token {'***' if server.token else 'none'}",
         f"http: timeout {format_duration(http.timeout)}, max_body {format_size(http.max_body)}, "
         f"per_host {http.per_host}, concurrency {http.concurrency}",
         f"worker: {'on' if config.worker.enabled else 'off (serves only)'}",
