@@ -23,6 +23,7 @@ try:
 except ImportError:  # pragma: no cover - Windows
     uvloop = None  # type: ignore[assignment]
 
+from feedbridge.browser import BrowserPool, BrowserSettings, BrowserUnavailable, describe_browser
 from feedbridge.config import (
     Config,
     adhoc_source_config,
@@ -109,6 +110,7 @@ class Runtime:
     board: FeedBoard
     worker: Worker
     metrics: Metrics
+    browser: BrowserPool | None = None
 
 
 @contextlib.asynccontextmanager
@@ -135,16 +137,20 @@ async def runtime(config: Config) -> AsyncIterator[Runtime]:
         max_redirects=h.max_redirects,
     )
     http = HttpClient(settings)
+    # started on the first browser fetch, so a config without one costs nothing
+    browser = BrowserPool(BrowserSettings.from_config(config)) if config.uses_browser else None
     try:
         metrics = Metrics()
         notifier = Notifier(channels(config), store, metrics=metrics)
         board = FeedBoard()
-        worker = Worker.from_config(config, store, http, notifier, board, metrics)
+        worker = Worker.from_config(config, store, http, notifier, board, metrics, browser)
         worker.publish_stored()
         gc.collect()
         gc.freeze()  # imports and stored feeds live for good: keep them out of full collections
-        yield Runtime(config, store, http, notifier, board, worker, metrics)
+        yield Runtime(config, store, http, notifier, board, worker, metrics, browser)
     finally:
+        if browser is not None:
+            await browser.aclose()
         await http.aclose()
         store.close()
 
@@ -206,6 +212,8 @@ async def _run(config: Config) -> None:
             )
         await stop.wait()
         log.info("stopping")
+        if rt.browser is not None:  # a page load in progress is cancelled, not waited for
+            await rt.browser.aclose()
         if server is not None:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -278,6 +286,14 @@ def check(ctx: click.Context) -> None:
     except StoreError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_STORE)
+    if config.uses_browser or config.browser.executable or config.browser.cdp_url:
+        try:
+            click.echo(f"browser: {describe_browser(BrowserSettings.from_config(config))}")
+        except BrowserUnavailable as exc:
+            if config.uses_browser:
+                click.echo(f'error: fetch = "browser" sources, but no browser: {exc}', err=True)
+                sys.exit(1)
+            click.echo(f"browser: none ({exc})")
     click.echo("config ok")
 
 
@@ -348,6 +364,13 @@ def notify_test(ctx: click.Context, target: str) -> None:
     show_default=True,
     help="Ad hoc: how to read the page.",
 )
+@click.option(
+    "--fetch",
+    type=click.Choice(["http", "browser"]),
+    default=None,
+    help="Ad hoc html: load the page in headless Chromium (default http).",
+)
+@click.option("--wait-for", help="Ad hoc, browser: CSS selector to wait for (default --item).")
 @click.option("--item", help="Ad hoc: CSS selector (html) or JMESPath (json) of each item.")
 @click.option("--title", help="Ad hoc: selector of the title.")
 @click.option("--link", help="Ad hoc: selector of the link (selector@href).")
@@ -367,6 +390,8 @@ def preview(
     kind: str,
     item: str | None,
     id_: str | None,
+    fetch: str | None,
+    wait_for: str | None,
     **fields: str | None,
 ) -> None:
     """Fetch SOURCE (or --url with selectors) once and show what it extracts.
@@ -388,7 +413,8 @@ def preview(
         table: dict[str, Any] = {"name": source or "preview", "kind": kind, "url": url}
         if kind != "feed":
             table["item" if kind == "html" else "items"] = item
-        table.update({k: v for k, v in {**fields, "id": id_}.items() if v is not None})
+        extra = {**fields, "id": id_, "fetch": fetch, "wait_for": wait_for}
+        table.update({k: v for k, v in extra.items() if v is not None})
         try:
             source_config = adhoc_source_config(table)
         except ConfigError as exc:
@@ -401,7 +427,15 @@ def preview(
         click.echo(str(exc), err=True)
         sys.exit(EXIT_CONFIG)
     try:
-        result = asyncio.run(extract_once(src))
+        http, browser = None, None
+        if config is not None:
+            browser = BrowserSettings.from_config(config)
+            http = HttpSettings(
+                timeout=config.http.timeout.total_seconds(),
+                max_body=config.http.max_body,
+                user_agent=config.http.user_agent,
+            )
+        result, render = asyncio.run(extract_once(src, http, browser))
     except FeedbridgeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -409,4 +443,4 @@ def preview(
     if config is not None and config.storage.path.is_dir():
         with contextlib.suppress(StoreError), Store(config.storage.path) as store:
             state = store.state("source", src.name)
-    click.echo(report(src, result, state))
+    click.echo(report(src, result, state, render))

@@ -15,10 +15,13 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from feedbridge import render
 from feedbridge.errors import FeedbridgeError, FetchError, StoreError
+
+if TYPE_CHECKING:
+    from feedbridge.browser import BrowserPool
 from feedbridge.filters import EntryFilter
 from feedbridge.http import HttpClient
 from feedbridge.metrics import Metrics
@@ -31,7 +34,7 @@ from feedbridge.pipeline import (
     health_after_success,
 )
 from feedbridge.scheduler import first_due, next_due
-from feedbridge.sources import Source, build_source
+from feedbridge.sources import Fetcher, Source, build_source
 from feedbridge.store import Store
 
 log = logging.getLogger("feedbridge.worker")
@@ -118,6 +121,7 @@ class Worker:
         output_dir: Path | None = None,
         metrics: Metrics | None = None,
         failure_threshold: int = 3,
+        browser: BrowserPool | None = None,
     ) -> None:
         self.sources = list(sources)
         self.targets = list(targets)
@@ -129,6 +133,7 @@ class Worker:
         self.output_dir = output_dir
         self.metrics = metrics
         self.failure_threshold = failure_threshold
+        self.browser = browser
         self.heartbeat = time.time()
         self._wake = asyncio.Event()
 
@@ -141,6 +146,7 @@ class Worker:
         notifier: Notifier,
         board: FeedBoard,
         metrics: Metrics | None = None,
+        browser: BrowserPool | None = None,
     ) -> Worker:
         sources = [build_source(c) for c in config.sources if c.enabled]
         targets = [
@@ -166,6 +172,7 @@ class Worker:
             base_url=config.server.base_url,
             output_dir=config.output.dir,
             metrics=metrics,
+            browser=browser,
         )
 
     # --- feeds ----------------------------------------------------------------------------
@@ -231,10 +238,9 @@ class Worker:
     async def _poll_stored(self, source: Source, now: datetime, started: float) -> PollReport:
         state = self.store.state("source", source.name)
         validators: dict[str, Any] = dict(state.get("validators") or {})
-        fetcher = self.http.fetcher(source.name, validators, source.config.headers)
         state["last_poll"] = now.timestamp()
         try:
-            entries = await source.poll(fetcher, now)
+            entries = await source.poll(self._fetcher(source, validators), now)
         except StoreError:
             raise
         except FeedbridgeError as exc:
@@ -262,6 +268,14 @@ class Worker:
             },
         )
         return report
+
+    def _fetcher(self, source: Source, validators: dict[str, Any]) -> Fetcher:
+        """The browser for `fetch = "browser"` sources, else the HTTP client."""
+        if getattr(source.config, "fetch", "http") == "browser":
+            if self.browser is None:
+                raise FetchError(source.name, source.url, "no browser in this process")
+            return self.browser.fetcher(source.name, source.config)
+        return self.http.fetcher(source.name, validators, source.config.headers)
 
     def _apply(
         self, source: Source, entries: Sequence[Entry], state: dict[str, Any], now: datetime

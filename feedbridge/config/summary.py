@@ -54,6 +54,8 @@ def secret_fragments(config: Config) -> list[str]:
     found: list[str] = []
     if config.server.token:
         found.append(config.server.token.get_secret_value())
+    for source in config.sources:  # session cookies are credentials
+        found += [v for v in getattr(source, "cookies", {}).values() if len(v) >= 6]
     for target in config.targets:
         for url in target.urls():
             found.append(url)
