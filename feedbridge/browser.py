@@ -10,14 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
-import os
 import re
-import shutil
-import signal
-import subprocess
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from feedbridge.chromium import BrowserUnavailable, LocalChromium, describe_browser
 from feedbridge.errors import FetchError
 from feedbridge.http import retry_after_seconds
 from feedbridge.models import Page
@@ -32,37 +27,9 @@ from feedbridge.models import Page
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Playwright, Route
 
+__all__ = ["BrowserPool", "BrowserSettings", "BrowserUnavailable", "describe_browser"]
+
 log = logging.getLogger("feedbridge.browser")
-
-# Headless, as root in a container, and quiet on a closed network: without the
-# background-networking flags Chromium keeps dialling Google's services.
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-    "--disable-extensions",
-    "--disable-crash-reporter",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-quic",
-    "--mute-audio",
-)
-CANDIDATES = ("chromium", "chromium-headless-shell", "chromium-browser", "google-chrome")
-INSTALL_HINT = (
-    "install Debian's chromium (apt-get install chromium), or set [browser] executable "
-    "or [browser] cdp_url"
-)
-_DEVTOOLS = re.compile(r"DevTools listening on (wss?://\S+)")
-_PR_SET_PDEATHSIG = 1
-
-
-class BrowserUnavailable(Exception):
-    """No browser could be started or reached; the message says why and what to do."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +57,7 @@ class BrowserSettings:
 class PageOptions:
     """What one source asks of the page: what to wait for, scrolling, headers, blocking."""
 
+    item: str = "*"  # the item selector: scrolling goes on while their number grows
     wait_for: str | None = None
     wait: float = 15.0
     scroll: int = 0
@@ -100,6 +68,7 @@ class PageOptions:
     @classmethod
     def from_config(cls, config: Any) -> PageOptions:
         return cls(
+            item=config.item,
             wait_for=config.wait_for or config.item,
             wait=config.wait.total_seconds(),
             scroll=config.scroll,
@@ -134,76 +103,6 @@ class RenderInfo:
         )
 
 
-def find_executable(configured: str | None = None) -> str | None:
-    """The Chromium to launch: `[browser] executable`, else the first candidate on PATH."""
-    if configured:
-        return shutil.which(configured) or (configured if os.access(configured, os.X_OK) else None)
-    return next(filter(None, map(shutil.which, CANDIDATES)), None)
-
-
-def describe_browser(settings: BrowserSettings) -> str:
-    """One line for `check`: which browser and its version. Raises BrowserUnavailable."""
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        raise BrowserUnavailable(
-            "Playwright is not installed: pip install 'feedbridge[browser]'"
-        ) from None
-    if settings.cdp_url:
-        http_url = re.sub(r"^ws", "http", settings.cdp_url)
-        parts = httpx.URL(http_url)
-        try:
-            reply = httpx.get(str(parts.copy_with(path="/json/version", query=None)), timeout=5)
-            reply.raise_for_status()
-            version = reply.json().get("Browser", "unknown version")
-        except (httpx.HTTPError, ValueError) as exc:
-            raise BrowserUnavailable(f"cannot reach {settings.cdp_url}: {exc}") from None
-        return f"{version} over CDP at {settings.cdp_url}"
-    exe = find_executable(settings.executable)
-    if exe is None:
-        wanted = settings.executable or " or ".join(CANDIDATES[:2])
-        raise BrowserUnavailable(f"{wanted} not found: {INSTALL_HINT}")
-    try:
-        out = subprocess.run(
-            [exe, "--version"], capture_output=True, text=True, timeout=20, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BrowserUnavailable(f"{exe} does not run: {exc}") from None
-    version = out.stdout.strip().splitlines()[0] if out.stdout.strip() else ""
-    if out.returncode != 0 or not version:
-        raise BrowserUnavailable(f"{exe} --version failed: {out.stderr.strip()[-200:]}")
-    return f"{version} at {exe}"
-
-
-def _own_group_dying_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    """Chromium leads its own process group (killed as one) and gets SIGKILL if feedbridge
-    dies without closing it (Linux)."""
-    os.setpgid(0, 0)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-class _Local:
-    """A Chromium we started: its own process group, profile in a temp dir."""
-
-    def __init__(self, process: asyncio.subprocess.Process, profile: str) -> None:
-        self.process = process
-        self.profile = profile
-        self.drain: asyncio.Task[None] | None = None
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-
-    async def close(self) -> None:
-        self.kill()
-        with contextlib.suppress(ProcessLookupError):
-            await self.process.wait()
-        if self.drain is not None:
-            self.drain.cancel()
-        shutil.rmtree(self.profile, ignore_errors=True)
-
-
 class BrowserPool:
     """The process's one browser, started on first use and restarted when it crashes or hangs."""
 
@@ -213,7 +112,7 @@ class BrowserPool:
         self._lock = asyncio.Lock()
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
-        self._local: _Local | None = None
+        self._local: LocalChromium | None = None
         self._user_agent: str | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -266,7 +165,10 @@ class BrowserPool:
             ) from None
         if self._playwright is None:
             self._playwright = await async_playwright().start()
-        endpoint = self.settings.cdp_url or await self._launch()
+        endpoint = self.settings.cdp_url
+        if endpoint is None:
+            self._local = await LocalChromium.start(self.settings.executable)
+            endpoint = await self._local.devtools_url()
         try:
             browser = await self._playwright.chromium.connect_over_cdp(endpoint)
         except Error as exc:
@@ -280,39 +182,6 @@ class BrowserPool:
             await context.close()
         log.info("browser ready", extra={"browser": browser.version, "endpoint": endpoint})
         return browser
-
-    async def _launch(self) -> str:
-        """Start the system Chromium in its own process group; its DevTools URL."""
-        exe = find_executable(self.settings.executable)
-        if exe is None:
-            wanted = self.settings.executable or "chromium"
-            raise BrowserUnavailable(f"{wanted} not found: {INSTALL_HINT}")
-        profile = tempfile.mkdtemp(prefix="feedbridge-chromium-")
-        process = await asyncio.create_subprocess_exec(
-            exe,
-            *CHROMIUM_FLAGS,
-            "--remote-debugging-address=127.0.0.1",
-            "--remote-debugging-port=0",
-            f"--user-data-dir={profile}",
-            "about:blank",
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            preexec_fn=_own_group_dying_with_parent,  # uvloop has no process_group=
-        )
-        self._local = _Local(process, profile)
-        assert process.stderr is not None
-        tail: list[str] = []
-        while line := (await process.stderr.readline()).decode(errors="replace"):
-            found = _DEVTOOLS.search(line)
-            if found:
-                self._local.drain = asyncio.create_task(_drain(process.stderr))
-                return found.group(1)
-            tail = [*tail[-4:], line.strip()]
-        await process.wait()
-        raise BrowserUnavailable(
-            f"{exe} exited ({process.returncode}) before it was ready: {' | '.join(tail)[-300:]}"
-        )
 
     async def _drop(self) -> None:
         """Forget the browser: disconnect, and kill a local one with its process group."""
@@ -455,13 +324,12 @@ class BrowserPool:
                     "it never appeared",
                 ) from None
             info.appeared_after = time.monotonic() - started
+        settle = min(options.wait, SCROLL_SETTLE) * 1000
         for _ in range(options.scroll):
-            count = await page.evaluate(_COUNT, options.wait_for or "*")
+            count = await page.evaluate(_COUNT, options.item)
             await page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
             try:  # more items, or the list has ended
-                await page.wait_for_function(
-                    _GREW, arg=[options.wait_for or "*", count], timeout=options.wait * 1000
-                )
+                await page.wait_for_function(_GREW, arg=[options.item, count], timeout=settle)
             except WaitTimeout:
                 break
             info.scrolls += 1
@@ -481,6 +349,7 @@ class BrowserPool:
         return page_out, info
 
 
+SCROLL_SETTLE = 3.0  # seconds without new items after a scroll: the list has ended
 _COUNT = "s => document.querySelectorAll(s).length"
 _GREW = "([s, n]) => document.querySelectorAll(s).length > n"
 
@@ -495,12 +364,6 @@ async def _closed(context: BrowserContext) -> bool:
     except Exception:  # a dead browser: the next fetch restarts it
         return True
     return True
-
-
-async def _drain(stream: asyncio.StreamReader) -> None:
-    """Chromium's stderr, read so that it never blocks on a full pipe."""
-    while line := await stream.readline():
-        log.debug("chromium: %s", line.decode(errors="replace").rstrip())
 
 
 def _first_line(message: str) -> str:

@@ -288,7 +288,9 @@ def check(ctx: click.Context) -> None:
         sys.exit(EXIT_STORE)
     if config.uses_browser or config.browser.executable or config.browser.cdp_url:
         try:
-            click.echo(f"browser: {describe_browser(BrowserSettings.from_config(config))}")
+            click.echo(
+                f"browser: {describe_browser(config.browser.executable, config.browser.cdp_url)}"
+            )
         except BrowserUnavailable as exc:
             if config.uses_browser:
                 click.echo(f'error: fetch = "browser" sources, but no browser: {exc}', err=True)

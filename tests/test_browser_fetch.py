@@ -209,6 +209,39 @@ async def test_each_fetch_gets_a_fresh_context_with_its_own_cookies_and_headers(
     assert seen == [("session=abc123", "ml"), (None, None)]
 
 
+LAZY_PAGE = """<!doctype html><title>Lazy</title><body><ol id="list"></ol><script>
+let shown = 0;
+function more() {
+  for (let i = 0; i < 4 && shown < 10; i++, shown++) {
+    const li = document.createElement("li");
+    li.className = "post";
+    li.style.height = "400px";
+    li.innerHTML = `<a href="/lazy/${shown}">Item ${shown}</a>`;
+    document.getElementById("list").appendChild(li);
+  }
+}
+more();
+window.addEventListener("scroll", () => setTimeout(more, 100));
+</script></body>"""
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_scroll_loads_a_lazy_list_until_it_ends(
+    pool: BrowserPool, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/lazy").respond_with_data(LAZY_PAGE, content_type="text/html")
+    url = httpserver.url_for("/lazy")
+    unscrolled = html_source(url, fetch="browser")
+    page = await pool.fetcher("lazy", unscrolled.config).get(url)  # type: ignore[attr-defined]
+    assert len(unscrolled.extract(page)) == 4  # type: ignore[attr-defined]
+
+    source = html_source(url, fetch="browser", scroll=5, wait="1s")
+    fetcher = pool.fetcher("lazy", source.config)  # type: ignore[attr-defined]
+    entries = source.extract(await fetcher.get(url))  # type: ignore[attr-defined]
+    assert [e.title for e in entries] == [f"Item {n}" for n in range(10)]
+    assert fetcher.last is not None and fetcher.last.scrolls == 2  # 4 + 4 + 2, then no more
+
+
 # --- config -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(
@@ -335,7 +368,7 @@ wait = "1s"
 @pytest.fixture
 def cdp_browser(tmp_path: Path) -> Iterator[str]:
     """A Chromium the test starts, as a separate browser container would run."""
-    from feedbridge.browser import CHROMIUM_FLAGS
+    from feedbridge.chromium import CHROMIUM_FLAGS
 
     profile = tempfile.mkdtemp(prefix="cdp-test-")
     proc = subprocess.Popen(
