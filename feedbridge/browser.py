@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from feedbridge.chromium import BrowserUnavailable, LocalChromium, describe_browser
+from feedbridge.chromium import BrowserUnavailable, LocalChromium, describe_browser, with_address
 from feedbridge.errors import FetchError
 from feedbridge.http import retry_after_seconds
 from feedbridge.models import Page
@@ -169,6 +169,8 @@ class BrowserPool:
         if endpoint is None:
             self._local = await LocalChromium.start(self.settings.executable)
             endpoint = await self._local.devtools_url()
+        else:
+            endpoint = await asyncio.to_thread(with_address, endpoint)
         try:
             browser = await self._playwright.chromium.connect_over_cdp(endpoint)
         except Error as exc:

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 
@@ -68,7 +69,7 @@ def describe_browser(executable: str | None = None, cdp_url: str | None = None) 
             "Playwright is not installed: pip install 'feedbridge[browser]'"
         ) from None
     if cdp_url:
-        http_url = re.sub(r"^ws", "http", cdp_url)
+        http_url = re.sub(r"^ws", "http", with_address(cdp_url))
         parts = httpx.URL(http_url)
         try:
             reply = httpx.get(str(parts.copy_with(path="/json/version", query=None)), timeout=5)
@@ -91,6 +92,20 @@ def describe_browser(executable: str | None = None, cdp_url: str | None = None) 
     if out.returncode != 0 or not version:
         raise BrowserUnavailable(f"{exe} --version failed: {out.stderr.strip()[-200:]}")
     return f"{version} at {exe}"
+
+
+def with_address(url: str) -> str:
+    """`url` with its host name resolved: Chromium's DevTools server refuses any Host header
+    that is not an IP address or localhost (`http://browser:9222` in a compose network)."""
+    parts = httpx.URL(url)
+    host = parts.host
+    if not host or host == "localhost" or re.fullmatch(r"[\d.]+|[0-9a-fA-F:]+", host):
+        return url
+    try:
+        found = socket.getaddrinfo(host, parts.port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise BrowserUnavailable(f"cannot resolve {host} of [browser] cdp_url: {exc}") from None
+    return str(parts.copy_with(host=str(found[0][4][0])))
 
 
 def _own_group_dying_with_parent() -> None:  # pragma: no cover - runs in the forked child
