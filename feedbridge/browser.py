@@ -198,8 +198,10 @@ class BrowserPool:
         if local is not None:
             await local.close()
 
-    async def _restart_hung(self) -> None:
+    async def _restart_hung(self, browser: Browser) -> None:
         async with self._lock:
+            if self._browser is not browser:  # another fetch has replaced it already
+                return
             self.restarts += 1
             log.warning("browser hung, killing it", extra={"restarts": self.restarts})
             await self._drop()
@@ -246,10 +248,11 @@ class BrowserPool:
                 context = await self._context(browser, url, options, info)
                 return await self._load(context, source, url, options, info)
         except TimeoutError:
-            if context is not None:
-                hung, context = not await _closed(context), None
-                if hung:
-                    await self._restart_hung()
+            # no context within the deadline, or one that will not close: the browser hangs
+            hung = context is None or not await _closed(context)
+            context = None
+            if hung:
+                await self._restart_hung(browser)
             raise FetchError(source, url, f"no complete page within {seconds:g}s") from None
         except Error as exc:
             if not browser.is_connected():

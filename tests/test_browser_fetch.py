@@ -165,6 +165,7 @@ async def test_a_hanging_page_ends_at_the_deadline_and_the_browser_keeps_serving
         await quick.aclose()
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio(loop_scope="module")
 async def test_a_crashed_browser_is_restarted_for_the_next_fetch(
     pool: BrowserPool, site: HTTPServer
@@ -183,6 +184,26 @@ async def test_a_crashed_browser_is_restarted_for_the_next_fetch(
             assert "crashed" in str(exc) or "closed" in str(exc)
     assert len(source.extract(page)) == 3  # type: ignore[attr-defined]
     assert pool.restarts == before + 1
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_hung_browser_is_killed_at_the_deadline_and_replaced(site: HTTPServer) -> None:
+    quick = BrowserPool(BrowserSettings(timeout=2))
+    try:
+        source = html_source(site.url_for("/notes/"), fetch="browser")
+        fetcher = quick.fetcher("notes", source.config)  # type: ignore[attr-defined]
+        await fetcher.get(site.url_for("/notes/"))
+        hung = quick.pid
+        assert hung is not None
+        os.killpg(hung, signal.SIGSTOP)  # alive, but answers nothing
+        with pytest.raises(FetchError, match=r"no complete page within 2s"):
+            await fetcher.get(site.url_for("/notes/"))
+        assert quick.restarts == 1 and not _alive(hung)
+        assert len(source.extract(await fetcher.get(site.url_for("/notes/")))) == 3  # type: ignore[attr-defined]
+        assert quick.pid not in (None, hung)
+    finally:
+        await quick.aclose()
 
 
 @pytest.mark.asyncio(loop_scope="module")
