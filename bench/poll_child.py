@@ -5,7 +5,7 @@
 
 Modes:
 - `feedbridge`: writes a config.toml with N html sources, builds the runtime exactly as
-  `feedbridge once` does (`feedbridge.cli.runtime`: store, HttpClient, Notifier, FeedBoard,
+  `feedbridge once` does (`feedbridge.app.runtime`: store, HttpClient, Notifier, FeedBoard,
   Worker, metrics; logging at the config's level, to stderr), then calls `Worker.run_once()`:
   first cycle every page is new (200), then `cycles304` cycles where nothing changed (304 via
   the stored ETag / Last-Modified), then optionally one cycle after every page changed.
@@ -100,7 +100,7 @@ class Phases:
 
 
 async def feedbridge_mode(args: dict[str, Any]) -> list[dict[str, Any]]:
-    from feedbridge.cli import runtime
+    from feedbridge.app import runtime
     from feedbridge.config import load_config
     from feedbridge.logs import setup_logging
 

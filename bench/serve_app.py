@@ -20,9 +20,9 @@ import uvicorn
 
 from bench.common import LOCAL, hf_entries
 from feedbridge import render
+from feedbridge.feeds import FeedBoard
 from feedbridge.models import FeedInfo
 from feedbridge.server import SourceInfo, create_app
-from feedbridge.worker import FeedBoard
 
 NAME = "papers"
 ENTRIES = 100

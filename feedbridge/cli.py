@@ -10,8 +10,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,15 @@ try:
 except ImportError:  # pragma: no cover - Windows
     uvloop = None  # type: ignore[assignment]
 
-from feedbridge.browser import BrowserPool, BrowserSettings, BrowserUnavailable, describe_browser
+from feedbridge.app import (
+    channels,
+    http_settings,
+    open_config_store,
+    runtime,
+    source_infos,
+    sources,
+)
+from feedbridge.browser import BrowserSettings, BrowserUnavailable, describe_browser
 from feedbridge.config import (
     Config,
     adhoc_source_config,
@@ -32,21 +39,30 @@ from feedbridge.config import (
     redacted_summary,
     secret_fragments,
 )
-from feedbridge.errors import ConfigError, FeedbridgeError, StoreError
-from feedbridge.http import HttpClient, HttpSettings
+from feedbridge.errors import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_STORE,
+    ConfigError,
+    FeedbridgeError,
+    StoreError,
+)
 from feedbridge.logs import setup_logging
-from feedbridge.metrics import Metrics
-from feedbridge.notify import Channel, Notifier, default_format
 from feedbridge.preview import extract_once, report
-from feedbridge.server import HEARTBEAT_STALE, SourceInfo, create_app, opml
-from feedbridge.sources import Source, build_source
+from feedbridge.server import HEARTBEAT_STALE, create_app, opml
+from feedbridge.sources import build_source
 from feedbridge.store import Store, open_store
-from feedbridge.worker import FeedBoard, Worker
 
 log = logging.getLogger("feedbridge")
 
-EXIT_CONFIG = 2
-EXIT_STORE = 3
+
+def _store_or_exit(config: Config) -> Store:
+    """The configured store; one that cannot be opened ends the command with EXIT_STORE."""
+    try:
+        return open_config_store(config)
+    except StoreError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_STORE)
 
 
 def resolve_config_path(option: str | None) -> Path | None:
@@ -77,84 +93,6 @@ def _load(option: str | None) -> Config:
         sys.exit(EXIT_CONFIG)
 
 
-def channels(config: Config) -> list[Channel]:
-    return [
-        Channel(
-            name=t.name,
-            urls=t.urls(),
-            format=t.format or default_format(t.urls()),
-            title_template=t.title,
-            body_template=t.body,
-            retry_window=t.retry_window.total_seconds(),
-            health=t.health,
-            digest=t.digest_spec,
-            digest_empty=t.digest_empty,
-            top=t.top,
-            max_per_hour=t.max_per_hour,
-            overflow=t.overflow,
-        )
-        for t in config.targets
-    ]
-
-
-def source_infos(sources: Iterable[Source]) -> list[SourceInfo]:
-    return [SourceInfo(s.name, s.title, s.kind, s.site_url) for s in sources]
-
-
-@dataclass
-class Runtime:
-    config: Config
-    store: Store
-    http: HttpClient
-    notifier: Notifier
-    board: FeedBoard
-    worker: Worker
-    metrics: Metrics
-    browser: BrowserPool | None = None
-
-
-@contextlib.asynccontextmanager
-async def runtime(config: Config) -> AsyncIterator[Runtime]:
-    """Open the store and the HTTP client, and assemble the worker; close both on exit."""
-    try:
-        store = open_store(
-            config.storage.path,
-            seen_ttl=config.storage.seen_ttl.total_seconds(),
-            size_limit=config.storage.size_limit,
-        )
-        store.check_writable()
-        store.verify()
-    except StoreError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_STORE)
-    h = config.http
-    settings = HttpSettings(
-        timeout=h.timeout.total_seconds(),
-        max_body=h.max_body,
-        user_agent=h.user_agent,
-        per_host=h.per_host,
-        concurrency=h.concurrency,
-        max_redirects=h.max_redirects,
-    )
-    http = HttpClient(settings)
-    # started on the first browser fetch, so a config without one costs nothing
-    browser = BrowserPool(BrowserSettings.from_config(config)) if config.uses_browser else None
-    try:
-        metrics = Metrics()
-        notifier = Notifier(channels(config), store, metrics=metrics)
-        board = FeedBoard()
-        worker = Worker.from_config(config, store, http, notifier, board, metrics, browser)
-        worker.publish_stored()
-        gc.collect()
-        gc.freeze()  # imports and stored feeds live for good: keep them out of full collections
-        yield Runtime(config, store, http, notifier, board, worker, metrics, browser)
-    finally:
-        if browser is not None:
-            await browser.aclose()
-        await http.aclose()
-        store.close()
-
-
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: feedbridge stops server and worker together."""
 
@@ -164,7 +102,9 @@ class _Server(uvicorn.Server):
 
 
 async def _run(config: Config) -> None:
-    async with runtime(config) as rt:
+    async with runtime(config, _store_or_exit(config)) as rt:
+        gc.collect()
+        gc.freeze()  # imports and stored feeds live for good: keep them out of full collections
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -259,7 +199,7 @@ def once(ctx: click.Context) -> None:
     config = _setup(ctx)
 
     async def cycle() -> None:
-        async with runtime(config) as rt:
+        async with runtime(config, _store_or_exit(config)) as rt:
             reports = await rt.worker.run_once()
             for r in reports:
                 status = "ok" if r.ok else f"error: {r.error}"
@@ -294,7 +234,7 @@ def check(ctx: click.Context) -> None:
         except BrowserUnavailable as exc:
             if config.uses_browser:
                 click.echo(f'error: fetch = "browser" sources, but no browser: {exc}', err=True)
-                sys.exit(1)
+                sys.exit(EXIT_FAILED)
             click.echo(f"browser: none ({exc})")
     click.echo("config ok")
 
@@ -322,8 +262,7 @@ def export_opml(ctx: click.Context) -> None:
     """Print an OPML list of every feed, for import into a reader."""
     config = _load(ctx.obj["config"])
     token = config.server.token.get_secret_value() if config.server.token else None
-    sources = [build_source(c) for c in config.sources if c.enabled]
-    sys.stdout.write(opml(config.server.base_url, source_infos(sources), token).decode())
+    sys.stdout.write(opml(config.server.base_url, source_infos(sources(config)), token).decode())
 
 
 @main.command("notify-test")
@@ -432,11 +371,7 @@ def preview(
         http, browser = None, None
         if config is not None:
             browser = BrowserSettings.from_config(config)
-            http = HttpSettings(
-                timeout=config.http.timeout.total_seconds(),
-                max_body=config.http.max_body,
-                user_agent=config.http.user_agent,
-            )
+            http = http_settings(config)
         result, render = asyncio.run(extract_once(src, http, browser))
     except FeedbridgeError as exc:
         click.echo(f"error: {exc}", err=True)

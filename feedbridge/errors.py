@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+# Exit codes of the commands (documented in the README).
+EXIT_OK = 0
+EXIT_FAILED = 1  # a source or a delivery failed
+EXIT_CONFIG = 2
+EXIT_STORE = 3
+
 
 class FeedbridgeError(Exception):
     """Root of feedbridge's own errors."""

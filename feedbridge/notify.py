@@ -20,9 +20,9 @@ import apprise
 from croniter import croniter
 
 from feedbridge.durations import DigestSpec
+from feedbridge.health import health_after_failure, health_after_success
 from feedbridge.metrics import Metrics
 from feedbridge.models import Entry, HealthEvent
-from feedbridge.pipeline import health_after_failure, health_after_success
 from feedbridge.store import Delivery, Store
 from feedbridge.templates import Message, digest_message, entry_message
 

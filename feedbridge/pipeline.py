@@ -1,14 +1,14 @@
-"""Pure decisions for one poll: the new feed, what is new, what each target is owed, health."""
+"""Pure decisions for one poll: the new feed, what is new, what each target is owed."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from feedbridge.filters import EntryFilter
-from feedbridge.models import Entry, HealthEvent
+from feedbridge.models import Entry
 
 FirstRun = Literal["baseline", "notify", "latest"]
 
@@ -115,42 +115,3 @@ def decide(
         suppressed=suppressed,
         first_cycle=first_cycle,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Health:
-    """A source's or target's health after one poll or delivery round."""
-
-    state: dict[str, Any]
-    event: HealthEvent | None = None
-
-
-def health_after_failure(
-    state: Mapping[str, Any], subject: str, message: str, now: datetime, threshold: int = 3
-) -> Health:
-    """Count a failure; the `threshold`-th in a row raises one "failing" event."""
-    failures = int(state.get("failures", 0)) + 1
-    new_state = {**state, "failures": failures, "last_error": message}
-    if failures >= threshold and state.get("status") != "failing":
-        new_state["status"] = "failing"
-        text = f"{subject} failing ({failures} in a row): {message}"
-        return Health(new_state, HealthEvent(subject, "failing", text, now))
-    return Health(new_state)
-
-
-def health_after_success(
-    state: Mapping[str, Any], subject: str, now: datetime, *, empty: bool = False
-) -> Health:
-    """Reset failures; leaving "failing" or "empty" raises one "recovered" event."""
-    status = state.get("status", "ok")
-    new_state = {**state, "failures": 0, "last_error": None}
-    if empty:
-        new_state["status"] = "empty"
-        if status != "empty":
-            text = f"{subject} suddenly yields no entries; keeping its last good feed"
-            return Health(new_state, HealthEvent(subject, "empty", text, now))
-        return Health(new_state)
-    new_state["status"] = "ok"
-    if status in ("failing", "empty"):
-        return Health(new_state, HealthEvent(subject, "recovered", f"{subject} recovered", now))
-    return Health(new_state)

@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from feedbridge.feeds import FeedBoard
 from feedbridge.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedbridge.metrics import Metrics
 from feedbridge.render import FORMATS
-from feedbridge.worker import FeedBoard
 
 _EXTENSIONS = {ext: fmt for fmt, (ext, _) in FORMATS.items()}
 HEARTBEAT_STALE = 120.0

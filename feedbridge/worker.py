@@ -1,88 +1,36 @@
-"""The loop: due sources → fetch → extract → pipeline → store → render and notify."""
+"""The poll loop: due sources → fetch → extract → pipeline → store → publish; wakes the notifier."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
-import hashlib
 import logging
-import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import formatdate
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from feedbridge import render
 from feedbridge.errors import FeedbridgeError, FetchError, StoreError
+from feedbridge.feeds import Publisher
+from feedbridge.filters import EntryFilter
+from feedbridge.health import health_after_failure, health_after_success
+from feedbridge.http import HttpClient
+from feedbridge.metrics import Metrics
+from feedbridge.models import Entry, HealthEvent
+from feedbridge.notify import Notifier, entry_payload
+from feedbridge.pipeline import TargetView, decide
+from feedbridge.scheduler import first_due, next_due
+from feedbridge.sources import Fetcher, Source
+from feedbridge.store import Store
 
 if TYPE_CHECKING:
     from feedbridge.browser import BrowserPool
-from feedbridge.filters import EntryFilter
-from feedbridge.http import HttpClient
-from feedbridge.metrics import Metrics
-from feedbridge.models import Entry, FeedInfo, HealthEvent
-from feedbridge.notify import Notifier, entry_payload
-from feedbridge.pipeline import (
-    TargetView,
-    decide,
-    health_after_failure,
-    health_after_success,
-)
-from feedbridge.scheduler import first_due, next_due
-from feedbridge.sources import Fetcher, Source, build_source
-from feedbridge.store import Store
 
 log = logging.getLogger("feedbridge.worker")
 
 DELIVERY_TICK = 5.0
 EXPIRE_EVERY = 3600.0
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedFeed:
-    """A source's feed in every format, gzipped once, with the validators the server sends.
-
-    Only the gzipped bytes are kept (a fifth of the size); `body()` inflates for the
-    few clients that do not accept gzip, and keeps the last few it inflated.
-    """
-
-    gzipped: dict[str, bytes]
-    etags: dict[str, str]
-    last_modified: str  # HTTP-date
-    entry_count: int
-    newest: Entry | None
-
-    def body(self, fmt: str) -> bytes:
-        return _inflate(self.gzipped[fmt])
-
-
-@lru_cache(maxsize=32)
-def _inflate(data: bytes) -> bytes:
-    return gzip.decompress(data)
-
-
-@dataclass
-class FeedBoard:
-    """The latest rendered bytes per source: the server reads, the worker writes."""
-
-    feeds: dict[str, RenderedFeed] = field(default_factory=dict)
-
-    def publish(
-        self, name: str, bodies: dict[str, bytes], changed_at: float, entries: Sequence[Entry]
-    ) -> None:
-        etags = {fmt: '"' + hashlib.sha256(b).hexdigest()[:32] + '"' for fmt, b in bodies.items()}
-        self.feeds[name] = RenderedFeed(
-            gzipped={fmt: gzip.compress(b, compresslevel=6, mtime=0) for fmt, b in bodies.items()},
-            etags=etags,
-            last_modified=formatdate(changed_at, usegmt=True),
-            entry_count=len(entries),
-            newest=entries[0] if entries else None,
-        )
 
 
 @dataclass
@@ -116,9 +64,7 @@ class Worker:
         store: Store,
         http: HttpClient,
         notifier: Notifier,
-        board: FeedBoard,
-        base_url: str,
-        output_dir: Path | None = None,
+        publisher: Publisher,
         metrics: Metrics | None = None,
         failure_threshold: int = 3,
         browser: BrowserPool | None = None,
@@ -128,78 +74,13 @@ class Worker:
         self.store = store
         self.http = http
         self.notifier = notifier
-        self.board = board
-        self.base_url = base_url.rstrip("/")
-        self.output_dir = output_dir
+        self.publisher = publisher
+        self.board = publisher.board
         self.metrics = metrics
         self.failure_threshold = failure_threshold
         self.browser = browser
         self.heartbeat = time.time()
         self._wake = asyncio.Event()
-
-    @classmethod
-    def from_config(
-        cls,
-        config: Any,
-        store: Store,
-        http: HttpClient,
-        notifier: Notifier,
-        board: FeedBoard,
-        metrics: Metrics | None = None,
-        browser: BrowserPool | None = None,
-    ) -> Worker:
-        sources = [build_source(c) for c in config.sources if c.enabled]
-        targets = [
-            TargetRule(
-                t.name,
-                EntryFilter.build(
-                    sources=t.sources,
-                    min_score=t.min_score,
-                    include=t.include,
-                    exclude=t.exclude,
-                    max_age=t.max_age,
-                ),
-            )
-            for t in config.targets
-        ]
-        return cls(
-            sources=sources,
-            targets=targets,
-            store=store,
-            http=http,
-            notifier=notifier,
-            board=board,
-            base_url=config.server.base_url,
-            output_dir=config.output.dir,
-            metrics=metrics,
-            browser=browser,
-        )
-
-    # --- feeds ----------------------------------------------------------------------------
-
-    def feed_info(self, source: Source) -> FeedInfo:
-        return FeedInfo(
-            name=source.name,
-            title=source.title,
-            link=source.site_url,
-            self_url=f"{self.base_url}/feeds/{source.name}.atom",
-            base_url=self.base_url,
-            description=f"{source.title}, via feedbridge",
-        )
-
-    def publish(self, source: Source, entries: Sequence[Entry], changed_at: float) -> None:
-        bodies = render.render_all(self.feed_info(source), entries)
-        self.board.publish(source.name, bodies, changed_at, entries)
-        if self.output_dir is not None:
-            for fmt, body in bodies.items():
-                _write_atomic(self.output_dir / f"{source.name}.{render.FORMATS[fmt][0]}", body)
-
-    def publish_stored(self) -> None:
-        """Render every source's stored feed, so a restart serves the last good feeds at once."""
-        for source in self.sources:
-            state = self.store.state("source", source.name)
-            changed_at = float(state.get("feed_changed_at") or time.time())
-            self.publish(source, self.store.feed_entries(source.name), changed_at)
 
     # --- one poll -------------------------------------------------------------------------
 
@@ -334,7 +215,7 @@ class Worker:
                 extra={"source": name, "url": source.url},
             )
         if changed:
-            self.publish(source, decision.feed, new_state["feed_changed_at"])
+            self.publisher.publish(source, decision.feed, new_state["feed_changed_at"])
         if queued:
             self._wake.set()
         return PollReport(
@@ -457,14 +338,6 @@ class Worker:
         while not await _sleep_or_stop(stop, EXPIRE_EVERY):
             removed = await asyncio.to_thread(self.store.expire)
             log.info("expired old keys", extra={"removed": removed})
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write then rename, so a web server never serves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:

@@ -29,13 +29,14 @@ from typing import Any
 import feedparser
 import pytest
 
-from feedbridge.cli import channels
+from feedbridge.app import runtime
 from feedbridge.config import load_config
-from feedbridge.http import BodyTooLarge, BoundedDecoder, HttpClient, HttpSettings
+from feedbridge.feeds import FeedBoard
+from feedbridge.http import BodyTooLarge, BoundedDecoder
 from feedbridge.notify import Notifier
 from feedbridge.scheduler import next_due
 from feedbridge.store import Store, open_store
-from feedbridge.worker import FeedBoard, PollReport, Worker
+from feedbridge.worker import PollReport, Worker
 from tests.chaos import ChaosServer, Reply, Request, gzip_bomb, nested_gzip_bomb, to_toml
 from tests.conftest import HfApi, Receiver, run_cli
 from tests.test_run import free_port
@@ -109,25 +110,8 @@ async def rig(
     path = tmp_path / "config.toml"
     path.write_text(to_toml(document))
     config = load_config(path)
-    store = open_store(config.storage.path)
-    h = config.http
-    client = HttpClient(
-        HttpSettings(
-            timeout=h.timeout.total_seconds(),
-            max_body=h.max_body,
-            per_host=h.per_host,
-            concurrency=h.concurrency,
-            max_redirects=h.max_redirects,
-        )
-    )
-    notifier = Notifier(channels(config), store)
-    board = FeedBoard()
-    worker = Worker.from_config(config, store, client, notifier, board)
-    try:
-        yield Rig(worker, store, board, notifier)
-    finally:
-        await client.aclose()
-        store.close()
+    async with runtime(config) as rt:
+        yield Rig(rt.worker, rt.store, rt.board, rt.notifier)
 
 
 def healthy(hf_api: HfApi) -> dict[str, Any]:

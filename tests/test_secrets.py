@@ -10,7 +10,7 @@ from unittest import mock
 import pytest
 import requests
 
-from feedbridge.cli import channels
+from feedbridge.app import channels
 from feedbridge.config import load_config, secret_fragments
 from feedbridge.logs import setup_logging
 from feedbridge.notify import Notifier, entry_payload

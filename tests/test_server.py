@@ -13,11 +13,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from feedbridge.feeds import FeedBoard
 from feedbridge.metrics import Metrics
 from feedbridge.models import FeedInfo
 from feedbridge.render import render_all
 from feedbridge.server import SourceInfo, create_app
-from feedbridge.worker import FeedBoard
 from tests.conftest import hf_items
 from tests.test_hf_papers import page, source
 

@@ -1,0 +1,138 @@
+"""Config → runtime objects, built in one place for `run`, `once`, tests and benchmarks."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+
+from feedbridge.browser import BrowserPool, BrowserSettings
+from feedbridge.config import Config
+from feedbridge.feeds import FeedBoard, Publisher
+from feedbridge.filters import EntryFilter
+from feedbridge.http import HttpClient, HttpSettings
+from feedbridge.metrics import Metrics
+from feedbridge.notify import Channel, Notifier, default_format
+from feedbridge.server import SourceInfo
+from feedbridge.sources import Source, build_source
+from feedbridge.store import Store, open_store
+from feedbridge.worker import TargetRule, Worker
+
+
+def channels(config: Config) -> list[Channel]:
+    """One delivery channel per configured target."""
+    return [
+        Channel(
+            name=t.name,
+            urls=t.urls(),
+            format=t.format or default_format(t.urls()),
+            title_template=t.title,
+            body_template=t.body,
+            retry_window=t.retry_window.total_seconds(),
+            health=t.health,
+            digest=t.digest_spec,
+            digest_empty=t.digest_empty,
+            top=t.top,
+            max_per_hour=t.max_per_hour,
+            overflow=t.overflow,
+        )
+        for t in config.targets
+    ]
+
+
+def target_rules(config: Config) -> list[TargetRule]:
+    """Each target's filter, as the worker applies it to every poll."""
+    return [
+        TargetRule(
+            t.name,
+            EntryFilter.build(
+                sources=t.sources,
+                min_score=t.min_score,
+                include=t.include,
+                exclude=t.exclude,
+                max_age=t.max_age,
+            ),
+        )
+        for t in config.targets
+    ]
+
+
+def sources(config: Config) -> list[Source]:
+    return [build_source(c) for c in config.sources if c.enabled]
+
+
+def source_infos(sources: Iterable[Source]) -> list[SourceInfo]:
+    return [SourceInfo(s.name, s.title, s.kind, s.site_url) for s in sources]
+
+
+def http_settings(config: Config) -> HttpSettings:
+    h = config.http
+    return HttpSettings(
+        timeout=h.timeout.total_seconds(),
+        max_body=h.max_body,
+        user_agent=h.user_agent,
+        per_host=h.per_host,
+        concurrency=h.concurrency,
+        max_redirects=h.max_redirects,
+    )
+
+
+def open_config_store(config: Config) -> Store:
+    """Open and verify the configured store; raises StoreError with a remedy."""
+    store = open_store(
+        config.storage.path,
+        seen_ttl=config.storage.seen_ttl.total_seconds(),
+        size_limit=config.storage.size_limit,
+    )
+    try:
+        store.check_writable()
+        store.verify()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+@dataclass
+class Runtime:
+    config: Config
+    store: Store
+    http: HttpClient
+    notifier: Notifier
+    board: FeedBoard
+    worker: Worker
+    metrics: Metrics
+    browser: BrowserPool | None = None
+
+
+@contextlib.asynccontextmanager
+async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[Runtime]:
+    """Open the store (unless given) and the HTTP client, and assemble the worker; close both
+    on exit. Raises StoreError when the store cannot be opened or verified.
+    """
+    store = store or open_config_store(config)
+    http = HttpClient(http_settings(config))
+    # started on the first browser fetch, so a config without one costs nothing
+    browser = BrowserPool(BrowserSettings.from_config(config)) if config.uses_browser else None
+    try:
+        metrics = Metrics()
+        notifier = Notifier(channels(config), store, metrics=metrics)
+        board = FeedBoard()
+        publisher = Publisher(board, config.server.base_url, config.output.dir)
+        worker = Worker(
+            sources=sources(config),
+            targets=target_rules(config),
+            store=store,
+            http=http,
+            notifier=notifier,
+            publisher=publisher,
+            metrics=metrics,
+            browser=browser,
+        )
+        publisher.publish_stored(worker.sources, store)
+        yield Runtime(config, store, http, notifier, board, worker, metrics, browser)
+    finally:
+        if browser is not None:
+            await browser.aclose()
+        await http.aclose()
+        store.close()
