@@ -306,6 +306,7 @@ def test_check_says_which_browser_and_its_version_or_why_none(tmp_path: Path) ->
     )
 
 
+@pytest.mark.slow
 def test_preview_with_the_browser_says_how_long_and_what_it_waited_for(
     site: HTTPServer, tmp_path: Path
 ) -> None:
@@ -411,6 +412,7 @@ def cdp_browser(tmp_path: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_once_over_cdp_gives_a_valid_feed(
     site: HTTPServer, tmp_path: Path, cdp_browser: str
 ) -> None:
