@@ -174,7 +174,8 @@ class BrowserPool:
         try:
             browser = await self._playwright.chromium.connect_over_cdp(endpoint)
         except Error as exc:
-            raise BrowserUnavailable(f"cannot connect to {endpoint}: {exc.message}") from None
+            said = _first_line(exc.message)
+            raise BrowserUnavailable(f"cannot connect to {endpoint}: {said}") from None
         context = await browser.new_context()
         try:  # headless Chromium says "HeadlessChrome", which many sites turn away
             page = await context.new_page()

@@ -425,6 +425,44 @@ def test_once_over_cdp_gives_a_valid_feed(
     assert re.search(rf"browser: Chrome/[\d.]+ over CDP at {re.escape(cdp_browser)}", check.stdout)
 
 
+@pytest.mark.slow
+def test_the_browser_containers_script_serves_cdp_by_host_name(
+    site: HTTPServer, tmp_path: Path
+) -> None:
+    """docker/cdp-browser.sh as the compose file runs it; cdp_url names a host, not an IP."""
+    chromium_path()
+    require_tool("socat", package="socat")
+    port, inner = _free_port(), _free_port()
+    proc = subprocess.Popen(
+        ["sh", str(Path(__file__).parent.parent / "docker" / "cdp-browser.sh")],
+        env={**os.environ, "CDP_PORT": str(port), "CDP_INNER_PORT": str(inner)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # the relay listens at once; CDP answers once Chromium is up
+            try:
+                with socket.create_connection(("127.0.0.1", inner), timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, "no CDP port"
+                time.sleep(0.1)
+        config = _config(tmp_path, site, f'[browser]\ncdp_url = "http://{socket.gethostname()}:{port}"\n')
+        result = run_cli("--config", str(config), "once", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("notes: 3 entries, 3 new"), result.stdout
+        _assert_notes_feed(tmp_path, site)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 # --- shutdown ---------------------------------------------------------------------------------
 
 def _descendants(root: int) -> dict[int, str]:
