@@ -149,7 +149,7 @@ async def test_a_selector_that_never_appears_ends_at_wait_with_a_named_error(
 async def test_a_hanging_page_ends_at_the_deadline_and_the_browser_keeps_serving(
     pool: BrowserPool, site: HTTPServer, hanging_url: str
 ) -> None:
-    quick = BrowserPool(BrowserSettings(timeout=2))
+    quick = BrowserPool(BrowserSettings(timeout=2, max_body=3000))
     try:
         hung = html_source(hanging_url, fetch="browser")
         fetcher = quick.fetcher("hung", hung.config)  # type: ignore[attr-defined]
@@ -160,6 +160,14 @@ async def test_a_hanging_page_ends_at_the_deadline_and_the_browser_keeps_serving
         ok = html_source(site.url_for("/notes/"), fetch="browser")
         page = await quick.fetcher("notes", ok.config).get(site.url_for("/notes/"))  # type: ignore[attr-defined]
         assert len(ok.extract(page)) == 3  # type: ignore[attr-defined]
+        # the body cap applies to the page as the scripts left it, not as it was sent
+        site.expect_request("/grows").respond_with_data(
+            '<li class="post">a</li><script>document.body.append("x".repeat(5000))</script>',
+            content_type="text/html",
+        )
+        big = html_source(site.url_for("/grows"), fetch="browser")
+        with pytest.raises(FetchError, match=r"page of 5\d{3} bytes exceeds 3000$"):
+            await quick.fetcher("big", big.config).get(site.url_for("/grows"))  # type: ignore[attr-defined]
         assert quick.restarts == 0
     finally:
         await quick.aclose()
@@ -184,6 +192,19 @@ async def test_a_crashed_browser_is_restarted_for_the_next_fetch(
             assert "crashed" in str(exc) or "closed" in str(exc)
     assert len(source.extract(page)) == 3  # type: ignore[attr-defined]
     assert pool.restarts == before + 1
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_an_http_error_is_a_fetch_error_with_its_status(
+    pool: BrowserPool, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/gone").respond_with_data("gone", status=410,
+                                                          headers={"Retry-After": "120"})
+    source = html_source(httpserver.url_for("/gone"), fetch="browser")
+    with pytest.raises(FetchError) as caught:
+        await pool.fetcher("gone", source.config).get(httpserver.url_for("/gone"))  # type: ignore[attr-defined]
+    assert caught.value.status == 410 and caught.value.retry_after == 120
+    assert caught.value.message == "HTTP 410 GONE"
 
 
 @pytest.mark.slow
@@ -295,6 +316,7 @@ def test_check_says_which_browser_and_its_version_or_why_none(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.strip()
     assert f"browser: {version} at {exe}" in result.stdout
+    assert "  n [html] http://x.test/ (in the browser), every 30m" in result.stdout
 
     config.write_text(base + '[browser]\nexecutable = "/opt/nowhere/chrome"\n')
     result = run_cli("--config", str(config), "check", cwd=tmp_path)
