@@ -164,8 +164,8 @@ class HtmlSource(Source):
         self._page_title = result.title
         if not result.items and tree.css_first("script") is not None:
             result.scripted = True
-            if getattr(self.config, "fetch", "http") == "http":
-                log.warning(
+            if getattr(self.config, "fetch", "http") == "http":  # preview says it itself
+                log.info(
                     "item selector matched nothing; the page runs scripts: if they build the "
                     'items, set fetch = "browser"',
                     extra={"source": self.name, "url": page.url, "item": self._item},
