@@ -93,6 +93,7 @@ class Publisher:
         """Render every source's stored feed, so a restart serves the last good feeds at once."""
         for source in sources:
             state = store.state("source", source.name)
+            source.restore_identity(state.get("upstream") or {})  # upstream title and site
             changed_at = float(state.get("feed_changed_at") or time.time())
             self.publish(source, store.feed_entries(source.name), changed_at)
 

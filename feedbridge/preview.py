@@ -9,7 +9,7 @@ from feedbridge.browser import BrowserPool, BrowserSettings, RenderInfo
 from feedbridge.http import HttpClient, HttpSettings
 from feedbridge.models import Entry
 from feedbridge.sources import Source
-from feedbridge.sources.common import Extraction
+from feedbridge.sources.common import Extraction, describe_skipped
 
 
 async def extract_once(
@@ -59,14 +59,16 @@ def report(
     lines = [f"{source.name} [{source.kind}] {source.url}"]
     if render is not None:
         lines.append(render.describe())
-    if result.title:
+    if source.kind == "feed":
+        lines.append(f"feed title: {result.title or '—'} · site: {result.link or '—'}")
+    elif result.title:
         lines.append(f"page title: {result.title}")
     lines.append("")
     lines.append(f"{'#':>3}  {'title':50}  {'date (UTC)':16}  {'score':>6}  link")
     for n, entry in enumerate(result.entries, 1):
         lines.append(
             f"{n:>3}  {_cut(entry.title, 50):50}  {_date(entry):16}  {_score(entry):>6}  "
-            f"{entry.link}"
+            f"{entry.link or f'(no link; key {entry.key})'}"
         )
     lines.append("")
     lines.append(f"{len(result.entries)} entries from {result.items} items")
@@ -86,10 +88,7 @@ def report(
                 "(preview --fetch browser)"
             )
     if result.skipped:
-        lines.append(
-            "skipped: "
-            + ", ".join(f"{count} {reason}" for reason, count in sorted(result.skipped.items()))
-        )
+        lines.append(f"skipped: {describe_skipped(result.skipped)}")
     if state:
         status = state.get("status", "ok")
         error = state.get("last_error")
