@@ -6,6 +6,7 @@ feedbridge (one warm browser for the module) or by the test and reached over CDP
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -192,6 +193,43 @@ async def test_a_crashed_browser_is_restarted_for_the_next_fetch(
             assert "crashed" in str(exc) or "closed" in str(exc)
     assert len(source.extract(page)) == 3  # type: ignore[attr-defined]
     assert pool.restarts == before + 1
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_no_more_than_max_pages_load_at_once(pool: BrowserPool) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    lock, active, peak = threading.Lock(), [0], [0]
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            with lock:
+                active[0] += 1
+                peak[0] = max(peak[0], active[0])
+            time.sleep(0.3)
+            with lock:
+                active[0] -= 1
+            body = b'<li class="post"><a href="/x">x</a></li>'
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Slow) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        sources = [html_source(f"{base}/p{n}", fetch="browser") for n in range(5)]
+        pages = await asyncio.gather(*(
+            pool.fetcher(f"s{n}", s.config).get(f"{base}/p{n}")  # type: ignore[attr-defined]
+            for n, s in enumerate(sources)
+        ))
+        server.shutdown()
+    assert [len(s.extract(p)) for s, p in zip(sources, pages, strict=True)] == [1] * 5  # type: ignore[attr-defined]
+    assert peak[0] == pool.settings.max_pages == 2
 
 
 @pytest.mark.asyncio(loop_scope="module")
