@@ -79,7 +79,7 @@ FROM runtime AS cdp
 
 COPY --from=builder-browser /opt/venv /opt/venv
 
-# --- browser: cdp + Debian's Chromium, started by feedbridge (about 400 MB more) -----------
+# --- browser: cdp + Debian's Chromium, started by feedbridge (several hundred MB more) ----
 FROM cdp AS browser
 
 USER 0
