@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+from typing import Any
 
 import httpx
 
@@ -108,12 +109,23 @@ def with_address(url: str) -> str:
     return str(parts.copy_with(host=str(found[0][4][0])))
 
 
+def _prctl() -> Any:
+    """libc's prctl, looked up before fork (a lookup in the child could deadlock)."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_PRCTL = _prctl()
+
+
 def _own_group_dying_with_parent() -> None:  # pragma: no cover - runs in the forked child
     """Chromium leads its own process group (killed as one) and gets SIGKILL if feedbridge
     dies without closing it (Linux)."""
     os.setpgid(0, 0)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class LocalChromium:

@@ -558,9 +558,11 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_sigterm_during_a_browser_fetch_exits_within_2s_leaving_no_chromium(
-    tmp_path: Path,
-) -> None:
+def _kill_during_a_browser_fetch(
+    tmp_path: Path, sig: signal.Signals
+) -> tuple[float, dict[int, str], int]:
+    """`feedbridge run` on a page that never answers, sent `sig` while the browser waits:
+    seconds to exit, the browser processes it had, its exit code."""
     chromium_path()
     accepted = threading.Event()
     server = socket.socket()
@@ -601,7 +603,7 @@ fetch = "browser"
         browsers = {pid: n for pid, n in _descendants(proc.pid).items() if "chrom" in n}
         assert browsers, _descendants(proc.pid)
         started = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         proc.wait(timeout=30)
         took = time.monotonic() - started
     finally:
@@ -610,11 +612,25 @@ fetch = "browser"
         server.close()
         for conn in held:
             conn.close()
-    assert took < 2, f"exit took {took:.2f}s"
     deadline = time.monotonic() + 5  # orphaned renderers are reaped by init, not by us
     while any(_alive(pid) for pid in browsers) and time.monotonic() < deadline:
         time.sleep(0.05)
+    return took, browsers, proc.returncode
+
+
+def test_sigterm_during_a_browser_fetch_exits_within_2s_leaving_no_chromium(
+    tmp_path: Path,
+) -> None:
+    took, browsers, code = _kill_during_a_browser_fetch(tmp_path, signal.SIGTERM)
+    assert took < 2, f"exit took {took:.2f}s"
     assert not [pid for pid in browsers if _alive(pid)], browsers
-    assert proc.returncode == 0, (tmp_path / "log").read_text()
+    assert code == 0, (tmp_path / "log").read_text()
     assert "stopping" in (tmp_path / "log").read_text()
 
+
+@pytest.mark.slow
+def test_sigkill_of_feedbridge_takes_its_chromium_with_it(tmp_path: Path) -> None:
+    """No cleanup code runs on SIGKILL: Chromium was told to die with its parent."""
+    _, browsers, code = _kill_during_a_browser_fetch(tmp_path, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    assert not [pid for pid in browsers if _alive(pid)], browsers
