@@ -439,7 +439,7 @@ wait = "1s"
     assert result.returncode in (EXIT_OK, EXIT_FAILED), result.stderr  # "never" failed
     lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
     assert lines["notes"].startswith("3 entries") and lines["notes"].endswith("ok")
-    assert lines["static"].startswith("1 entries") and lines["static"].endswith("ok")
+    assert lines["static"].startswith("1 entry,") and lines["static"].endswith("ok")
     assert lines["never"].endswith(
         f"error: source 'never' ({site.url_for('/notes/')}): "
         'waited 1s for "li.never" (wait_for); it never appeared'
