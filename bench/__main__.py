@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
+    case_browser,
     case_extract,
     case_notify,
     case_poll,
@@ -29,7 +30,7 @@ from bench import (
 )
 from bench.common import BENCH, NGINX, ROOT, WRK, Row, rows_json, table, write_json
 
-CASES = ("extract", "poll", "render", "serve", "notify", "store", "shared")
+CASES = ("extract", "poll", "render", "serve", "notify", "store", "shared", "browser")
 PACKAGES = (
     "httpx",
     "httpx-aiohttp",
@@ -44,6 +45,7 @@ PACKAGES = (
     "httptools",
     "beautifulsoup4",
     "lxml",
+    "playwright",
 )
 
 
@@ -198,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows += got
             elif case == "shared":
                 got, extras["shared"] = case_shared.run(args.quick)
+                rows += got
+            elif case == "browser":
+                got, extras["browser"] = case_browser.run(args.quick)
                 rows += got
         except Exception as exc:  # one broken case must not hide the others' numbers
             errors[case] = f"{type(exc).__name__}: {exc}"

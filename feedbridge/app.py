@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
+from feedbridge.browser import BrowserPool, BrowserSettings
 from feedbridge.config import Config
 from feedbridge.errors import StoreError
 from feedbridge.feeds import FeedBoard, Publisher
@@ -98,6 +99,7 @@ class Runtime:
     board: FeedBoard
     worker: Worker
     metrics: Metrics
+    browser: BrowserPool | None = None
 
 
 @contextlib.asynccontextmanager
@@ -107,6 +109,8 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
     """
     store = store or open_config_store(config)
     http = HttpClient(http_settings(config))
+    # started on the first browser fetch, so a config without one costs nothing
+    browser = BrowserPool(BrowserSettings.from_config(config)) if config.uses_browser else None
     try:
         metrics = Metrics()
         lease = config.storage.lease.total_seconds()
@@ -122,6 +126,7 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
             publisher=publisher,
             metrics=metrics,
             lease=lease,
+            browser=browser,
         )
         publisher.publish_stored(worker.sources, store)
         metrics.know([s.name for s in worker.sources], notifier.channels)
@@ -131,8 +136,10 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
             last_success = store.source_state(s.name).last_success
             if last_success is not None:
                 metrics.last_success.labels(s.name).set(last_success)
-        yield Runtime(config, store, http, notifier, board, worker, metrics)
+        yield Runtime(config, store, http, notifier, board, worker, metrics, browser)
     finally:
+        if browser is not None:
+            await browser.aclose()
         await http.aclose()
         with contextlib.suppress(StoreError):
             store.release()

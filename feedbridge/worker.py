@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from feedbridge.errors import FeedbridgeError, FetchError, StoreError
 from feedbridge.feeds import Publisher
@@ -26,9 +26,12 @@ from feedbridge.models import Entry, HealthEvent
 from feedbridge.notify import Notifier, RoundResult, entry_notice
 from feedbridge.pipeline import TargetView, decide
 from feedbridge.scheduler import first_due, next_due
-from feedbridge.sources import Source
+from feedbridge.sources import Fetcher, Source
 from feedbridge.sources.common import describe_skipped
 from feedbridge.store import Lease, LeaseLost, PollOutcome, SourceState, Store, StoredFeed
+
+if TYPE_CHECKING:
+    from feedbridge.browser import BrowserPool
 
 log = logging.getLogger("feedbridge.worker")
 
@@ -78,6 +81,7 @@ class Worker:
         metrics: Metrics | None = None,
         failure_threshold: int = 3,
         lease: float = 60.0,
+        browser: BrowserPool | None = None,
     ) -> None:
         self.sources = list(sources)
         self.targets = list(targets)
@@ -90,6 +94,7 @@ class Worker:
         self.failure_threshold = failure_threshold
         self.lease = lease
         self.takeovers = 0  # leases this worker took from a holder that stopped renewing
+        self.browser = browser
         self.heartbeat = time.time()
         self._wake = asyncio.Event()
         self.polling: set[str] = set()  # sources whose poll is in progress
@@ -160,10 +165,9 @@ class Worker:
             stored = self.store.source_state(source.name)
         state = stored.to_dict()
         validators: dict[str, Any] = dict(stored.validators)
-        fetcher = self.http.fetcher(source.name, validators, source.config.headers)
         state["last_poll"] = now.timestamp()
         try:
-            entries = await source.poll(fetcher, now)
+            entries = await source.poll(self._fetcher(source, validators), now)
         except StoreError:
             raise
         except FeedbridgeError as exc:
@@ -211,6 +215,14 @@ class Worker:
             self.clock(), interval, jitter=source.config.jitter, failures=failures,
             retry_after=retry_after,
         )  # fmt: skip
+
+    def _fetcher(self, source: Source, validators: dict[str, Any]) -> Fetcher:
+        """The browser for `fetch = "browser"` sources, else the HTTP client."""
+        if getattr(source.config, "fetch", "http") == "browser":
+            if self.browser is None:
+                raise FetchError(source.name, source.url, "no browser in this process")
+            return self.browser.fetcher(source.name, source.config)
+        return self.http.fetcher(source.name, validators, source.config.headers)
 
     def _apply(
         self,

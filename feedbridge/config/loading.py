@@ -128,7 +128,13 @@ def _prepare(raw: dict[str, Any], problems: _Problems) -> dict[str, Any]:
     return data
 
 
-_SECRET_KEYS = {("server", "token"), ("storage", "url"), ("targets", "url"), ("sources", "headers")}
+_SECRET_KEYS = {
+    ("server", "token"),
+    ("storage", "url"),
+    ("targets", "url"),
+    ("sources", "headers"),
+    ("sources", "cookies"),
+}
 _MESSAGES = {
     "extra": "unknown key",
     "missing": "required",
