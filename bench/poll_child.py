@@ -151,6 +151,7 @@ async def shared_mode(args: dict[str, Any]) -> list[dict[str, Any]]:
     """One of several worker processes on one PostgreSQL: at `start_at`, claim due sources
     (up to the concurrency) and poll them under their leases until none is due."""
     from feedbridge.app import runtime
+    from feedbridge.claims import poll_leased
     from feedbridge.config import load_config
 
     n, base, work, db = int(args["n"]), str(args["base"]), Path(args["work"]), str(args["db"])
@@ -173,7 +174,7 @@ async def shared_mode(args: dict[str, Any]) -> list[dict[str, Any]]:
             free = CONCURRENCY - len(running)
             leases = store.claim_sources(names, time.time(), free, 60) if free else []
             for lease in leases:
-                task = asyncio.create_task(worker._poll_leased(by_name[lease.source], lease))
+                task = asyncio.create_task(poll_leased(worker, by_name[lease.source], lease))
                 running.add(task)
                 task.add_done_callback(running.discard)
             polled += len(leases)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from feedbridge import claims
 from feedbridge.errors import FeedbridgeError, FetchError, StoreError
 from feedbridge.feeds import Publisher
 from feedbridge.filters import EntryFilter
@@ -37,8 +38,6 @@ log = logging.getLogger("feedbridge.worker")
 
 DELIVERY_TICK = 5.0
 EXPIRE_EVERY = 3600.0
-CLAIM_TICK = 1.0  # how often a worker on a shared store looks for due sources
-SYNC_TICK = 2.0  # how often a node on a shared store loads feeds other nodes rendered
 STOP_GRACE = 1.0  # after a stop, in-flight deliveries get this long; polls are cut at once
 
 
@@ -379,7 +378,7 @@ class Worker:
 
         async def poller() -> None:
             for source, lease in pending:
-                reports[source.name] = await self._poll_leased(source, lease)
+                reports[source.name] = await claims.poll_leased(self, source, lease)
 
         width = max(1, min(self.http.settings.concurrency, len(work)))
         await asyncio.gather(*(poller() for _ in range(width)))
@@ -398,8 +397,8 @@ class Worker:
         """
         if self.store.shared:
             pollers = [
-                asyncio.create_task(self._claim_loop(stop)),
-                asyncio.create_task(self._sync_loop(stop)),
+                asyncio.create_task(claims.claim_loop(self, stop)),
+                asyncio.create_task(claims.sync_loop(self, stop)),
             ]
         else:
             pollers = [asyncio.create_task(self._source_loop(s, stop)) for s in self.sources]
@@ -437,75 +436,9 @@ class Worker:
             if not report.ok:
                 log.info("retry scheduled", extra={"source": source.name, "in_s": round(due - now)})
 
-    async def _claim_loop(self, stop: asyncio.Event) -> None:
-        """Claim due sources (up to the free poll slots), poll each under its lease."""
-        by_name = {s.name: s for s in self.sources}
-        self.store.register_sources(list(by_name), time.time())
-        width = max(1, self.http.settings.concurrency)
-        running: set[asyncio.Task[PollReport]] = set()
-        while not stop.is_set():
-            self.heartbeat = time.time()
-            free = width - len(running)
-            if free > 0:
-                try:
-                    leases = self.store.claim_sources(list(by_name), time.time(), free, self.lease)
-                except StoreError as exc:
-                    log.error("claiming sources failed", extra={"error": str(exc)})
-                    leases = []
-                for lease in leases:
-                    if lease.taken_over is not None:
-                        self.takeovers += 1
-                        log.warning(
-                            "lease taken over",
-                            extra={"source": lease.source, "previous": lease.taken_over},
-                        )
-                    task = asyncio.create_task(self._poll_leased(by_name[lease.source], lease))
-                    running.add(task)
-                    task.add_done_callback(running.discard)
-            waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait()), *running]
-            try:
-                await asyncio.wait(
-                    waiters, timeout=CLAIM_TICK, return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                waiters[0].cancel()
-                if stop.is_set():  # polls are cut at once; the leases are released on exit
-                    for task in running:
-                        task.cancel()
-
-    async def _poll_leased(self, source: Source, lease: Lease | None) -> PollReport:
-        """Poll under `lease`, renewing it every third of its length; a lease lost while
-        fetching cancels the poll (the new holder polls instead)."""
-        if lease is None:
-            return await self.poll(source)
-        task = asyncio.create_task(self.poll(source, lease=lease))
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=self.lease / 3)
-            if done:
-                return task.result()
-            try:
-                lease = self.store.renew(lease, time.time(), self.lease)
-            except LeaseLost:
-                log.warning("lease lost while polling", extra={"source": source.name})
-                task.cancel()
-                return PollReport(source.name, ok=False, error="lease lost", lease_lost=True)
-            except StoreError as exc:
-                log.error(
-                    "renewing a lease failed", extra={"source": source.name, "error": str(exc)}
-                )
-
     async def serve_only(self, stop: asyncio.Event) -> None:
         """A node that polls nothing (`[worker] enabled = false`): keep its feeds fresh."""
-        await self._sync_loop(stop)
-
-    async def _sync_loop(self, stop: asyncio.Event) -> None:
-        """Serve what other nodes rendered: load feeds whose stored version changed."""
-        while not await _sleep_or_stop(stop, SYNC_TICK):
-            self.heartbeat = time.time()
-            try:
-                self.board.sync(self.store)
-            except StoreError as exc:
-                log.error("loading stored feeds failed", extra={"error": str(exc)})
+        await claims.sync_loop(self, stop)
 
     async def _delivery_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 import diskcache
 
@@ -37,53 +37,21 @@ from feedbridge.store.base import (
     StoreInfo,
     TargetState,
 )
+from feedbridge.store.diskjson import (
+    JSONOnlyDisk,
+    chunks,
+    row_from_json,
+    row_to_json,
+    target_segment,
+)
 from feedbridge.store.legacy import legacy_row
 
-_PICKLE_MODE = 4
 _STARTUP_PREFIXES = ("feed:", "state:", "outbox:", "meta:", "rfeed:")
-_CHUNK = 500  # keys per IN (...) list: below SQLite's variable limit
 _REMEDY = (
     "; check that the directory is writable, on a local disk (not NFS) with free space, "
     "and not corrupt (move it away to start afresh)"
 )
 _FAILURES = (OSError, sqlite3.Error, diskcache.Timeout)
-
-
-class JSONOnlyDisk(diskcache.Disk):  # type: ignore[misc]
-    """String keys, JSON values, and a refusal to unpickle anything found on disk."""
-
-    def put(self, key: Any) -> tuple[Any, bool]:
-        if type(key) is not str:
-            raise TypeError(f"store keys are strings, not {type(key).__name__}")
-        return super().put(key)  # type: ignore[no-any-return]
-
-    def get(self, key: Any, raw: bool) -> Any:
-        if not raw:
-            raise StoreError("refusing to unpickle a key found in the store")
-        return super().get(key, raw)
-
-    def store(self, value: Any, read: bool, key: Any = diskcache.core.UNKNOWN) -> Any:
-        return super().store(json.dumps(value, separators=(",", ":")), read, key=key)
-
-    def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
-        if mode == _PICKLE_MODE:
-            raise StoreError("refusing to unpickle a value found in the store")
-        data = super().fetch(mode, filename, value, read)
-        try:
-            return json.loads(data)
-        except ValueError as exc:
-            raise StoreError(f"a value in the store is not JSON ({exc})") from exc
-
-
-def target_segment(target: str) -> str:
-    """A target's name as a key segment, escaped so that it holds no `:` nor `-`: the prefix
-    `outbox:{segment}:` of one target never matches another's rows, whatever the names."""
-    return quote(target, safe="").replace("-", "%2D")
-
-
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
 
 
 class EmbeddedStore(OutboxCalls):
@@ -154,7 +122,7 @@ class EmbeddedStore(OutboxCalls):
     def _live(self, keys: Sequence[str], now: float) -> dict[str, Any]:
         """The JSON values of those `keys` present and not expired, in one query per chunk."""
         found: dict[str, Any] = {}
-        for part in _chunks(keys):
+        for part in chunks(keys):
             marks = ",".join("?" * len(part))
             rows = self._sql(
                 f"SELECT key, value, mode FROM Cache WHERE key IN ({marks}) AND raw = 1 "
@@ -166,7 +134,7 @@ class EmbeddedStore(OutboxCalls):
         return found
 
     def _expire_at(self, keys: Sequence[str], at: float) -> None:
-        for part in _chunks(keys):
+        for part in chunks(keys):
             marks = ",".join("?" * len(part))
             self._sql(f"UPDATE Cache SET expire_time = ? WHERE key IN ({marks})", [at, *part])
 
@@ -328,7 +296,7 @@ class EmbeddedStore(OutboxCalls):
         for key in self._keys_with_prefix(f"outbox:{target_segment(target)}:", limit):
             value = self._get(key)
             if value is not None:
-                rows.append(_row(key, target, value))
+                rows.append(row_from_json(key, target, value))
         return rows
 
     def _remove(self, rows: Sequence[OutboxRow]) -> None:
@@ -354,7 +322,7 @@ class EmbeddedStore(OutboxCalls):
             self._remove(done)
             for row in retry:
                 if row.id and row.id in self._cache:
-                    self._set(row.id, _row_value(row))
+                    self._set(row.id, row_to_json(row))
             for row in failed:
                 value: dict[str, Any] = {"kind": row.kind, "payload": dict(row.payload)}
                 value.update(reason=reason, attempts=row.attempts)
@@ -437,36 +405,6 @@ class EmbeddedStore(OutboxCalls):
     def volume(self) -> int:
         size: int = self._cache.volume()
         return size
-
-
-def _row(key: str, target: str, value: Mapping[str, Any]) -> OutboxRow:
-    return OutboxRow(
-        id=key,
-        target=target,
-        kind=value["kind"],
-        key=value["key"],
-        payload=value["payload"],
-        queued_at=float(value["queued_at"]),
-        attempts=int(value.get("attempts", 0)),
-        first_attempt_at=value.get("first_attempt_at"),
-        next_at=float(value.get("next_at", 0.0)),
-        done_urls=frozenset(value.get("done_urls", ())),
-        last_error=value.get("last_error"),
-    )
-
-
-def _row_value(row: OutboxRow) -> dict[str, Any]:
-    return {
-        "kind": row.kind,
-        "key": row.key,
-        "payload": dict(row.payload),
-        "queued_at": row.queued_at,
-        "attempts": row.attempts,
-        "first_attempt_at": row.first_attempt_at,
-        "next_at": row.next_at,
-        "done_urls": sorted(row.done_urls),
-        "last_error": row.last_error,
-    }
 
 
 def open_embedded(path: Path | str, **kwargs: Any) -> EmbeddedStore:

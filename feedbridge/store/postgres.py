@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -38,20 +37,16 @@ from feedbridge.store.base import (
     StoreInfo,
     TargetState,
 )
-
-_OUTBOX_COLUMNS = (
-    "id, target, kind, key, payload, queued_at, attempts, first_attempt_at, next_at, "
-    "done_urls, last_error"
+from feedbridge.store.pgwrite import (
+    OUTBOX_COLUMNS,
+    enqueue,
+    mark,
+    mask_dsn,
+    outbox_row,
+    put_rendered,
+    why,
+    write_source,
 )
-
-
-def mask_dsn(url: str) -> str:
-    """The URL with its password replaced by ***, for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class PostgresStore(OutboxCalls):
@@ -84,7 +79,7 @@ class PostgresStore(OutboxCalls):
             )  # fmt: skip
         except (psycopg.Error, OSError) as exc:
             raise StoreError(
-                f"cannot open the store at {self.location}: {_why(exc)}; check that "
+                f"cannot open the store at {self.location}: {why(exc)}; check that "
                 "PostgreSQL runs there and accepts this user and password"
             ) from exc
         except RuntimeError as exc:
@@ -113,7 +108,7 @@ class PostgresStore(OutboxCalls):
         except LeaseLost:
             raise
         except psycopg.Error as exc:
-            raise StoreError(f"store at {self.location} failed: {_why(exc)}") from exc
+            raise StoreError(f"store at {self.location} failed: {why(exc)}") from exc
 
     # --- checks ------------------------------------------------------------------------
 
@@ -206,11 +201,11 @@ class PostgresStore(OutboxCalls):
         )  # fmt: skip
         # an unchanged or failed poll is one statement: no transaction round trips
         with self._tx(transaction=not only_state) as conn:
-            _write_source(conn, source, outcome, lease, now)  # first: with a lease, the fence
+            write_source(conn, source, outcome, lease, now)  # first: with a lease, the fence
             if only_state:
                 return
             if outcome.rendered is not None:
-                _put_rendered(conn, outcome.rendered)
+                put_rendered(conn, outcome.rendered)
             before = outcome.seen_before
             fresh = [e for e in outcome.seen if e.key not in before or before[e.key] != e.score]
             if fresh:
@@ -228,8 +223,8 @@ class PostgresStore(OutboxCalls):
                     (until, source, [e.key for e in outcome.seen if e.key not in new]),
                 )
             for target, keys in outcome.suppressed.items():
-                _mark(conn, target, source, list(keys), "first_run", until)
-            _enqueue(conn, outcome.notices, now, until)
+                mark(conn, target, source, list(keys), "first_run", until)
+            enqueue(conn, outcome.notices, now, until)
             if outcome.first_cycle:
                 conn.execute(
                     "INSERT INTO target_known (target, source) SELECT t, %s "
@@ -253,8 +248,7 @@ class PostgresStore(OutboxCalls):
                  "until": now + ttl},
             ).fetchall()  # fmt: skip
         return [
-            Lease(n, self.owner, v, now + ttl, p, SourceState.from_dict(st))
-            for n, v, p, st in rows
+            Lease(n, self.owner, v, now + ttl, p, SourceState.from_dict(st)) for n, v, p, st in rows
         ]
 
     def renew(self, lease: Lease, now: float, ttl: float) -> Lease:
@@ -272,7 +266,7 @@ class PostgresStore(OutboxCalls):
 
     def enqueue(self, notices: Sequence[Notice], now: float) -> int:
         with self._tx() as conn:
-            return _enqueue(conn, notices, now, now + self.seen_ttl)
+            return enqueue(conn, notices, now, now + self.seen_ttl)
 
     def claim_due(
         self, target: str, now: float, limit: int | None = None, ttl: float = 300.0
@@ -294,10 +288,10 @@ class PostgresStore(OutboxCalls):
             rows = conn.execute(
                 "UPDATE outbox SET claim_owner = %(me)s, claim_until = %(until)s WHERE id IN "
                 "(SELECT id FROM outbox WHERE target = %(t)s ORDER BY id LIMIT %(limit)s "
-                f"FOR UPDATE SKIP LOCKED) RETURNING {_OUTBOX_COLUMNS}",
+                f"FOR UPDATE SKIP LOCKED) RETURNING {OUTBOX_COLUMNS}",
                 {"me": self.owner, "until": now + ttl, "t": target, "limit": limit},
             ).fetchall()
-        return sorted((_row(r) for r in rows), key=lambda r: int(r.id))
+        return sorted((outbox_row(r) for r in rows), key=lambda r: int(r.id))
 
     def _fenced(self, conn: psycopg.Connection[Any], target: str) -> None:
         row = conn.execute(
@@ -350,15 +344,15 @@ class PostgresStore(OutboxCalls):
             ids = [int(r.id) for r in (*done, *failed) if r.id]
             conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
             self._save_target(conn, target, state)
-            _enqueue(conn, notices, now, until)
+            enqueue(conn, notices, now, until)
 
     def pending(self, target: str, limit: int | None = None) -> list[OutboxRow]:
         with self._tx() as conn:
             rows = conn.execute(
-                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE target = %s ORDER BY id LIMIT %s",
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE target = %s ORDER BY id LIMIT %s",
                 (target, limit),
             ).fetchall()
-        return [_row(r) for r in rows]
+        return [outbox_row(r) for r in rows]
 
     def pending_count(self, target: str) -> int:
         with self._tx() as conn:
@@ -421,107 +415,3 @@ class PostgresStore(OutboxCalls):
             for table in ("seen", "handed", "failed"):
                 removed += conn.execute(f"DELETE FROM {table} WHERE expires < %s", (now,)).rowcount
         return removed
-
-
-def _write_source(
-    conn: psycopg.Connection[Any],
-    source: str,
-    outcome: PollOutcome,
-    lease: Lease | None,
-    now: float,
-) -> None:
-    """The source row: state, feed, next due time. With a lease the row is written only while
-    the lease is held (and released); otherwise LeaseLost, and the transaction rolls back."""
-    args = {
-        "name": source,
-        "state": Jsonb(outcome.state.to_dict()),
-        "feed": Jsonb([e.to_dict() for e in outcome.feed or ()]),
-        "next_due": outcome.next_due if outcome.next_due is not None else now,
-    }
-    sets = ["state = %(state)s"]
-    if outcome.feed is not None:
-        sets.append("feed = %(feed)s")
-    if outcome.next_due is not None:
-        sets.append("next_due = %(next_due)s")
-    if lease is None:
-        conn.execute(
-            "INSERT INTO sources (name, state, feed, next_due) "
-            "VALUES (%(name)s, %(state)s, %(feed)s, %(next_due)s) "
-            f"ON CONFLICT (name) DO UPDATE SET {', '.join(sets)}",
-            args,
-        )
-        return
-    held = conn.execute(
-        f"UPDATE sources SET {', '.join(sets)}, lease_owner = NULL, lease_until = NULL "
-        "WHERE name = %(name)s AND lease_owner = %(owner)s AND lease_version = %(version)s "
-        "RETURNING 1",
-        {**args, "owner": lease.owner, "version": lease.version},
-    ).fetchone()
-    if held is None:
-        raise LeaseLost(f"lease on source {source!r} lost; its poll was not saved")
-
-
-def _why(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def _mark(
-    conn: psycopg.Connection[Any], target: str, source: str, keys: list[str], how: str,
-    until: float,
-) -> None:  # fmt: skip
-    conn.execute(
-        "INSERT INTO handed (target, source, key, how, expires) "
-        "SELECT %s, %s, k, %s, %s FROM unnest(%s::text[]) k "
-        "ON CONFLICT (target, source, key) DO UPDATE SET expires = EXCLUDED.expires",
-        (target, source, how, until, keys),
-    )
-
-
-def _enqueue(
-    conn: psycopg.Connection[Any], notices: Sequence[Notice], now: float, until: float
-) -> int:
-    """Queue notices once each (unique target, kind, key); entries get their delivery mark."""
-    if not notices:
-        return 0
-    added = 0
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO outbox (target, kind, key, payload, queued_at) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (target, kind, key) DO NOTHING",
-            [(n.target, n.kind, n.key, Jsonb(dict(n.payload)), now) for n in notices],
-        )
-        added = max(cur.rowcount, 0)
-    by_target: dict[tuple[str, str], list[str]] = {}
-    for n in notices:
-        if n.kind == "entry":
-            source, _, key = n.key.partition(":")
-            by_target.setdefault((n.target, source), []).append(key)
-    for (target, source), keys in by_target.items():
-        _mark(conn, target, source, keys, "queued", until)
-    return added
-
-
-def _put_rendered(conn: psycopg.Connection[Any], feed: StoredFeed) -> None:
-    conn.execute(
-        "INSERT INTO feeds (source, version, etags, last_modified, entry_count, newest) "
-        "VALUES (%s, 1, %s, %s, %s, %s) ON CONFLICT (source) DO UPDATE SET "
-        "version = feeds.version + 1, etags = EXCLUDED.etags, "
-        "last_modified = EXCLUDED.last_modified, entry_count = EXCLUDED.entry_count, "
-        "newest = EXCLUDED.newest",
-        (feed.source, Jsonb(dict(feed.etags)), feed.last_modified, feed.entry_count,
-         Jsonb(feed.newest.to_dict()) if feed.newest else None),
-    )  # fmt: skip
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO feed_bodies (source, format, gz) VALUES (%s, %s, %s) "
-            "ON CONFLICT (source, format) DO UPDATE SET gz = EXCLUDED.gz",
-            [(feed.source, fmt, data) for fmt, data in feed.gzipped.items()],
-        )
-
-
-def _row(r: Sequence[Any]) -> OutboxRow:
-    return OutboxRow(
-        id=str(r[0]), target=r[1], kind=r[2], key=r[3], payload=r[4], queued_at=r[5],
-        attempts=r[6], first_attempt_at=r[7], next_at=r[8], done_urls=frozenset(r[9]),
-        last_error=r[10],
-    )  # fmt: skip

@@ -1,0 +1,131 @@
+"""The PostgreSQL store's statements that several calls share: the fenced source write, delivery
+marks, queuing notices once, rendered feeds, outbox rows. Used only by `postgres.py`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from feedbridge.store.base import Lease, LeaseLost, Notice, OutboxRow, PollOutcome, StoredFeed
+
+OUTBOX_COLUMNS = (
+    "id, target, kind, key, payload, queued_at, attempts, first_attempt_at, next_at, "
+    "done_urls, last_error"
+)
+
+
+def mask_dsn(url: str) -> str:
+    """The URL with its password replaced by ***, for logs and errors."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def write_source(
+    conn: psycopg.Connection[Any],
+    source: str,
+    outcome: PollOutcome,
+    lease: Lease | None,
+    now: float,
+) -> None:
+    """The source row: state, feed, next due time. With a lease the row is written only while
+    the lease is held (and released); otherwise LeaseLost, and the transaction rolls back."""
+    args = {
+        "name": source,
+        "state": Jsonb(outcome.state.to_dict()),
+        "feed": Jsonb([e.to_dict() for e in outcome.feed or ()]),
+        "next_due": outcome.next_due if outcome.next_due is not None else now,
+    }
+    sets = ["state = %(state)s"]
+    if outcome.feed is not None:
+        sets.append("feed = %(feed)s")
+    if outcome.next_due is not None:
+        sets.append("next_due = %(next_due)s")
+    if lease is None:
+        conn.execute(
+            "INSERT INTO sources (name, state, feed, next_due) "
+            "VALUES (%(name)s, %(state)s, %(feed)s, %(next_due)s) "
+            f"ON CONFLICT (name) DO UPDATE SET {', '.join(sets)}",
+            args,
+        )
+        return
+    held = conn.execute(
+        f"UPDATE sources SET {', '.join(sets)}, lease_owner = NULL, lease_until = NULL "
+        "WHERE name = %(name)s AND lease_owner = %(owner)s AND lease_version = %(version)s "
+        "RETURNING 1",
+        {**args, "owner": lease.owner, "version": lease.version},
+    ).fetchone()
+    if held is None:
+        raise LeaseLost(f"lease on source {source!r} lost; its poll was not saved")
+
+
+def why(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def mark(
+    conn: psycopg.Connection[Any], target: str, source: str, keys: list[str], how: str,
+    until: float,
+) -> None:  # fmt: skip
+    conn.execute(
+        "INSERT INTO handed (target, source, key, how, expires) "
+        "SELECT %s, %s, k, %s, %s FROM unnest(%s::text[]) k "
+        "ON CONFLICT (target, source, key) DO UPDATE SET expires = EXCLUDED.expires",
+        (target, source, how, until, keys),
+    )
+
+
+def enqueue(
+    conn: psycopg.Connection[Any], notices: Sequence[Notice], now: float, until: float
+) -> int:
+    """Queue notices once each (unique target, kind, key); entries get their delivery mark."""
+    if not notices:
+        return 0
+    added = 0
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO outbox (target, kind, key, payload, queued_at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (target, kind, key) DO NOTHING",
+            [(n.target, n.kind, n.key, Jsonb(dict(n.payload)), now) for n in notices],
+        )
+        added = max(cur.rowcount, 0)
+    by_target: dict[tuple[str, str], list[str]] = {}
+    for n in notices:
+        if n.kind == "entry":
+            source, _, key = n.key.partition(":")
+            by_target.setdefault((n.target, source), []).append(key)
+    for (target, source), keys in by_target.items():
+        mark(conn, target, source, keys, "queued", until)
+    return added
+
+
+def put_rendered(conn: psycopg.Connection[Any], feed: StoredFeed) -> None:
+    conn.execute(
+        "INSERT INTO feeds (source, version, etags, last_modified, entry_count, newest) "
+        "VALUES (%s, 1, %s, %s, %s, %s) ON CONFLICT (source) DO UPDATE SET "
+        "version = feeds.version + 1, etags = EXCLUDED.etags, "
+        "last_modified = EXCLUDED.last_modified, entry_count = EXCLUDED.entry_count, "
+        "newest = EXCLUDED.newest",
+        (feed.source, Jsonb(dict(feed.etags)), feed.last_modified, feed.entry_count,
+         Jsonb(feed.newest.to_dict()) if feed.newest else None),
+    )  # fmt: skip
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO feed_bodies (source, format, gz) VALUES (%s, %s, %s) "
+            "ON CONFLICT (source, format) DO UPDATE SET gz = EXCLUDED.gz",
+            [(feed.source, fmt, data) for fmt, data in feed.gzipped.items()],
+        )
+
+
+def outbox_row(r: Sequence[Any]) -> OutboxRow:
+    return OutboxRow(
+        id=str(r[0]), target=r[1], kind=r[2], key=r[3], payload=r[4], queued_at=r[5],
+        attempts=r[6], first_attempt_at=r[7], next_at=r[8], done_urls=frozenset(r[9]),
+        last_error=r[10],
+    )  # fmt: skip
