@@ -16,6 +16,7 @@ from feedbridge.config import Config
 from feedbridge.errors import EXIT_FAILED, EXIT_OK, ConfigError
 from feedbridge.notify import RoundResult
 from feedbridge.store import open_store
+from feedbridge.wording import plural
 from feedbridge.worker import PollReport
 
 log = logging.getLogger("feedbridge")
@@ -53,10 +54,15 @@ def check_store(config: Config) -> list[str]:
         info = store.check(deep=True, sources=[s.name for s in config.sources if s.enabled])
     if info.backend != "postgresql":
         return []
-    return [
+    lines = [
         f"store: PostgreSQL {info.server} at {info.location}, schema version {info.schema_version}",
-        f"store: {info.due_sources} sources due, the most overdue {info.due_lag:.0f}s late",
+        f"store: {plural(info.due_sources, 'source')} due and waiting for a worker, the most "
+        f"overdue {info.due_lag:.0f}s late",
     ]
+    unseen = int(info.details.get("never_polled", 0))
+    if unseen:
+        lines.append(f"store: {plural(unseen, 'configured source')} not yet taken up by any node")
+    return lines
 
 
 _PROBLEM = re.compile(r"^sources(?:\[0\]|\.[^.]+)\.(\w+)(?:\[\d+\])?: (.*)$")

@@ -298,12 +298,14 @@ def test_check_once_and_a_serve_only_node_on_postgresql(
     assert check.returncode == 0, check.stderr
     assert re.search(r"^store: PostgreSQL 1\d\.\d+ .* at postgresql://", check.stdout, re.M)
     assert "schema version 1" in check.stdout and "worker: off (serves only)" in check.stdout
+    assert "store: 1 configured source not yet taken up by any node" in check.stdout
     once = run_cli("--config", str(config), "once", cwd=tmp_path)
     assert once.returncode == 0, once.stderr
     assert "one: 2 entries" in once.stdout
     fetched = len(world.fetches[1])
     check = run_cli("--config", str(config), "check", cwd=tmp_path)
-    assert "store: 0 sources due" in check.stdout, check.stdout
+    assert "store: 0 sources due and waiting for a worker" in check.stdout, check.stdout
+    assert "not yet taken up" not in check.stdout
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("UPDATE sources SET next_due = 0")  # due: a polling node would fetch it
 

@@ -137,10 +137,13 @@ class PostgresStore(OutboxCalls):
             query += " AND name = ANY(%s)" if sources else ""
             args: list[Any] = [now, now, now, *([list(sources)] if sources else [])]
             count, lag = conn.execute(query, args).fetchone()  # type: ignore[misc]
-            conn.execute("SELECT 1 FROM sources LIMIT 1")
+            known = conn.execute(
+                "SELECT count(*) FROM sources WHERE name = ANY(%s)", (list(sources),)
+            ).fetchone()[0]  # type: ignore[index]
         return StoreInfo(
             "postgresql", self.location, server=str(server), schema_version=version,
             due_sources=int(count), due_lag=float(lag),
+            details={"never_polled": len(set(sources)) - int(known)},
         )  # fmt: skip
 
     # --- sources -----------------------------------------------------------------------
