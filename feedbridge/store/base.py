@@ -21,16 +21,26 @@ class LeaseLost(StoreError):
     nothing of the outcome was written."""
 
 
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    """A record's field names but `extra` (every poll converts a state: look them up once)."""
+    found = _NAMES.get(cls)
+    if found is None:
+        found = _NAMES[cls] = tuple(f.name for f in fields(cls) if f.name != "extra")
+    return found
+
+
 def _split(cls: type, data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    names = {f.name for f in fields(cls)} - {"extra"}
+    names = _names(cls)
     known = {k: v for k, v in data.items() if k in names}
     return known, {k: v for k, v in data.items() if k not in names}
 
 
 def _present(record: Any) -> dict[str, Any]:
     """The record's fields as a dict, leaving out those that are None (absent)."""
-    names = (f.name for f in fields(record) if f.name != "extra")
-    return {n: v for n in names if (v := getattr(record, n)) is not None}
+    return {n: v for n in _names(type(record)) if (v := getattr(record, n)) is not None}
 
 
 @dataclass(frozen=True, slots=True)

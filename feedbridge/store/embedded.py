@@ -224,6 +224,15 @@ class EmbeddedStore(OutboxCalls):
     def apply_poll(self, source: str, outcome: PollOutcome, lease: Lease | None = None) -> None:
         now = self.clock()
         until = now + self.seen_ttl
+        if not (
+            outcome.feed is not None or outcome.rendered or outcome.seen or outcome.notices
+            or outcome.suppressed or outcome.first_cycle
+        ):  # fmt: skip
+            try:  # an unchanged or failed poll writes its state: one atomic set
+                self._set(f"state:source:{source}", outcome.state.to_dict())
+            except _FAILURES as exc:
+                raise StoreError(f"store at {self.path} failed: {exc}{_REMEDY}") from exc
+            return
         with self._transaction():
             if outcome.feed is not None:
                 self._set(f"feed:{source}", [e.to_dict() for e in outcome.feed])
