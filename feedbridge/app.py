@@ -11,10 +11,11 @@ from feedbridge.feeds import FeedBoard, Publisher
 from feedbridge.filters import EntryFilter
 from feedbridge.http import HttpClient, HttpSettings
 from feedbridge.metrics import Metrics
-from feedbridge.notify import Channel, Notifier, default_format
+from feedbridge.notify import Channel, Notifier
 from feedbridge.server import SourceInfo
 from feedbridge.sources import Source, build_source
 from feedbridge.store import Store, open_store
+from feedbridge.templates import Templates
 from feedbridge.worker import TargetRule, Worker
 
 
@@ -24,9 +25,8 @@ def channels(config: Config) -> list[Channel]:
         Channel(
             name=t.name,
             urls=t.urls(),
-            format=t.format or default_format(t.urls()),
-            title_template=t.title,
-            body_template=t.body,
+            format=t.format,
+            templates=Templates(t.title, t.body, t.digest_title, t.digest_body),
             retry_window=t.retry_window.total_seconds(),
             health=t.health,
             digest=t.digest_spec,

@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from feedbridge.errors import (
     StoreError,
 )
 from feedbridge.logs import setup_logging
+from feedbridge.notify import queue_report
 from feedbridge.operations import (
     as_flags,
     check_store,
@@ -51,9 +53,10 @@ from feedbridge.preview import extract_once, report
 from feedbridge.server import HEARTBEAT_STALE, create_app, opml
 from feedbridge.sources import build_source
 from feedbridge.store import Store
+from feedbridge.templates import SAMPLE_ENTRY, entry_message
+from feedbridge.wording import plural
 
 log = logging.getLogger("feedbridge")
-
 
 
 def _store_or_exit(config: Config) -> Store:
@@ -218,13 +221,13 @@ def once(ctx: click.Context) -> None:
                     status = f"warning: {r.warning}"
                 skipped = f"skipped {r.skipped}, " if r.skipped else ""
                 click.echo(
-                    f"{r.source}: {r.entries} entries, {r.new} new, {r.queued} queued, "
+                    f"{r.source}: {plural(r.entries, 'entry')}, {r.new} new, {r.queued} queued, "
                     f"{skipped}{r.seconds * 1000:.0f} ms, {status}"
                 )
-            for name in rt.notifier.channels:
-                pending = rt.store.pending_count(name)
-                if pending:
-                    click.echo(f"target {name}: {pending} deliveries still queued")
+            for channel in rt.notifier.channels.values():
+                line = queue_report(channel, rt.store, time.time())
+                if line:
+                    click.echo(line)
             return once_exit_code(reports, rt.worker.last_round)
 
     sys.exit(asyncio.run(cycle()))
@@ -293,19 +296,8 @@ def notify_test(ctx: click.Context, target: str) -> None:
     except StopIteration:
         click.echo(f"error: no target named {target!r}", err=True)
         sys.exit(EXIT_CONFIG)
-    from feedbridge.models import Entry
-
-    sample = Entry(
-        source="feedbridge-test",
-        key="test",
-        title="feedbridge test notification",
-        link=config.server.base_url,
-        summary="If you can read this, the target works.",
-        authors=("feedbridge",),
-        score=42,
-    )
-    message = chosen.render({"type": "entry", "entry": sample.to_dict()})
-    results = asyncio.run(chosen.send(message))
+    sample = replace(SAMPLE_ENTRY, link=config.server.base_url, extras={})
+    results = asyncio.run(chosen.send_all(lambda fmt: entry_message(sample, fmt, chosen.templates)))
     for index, reason in sorted(results.items()):
         shown = mask_url(chosen.urls[index])
         click.echo(f"{shown}: {'ok' if reason is None else 'FAILED: ' + reason}")

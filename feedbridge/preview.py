@@ -10,6 +10,7 @@ from feedbridge.http import HttpClient, HttpSettings
 from feedbridge.models import Entry
 from feedbridge.sources import Source
 from feedbridge.sources.common import Extraction, describe_skipped
+from feedbridge.wording import plural
 
 
 async def extract_once(source: Source, settings: HttpSettings | None = None) -> Extraction:
@@ -51,7 +52,7 @@ def report(source: Source, result: Extraction, state: dict[str, Any] | None = No
             f"{entry.link or f'(no link; key {entry.key})'}"
         )
     lines.append("")
-    lines.append(f"{len(result.entries)} entries from {result.items} items")
+    lines.append(f"{plural(len(result.entries), 'entry')} from {plural(result.items, 'item')}")
     if result.matched:
         fields = ", ".join(
             f"{name} {count}/{result.items}" for name, count in result.matched.items()

@@ -79,7 +79,7 @@ def test_once_exits_1_when_a_delivery_fails(
     result = once(tmp_path, blog(httpserver.url_for("/blog/")) + target)
     assert result.returncode == 1
     assert "blog: 3 entries, 3 new, 3 queued" in result.stdout  # the source itself was fine
-    assert "target hook: 3 deliveries still queued" in result.stdout
+    assert "target hook: 3 messages not delivered yet, will retry" in result.stdout
 
 
 def test_once_exits_0_while_entries_wait_for_a_digest(
@@ -92,6 +92,7 @@ def test_once_exits_0_while_entries_wait_for_a_digest(
     )
     result = once(tmp_path, blog(httpserver.url_for("/blog/")) + target)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert f"target hook: 3 entries waiting for the digest at {digest} UTC" in result.stdout
     assert receiver.received == []
 
 

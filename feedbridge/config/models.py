@@ -376,6 +376,8 @@ class TargetConfig(_Model):
     format: Literal["text", "markdown", "html"] | None = None
     title: Template | None = None
     body: Template | None = None
+    digest_title: Template | None = None
+    digest_body: Template | None = None
     digest: Annotated[str, AfterValidator(_digest)] | None = None
     digest_empty: bool = False
     top: Positive | None = None

@@ -50,7 +50,16 @@ def _describe_target(target: TargetConfig) -> list[str]:
 
 
 def secret_fragments(config: Config) -> list[str]:
-    """The secret parts of the config (tokens, passwords, URL path tokens) for log masking."""
+    """The secret parts of the config (tokens, passwords, URL path tokens) for log masking.
+
+    Masking is by value; a URL path piece that a source or target name contains is left
+    out, since names appear in every log line (`target=team-digest` must stay readable).
+    """
+    names = [s.name for s in config.sources] + [t.name for t in config.targets]
+    return [f for f in _fragments(config) if not any(f in name for name in names)]
+
+
+def _fragments(config: Config) -> list[str]:
     found: list[str] = []
     if config.server.token:
         found.append(config.server.token.get_secret_value())
