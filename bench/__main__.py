@@ -18,10 +18,18 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from bench import case_extract, case_notify, case_poll, case_render, case_serve, case_store
+from bench import (
+    case_browser,
+    case_extract,
+    case_notify,
+    case_poll,
+    case_render,
+    case_serve,
+    case_store,
+)
 from bench.common import BENCH, NGINX, ROOT, WRK, Row, rows_json, table, write_json
 
-CASES = ("extract", "poll", "render", "serve", "notify", "store")
+CASES = ("extract", "poll", "render", "serve", "notify", "store", "browser")
 PACKAGES = (
     "httpx",
     "httpx-aiohttp",
@@ -36,6 +44,7 @@ PACKAGES = (
     "httptools",
     "beautifulsoup4",
     "lxml",
+    "playwright",
 )
 
 
@@ -187,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows += got
             elif case == "store":
                 got, extras["store"] = case_store.run(args.quick)
+                rows += got
+            elif case == "browser":
+                got, extras["browser"] = case_browser.run(args.quick)
                 rows += got
         except Exception as exc:  # one broken case must not hide the others' numbers
             errors[case] = f"{type(exc).__name__}: {exc}"

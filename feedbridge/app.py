@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
+from feedbridge.browser import BrowserPool, BrowserSettings
 from feedbridge.config import Config
 from feedbridge.feeds import FeedBoard, Publisher
 from feedbridge.filters import EntryFilter
@@ -101,6 +102,7 @@ class Runtime:
     board: FeedBoard
     worker: Worker
     metrics: Metrics
+    browser: BrowserPool | None = None
 
 
 @contextlib.asynccontextmanager
@@ -110,6 +112,8 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
     """
     store = store or open_config_store(config)
     http = HttpClient(http_settings(config))
+    # started on the first browser fetch, so a config without one costs nothing
+    browser = BrowserPool(BrowserSettings.from_config(config)) if config.uses_browser else None
     try:
         metrics = Metrics()
         notifier = Notifier(channels(config), store, metrics=metrics)
@@ -123,6 +127,7 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
             notifier=notifier,
             publisher=publisher,
             metrics=metrics,
+            browser=browser,
         )
         publisher.publish_stored(worker.sources, store)
         metrics.know([s.name for s in worker.sources], notifier.channels)
@@ -132,7 +137,9 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
             last_success = store.state("source", s.name).get("last_success")
             if isinstance(last_success, int | float):
                 metrics.last_success.labels(s.name).set(last_success)
-        yield Runtime(config, store, http, notifier, board, worker, metrics)
+        yield Runtime(config, store, http, notifier, board, worker, metrics, browser)
     finally:
+        if browser is not None:
+            await browser.aclose()
         await http.aclose()
         store.close()

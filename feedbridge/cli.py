@@ -24,7 +24,15 @@ try:
 except ImportError:  # pragma: no cover - Windows
     uvloop = None  # type: ignore[assignment]
 
-from feedbridge.app import channels, open_config_store, runtime, source_infos, sources
+from feedbridge.app import (
+    channels,
+    http_settings,
+    open_config_store,
+    runtime,
+    source_infos,
+    sources,
+)
+from feedbridge.browser import BrowserSettings, BrowserUnavailable, describe_browser
 from feedbridge.config import (
     Config,
     adhoc_source_config,
@@ -162,6 +170,8 @@ async def _run(config: Config) -> None:
             )
         await stop.wait()
         log.info("stopping")
+        if rt.browser is not None:  # a page load in progress is cancelled, not waited for
+            await rt.browser.aclose()
         if server is not None:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -244,6 +254,16 @@ def check(ctx: click.Context) -> None:
     except StoreError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_STORE)
+    if config.uses_browser or config.browser.executable or config.browser.cdp_url:
+        try:
+            click.echo(
+                f"browser: {describe_browser(config.browser.executable, config.browser.cdp_url)}"
+            )
+        except BrowserUnavailable as exc:
+            if config.uses_browser:
+                click.echo(f'error: fetch = "browser" sources, but no browser: {exc}', err=True)
+                sys.exit(EXIT_FAILED)
+            click.echo(f"browser: none ({exc})")
     click.echo("config ok")
 
 
@@ -314,6 +334,13 @@ def notify_test(ctx: click.Context, target: str) -> None:
     show_default=True,
     help="Ad hoc: how to read the page.",
 )
+@click.option(
+    "--fetch",
+    type=click.Choice(["http", "browser"]),
+    default=None,
+    help="Ad hoc html: load the page in headless Chromium (default http).",
+)
+@click.option("--wait-for", help="Ad hoc, browser: CSS selector to wait for (default --item).")
 @click.option("--item", help="Ad hoc: CSS selector (html) or JMESPath (json) of each item.")
 @click.option("--title", help="Ad hoc: selector of the title.")
 @click.option("--link", help="Ad hoc: selector of the link (selector@href).")
@@ -333,6 +360,8 @@ def preview(
     kind: str,
     item: str | None,
     id_: str | None,
+    fetch: str | None,
+    wait_for: str | None,
     **fields: str | None,
 ) -> None:
     """Fetch SOURCE (or --url with selectors) once and show what it extracts.
@@ -356,7 +385,8 @@ def preview(
         table: dict[str, Any] = {"name": source or "preview", "kind": kind, "url": url}
         if kind != "feed":
             table["item" if kind == "html" else "items"] = item
-        table.update({k: v for k, v in {**fields, "id": id_}.items() if v is not None})
+        extra = {**fields, "id": id_, "fetch": fetch, "wait_for": wait_for}
+        table.update({k: v for k, v in extra.items() if v is not None})
         try:
             source_config = adhoc_source_config(table)
             src = build_source(source_config)
@@ -371,7 +401,11 @@ def preview(
             click.echo(str(exc), err=True)
             sys.exit(EXIT_CONFIG)
     try:
-        result = asyncio.run(extract_once(src))
+        http, browser = None, None
+        if config is not None:
+            browser = BrowserSettings.from_config(config)
+            http = http_settings(config)
+        result, render = asyncio.run(extract_once(src, http, browser))
     except FeedbridgeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -379,4 +413,4 @@ def preview(
     if config is not None and config.storage.path.is_dir():
         with contextlib.suppress(StoreError), Store(config.storage.path) as store:
             state = store.state("source", src.name)
-    click.echo(report(src, result, state))
+    click.echo(report(src, result, state, render))

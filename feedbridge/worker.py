@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from feedbridge.errors import FeedbridgeError, FetchError, StoreError
 from feedbridge.feeds import Publisher
@@ -21,9 +21,12 @@ from feedbridge.models import Entry, HealthEvent
 from feedbridge.notify import Notifier, RoundResult, entry_payload
 from feedbridge.pipeline import TargetView, decide
 from feedbridge.scheduler import first_due, next_due
-from feedbridge.sources import Source
+from feedbridge.sources import Fetcher, Source
 from feedbridge.sources.common import describe_skipped
 from feedbridge.store import Store
+
+if TYPE_CHECKING:
+    from feedbridge.browser import BrowserPool
 
 log = logging.getLogger("feedbridge.worker")
 
@@ -68,6 +71,7 @@ class Worker:
         publisher: Publisher,
         metrics: Metrics | None = None,
         failure_threshold: int = 3,
+        browser: BrowserPool | None = None,
     ) -> None:
         self.sources = list(sources)
         self.targets = list(targets)
@@ -78,6 +82,7 @@ class Worker:
         self.board = publisher.board
         self.metrics = metrics
         self.failure_threshold = failure_threshold
+        self.browser = browser
         self.heartbeat = time.time()
         self._wake = asyncio.Event()
         self.polling: set[str] = set()  # sources whose poll is in progress
@@ -131,10 +136,9 @@ class Worker:
     async def _poll_stored(self, source: Source, now: datetime, started: float) -> PollReport:
         state = self.store.state("source", source.name)
         validators: dict[str, Any] = dict(state.get("validators") or {})
-        fetcher = self.http.fetcher(source.name, validators, source.config.headers)
         state["last_poll"] = now.timestamp()
         try:
-            entries = await source.poll(fetcher, now)
+            entries = await source.poll(self._fetcher(source, validators), now)
         except StoreError:
             raise
         except FeedbridgeError as exc:
@@ -170,6 +174,14 @@ class Worker:
             },
         )
         return report
+
+    def _fetcher(self, source: Source, validators: dict[str, Any]) -> Fetcher:
+        """The browser for `fetch = "browser"` sources, else the HTTP client."""
+        if getattr(source.config, "fetch", "http") == "browser":
+            if self.browser is None:
+                raise FetchError(source.name, source.url, "no browser in this process")
+            return self.browser.fetcher(source.name, source.config)
+        return self.http.fetcher(source.name, validators, source.config.headers)
 
     def _apply(
         self,

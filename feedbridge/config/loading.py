@@ -128,7 +128,12 @@ def _prepare(raw: dict[str, Any], problems: _Problems) -> dict[str, Any]:
     return data
 
 
-_SECRET_KEYS = {("server", "token"), ("targets", "url"), ("sources", "headers")}
+_SECRET_KEYS = {
+    ("server", "token"),
+    ("targets", "url"),
+    ("sources", "headers"),
+    ("sources", "cookies"),
+}
 _MESSAGES = {
     "extra": "unknown key",
     "missing": "required",

@@ -386,6 +386,7 @@ class Extraction:
     # wrong though not an error (a selector that matched nothing on a page with content):
     # the worker shows it in the source's status and `once` exits 1
     warning: str | None = None
+    scripted: bool = False  # the page has <script> elements: its items may come from them
 
 
 def content_key(title: str, text: str) -> str:
