@@ -41,7 +41,6 @@ from feedbridge.store import Store, open_store
 log = logging.getLogger("feedbridge")
 
 
-
 def _store_or_exit(config: Config) -> Store:
     """The configured store; one that cannot be opened ends the command with EXIT_STORE."""
     try:

@@ -158,6 +158,19 @@ def _tags(extras: Mapping[str, Any]) -> tuple[str, ...]:
 
 def _prepare(info: FeedInfo, entries: Iterable[Entry]) -> tuple[datetime, list[_Item]]:
     """Dedupe by (source, key), newest first, settle times; returns (feed updated, items)."""
+    feed_updated, rows = settle(info, entries)
+    return feed_updated, [prepare_item(*row) for row in rows]
+
+
+Settled = tuple[Entry, datetime | None, datetime | None, datetime]
+
+
+def settle(info: FeedInfo, entries: Iterable[Entry]) -> tuple[datetime, list[Settled]]:
+    """Dedupe, order newest first and fix each entry's `updated`: (feed updated, rows).
+
+    Each row is (entry, updated, published, the `updated` written); everything an
+    item's output depends on besides the entry itself, so fragments can be cached.
+    """
     rows: dict[tuple[str, str], tuple[Entry, datetime | None, datetime | None]] = {}
     for e in entries:
         if (e.source, e.key) not in rows:
@@ -169,7 +182,7 @@ def _prepare(info: FeedInfo, entries: Iterable[Entry]) -> tuple[datetime, list[_
     # The validator warns when two entries share an `updated`; ties step back by microseconds.
     used: set[datetime] = set()
     last: dict[datetime, datetime] = {}
-    items: list[_Item] = []
+    settled: list[Settled] = []
     for e, upd, pub in ordered:
         base = upd or pub or feed_updated
         when = last.get(base, base)
@@ -177,27 +190,30 @@ def _prepare(info: FeedInfo, entries: Iterable[Entry]) -> tuple[datetime, list[_
             when -= _TICK
         used.add(when)
         last[base] = when
-        score = e.score if e.score is None or math.isfinite(e.score) else None
-        title = next((t for t in map(_title, (e.title, e.link, e.key)) if t), "untitled")
-        summary = _clean(e.summary)
-        items.append(
-            _Item(
-                id=entry_id(e),
-                key=_ILLEGAL.sub("", e.key),
-                title=title,
-                link=_url(e.link),
-                summary=_truncate(summary, SUMMARY_MAX),
-                body=_clean(e.content_html) or html.escape(summary or title, quote=False),
-                published=pub,
-                modified=upd,
-                updated=when,
-                authors=tuple(a for a in (_line(n, TITLE_MAX) for n in e.authors) if a),
-                tags=_tags(e.extras),
-                image=_url(e.image),
-                score=score,
-            )
-        )
-    return feed_updated, items
+        settled.append((e, upd, pub, when))
+    return feed_updated, settled
+
+
+def prepare_item(e: Entry, upd: datetime | None, pub: datetime | None, when: datetime) -> _Item:
+    """One settled entry as every format writes it: cleaned, cut, its id derived."""
+    score = e.score if e.score is None or math.isfinite(e.score) else None
+    title = next((t for t in map(_title, (e.title, e.link, e.key)) if t), "untitled")
+    summary = _clean(e.summary)
+    return _Item(
+        id=entry_id(e),
+        key=_ILLEGAL.sub("", e.key),
+        title=title,
+        link=_url(e.link),
+        summary=_truncate(summary, SUMMARY_MAX),
+        body=_clean(e.content_html) or html.escape(summary or title, quote=False),
+        published=pub,
+        modified=upd,
+        updated=when,
+        authors=tuple(a for a in (_line(n, TITLE_MAX) for n in e.authors) if a),
+        tags=_tags(e.extras),
+        image=_url(e.image),
+        score=score,
+    )
 
 
 def _feed_title(info: FeedInfo) -> str:

@@ -89,8 +89,9 @@ class Worker:
             if report.ok:
                 m.last_success.labels(name).set(time.time())
                 m.new_entries.labels(name).inc(report.new)
-                rendered = self.board.feeds.get(name)
-                m.entries.labels(name).set(rendered.entry_count if rendered else 0)
+                live = self.board.feeds.get(name)  # not read from the store just for this
+                if live is not None:
+                    m.entries.labels(name).set(live.entry_count)
             else:
                 m.errors.labels(name).inc()
         return report

@@ -91,12 +91,15 @@ def check_atom(data: bytes) -> list[str]:
 
 
 def _check_common(
-    el: ET.Element, where: str, allowed: frozenset[str], at_most_once: tuple[str, ...],
+    el: ET.Element,
+    where: str,
+    allowed: frozenset[str],
+    at_most_once: tuple[str, ...],
     problems: list[str],
 ) -> None:
     for child in el:
-        if child.tag.startswith(A) and child.tag[len(A):] not in allowed:
-            problems.append(f"{where}: undefined element atom:{child.tag[len(A):]}")
+        if child.tag.startswith(A) and child.tag[len(A) :] not in allowed:
+            problems.append(f"{where}: undefined element atom:{child.tag[len(A) :]}")
     for tag in _FEED_ONCE:
         count = len(el.findall(A + tag))
         if count != 1:
@@ -233,8 +236,9 @@ class _RiskFinder(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _UNSAFE_TAGS:
             self.risks.append(f"html contains a <{tag}> element")
-        self.risks.extend(f"html attribute {name} on <{tag}>" for name, _ in attrs
-                          if name.startswith("on"))
+        self.risks.extend(
+            f"html attribute {name} on <{tag}>" for name, _ in attrs if name.startswith("on")
+        )
 
 
 def _html_risks(value: str) -> list[str]:

@@ -421,9 +421,7 @@ LISTING = b"""<html><head><title>Listing</title></head><body>
 
 def test_analyze_reports_matches_per_field_and_skips_by_reason() -> None:
     source = HtmlSource(
-        config(
-            "html", title="h2", score=".n", date="time", link_pattern=r"/p/\d+$", limit=2
-        )
+        config("html", title="h2", score=".n", date="time", link_pattern=r"/p/\d+$", limit=2)
     )
     result = source.analyze(page(LISTING))
     assert [entry.title for entry in result.entries] == ["One", "Three"]
@@ -445,7 +443,7 @@ def test_keys_are_stable_across_polls_and_positions() -> None:
     source = HtmlSource(config("html", title="h2"))
     first = source.extract(page(LISTING))
     reordered = LISTING.replace(b"<article>", b"<article class='x'>", 1)
-    reordered = reordered.replace(b"/p/1\">One", b"/p/1\">One (edited)")
+    reordered = reordered.replace(b'/p/1">One', b'/p/1">One (edited)')
     second = source.extract(page(reordered))
     assert [entry.key for entry in first] == [entry.key for entry in second]
 
