@@ -126,14 +126,16 @@ class Publisher:
         self.base_url = base_url.rstrip("/")
         self.output_dir = output_dir
 
-    def feed_info(self, source: Source) -> FeedInfo:
+    def feed_info(self, source: Source, title: str | None = None) -> FeedInfo:
+        """What the feed says about itself; `title` overrides the source's (as last published)."""
+        title = title or source.title
         return FeedInfo(
             name=source.name,
-            title=source.title,
+            title=title,
             link=source.site_url,
             self_url=f"{self.base_url}/feeds/{source.name}.atom",
             base_url=self.base_url,
-            description=f"{source.title}, via feedbridge",
+            description=f"{title}, via feedbridge",
         )
 
     def publish(self, source: Source, entries: Sequence[Entry], changed_at: float) -> None:
@@ -156,7 +158,11 @@ class Publisher:
             state = store.state("source", name)
             changed_at = float(state.get("feed_changed_at") or time.time())
             entries = store.feed_entries(name)
-            return LiveFeed(self.feed_info(source), entries, changed_at)
+            # An html source learns its page's title by reading the page: until then the
+            # title published last is the one to keep (same bytes, same ETag).
+            known = source.title if source.title != source.name else None
+            info = self.feed_info(source, known or state.get("feed_title"))
+            return LiveFeed(info, entries, changed_at)
 
         self.board.loader = load
 
