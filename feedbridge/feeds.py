@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -18,10 +19,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from feedbridge import render
+from feedbridge.errors import StoreError
 from feedbridge.fragments import FragmentCache
 from feedbridge.models import Entry, FeedInfo
 from feedbridge.sources import Source
 from feedbridge.store import Store
+
+log = logging.getLogger("feedbridge.feeds")
 
 GZIP_LEVEL = 1  # nginx's default: 4x faster than 6 for a feed ~15% larger
 
@@ -155,9 +159,13 @@ class Publisher:
             source = by_name.get(name)
             if source is None:
                 return None
-            state = store.state("source", name)
+            try:
+                state = store.state("source", name)
+                entries = store.feed_entries(name)
+            except StoreError as exc:  # not cached: the next request tries again
+                log.error("stored feed unreadable", extra={"source": name, "error": str(exc)})
+                return None
             changed_at = float(state.get("feed_changed_at") or time.time())
-            entries = store.feed_entries(name)
             # An html source learns its page's title by reading the page: until then the
             # title published last is the one to keep (same bytes, same ETag).
             known = source.title if source.title != source.name else None
