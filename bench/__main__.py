@@ -154,7 +154,7 @@ def targets(rows: list[Row], poll: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def show_targets(found: list[dict[str, Any]]) -> str:
-    lines = ["", "targets (issue 6)", "-----------------"]
+    lines = ["", "targets (issues 6 and 13)", "-------------------------"]
     for t in found:
         v = t["value"]
         mark = "n/a " if t["met"] is None else ("MET " if t["met"] else "MISS")

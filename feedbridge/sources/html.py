@@ -132,6 +132,7 @@ class HtmlSource(Source):
         # The plan: fields read with one query each, in this order; authors read all matches.
         self._single = tuple((n, sel) for n, sel in self._fields.items() if n != "author")
         self._author = self._fields.get("author")
+        self._queries = tuple(dict.fromkeys(sel.css for _, sel in self._single if sel.css))
         pattern = getattr(config, "link_pattern", None)
         try:
             self._link_pattern = re.compile(pattern) if pattern else None
@@ -192,8 +193,11 @@ class HtmlSource(Source):
         matched: dict[str, int],
     ) -> None:
         nodes: dict[str, LexborNode] = {}
+        firsts = {css: item.css_first(css) for css in self._queries}  # one query per selector
         for name, selector in self._single:
-            node = selector.first(item)
+            node = item if selector.css is None else firsts[selector.css]
+            if node is not None and selector.attr is not None and selector.attr not in node.attrs:
+                node = selector.first(item)  # a later match may have the attribute
             if node is not None:
                 nodes[name] = node
                 matched[name] += 1
