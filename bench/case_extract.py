@@ -209,6 +209,7 @@ def run(quick: bool = False) -> list[Row]:
         props = json.loads(node["data-props"])
         return [e for e in map(hf.entry, props["dailyPapers"]) if e is not None]
 
+    rows += _feed_rows(runs)
     fallback: Callable[[], Any] = (lambda: hf_page_src.extract(html_page)) if native else emulated
     assert len(fallback()) == 37
     label = "HfPapersSource" if native else "emulated: selectolax+entry()"
@@ -225,4 +226,81 @@ def run(quick: bool = False) -> list[Row]:
                 note="" if native else "HfPapersSource has no page fallback yet",
             )
         )
+    return rows
+
+
+# The RSS date forms of issue 11: what real feeds write.
+RSS_DATES = (
+    "Thu, 07 May 2026 12:30:45 GMT",
+    "07 May 2026 12:30:45 GMT",
+    "Thu, 7 May 2026 12:30:45 +0000",
+    "Thu, 07 May 2026 12:30 GMT",
+    "Thu, 07 May 26 12:30:45 GMT",
+    "Thu, 07 May 2026 12:30:45 UT",
+    "Thu, 07 May 2026 12:30:45 z",
+    "Thu, 07 May 2026 07:30:45 est",
+    "Thu, 07 May 2026 09:56:45 -0234",
+    "thu, 07 may 2026 12:30:45 gmt",
+    "Thu, 07 May 2026 13:30:45 CET",
+    "Mon, 01 Jan 1968 00:00:00 GMT",
+)
+
+
+def _feed_rows(runs: int) -> list[Row]:
+    """An RSS feed through the `feed` source against feedparser alone; its dates against
+    feedparser's own date handlers."""
+    import feedparser
+    from feedparser.datetimes import _parse_date
+
+    from feedbridge.config import FeedConfig
+    from feedbridge.models import Page
+    from feedbridge.sources import build_source
+    from feedbridge.sources.values import parse_date
+
+    items = "".join(
+        f"<item><title>Post {i}</title><link>https://blog.example/{i}</link>"
+        f"<description>&lt;p&gt;Text of post {i}.&lt;/p&gt;</description>"
+        f"<pubDate>{RSS_DATES[i % len(RSS_DATES)]}</pubDate></item>"
+        for i in range(120)
+    )
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Blog</title>'
+        f"<link>https://blog.example/</link>{items}</channel></rss>"
+    ).encode()
+    page = Page(
+        url="https://blog.example/feed.xml",
+        status=200,
+        body=body,
+        headers={"content-type": "application/rss+xml"},
+    )
+    src = build_source(FeedConfig(name="blog", kind="feed", url="https://blog.example/feed.xml"))
+    assert len(src.extract(page)) == 120
+    a, b = interleave(
+        runs, _timer(lambda: src.extract(page), 3), _timer(lambda: feedparser.parse(body), 3)
+    )
+    rows = [
+        Row(
+            "extract",
+            "RSS feed 120 items → 120 entries",
+            "ms",
+            Stat(a),
+            "feedparser.parse only",
+            Stat(b),
+        )
+    ]
+    a, b = interleave(
+        runs,
+        _timer(lambda: [parse_date(d) for d in RSS_DATES], 200),
+        _timer(lambda: [_parse_date(d) for d in RSS_DATES], 200),
+    )
+    rows.append(
+        Row(
+            "extract",
+            f"RSS dates, {len(RSS_DATES)} forms → parse_date",
+            "ms",
+            Stat(a),
+            "feedparser _parse_date",
+            Stat(b),
+        )
+    )
     return rows

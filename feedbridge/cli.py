@@ -41,6 +41,7 @@ from feedbridge.store import Store, open_store
 log = logging.getLogger("feedbridge")
 
 
+
 def _store_or_exit(config: Config) -> Store:
     """The configured store; one that cannot be opened ends the command with EXIT_STORE."""
     try:
@@ -110,7 +111,7 @@ async def _run(config: Config) -> None:
 
             app = create_app(
                 rt.board,
-                source_infos(rt.worker.sources),
+                lambda: source_infos(rt.worker.sources),
                 base_url=config.server.base_url,
                 token=token,
                 alive=alive,
@@ -186,9 +187,10 @@ def once(ctx: click.Context) -> None:
             reports = await rt.worker.run_once()
             for r in reports:
                 status = "ok" if r.ok else f"error: {r.error}"
+                skipped = f"skipped {r.skipped}, " if r.skipped else ""
                 click.echo(
                     f"{r.source}: {r.entries} entries, {r.new} new, {r.queued} queued, "
-                    f"{r.seconds * 1000:.0f} ms, {status}"
+                    f"{skipped}{r.seconds * 1000:.0f} ms, {status}"
                 )
             for name in rt.notifier.channels:
                 pending = rt.store.pending_count(name)
@@ -235,7 +237,12 @@ def export_opml(ctx: click.Context) -> None:
     """Print an OPML list of every feed, for import into a reader."""
     config = _load(ctx.obj["config"])
     token = config.server.token.get_secret_value() if config.server.token else None
-    sys.stdout.write(opml(config.server.base_url, source_infos(sources(config)), token).decode())
+    found = sources(config)
+    if config.storage.path.is_dir():  # upstream titles and site links learnt by past polls
+        with contextlib.suppress(StoreError), Store(config.storage.path) as store:
+            for source in found:
+                source.restore_identity(store.state("source", source.name).get("upstream") or {})
+    sys.stdout.write(opml(config.server.base_url, source_infos(found), token).decode())
 
 
 @main.command("notify-test")

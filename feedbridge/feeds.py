@@ -130,16 +130,14 @@ class Publisher:
         self.base_url = base_url.rstrip("/")
         self.output_dir = output_dir
 
-    def feed_info(self, source: Source, title: str | None = None) -> FeedInfo:
-        """What the feed says about itself; `title` overrides the source's (as last published)."""
-        title = title or source.title
+    def feed_info(self, source: Source) -> FeedInfo:
         return FeedInfo(
             name=source.name,
-            title=title,
+            title=source.title,
             link=source.site_url,
             self_url=f"{self.base_url}/feeds/{source.name}.atom",
             base_url=self.base_url,
-            description=f"{title}, via feedbridge",
+            description=f"{source.title}, via feedbridge",
         )
 
     def publish(self, source: Source, entries: Sequence[Entry], changed_at: float) -> None:
@@ -151,9 +149,12 @@ class Publisher:
     def publish_stored(self, sources: Iterable[Source], store: Store) -> None:
         """Serve the stored feeds after a restart: each is read on its first request.
 
-        Nothing is read or rendered here, so start-up does not grow with the sources.
+        Only each source's small state is read here (the upstream title and site it had, for
+        the index page and OPML); no feed is read or rendered until a reader asks for it.
         """
         by_name = {source.name: source for source in sources}
+        for source in by_name.values():
+            source.restore_identity(store.state("source", source.name).get("upstream") or {})
 
         def load(name: str) -> LiveFeed | None:
             source = by_name.get(name)
@@ -166,11 +167,7 @@ class Publisher:
                 log.error("stored feed unreadable", extra={"source": name, "error": str(exc)})
                 return None
             changed_at = float(state.get("feed_changed_at") or time.time())
-            # An html source learns its page's title by reading the page: until then the
-            # title published last is the one to keep (same bytes, same ETag).
-            known = source.title if source.title != source.name else None
-            info = self.feed_info(source, known or state.get("feed_title"))
-            return LiveFeed(info, entries, changed_at)
+            return LiveFeed(self.feed_info(source), entries, changed_at)
 
         self.board.loader = load
 

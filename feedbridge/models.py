@@ -44,7 +44,9 @@ class Entry:
 
     @property
     def sort_time(self) -> datetime:
-        """The time a feed orders by: updated, else published, else the epoch."""
+        """The time a feed orders by: the later of updated and published, else the epoch."""
+        if self.updated and self.published:
+            return max(self.updated, self.published)
         return self.updated or self.published or datetime(1970, 1, 1, tzinfo=UTC)
 
     def with_source(self, source: str) -> Entry:

@@ -83,7 +83,7 @@ def decide(
 
     new = [e for e in fresh if e.key not in seen]
     updated = [e for e in fresh if e.key in seen and seen[e.key] != e.score]
-    chronological = sorted(fresh, key=lambda e: (e.sort_time, e.key))
+    chronological = newest_first(fresh)[::-1]  # oldest first; ties: the page's last first
 
     deliveries: dict[str, list[Entry]] = {}
     suppressed: dict[str, list[str]] = {}

@@ -8,7 +8,7 @@ from typing import Any
 from feedbridge.http import HttpClient, HttpSettings
 from feedbridge.models import Entry
 from feedbridge.sources import Source
-from feedbridge.sources.common import Extraction
+from feedbridge.sources.common import Extraction, describe_skipped
 
 
 async def extract_once(source: Source, settings: HttpSettings | None = None) -> Extraction:
@@ -38,14 +38,16 @@ def _score(entry: Entry) -> str:
 def report(source: Source, result: Extraction, state: dict[str, Any] | None = None) -> str:
     """The table a user shapes selectors with: entries, then what matched nothing."""
     lines = [f"{source.name} [{source.kind}] {source.url}"]
-    if result.title:
+    if source.kind == "feed":
+        lines.append(f"feed title: {result.title or '—'} · site: {result.link or '—'}")
+    elif result.title:
         lines.append(f"page title: {result.title}")
     lines.append("")
     lines.append(f"{'#':>3}  {'title':50}  {'date (UTC)':16}  {'score':>6}  link")
     for n, entry in enumerate(result.entries, 1):
         lines.append(
             f"{n:>3}  {_cut(entry.title, 50):50}  {_date(entry):16}  {_score(entry):>6}  "
-            f"{entry.link}"
+            f"{entry.link or f'(no link; key {entry.key})'}"
         )
     lines.append("")
     lines.append(f"{len(result.entries)} entries from {result.items} items")
@@ -60,10 +62,7 @@ def report(source: Source, result: Extraction, state: dict[str, Any] | None = No
     if result.items == 0 and source.kind != "hf_papers":
         lines.append("the item selector matched nothing on this page")
     if result.skipped:
-        lines.append(
-            "skipped: "
-            + ", ".join(f"{count} {reason}" for reason, count in sorted(result.skipped.items()))
-        )
+        lines.append(f"skipped: {describe_skipped(result.skipped)}")
     if state:
         status = state.get("status", "ok")
         error = state.get("last_error")

@@ -10,7 +10,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from html.entities import name2codepoint
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -38,7 +38,6 @@ JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffd\ufffe\uffff]")
 _END_TAG = re.compile(r"</\w")
 _ENTITY = re.compile(r"&(#?\w+)")
-_TICK = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -174,23 +173,14 @@ def settle(info: FeedInfo, entries: Iterable[Entry]) -> tuple[datetime, list[Set
     rows: dict[tuple[str, str], tuple[Entry, datetime | None, datetime | None]] = {}
     for e in entries:
         if (e.source, e.key) not in rows:
-            rows[(e.source, e.key)] = (e, _utc(e.updated), _utc(e.published))
-    # stable: entries of equal (or no) time keep the order given (a page's own order)
-    ordered = sorted(rows.values(), key=lambda r: r[1] or r[2] or _EPOCH, reverse=True)
-    newest = (ordered[0][1] or ordered[0][2]) if ordered else None
+            upd, pub = _utc(e.updated), _utc(e.published)
+            # The source's own times, unaltered; `updated` never precedes `published`.
+            rows[(e.source, e.key)] = (e, max(upd, pub) if upd and pub else upd or pub, pub)
+    # Ties keep the order given (a page's own order): sorted() is stable, also in reverse.
+    ordered = sorted(rows.values(), key=lambda r: r[1] or _EPOCH, reverse=True)
+    newest = ordered[0][1] if ordered else None
     feed_updated = _utc(info.updated) or newest or FALLBACK_TIME
-    # The validator warns when two entries share an `updated`; ties step back by microseconds.
-    used: set[datetime] = set()
-    last: dict[datetime, datetime] = {}
-    settled: list[Settled] = []
-    for e, upd, pub in ordered:
-        base = upd or pub or feed_updated
-        when = last.get(base, base)
-        while when in used:
-            when -= _TICK
-        used.add(when)
-        last[base] = when
-        settled.append((e, upd, pub, when))
+    settled = [(e, upd, pub, upd or feed_updated) for e, upd, pub in ordered]
     return feed_updated, settled
 
 

@@ -51,7 +51,7 @@ def opml(base_url: str, sources: Sequence[SourceInfo], token: str | None = None)
 
 def create_app(
     board: FeedBoard,
-    sources: Sequence[SourceInfo],
+    sources: Sequence[SourceInfo] | Callable[[], Sequence[SourceInfo]],
     *,
     base_url: str,
     token: str | None = None,
@@ -59,7 +59,12 @@ def create_app(
     source_state: Callable[[str], dict[str, object]] = lambda name: {},
     metrics: Metrics | None = None,
 ) -> Starlette:
-    """The ASGI app. `alive` says whether the worker loop and the store are healthy."""
+    """The ASGI app. `alive` says whether the worker loop and the store are healthy.
+
+    `sources` may be a callable, asked on each request: titles and site links are learnt from
+    the upstream feeds as they are polled.
+    """
+    current = sources if callable(sources) else lambda: sources
 
     def authorized(request: Request) -> bool:
         if not token:
@@ -79,10 +84,15 @@ def create_app(
         if not authorized(request):
             return denied()
         name = request.path_params["name"]
-        fmt = _EXTENSIONS.get(request.path_params["ext"])
-        live = board.get(name) if fmt is not None else None
-        if fmt is None or live is None:
+        ext = request.path_params.get("ext")
+        fmt = _EXTENSIONS.get(ext or "")
+        live = board.get(name)
+        if live is None:
             return PlainTextResponse(f"no feed named {name!r}\n", status_code=404)
+        if fmt is None:
+            tries = ", ".join(f"/feeds/{name}.{e}" for e in _EXTENSIONS)
+            what = f"no format {ext!r}" if ext else "no format given"
+            return PlainTextResponse(f"{what} for feed {name!r}; try {tries}\n", status_code=404)
         rendered = live.rendered(fmt)
         etag = rendered.etag
         zipped = "gzip" in request.headers.get("accept-encoding", "")
@@ -107,13 +117,13 @@ def create_app(
     async def opml_route(request: Request) -> Response:
         if not authorized(request):
             return denied()
-        body = opml(base_url, sources, token)
+        body = opml(base_url, current(), token)
         return Response(body, media_type="text/x-opml; charset=utf-8")
 
     async def index(request: Request) -> Response:
         if not authorized(request):
             return denied()
-        return HTMLResponse(index_page(board, sources, base_url, source_state, token))
+        return HTMLResponse(index_page(board, current(), base_url, source_state, token))
 
     async def metrics_route(request: Request) -> Response:
         if not authorized(request):
@@ -126,6 +136,7 @@ def create_app(
         Route("/metrics", metrics_route, methods=["GET"]),
         Route("/", index, methods=["GET", "HEAD"]),
         Route("/feeds/{name}.{ext}", feed, methods=["GET", "HEAD"]),
+        Route("/feeds/{name}", feed, methods=["GET", "HEAD"]),
         Route("/opml", opml_route, methods=["GET", "HEAD"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
     ]
@@ -168,7 +179,11 @@ def index_page(
         state = source_state(s.name)
         newest = rendered.newest if rendered else None
         newest_html = (
-            f'<a href="{escape(newest.link)}">{escape(newest.title)}</a>' if newest else "—"
+            "—"
+            if newest is None
+            else f'<a href="{escape(newest.link)}">{escape(newest.title)}</a>'
+            if newest.link
+            else escape(newest.title)
         )
         error = state.get("last_error")
         status = str(state.get("status", "ok" if state else "pending"))

@@ -22,25 +22,26 @@ _HTML = SandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, autoescape=Tr
 DEFAULT_TITLE = "{{ title }}"
 _AUTHORS = (
     "{% if authors %}{{ authors[:5]|join(', ') }}"
-    "{% if authors|length > 5 %} et al.{% endif %}{% endif %}"
+    "{% if authors|length > 5 %} et al.{% endif %}{% endif +%}"  # +: keep the newline after
 )
 DEFAULT_BODY = {
     "text": (
         "{{ title }}\n"
         "{% if score is not none %}▲ {{ score|int }} · {% endif %}" + _AUTHORS + "\n"
-        "{% if ai_summary %}{{ ai_summary }}{% else %}{{ summary|truncate(400) }}{% endif %}\n"
+        "{% if ai_summary %}{{ ai_summary }}{% else %}{{ summary|truncate(400) }}{% endif +%}\n"
         "{{ link }}"
         "{% if github %}\nCode: {{ github }}{% endif %}"
     ),
     "markdown": (
-        "**[{{ title }}]({{ link }})**\n"
+        "**{% if link %}[{{ title }}]({{ link }}){% else %}{{ title }}{% endif %}**\n"
         "{% if score is not none %}▲ {{ score|int }} · {% endif %}" + _AUTHORS + "\n"
         "{% if ai_summary %}{{ ai_summary }}{% else %}{{ summary|truncate(400) }}{% endif %}"
         "{% if arxiv_pdf %}\n[arXiv]({{ arxiv_abs }}) · [PDF]({{ arxiv_pdf }})"
         "{% if github %} · [Code]({{ github }}){% endif %}{% endif %}"
     ),
     "html": (
-        '<h3><a href="{{ link }}">{{ title }}</a></h3>\n'
+        '<h3>{% if link %}<a href="{{ link }}">{{ title }}</a>{% else %}{{ title }}{% endif %}'
+        "</h3>\n"
         "<p>{% if score is not none %}▲ {{ score|int }} upvotes · {% endif %}"
         + _AUTHORS
         + "</p>\n<p>{{ summary|truncate(800) }}</p>\n"
@@ -58,8 +59,9 @@ DIGEST_BODY = {
         "{% endfor %}{% if more %}…and {{ more }} more{% endif %}"
     ),
     "markdown": (
-        "{% for e in entries %}{{ loop.index }}. **[{{ e.title }}]({{ e.link }})**"
-        "{% if e.score is not none %} ▲ {{ e.score|int }}{% endif %}\n"
+        "{% for e in entries %}{{ loop.index }}. "
+        "**{% if e.link %}[{{ e.title }}]({{ e.link }}){% else %}{{ e.title }}{% endif %}**"
+        "{% if e.score is not none %} ▲ {{ e.score|int }}{% endif +%}\n"
         "{% endfor %}{% if more %}…and {{ more }} more{% endif %}"
     ),
     "html": (
@@ -68,8 +70,9 @@ DIGEST_BODY = {
         '<h1 style="font-size:22px">{{ heading }}</h1>\n'
         "{% for e in entries %}"
         '<div style="border-top:1px solid #e5e5e5;padding:12px 0">\n'
-        '<h2 style="font-size:17px;margin:0 0 4px"><a href="{{ e.link }}" '
-        'style="color:#1a0dab;text-decoration:none">{{ e.title }}</a></h2>\n'
+        '<h2 style="font-size:17px;margin:0 0 4px">{% if e.link %}<a href="{{ e.link }}" '
+        'style="color:#1a0dab;text-decoration:none">{{ e.title }}</a>{% else %}{{ e.title }}'
+        "{% endif %}</h2>\n"
         '<p style="margin:0 0 6px;color:#555;font-size:13px">'
         "{% if e.score is not none %}▲ {{ e.score|int }} upvotes{% endif %}"
         "{% if e.authors %} · {{ e.authors[:6]|join(', ') }}"

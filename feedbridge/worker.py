@@ -23,6 +23,7 @@ from feedbridge.notify import Notifier, entry_payload
 from feedbridge.pipeline import TargetView, decide
 from feedbridge.scheduler import first_due, next_due
 from feedbridge.sources import Source
+from feedbridge.sources.common import describe_skipped
 from feedbridge.store import Store
 
 log = logging.getLogger("feedbridge.worker")
@@ -43,6 +44,7 @@ class PollReport:
     seconds: float = 0.0
     retry_after: float | None = None
     failures: int = 0  # failed polls in a row, for the scheduler's backoff
+    skipped: str = ""  # items that did not become entries, by reason: "1 no title or content"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,8 @@ class Worker:
             log.exception("source crashed", extra={"source": source.name, "url": source.url})
             return self._failed(source, state, exc, now, started)
         state["validators"] = validators
+        if source.identity():
+            state["upstream"] = source.identity()
         if entries is None:
             health = health_after_success(state, f"source {source.name}", now)
             health.state["last_success"] = now.timestamp()
@@ -143,6 +147,8 @@ class Worker:
             return PollReport(source.name, ok=True, seconds=time.monotonic() - started)
         report = self._apply(source, entries, state, now)
         report.seconds = time.monotonic() - started
+        extraction, source.last_extraction = source.last_extraction, None
+        report.skipped = describe_skipped(extraction.skipped) if extraction else ""
         log.info(
             "poll done",
             extra={
@@ -151,6 +157,7 @@ class Worker:
                 "new": report.new,
                 "queued": report.queued,
                 "ms": round(report.seconds * 1000),
+                **({"skipped": report.skipped} if report.skipped else {}),
             },
         )
         return report
@@ -195,7 +202,6 @@ class Worker:
                 if changed:
                     self.store.save_feed(name, decision.feed)
                     new_state["feed_changed_at"] = time.time()
-                    new_state["feed_title"] = source.title  # a restart serves the same bytes
                 self.store.mark_seen(name, entries)
             for target, owed in decision.deliveries.items():
                 for entry in owed:

@@ -52,8 +52,13 @@ _ENTRY_CHILDREN = frozenset(
 )
 
 
-def check_atom(data: bytes) -> list[str]:
-    """Every problem found in an Atom document; an empty list means valid."""
+def check_atom(data: bytes, *, same_updated_ok: bool = False) -> list[str]:
+    """Every problem found in an Atom document; an empty list means valid.
+
+    Two entries with one `updated` draw the W3C warning DuplicateUpdated, whose advice is that
+    no action is needed when they were updated at the same time: `same_updated_ok` says the
+    source's own times tie, which a feed must show as they are (issue 11), not shift.
+    """
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
@@ -83,23 +88,21 @@ def check_atom(data: bytes) -> list[str]:
             problems.append(f"{where}: no author, and the feed has none")
         for tag, seen, what in (("id", ids, "id"), ("updated", updateds, "updated")):
             value = (entry.findtext(A + tag) or "").strip()
-            if value and value in seen:
+            if value and value in seen and not (tag == "updated" and same_updated_ok):
                 problems.append(f"{where}: duplicate {what} {value}")
             seen.add(value)
+        _check_updated_after_published(entry, where, problems)
         _check_entry_content(entry, where, problems)
     return problems
 
 
 def _check_common(
-    el: ET.Element,
-    where: str,
-    allowed: frozenset[str],
-    at_most_once: tuple[str, ...],
+    el: ET.Element, where: str, allowed: frozenset[str], at_most_once: tuple[str, ...],
     problems: list[str],
 ) -> None:
     for child in el:
-        if child.tag.startswith(A) and child.tag[len(A) :] not in allowed:
-            problems.append(f"{where}: undefined element atom:{child.tag[len(A) :]}")
+        if child.tag.startswith(A) and child.tag[len(A):] not in allowed:
+            problems.append(f"{where}: undefined element atom:{child.tag[len(A):]}")
     for tag in _FEED_ONCE:
         count = len(el.findall(A + tag))
         if count != 1:
@@ -196,6 +199,20 @@ def _check_characters(root: ET.Element, problems: list[str]) -> None:
             problems.append(f"{el.tag}: C1 control characters or U+FFFD (BadCharacters)")
 
 
+def _check_updated_after_published(entry: ET.Element, where: str, problems: list[str]) -> None:
+    """RFC 4287 4.2.15: `updated` is the latest significant change, so never before `published`."""
+    times = [_instant(entry.findtext(A + tag) or "") for tag in ("published", "updated")]
+    if times[0] is not None and times[1] is not None and times[1] < times[0]:
+        problems.append(f"{where}: updated {times[1].isoformat()} precedes published")
+
+
+def _instant(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def _absolute_iri(value: str) -> bool:
     if not value or value != value.strip() or any(c.isspace() for c in value):
         return False
@@ -236,9 +253,8 @@ class _RiskFinder(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _UNSAFE_TAGS:
             self.risks.append(f"html contains a <{tag}> element")
-        self.risks.extend(
-            f"html attribute {name} on <{tag}>" for name, _ in attrs if name.startswith("on")
-        )
+        self.risks.extend(f"html attribute {name} on <{tag}>" for name, _ in attrs
+                          if name.startswith("on"))
 
 
 def _html_risks(value: str) -> list[str]:

@@ -17,14 +17,8 @@ from tests.test_run import free_port, wait_for
 from tests.tools import require_tool
 
 FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage",
 ]
 
@@ -34,10 +28,7 @@ def chromium(tmp_path: Path, *args: str) -> str:
     profile = tmp_path / "profile"
     result = subprocess.run(
         [browser, *FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
+        capture_output=True, text=True, timeout=90, check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
@@ -67,10 +58,7 @@ base_url = "{hf_api.base_url}"
 """)
     proc = subprocess.Popen(
         [sys.executable, "-m", "feedbridge", "--config", str(config), "run"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ},
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
     )
     try:
         wait_for(f"{base}/healthz")
@@ -91,17 +79,11 @@ base_url = "{hf_api.base_url}"
     assert "Hugging Face Daily Papers" in first and "hf_papers" in first and "ok" in first
     assert "Hugging Face Trending Papers" in rows[1].text(separator=" ")
     links = {a.text(strip=True): a.attributes["href"] for a in rows[0].css("td:last-child a")}
-    assert links == {
-        "Atom": f"{base}/feeds/hf-daily.atom",
-        "RSS": f"{base}/feeds/hf-daily.rss",
-        "JSON": f"{base}/feeds/hf-daily.json",
-    }
-    alternates = [
-        (n.attributes["type"], n.attributes["href"]) for n in tree.css('head link[rel="alternate"]')
-    ]
-    assert alternates == [
-        ("application/atom+xml", f"{base}/feeds/hf-daily.atom"),
-        ("application/atom+xml", f"{base}/feeds/hf-trending.atom"),
-    ]
+    assert links == {"Atom": f"{base}/feeds/hf-daily.atom", "RSS": f"{base}/feeds/hf-daily.rss",
+                     "JSON": f"{base}/feeds/hf-daily.json"}
+    alternates = [(n.attributes["type"], n.attributes["href"])
+                  for n in tree.css('head link[rel="alternate"]')]
+    assert alternates == [("application/atom+xml", f"{base}/feeds/hf-daily.atom"),
+                          ("application/atom+xml", f"{base}/feeds/hf-trending.atom")]
     assert shot.stat().st_size > 10_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -93,11 +93,14 @@ def test_incremental_render_equals_the_full_feedgen_render(
             assert cache.render(info, feed, fmt) == expected[fmt], (step, fmt)
 
 
-@pytest.mark.parametrize("entries", [samples(), hf_entries(), []], ids=["samples", "hf", "empty"])
+SAMPLES = samples()
+
+
+@pytest.mark.parametrize("entries", [SAMPLES, hf_entries(), []], ids=["samples", "hf", "empty"])
 def test_incremental_feeds_are_valid_and_read_back(entries: list[Entry]) -> None:
     cache = FragmentCache()
     atom = cache.render(INFO, entries, "atom")
-    assert check_atom(atom) == []
+    assert check_atom(atom, same_updated_ok=entries is SAMPLES) == []  # samples tie on purpose
     count = len({(e.source, e.key) for e in entries})
     for fmt in ("atom", "rss"):
         parsed = feedparser.parse(cache.render(INFO, entries, fmt))

@@ -330,3 +330,20 @@ async def test_chat_services_get_the_payload_apprise_would_send(
             payload = json.loads(c.kwargs["data"])
             text = payload.get("content") or payload.get("text") or ""
             assert len(text) <= limit
+
+
+def test_messages_for_an_entry_without_a_link_show_the_title_and_no_empty_link() -> None:
+    from feedbridge.templates import digest_message, entry_message
+
+    note = Entry(source="blog", key="rel-2.1@blog", title="Release 2.1", link="",
+                 summary="Faster sync.")
+    linked = Entry(source="blog", key="k", title="Linked", link="https://blog.example/1",
+                   summary="Read on.", score=3, authors=("Ada", "Alan"))
+    assert entry_message(note, "markdown", None, None).body == "**Release 2.1**\n\nFaster sync."
+    assert entry_message(note, "html", None, None).body.startswith("<h3>Release 2.1</h3>")
+    assert entry_message(linked, "text", None, None).body == (
+        "Linked\n▲ 3 · Ada, Alan\nRead on.\nhttps://blog.example/1"
+    )
+    digest = digest_message([linked, note], "markdown", None, datetime(2026, 5, 8, tzinfo=UTC))
+    assert digest.body == "1. **[Linked](https://blog.example/1)** ▲ 3\n2. **Release 2.1**"
+    assert 'href=""' not in digest_message([note], "html", None, datetime.now(UTC)).body

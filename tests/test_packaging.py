@@ -113,9 +113,8 @@ def test_healthcheck_requests_healthz_and_fails_on_503(httpserver: HTTPServer) -
     code = cmd[2].replace("127.0.0.1:8080", f"127.0.0.1:{httpserver.port}")
 
     def probe() -> int:
-        return subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, timeout=30
-        ).returncode
+        return subprocess.run([sys.executable, "-c", code], capture_output=True,
+                              timeout=30).returncode
 
     httpserver.expect_oneshot_request("/healthz").respond_with_data("ok\n")
     assert probe() == 0
@@ -155,12 +154,8 @@ def test_image_config_takes_base_url_and_token_from_the_environment(
 
 def test_staged_image_holds_the_build_files_and_the_default_config(tmp_path: Path) -> None:
     """check-image.sh --stage lays out what the Dockerfile's COPY lines put in the image."""
-    subprocess.run(
-        ["bash", str(ROOT / "scripts" / "check-image.sh"), "--stage", str(tmp_path)],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    subprocess.run(["bash", str(ROOT / "scripts" / "check-image.sh"), "--stage", str(tmp_path)],
+                   check=True, capture_output=True, timeout=60)
     image = json.loads((tmp_path / ".image.json").read_text())
     assert image["user"] == "10001:10001"
     config = tmp_path / image["env"]["FEEDBRIDGE_CONFIG"].lstrip("/")
@@ -175,8 +170,7 @@ def test_staged_image_holds_the_build_files_and_the_default_config(tmp_path: Pat
 
 def test_dockerignore_keeps_secrets_and_local_state_out_of_the_context() -> None:
     rules = [
-        line.strip()
-        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     ]
 
@@ -188,21 +182,8 @@ def test_dockerignore_keeps_secrets_and_local_state_out_of_the_context() -> None
                 result = not rule.startswith("!")
         return result
 
-    for name in (
-        ".git",
-        ".venv",
-        ".venv-tools",
-        ".env",
-        "config.toml",
-        "data",
-        "tests",
-        "bench",
-        ".pytest_cache",
-        ".mypy_cache",
-        "build",
-        "dist",
-        "public",
-    ):
+    for name in (".git", ".venv", ".venv-tools", ".env", "config.toml", "data", "tests",
+                 "bench", ".pytest_cache", ".mypy_cache", "build", "dist", "public"):
         assert excluded(name), name
     for name in ("pyproject.toml", "README.md", "feedbridge"):
         assert not excluded(name), name
@@ -224,14 +205,8 @@ def test_compose_service_builds_here_with_port_volume_config_and_env_file() -> N
     assert "feedbridge-data:/data" in svc["volumes"]
     assert "feedbridge-data" in doc["volumes"]  # type: ignore[operator]
     config_mounts = [v for v in svc["volumes"] if isinstance(v, dict)]
-    assert config_mounts == [
-        {
-            "type": "bind",
-            "source": "./config.toml",
-            "target": "/config/config.toml",
-            "read_only": True,
-        }
-    ]
+    assert config_mounts == [{"type": "bind", "source": "./config.toml",
+                              "target": "/config/config.toml", "read_only": True}]
     assert "healthcheck" not in svc  # the image's HEALTHCHECK applies
 
 
@@ -252,9 +227,7 @@ def test_env_example_names_every_variable_the_configs_use_with_fake_values_comme
     named = {name for _, name in assignments}
     configs = [IMAGE_CONFIG, ROOT / "config.example.toml"]
     used = {
-        name
-        for path in configs
-        if path.exists()
+        name for path in configs if path.exists()
         for text in strings(tomllib.loads(path.read_text()))
         for name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text)
     }
@@ -273,10 +246,6 @@ def test_readme_tells_how_to_run_with_docker() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "## Run with Docker" in readme
     section = readme.split("## Run with Docker", 1)[1].split("\n## ", 1)[0]
-    for needed in (
-        "cp .env.example .env",
-        "docker compose up -d",
-        "/healthz",
-        "docker compose logs",
-    ):
+    for needed in ("cp .env.example .env", "docker compose up -d", "/healthz",
+                   "docker compose logs"):
         assert needed in section, needed

@@ -170,3 +170,11 @@ def test_sudden_emptiness_is_one_event_and_recovers() -> None:
     assert health_after_success(h.state, "source s", NOW, empty=True).event is None
     back = health_after_success(h.state, "source s", NOW)
     assert back.event is not None and back.event.kind == "recovered"
+
+
+def test_entries_of_one_time_keep_page_order_in_the_feed_and_are_sent_oldest_first() -> None:
+    page = [e("top"), e("middle"), e("bottom"), e("older", hours_ago=5)]  # one day, no times
+    d = decide(extracted=page, previous_feed=[], seen={}, targets=[target()], keep=10, now=NOW)
+    assert keys(d.feed) == ["top", "middle", "bottom", "older"]
+    assert keys(d.deliveries["t"]) == ["older", "bottom", "middle", "top"]
+    assert [x.updated for x in d.feed[:3]] == [NOW] * 3

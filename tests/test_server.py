@@ -142,9 +142,29 @@ def test_gzip_when_asked_and_head_without_body() -> None:
     assert head.status_code == 200 and head.content == b""
 
 
-@pytest.mark.parametrize("path", ["/feeds/nope.atom", "/feeds/hf-daily.xml", "/nothing"])
-def test_unknown_feeds_are_404(path: str) -> None:
-    assert client().get(path).status_code == 404
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("/feeds/nope.atom", "no feed named 'nope'\n"),
+        ("/feeds/nope.xml", "no feed named 'nope'\n"),
+        ("/feeds/hf-daily.xml", "no format 'xml' for feed 'hf-daily'; try "
+         "/feeds/hf-daily.atom, /feeds/hf-daily.rss, /feeds/hf-daily.json\n"),
+        ("/feeds/hf-daily", "no format given for feed 'hf-daily'; try "
+         "/feeds/hf-daily.atom, /feeds/hf-daily.rss, /feeds/hf-daily.json\n"),
+        ("/nothing", "Not Found"),
+    ],
+)
+def test_unknown_feeds_are_404_naming_what_exists(path: str, says: str) -> None:
+    response = client().get(path)
+    assert response.status_code == 404
+    assert response.text == says
+
+
+def test_a_wrong_extension_behind_a_token_names_the_formats_without_the_token() -> None:
+    response = client(token="s3cret-token").get("/feeds/hf-daily.xml?token=s3cret-token")
+    assert response.status_code == 404
+    assert "/feeds/hf-daily.rss" in response.text and "s3cret" not in response.text
+    assert client(token="s3cret-token").get("/feeds/hf-daily.xml").status_code == 401
 
 
 def test_opml_lists_every_feed() -> None:

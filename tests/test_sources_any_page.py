@@ -152,8 +152,10 @@ min_score = 10
     result = run_cli("--config", str(config), "once", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     atom = (tmp_path / "public" / "lab-notes.atom").read_bytes()
-    assert check_atom(atom) == []
+    # the undated post carries the feed's time, which is the newest post's
+    assert check_atom(atom, same_updated_ok=True) == []
     feed = feedparser.parse(atom)
+    assert feed.entries[0].published == feed.entries[0].updated == "2026-05-07T09:00:00+00:00"
     assert [e.title for e in feed.entries] == [
         "Agents that plan",
         "Diffusion notes",
@@ -176,3 +178,41 @@ def test_check_reports_a_bad_css_selector_with_its_key_path(tmp_path: Path) -> N
     result = run_cli("--config", str(config), "check", cwd=tmp_path)
     assert result.returncode == 2
     assert "sources[1].title: invalid CSS selector" in result.stderr
+
+
+CARDS = "".join(
+    f'<div class="card"><a href="/c/{n}">Card {n}</a><time datetime="2026-05-07">May 7</time></div>'
+    for n in range(1, 5)
+) + '<div class="card"><a href="/c/old">Old card</a><time datetime="2026-05-06">May 6</time></div>'
+
+
+def test_cards_dated_by_the_day_keep_that_day_and_the_page_order_in_every_reader() -> None:
+    from feedbridge.models import FeedInfo
+    from feedbridge.render import render_all
+
+    source = build_source(
+        adhoc_source_config(
+            {"name": "cards", "kind": "html", "url": "https://cards.example/",
+             "item": "div.card", "title": "a", "link": "a@href", "date": "time@datetime"}
+        )
+    )
+    entries = source.extract(
+        Page(url="https://cards.example/", status=200, body=CARDS.encode(),
+             headers={"content-type": "text/html; charset=utf-8"})
+    )
+    info = FeedInfo("cards", "Cards", "https://cards.example/",
+                    "http://localhost:8080/feeds/cards.atom", "http://localhost:8080")
+    out = render_all(info, entries)
+    assert check_atom(out["atom"], same_updated_ok=True) == []  # four cards share a day
+    atom = feedparser.parse(out["atom"]).entries
+    assert [e.title for e in atom] == ["Card 1", "Card 2", "Card 3", "Card 4", "Old card"]
+    # rss2email's Date header comes from `updated`: the card's own day, not the day before
+    assert {(e.published, e.updated) for e in atom[:4]} == {
+        ("2026-05-07T00:00:00+00:00", "2026-05-07T00:00:00+00:00")
+    }
+    rss = feedparser.parse(out["rss"]).entries
+    assert [e.published for e in rss] == ["Thu, 07 May 2026 00:00:00 +0000"] * 4 + [
+        "Wed, 06 May 2026 00:00:00 +0000"
+    ]
+    items = json.loads(out["json"])["items"]
+    assert [i["date_modified"] for i in items[:4]] == ["2026-05-07T00:00:00+00:00"] * 4

@@ -36,6 +36,7 @@ class Source(ABC):
 
     def __init__(self, config: Any) -> None:
         self.config = config
+        self.last_extraction: Extraction | None = None  # of the last poll: skipped items, ...
 
     @property
     def name(self) -> str:
@@ -56,12 +57,21 @@ class Source(ABC):
         """The site the feed is about (the feed's alternate link)."""
         return self.url
 
+    def identity(self) -> dict[str, str]:
+        """What the last poll learnt of the upstream (its title, its site), for the stored state."""
+        return {}
+
+    def restore_identity(self, saved: Mapping[str, Any]) -> None:
+        """Take back `identity()` from the stored state, so a restart serves the same titles."""
+        return None
+
     async def poll(self, fetcher: Fetcher, now: datetime) -> list[Entry] | None:
         """Fetch and extract; None means unchanged since the last poll (304)."""
         page = await fetcher.get(self.url)
         if page.not_modified:
             return None
-        return self.extract(page)
+        self.last_extraction = self.analyze(page)
+        return self.last_extraction.entries
 
     @abstractmethod
     def extract(self, page: Page) -> list[Entry]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import hashlib
 import json
 import re
 from collections import Counter
@@ -424,15 +425,37 @@ class Extraction:
     link: str = ""
 
 
+def content_key(title: str, text: str) -> str:
+    """The last-resort key of an item with neither id nor link: a hash of what it says."""
+    digest = hashlib.sha256(f"{clean_text(title)}\n{clean_text(text)}".encode("utf-8", "replace"))
+    return f"sha256:{digest.hexdigest()[:32]}"
+
+
+def describe_skipped(skipped: Mapping[str, int]) -> str:
+    """Skipped items as words, most common first: "2 no link, 1 duplicate"."""
+    ranked = sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{count} {reason}" for reason, count in ranked if count)
+
+
 class Collector:
-    """Builds entries in page order, skipping (and counting) items without link, title or key."""
+    """Builds entries in page order, skipping (and counting) items without link, title or key.
+
+    With `linkless=True` (feeds) an item needs only a title or content: it is keyed by its
+    id, else its link, else a hash of its title and content.
+    """
 
     def __init__(
-        self, source: str, *, limit: int | None = None, link_pattern: re.Pattern[str] | None = None
+        self,
+        source: str,
+        *,
+        limit: int | None = None,
+        link_pattern: re.Pattern[str] | None = None,
+        linkless: bool = False,
     ) -> None:
         self.source = source
         self.limit = limit
         self.link_pattern = link_pattern
+        self.linkless = linkless
         self.result = Extraction()
         self._keys: set[str] = set()
 
@@ -464,7 +487,12 @@ class Collector:
         clean = _same if cleaned else clean_text
         title = shorten(clean(title), TITLE_LIMIT)
         key = clean(key or "") or link
-        if not key or not link:
+        if self.linkless:
+            if not title:
+                self.skip("no title or content")
+                return
+            key = key or content_key(title, summary or content_html)
+        elif not key or not link:
             self.skip("no link")
             return
         reason = self._rejection(key, title, link)
@@ -478,7 +506,7 @@ class Collector:
                 source=self.source,
                 key=key,
                 title=title,
-                link=link,
+                link=link or "",
                 summary=shorten(clean(summary)),
                 content_html=content_html,
                 published=published,
@@ -490,8 +518,8 @@ class Collector:
             )
         )
 
-    def _rejection(self, key: str, title: str, link: str) -> str | None:
-        if self.link_pattern is not None and not self.link_pattern.search(link):
+    def _rejection(self, key: str, title: str, link: str | None) -> str | None:
+        if self.link_pattern is not None and not self.link_pattern.search(link or ""):
             return "link_pattern"
         if not title:
             return "no title"

@@ -104,7 +104,16 @@ class FeedSource(Source):
 
     @property
     def site_url(self) -> str:
+        """The upstream feed's own site link (its `<link>`, `home_page_url`), else the feed URL."""
         return self._feed_link or self.url
+
+    def identity(self) -> dict[str, str]:
+        known = {"title": self._feed_title, "link": self._feed_link}
+        return {key: value for key, value in known.items() if value}
+
+    def restore_identity(self, saved: Mapping[str, Any]) -> None:
+        self._feed_title = self._feed_title or str(saved.get("title") or "")
+        self._feed_link = self._feed_link or str(saved.get("link") or "")
 
     def extract(self, page: Page) -> list[Entry]:
         return self.analyze(page).entries
@@ -114,7 +123,8 @@ class FeedSource(Source):
         with parse_errors(self.name, page.url):
             kind = sniff(page.body, page.content_type)
             result = self._json_feed(page) if kind == "json" else self._xml_feed(page, kind)
-        self._feed_title, self._feed_link = result.title, result.link
+        self._feed_title = result.title or self._feed_title
+        self._feed_link = result.link or self._feed_link
         return result
 
     def _xml_feed(self, page: Page, kind: str) -> Extraction:
@@ -138,7 +148,7 @@ class FeedSource(Source):
                 message = f"response is {describe_kind(kind)}, expected a feed"
             raise ParseError(self.name, page.url, message)
         feed = parsed.get("feed", {})
-        out = Collector(self.name)
+        out = Collector(self.name, linkless=True)
         feed_authors = _names(feed.get("authors"))
         for entry in parsed.get("entries", []):
             self._add_xml_entry(entry, page.url, feed_authors, out)
@@ -217,7 +227,7 @@ class FeedSource(Source):
         items = data.get("items", [])
         if not isinstance(items, list):
             raise ParseError(self.name, page.url, "JSON Feed 'items' is not a list")
-        out = Collector(self.name)
+        out = Collector(self.name, linkless=True)
         feed_authors = _names(data.get("authors") or data.get("author"))
         for item in items:
             if isinstance(item, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import lru_cache
@@ -150,6 +151,12 @@ class HtmlSource(Source):
         """`feed_title`, else the page <title> once read, else the name (`title` is a selector)."""
         return str(getattr(self.config, "feed_title", None) or self._page_title or self.name)
 
+    def identity(self) -> dict[str, str]:
+        return {"title": self._page_title} if self._page_title else {}
+
+    def restore_identity(self, saved: Mapping[str, Any]) -> None:
+        self._page_title = self._page_title or str(saved.get("title") or "")
+
     def extract(self, page: Page) -> list[Entry]:
         return self.analyze(page).entries
 
@@ -180,7 +187,7 @@ class HtmlSource(Source):
         title_node = tree.css_first("title")
         result.title = node_text(title_node) if title_node is not None else ""
         result.link = page.url
-        self._page_title = result.title
+        self._page_title = result.title or self._page_title
         return result
 
     def _add_item(

@@ -43,7 +43,15 @@ _TZINFOS = {
 }
 _EPOCH = re.compile(r"\d{9,10}(\.\d+)?|\d{12,13}")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}|$)")
-_RFC822 = re.compile(r"(?:[A-Z][a-z]{2}, )?\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}")
+# RFC 822 as feeds write it: weekday optional, 1- or 2-digit day, 2- or 4-digit year, any case
+_RFC822 = re.compile(
+    r"(?:[a-z]{3,9},? ?)?\d{1,2} [a-z]{3,9} (?:\d{4}|\d{2}) \d{1,2}:\d{2}(?::\d{2})?(?: (\S+))?\Z",
+    re.IGNORECASE,
+)
+_EMAIL_ZONES = frozenset({"UT", "UTC", "GMT", "Z", "AST", "ADT", "EST", "EDT", "CST", "CDT"})
+_EMAIL_ZONES |= {"MST", "MDT", "PST", "PDT"}
+_EMAIL_ZONE = re.compile(r"[+-]\d{4}")  # what email.utils reads as it is
+_OFFSET = re.compile(r"(?:GMT|UTC)?([+-])(\d\d?)(?::?(\d\d))?", re.IGNORECASE)
 _DOTTED = re.compile(r"\d{1,2}\.\d{1,2}\.\d{2,4}\b")
 _AGO = re.compile(
     r"\b(\d+|an?|one)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w|"
@@ -189,10 +197,27 @@ def _exact(text: str) -> datetime | None:
     if _ISO.match(text):
         with contextlib.suppress(ValueError):
             return datetime.fromisoformat(text)
-    elif _RFC822.match(text):
-        with contextlib.suppress(TypeError, ValueError, IndexError):
-            return parsedate_to_datetime(text)
+    elif match := _RFC822.match(text):
+        return _rfc822(text, match.group(1))
     return None
+
+
+def _rfc822(text: str, zone: str | None) -> datetime | None:
+    """RFC 822/2822 through email.utils; zone names it lacks (CET, JST...) become offsets."""
+    if zone is not None and not _EMAIL_ZONE.fullmatch(zone) and zone.upper() not in _EMAIL_ZONES:
+        seconds = _TZINFOS.get(zone.upper())
+        if seconds is not None:
+            sign, minutes = ("-" if seconds < 0 else "+"), abs(seconds) // 60
+            text = f"{text[: -len(zone)]}{sign}{minutes // 60:02d}{minutes % 60:02d}"
+        elif offset := _OFFSET.fullmatch(zone):  # "+05:30", "GMT+2": east of Greenwich
+            sign, hh, mm = offset.groups()
+            text = f"{text[: -len(zone)]}{sign}{int(hh):02d}{mm or '00'}"
+        else:
+            return None  # a zone email.utils would drop: not a time to read as UTC
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 # --- scores ---------------------------------------------------------------------------------
