@@ -81,7 +81,7 @@ def histories(draw: Any) -> list[list[Entry]]:
     return steps
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(info=INFOS, history=histories(), order=st.permutations(list(FORMATS)))
 def test_incremental_render_equals_the_full_feedgen_render(
     info: FeedInfo, history: list[list[Entry]], order: list[str]
@@ -131,3 +131,10 @@ def test_board_renders_a_format_on_its_first_request_and_keeps_its_etag() -> Non
     assert list(feed._formats) == ["atom"]
     again = board.publish(INFO, list(papers), 1_778_000_000).rendered("atom")
     assert again.etag == atom.etag and again.body() == atom.body()  # byte-stable ETag
+
+
+@given(st.one_of(TEXT, st.text(max_size=40)))
+def test_fast_clean_matches_the_regex(text: str) -> None:
+    from feedbridge import render
+
+    assert render._clean(text) == render._ILLEGAL.sub("", text).strip()
