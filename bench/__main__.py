@@ -29,7 +29,17 @@ from bench import (
 )
 from bench.common import BENCH, NGINX, ROOT, WRK, Row, rows_json, table, write_json
 
-CASES = ("extract", "poll", "render", "serve", "notify", "store", "convert", "startup")
+CASES = (
+    "extract",
+    "poll",
+    "render",
+    "serve",
+    "notify",
+    "store",
+    "convert",
+    "startup",
+    "nochange",
+)
 PACKAGES = (
     "httpx",
     "httpx-aiohttp",
@@ -219,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows += case_convert.convert(args.quick)
             elif case == "startup":
                 rows += case_convert.startup(args.quick)
+            elif case == "nochange":
+                rows += case_convert.nochange(args.quick)
         except Exception as exc:  # one broken case must not hide the others' numbers
             errors[case] = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()

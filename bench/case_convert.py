@@ -269,3 +269,70 @@ def startup(quick: bool = False) -> list[Row]:
         ]
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+# --- no change ----------------------------------------------------------------------------
+
+
+class _NoValidators(Nginx):
+    """nginx that sends no ETag and ignores If-Modified-Since: every poll gets a 200."""
+
+    def conf(self) -> str:
+        return super().conf().replace("etag on;", "etag off; if_modified_since off;")
+
+
+async def _unchanged_poll_ms(base: str, polls: int) -> float:
+    """CPU ms per poll of the papers page through Worker.poll once nothing changes."""
+    from feedbridge.app import runtime
+    from feedbridge.config import load_config
+
+    work = Path(tempfile.mkdtemp(prefix="fb-bench-nochange-"))
+    try:
+        fields = {k: v for k, v in HTML_CONFIG.items() if k not in ("name", "url", "kind")}
+        lines = ["[storage]", f"path = {_toml(work / 'store')}", "[server]", "enabled = false"]
+        lines += ["[[sources]]", 'name = "p"', 'kind = "html"', f'url = "{base}/page.html"']
+        lines += [f"{key} = {_toml(value)}" for key, value in fields.items()]
+        (work / "config.toml").write_text("\n".join(lines) + "\n")
+        async with runtime(load_config(work / "config.toml")) as rt:
+            source = rt.worker.sources[0]
+            first = await rt.worker.poll(source)
+            assert first.ok and first.changed, first
+            await rt.worker.poll(source)
+            started = time.process_time()
+            for _ in range(polls):
+                report = await rt.worker.poll(source)
+                assert report.ok and not report.changed, report
+            return (time.process_time() - started) / polls * 1000
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def nochange(quick: bool = False) -> list[Row]:
+    """An unchanged page polled again: a byte-identical 200 (no validators) against a 304."""
+    import asyncio
+
+    runs, polls = (2, 20) if quick else (5, 50)
+    docroot = Path(tempfile.mkdtemp(prefix="fb-bench-nochange-pages-"))
+    try:
+        (docroot / "page.html").write_bytes(papers_page())
+        same: list[float] = []
+        not_modified: list[float] = []
+        for _ in range(runs):
+            with _NoValidators(docroot) as plain:
+                same.append(asyncio.run(_unchanged_poll_ms(plain.base, polls)))
+            with Nginx(docroot) as etags:
+                not_modified.append(asyncio.run(_unchanged_poll_ms(etags.base, polls)))
+        kb = len(papers_page()) // 1024
+        return [
+            Row(
+                "nochange",
+                f"page {kb} KB unchanged, byte-identical 200: CPU per poll",
+                "ms",
+                Stat(same),
+                "304 (ETag)",
+                Stat(not_modified),
+                note="target: like a 304",
+            )
+        ]
+    finally:
+        shutil.rmtree(docroot, ignore_errors=True)
