@@ -3,6 +3,11 @@
 #   docker run -d -p 8080:8080 -v feedbridge-data:/data \
 #     -v "$PWD/config.toml:/config/config.toml:ro" --env-file .env feedbridge
 # With no config mounted it runs docker/config.toml (HF daily papers, data in /data).
+# Pages built by JavaScript (html sources with fetch = "browser"):
+#   docker build --target browser -t feedbridge:browser .   # + Debian's Chromium and Playwright
+#   docker build --target cdp -t feedbridge:cdp .           # + Playwright only, for a separate
+#                                                           #   browser container (see
+#                                                           #   docker-compose.browser.yml)
 # No Docker engine runs in CI: scripts/check-image.sh lints this file with hadolint and
 # repeats the install steps below (wheel, fresh venv, `feedbridge check`) without Docker.
 
@@ -22,8 +27,16 @@ RUN pip wheel --no-cache-dir --no-deps -w /dist . \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir /dist/feedbridge-*.whl
 
-# --- runtime --------------------------------------------------------------------------------
-FROM python:3.11-slim-bookworm
+# --- builder-browser: the same venv with the `browser` extra (Playwright, pinned in ---------
+# pyproject.toml). Playwright drives Debian's Chromium: `playwright install` is never run.
+FROM builder AS builder-browser
+
+RUN rm -rf /opt/venv \
+    && python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir "$(ls /dist/feedbridge-*.whl)[browser]"
+
+# --- runtime: the default image (the last stage below is this one) -------------------------
+FROM python:3.11-slim-bookworm AS runtime
 
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="feedbridge" \
@@ -60,3 +73,26 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 
 ENTRYPOINT ["feedbridge"]
 CMD ["run"]
+
+# --- cdp: runtime + Playwright, for a browser in another container ([browser] cdp_url) -----
+FROM runtime AS cdp
+
+COPY --from=builder-browser /opt/venv /opt/venv
+
+# --- browser: cdp + Debian's Chromium, started by feedbridge (several hundred MB more) ----
+FROM cdp AS browser
+
+USER 0
+# Debian's chromium follows the distribution's security updates: pinning its version would
+# pin a vulnerable browser within weeks. socat exposes the DevTools port when this image
+# runs as the browser container of docker-compose.browser.yml (Chromium listens on
+# 127.0.0.1 only).
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium fonts-liberation socat \
+    && rm -rf /var/lib/apt/lists/*
+COPY docker/cdp-browser.sh /usr/local/bin/cdp-browser
+USER 10001:10001
+
+# --- the default target: `docker build .` builds the runtime image --------------------------
+FROM runtime

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
+    case_browser,
     case_convert,
     case_extract,
     case_notify,
@@ -36,6 +37,7 @@ CASES = (
     "serve",
     "notify",
     "store",
+    "browser",
     "convert",
     "startup",
     "nochange",
@@ -54,6 +56,7 @@ PACKAGES = (
     "httptools",
     "beautifulsoup4",
     "lxml",
+    "playwright",
 )
 
 
@@ -224,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows += got
             elif case == "store":
                 got, extras["store"] = case_store.run(args.quick)
+                rows += got
+            elif case == "browser":
+                got, extras["browser"] = case_browser.run(args.quick)
                 rows += got
             elif case == "convert":
                 rows += case_convert.convert(args.quick)

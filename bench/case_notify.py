@@ -26,8 +26,8 @@ COUNT = 1000
 
 
 def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
-    from feedbridge.notify import Channel, Notifier, default_format, entry_payload
-    from feedbridge.store import Store
+    from feedbridge.notify import Channel, Notifier, entry_payload
+    from feedbridge.store import Delivery, Store
 
     count = 200 if quick else COUNT
     runs = 1 if quick else 3
@@ -46,6 +46,9 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
     try:
         wait_port(port, proc=receiver)
 
+        def row(entry: Any) -> Delivery:
+            return Delivery("", "hook", "entry", entry.to_dict(), 0.0)
+
         def received() -> int:
             return int(http_get(f"http://{LOCAL}:{port}/count")[2])
 
@@ -53,7 +56,7 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
             work = Path(tempfile.mkdtemp(prefix="fb-bench-notify-"))
             try:
                 store = Store(work / "store")
-                channel = Channel(name="hook", urls=[url], format=default_format([url]))
+                channel = Channel(name="hook", urls=[url])
                 notifier = Notifier([channel], store)
                 stamp = time.time()
                 with store.transaction():
@@ -72,18 +75,18 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
                 shutil.rmtree(work, ignore_errors=True)
 
         async def one_apprise_run() -> float:
-            channel = Channel(name="hook", urls=[url], format=default_format([url]))
-            messages = [channel.render({"type": "entry", "entry": e.to_dict()}) for e in entries]
+            channel = Channel(name="hook", urls=[url])
+            messages = [channel.message(row(e), "text") for e in entries]
             t = time.perf_counter()
             for m in messages:
-                outcome = await channel.send(m)
-                assert outcome == {0: None}, outcome
+                outcome = await channel.send(0, m)
+                assert outcome is None, outcome
             return count / (time.perf_counter() - t)
 
         async def one_floor_run() -> float:
             import aiohttp
 
-            channel = Channel(name="hook", urls=[url], format=default_format([url]))
+            channel = Channel(name="hook", urls=[url])
             bodies = [
                 json.dumps(
                     {
@@ -94,7 +97,7 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
                         "type": "info",
                     }
                 )
-                for m in (channel.render({"type": "entry", "entry": e.to_dict()}) for e in entries)
+                for m in (channel.message(row(e), "text") for e in entries)
             ]
             async with aiohttp.ClientSession() as session:
                 t = time.perf_counter()

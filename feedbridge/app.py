@@ -6,15 +6,17 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
+from feedbridge.browser import BrowserPool, BrowserSettings
 from feedbridge.config import Config
 from feedbridge.feeds import FeedBoard, Publisher
 from feedbridge.filters import EntryFilter
 from feedbridge.http import HttpClient, HttpSettings
 from feedbridge.metrics import Metrics
-from feedbridge.notify import Channel, Notifier, default_format
+from feedbridge.notify import Channel, Notifier
 from feedbridge.server import SourceInfo
 from feedbridge.sources import Source, build_source
 from feedbridge.store import Store, open_store
+from feedbridge.templates import Templates
 from feedbridge.worker import TargetRule, Worker
 
 
@@ -24,9 +26,8 @@ def channels(config: Config) -> list[Channel]:
         Channel(
             name=t.name,
             urls=t.urls(),
-            format=t.format or default_format(t.urls()),
-            title_template=t.title,
-            body_template=t.body,
+            format=t.format,
+            templates=Templates(t.title, t.body, t.digest_title, t.digest_body),
             retry_window=t.retry_window.total_seconds(),
             health=t.health,
             digest=t.digest_spec,
@@ -101,6 +102,7 @@ class Runtime:
     board: FeedBoard
     worker: Worker
     metrics: Metrics
+    browser: BrowserPool | None = None
 
 
 @contextlib.asynccontextmanager
@@ -110,6 +112,8 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
     """
     store = store or open_config_store(config)
     http = HttpClient(http_settings(config))
+    # started on the first browser fetch, so a config without one costs nothing
+    browser = BrowserPool(BrowserSettings.from_config(config)) if config.uses_browser else None
     try:
         metrics = Metrics()
         notifier = Notifier(channels(config), store, metrics=metrics)
@@ -123,9 +127,12 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
             notifier=notifier,
             publisher=publisher,
             metrics=metrics,
+            browser=browser,
         )
         publisher.publish_stored(worker.sources, store)
-        yield Runtime(config, store, http, notifier, board, worker, metrics)
+        yield Runtime(config, store, http, notifier, board, worker, metrics, browser)
     finally:
+        if browser is not None:
+            await browser.aclose()
         await http.aclose()
         store.close()

@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,15 @@ try:
 except ImportError:  # pragma: no cover - Windows
     uvloop = None  # type: ignore[assignment]
 
-from feedbridge.app import channels, open_config_store, runtime, source_infos, sources
+from feedbridge.app import (
+    channels,
+    http_settings,
+    open_config_store,
+    runtime,
+    source_infos,
+    sources,
+)
+from feedbridge.browser import BrowserSettings, BrowserUnavailable, describe_browser
 from feedbridge.config import (
     Config,
     adhoc_source_config,
@@ -31,15 +40,24 @@ from feedbridge.config import (
     redacted_summary,
     secret_fragments,
 )
-from feedbridge.errors import EXIT_CONFIG, EXIT_STORE, ConfigError, FeedbridgeError, StoreError
+from feedbridge.errors import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_STORE,
+    ConfigError,
+    FeedbridgeError,
+    StoreError,
+)
 from feedbridge.logs import setup_logging
+from feedbridge.notify import queue_report
 from feedbridge.preview import extract_once, report
 from feedbridge.server import HEARTBEAT_STALE, create_app, opml
 from feedbridge.sources import build_source
 from feedbridge.store import Store, open_store
+from feedbridge.templates import SAMPLE_ENTRY, entry_message
+from feedbridge.wording import plural
 
 log = logging.getLogger("feedbridge")
-
 
 
 def _store_or_exit(config: Config) -> Store:
@@ -138,6 +156,8 @@ async def _run(config: Config) -> None:
             )
         await stop.wait()
         log.info("stopping")
+        if rt.browser is not None:  # a page load in progress is cancelled, not waited for
+            await rt.browser.aclose()
         if server is not None:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -189,13 +209,13 @@ def once(ctx: click.Context) -> None:
                 status = "ok" if r.ok else f"error: {r.error}"
                 skipped = f"skipped {r.skipped}, " if r.skipped else ""
                 click.echo(
-                    f"{r.source}: {r.entries} entries, {r.new} new, {r.queued} queued, "
+                    f"{r.source}: {plural(r.entries, 'entry')}, {r.new} new, {r.queued} queued, "
                     f"{skipped}{r.seconds * 1000:.0f} ms, {status}"
                 )
-            for name in rt.notifier.channels:
-                pending = rt.store.pending_count(name)
-                if pending:
-                    click.echo(f"target {name}: {pending} deliveries still queued")
+            for channel in rt.notifier.channels.values():
+                line = queue_report(channel, rt.store, time.time())
+                if line:
+                    click.echo(line)
 
     asyncio.run(cycle())
 
@@ -211,6 +231,16 @@ def check(ctx: click.Context) -> None:
     except StoreError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_STORE)
+    if config.uses_browser or config.browser.executable or config.browser.cdp_url:
+        try:
+            click.echo(
+                f"browser: {describe_browser(config.browser.executable, config.browser.cdp_url)}"
+            )
+        except BrowserUnavailable as exc:
+            if config.uses_browser:
+                click.echo(f'error: fetch = "browser" sources, but no browser: {exc}', err=True)
+                sys.exit(EXIT_FAILED)
+            click.echo(f"browser: none ({exc})")
     click.echo("config ok")
 
 
@@ -256,19 +286,8 @@ def notify_test(ctx: click.Context, target: str) -> None:
     except StopIteration:
         click.echo(f"error: no target named {target!r}", err=True)
         sys.exit(EXIT_CONFIG)
-    from feedbridge.models import Entry
-
-    sample = Entry(
-        source="feedbridge-test",
-        key="test",
-        title="feedbridge test notification",
-        link=config.server.base_url,
-        summary="If you can read this, the target works.",
-        authors=("feedbridge",),
-        score=42,
-    )
-    message = chosen.render({"type": "entry", "entry": sample.to_dict()})
-    results = asyncio.run(chosen.send(message))
+    sample = replace(SAMPLE_ENTRY, link=config.server.base_url, extras={})
+    results = asyncio.run(chosen.send_all(lambda fmt: entry_message(sample, fmt, chosen.templates)))
     for index, reason in sorted(results.items()):
         shown = mask_url(chosen.urls[index])
         click.echo(f"{shown}: {'ok' if reason is None else 'FAILED: ' + reason}")
@@ -285,6 +304,13 @@ def notify_test(ctx: click.Context, target: str) -> None:
     show_default=True,
     help="Ad hoc: how to read the page.",
 )
+@click.option(
+    "--fetch",
+    type=click.Choice(["http", "browser"]),
+    default=None,
+    help="Ad hoc html: load the page in headless Chromium (default http).",
+)
+@click.option("--wait-for", help="Ad hoc, browser: CSS selector to wait for (default --item).")
 @click.option("--item", help="Ad hoc: CSS selector (html) or JMESPath (json) of each item.")
 @click.option("--title", help="Ad hoc: selector of the title.")
 @click.option("--link", help="Ad hoc: selector of the link (selector@href).")
@@ -304,6 +330,8 @@ def preview(
     kind: str,
     item: str | None,
     id_: str | None,
+    fetch: str | None,
+    wait_for: str | None,
     **fields: str | None,
 ) -> None:
     """Fetch SOURCE (or --url with selectors) once and show what it extracts.
@@ -325,7 +353,8 @@ def preview(
         table: dict[str, Any] = {"name": source or "preview", "kind": kind, "url": url}
         if kind != "feed":
             table["item" if kind == "html" else "items"] = item
-        table.update({k: v for k, v in {**fields, "id": id_}.items() if v is not None})
+        extra = {**fields, "id": id_, "fetch": fetch, "wait_for": wait_for}
+        table.update({k: v for k, v in extra.items() if v is not None})
         try:
             source_config = adhoc_source_config(table)
         except ConfigError as exc:
@@ -338,7 +367,11 @@ def preview(
         click.echo(str(exc), err=True)
         sys.exit(EXIT_CONFIG)
     try:
-        result = asyncio.run(extract_once(src))
+        http, browser = None, None
+        if config is not None:
+            browser = BrowserSettings.from_config(config)
+            http = http_settings(config)
+        result, render = asyncio.run(extract_once(src, http, browser))
     except FeedbridgeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -346,4 +379,4 @@ def preview(
     if config is not None and config.storage.path.is_dir():
         with contextlib.suppress(StoreError), Store(config.storage.path) as store:
             state = store.state("source", src.name)
-    click.echo(report(src, result, state))
+    click.echo(report(src, result, state, render))

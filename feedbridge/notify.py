@@ -1,30 +1,40 @@
-"""Apprise delivery of the outbox: per-URL results, order, retries with backoff, digests.
+"""Apprise delivery of the outbox: per-URL progress, order, retries with backoff, digests.
 
-A row leaves the outbox only after Apprise reported success for every URL of
-its target, so a crash between sending and removing repeats one message at
-most, and never loses one.
+A row leaves the outbox only after every URL of its target took it, so a crash between
+sending and removing repeats one message at most, and never loses one. Each row keeps
+the URLs it already reached, so a retry (alone or inside a digest) goes only where owed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import apprise
 from croniter import croniter
 
+from feedbridge import mail
 from feedbridge.durations import DigestSpec
 from feedbridge.health import health_after_failure, health_after_success
 from feedbridge.metrics import Metrics
 from feedbridge.models import Entry, HealthEvent
-from feedbridge.store import Delivery, Store
-from feedbridge.templates import Message, digest_message, entry_message
+from feedbridge.store import Delivery, Queued, Store
+from feedbridge.templates import (
+    FORMATS,
+    Message,
+    Templates,
+    digest_message,
+    entry_message,
+    health_message,
+)
+from feedbridge.wording import plural
 
 log = logging.getLogger("feedbridge.notify")
 logging.getLogger("apprise").setLevel(logging.WARNING)  # its DEBUG lines print tokens
@@ -33,18 +43,22 @@ BACKOFF_BASE = 30.0
 BACKOFF_CAP = 3600.0
 FAILURE_THRESHOLD = 3
 
-_FORMATS = {
+_APPRISE_FORMATS = {
     "text": apprise.NotifyFormat.TEXT,
     "markdown": apprise.NotifyFormat.MARKDOWN,
     "html": apprise.NotifyFormat.HTML,
 }
-_EMAIL_SCHEMES = {"mailto", "mailtos"}
 
 
-def default_format(urls: Sequence[str]) -> str:
-    """HTML for email targets, Markdown for chat services."""
-    schemes = {u.split(":", 1)[0].lower() for u in urls}
-    return "html" if schemes and schemes <= _EMAIL_SCHEMES else "markdown"
+def service_format(url: str) -> str:
+    """The body format the URL's Apprise service renders (its `?format=`, else the first of
+    its plugin's notify_format): HTML for email, Markdown for Slack, text for MQTT and ntfy."""
+    plugin = apprise.Apprise.instantiate(url)
+    if plugin is None:
+        return "text"
+    # resolve_format honours a `?format=` on the URL, else the plugin's first notify_format
+    value = str(plugin.resolve_format().value)
+    return value if value in FORMATS else "text"
 
 
 def with_overflow(url: str, mode: str) -> str:
@@ -60,33 +74,31 @@ def backoff(attempts: int, rng: random.Random | None = None) -> float:
     return float(delay / 2 + (rng or random).random() * delay / 2)
 
 
-def entry_payload(entry: Entry, now: float) -> dict[str, Any]:
-    return {"type": "entry", "entry": entry.to_dict(), "queued_at": now, "attempts": 0}
+def entry_payload(entry: Entry, now: float) -> Queued:
+    return Queued("entry", entry.to_dict(), now)
 
 
-def health_payload(event: HealthEvent, now: float) -> dict[str, Any]:
-    return {
-        "type": "health",
-        "event": {
-            "subject": event.subject,
-            "kind": event.kind,
-            "message": event.message,
-            "at": event.at.isoformat(),
-        },
-        "queued_at": now,
-        "attempts": 0,
-    }
+def health_payload(event: HealthEvent, now: float) -> Queued:
+    fields = {"subject": event.subject, "kind": event.kind, "message": event.message}
+    return Queued("health", {**fields, "at": event.at.isoformat()}, now)
+
+
+def _event(row: Delivery) -> HealthEvent:
+    p = row.payload
+    return HealthEvent(p["subject"], p["kind"], p["message"], datetime.fromisoformat(p["at"]))
 
 
 @dataclass
 class Channel:
-    """One configured target: its Apprise URLs (one Apprise object each) and how it sends."""
+    """One configured target: its Apprise URLs (one Apprise object each) and how it sends.
+
+    `format` None means each URL gets the format its service renders (`service_format`).
+    """
 
     name: str
     urls: list[str]
-    format: str = "markdown"
-    title_template: str | None = None
-    body_template: str | None = None
+    format: str | None = None
+    templates: Templates = field(default_factory=Templates)
     retry_window: float = 86400.0
     health: bool = False
     digest: DigestSpec | None = None
@@ -94,40 +106,46 @@ class Channel:
     top: int | None = None
     max_per_hour: int | None = None
     overflow: str = "split"
-    _apprise: list[apprise.Apprise] = field(default_factory=list, repr=False)
+    formats: list[str] = field(default_factory=list, init=False)
+    _apprise: list[apprise.Apprise] = field(default_factory=list, repr=False, init=False)
+    _plugins: list[Any] = field(default_factory=list, repr=False, init=False)
 
     def __post_init__(self) -> None:
         for url in self.urls:
             obj = apprise.Apprise()
             obj.add(with_overflow(url, self.overflow))
             self._apprise.append(obj)
+            self._plugins.append(apprise.Apprise.instantiate(url))
+            self.formats.append(self.format or service_format(url))
 
-    def render(self, payload: Mapping[str, Any]) -> Message:
-        """The message for one outbox row."""
-        if payload.get("type") == "health":
-            event = payload["event"]
-            return Message(
-                f"feedbridge: {event['subject']} {event['kind']}", event["message"], "text"
-            )
-        entry = Entry.from_dict(payload["entry"])
-        return entry_message(entry, self.format, self.title_template, self.body_template)
+    def message(self, row: Delivery, fmt: str) -> Message:
+        """The message for one outbox row, in `fmt`."""
+        if row.kind == "health":
+            return health_message(_event(row), fmt)
+        return entry_message(Entry.from_dict(row.payload), fmt, self.templates)
 
-    async def send(self, message: Message, skip: Iterable[int] = ()) -> dict[int, str | None]:
-        """Send to each URL not in `skip`; maps URL index to None (success) or Apprise's reason."""
-        results: dict[int, str | None] = {}
-        skipped = set(skip)
-        for index, obj in enumerate(self._apprise):
-            if index in skipped:
-                continue
-            result = await obj.async_notify(
-                body=message.body, title=message.title, body_format=_FORMATS[message.body_format]
-            )
-            if result:
-                results[index] = None
-            else:
-                reasons = [e.message for e in result.logs() if e.level in ("WARNING", "ERROR")]
-                results[index] = "; ".join(reasons[-3:]) or "delivery failed"
-        return results
+    async def send(self, index: int, message: Message) -> str | None:
+        """Send to the URL at `index`; None on success, else why it failed (from Apprise)."""
+        plugin = self._plugins[index]
+        if mail.handles(plugin, message):
+            return await asyncio.to_thread(mail.send, plugin, message)
+        title = message.title
+        if message.body_format == "html" and getattr(plugin, "title_maxlen", 1) <= 0:
+            # Apprise puts the title into an HTML body as is (Telegram): it must be HTML too
+            title = html.escape(title, quote=False)
+        result = await self._apprise[index].async_notify(
+            body=message.body,
+            title=title,
+            body_format=_APPRISE_FORMATS[message.body_format],
+        )
+        if result:
+            return None
+        reasons = [e.message for e in result.logs() if e.level in ("WARNING", "ERROR")]
+        return "; ".join(reasons[-3:]) or "delivery failed"
+
+    async def send_all(self, render: Callable[[str], Message]) -> dict[int, str | None]:
+        """Send one message, rendered per URL format, to every URL (for `notify-test`)."""
+        return {i: await self.send(i, render(fmt)) for i, fmt in enumerate(self.formats)}
 
 
 @dataclass
@@ -135,6 +153,9 @@ class RoundResult:
     sent: int = 0
     failed: int = 0  # attempts that failed this round (they stay queued)
     given_up: int = 0  # rows past their retry window, moved to the failed log
+
+
+Render = Callable[[str, Sequence[Delivery]], Message]
 
 
 class Notifier:
@@ -185,26 +206,20 @@ class Notifier:
         result = RoundResult()
         state = self.store.state("target", channel.name)
         pending = self.store.pending(channel.name)
-        singles = (
-            pending
-            if channel.digest is None
-            else [d for d in pending if d.payload.get("type") == "health"]
-        )
-        for delivery in singles:
+        singles = pending if channel.digest is None else [d for d in pending if d.kind == "health"]
+        for row in singles:
             if stop is not None and stop.is_set():
                 break
             now = self.clock()
-            if respect_backoff and delivery.payload.get("next_at", 0) > now:
+            if respect_backoff and row.next_at > now:
                 break
             if not self._allowed(channel, state, now):
                 break
-            ok = await self._attempt(
-                channel, delivery, [delivery], channel.render(delivery.payload), state, result
-            )
-            if not ok:
+            render: Render = lambda fmt, rows: channel.message(rows[0], fmt)  # noqa: E731
+            if not await self._attempt(channel, [row], render, state, result, _label(row)):
                 break
         if channel.digest is not None and result.failed == 0:
-            rows = [d for d in pending if d.payload.get("type") != "health"]
+            rows = [d for d in pending if d.kind != "health"]
             await self._digest(channel, rows, state, result, respect_backoff)
         self.store.save_state("target", channel.name, state)
         return result
@@ -220,17 +235,32 @@ class Notifier:
     async def _attempt(
         self,
         channel: Channel,
-        lead: Delivery,
         rows: Sequence[Delivery],
-        message: Message,
+        render: Render,
         state: dict[str, Any],
         result: RoundResult,
+        label: Mapping[str, Any],
     ) -> bool:
-        """Send `message` for `rows` (one row, or a digest's); True when every URL took it."""
-        payload = lead.payload
-        outcome = await channel.send(message, skip=payload.get("done", []))
+        """Send `rows` (one row, or a digest's) to each URL that still owes some of them.
+
+        A URL gets the message rendered from exactly the rows it has not taken yet. True
+        when nothing stays queued (all sent, or given up); False when rows wait for a retry.
+        """
+        outcome: dict[int, str | None] = {}
+        owed: dict[int, set[str]] = {}
+        for index, fmt in enumerate(channel.formats):
+            these = [r for r in rows if index not in r.done_urls]
+            owed[index] = {r.id for r in these}
+            if these or not rows:  # an empty digest still goes to every URL
+                outcome[index] = await channel.send(index, render(fmt, these))
         now = self.clock()
-        errors = [r for r in outcome.values() if r is not None]
+        took = {i for i, reason in outcome.items() if reason is None}
+        errors = [reason for reason in outcome.values() if reason is not None]
+        everyone = set(range(len(channel.formats)))
+        updated = [
+            replace(r, done_urls=r.done_urls | {i for i in took if r.id in owed[i]}) for r in rows
+        ]
+        finished = [r for r in updated if r.done_urls >= everyone]
         if not errors:
             with self.store.transaction():
                 for row in rows:
@@ -241,48 +271,55 @@ class Notifier:
             result.sent += 1
             if self.metrics is not None:
                 self.metrics.sent.labels(channel.name).inc()
-            log.info(
-                "delivered",
-                extra={"target": channel.name, "item": _label(payload), "rows": len(rows)},
-            )
+            log.info("delivered", extra={"target": channel.name, **label})
             return True
         result.failed += 1
         if self.metrics is not None:
             self.metrics.failed.labels(channel.name).inc()
         reason = "; ".join(errors)
-        done = sorted({*payload.get("done", []), *(i for i, r in outcome.items() if r is None)})
-        attempts = int(payload.get("attempts", 0)) + 1
-        if now - float(payload.get("queued_at", now)) > channel.retry_window:
-            with self.store.transaction():
-                for row in rows:
-                    self.store.record_failed(row, reason)
-                self._target_health(channel, state, f"gave up after {attempts} tries: {reason}")
-            result.given_up += len(rows)
-            log.error(
-                "delivery given up",
-                extra={"target": channel.name, "item": _label(payload), "reason": reason},
+        retried = [
+            replace(
+                r,
+                attempts=r.attempts + 1,
+                first_attempt_at=now if r.first_attempt_at is None else r.first_attempt_at,
+                next_at=now + backoff(r.attempts + 1),
+                last_error=reason,
             )
-            return True  # the row is gone; later rows may go on
+            for r in updated
+            if r not in finished
+        ]
+        expired = [
+            r
+            for r in retried
+            if r.first_attempt_at is not None and now - r.first_attempt_at >= channel.retry_window
+        ]
         with self.store.transaction():
-            if lead.id:
-                self.store.update_delivery(
-                    lead,
-                    {
-                        **payload,
-                        "attempts": attempts,
-                        "done": done,
-                        "next_at": now + backoff(attempts),
-                        "last_error": reason,
-                    },
-                )
-            self._target_health(channel, state, reason)
+            for row in finished:
+                self.store.complete(row)
+            for row in retried:
+                if row in expired:
+                    self.store.record_failed(row, reason)
+                elif row.id:
+                    self.store.update_delivery(row)
+            if expired:
+                tries = plural(max(r.attempts for r in expired), "try")
+                what = f" on {plural(len(expired), 'entry')}" if len(rows) > 1 else ""
+                self._target_health(channel, state, f"gave up{what} after {tries}: {reason}")
+            else:
+                self._target_health(channel, state, reason)
+        if expired:
+            result.given_up += len(expired)
+            log.error(
+                "delivery given up", extra={"target": channel.name, **label, "reason": reason}
+            )
+            return len(expired) == len(retried)  # those rows are gone; later rows may go on
         log.warning(
             "delivery failed, will retry",
             extra={
                 "target": channel.name,
-                "item": _label(payload),
+                **label,
                 "reason": reason,
-                "attempt": attempts,
+                "attempt": max((r.attempts for r in retried), default=1),
             },
         )
         return False
@@ -308,13 +345,14 @@ class Notifier:
         respect_backoff: bool,
     ) -> None:
         """Send the queued entries as one message when the digest's schedule says so."""
-        assert channel.digest is not None
+        spec = channel.digest
+        assert spec is not None
         now = self.clock()
         last = state.get("last_digest")
         if last is None:
             state["last_digest"] = now  # the first digest covers what arrives from now on
             return
-        if next_fire(channel.digest, float(last)) > now:
+        if next_fire(spec, float(last)) > now:
             return
         if respect_backoff and state.get("digest_next_at", 0) > now:
             return
@@ -323,12 +361,18 @@ class Notifier:
             return
         if not self._allowed(channel, state, now):
             return
-        entries = [Entry.from_dict(r.payload["entry"]) for r in rows]
-        message = digest_message(
-            entries, channel.format, channel.top, datetime.fromtimestamp(now, channel.digest.tz)
-        )
-        lead = rows[0] if rows else Delivery("", channel.name, {"type": "digest"})
-        if await self._attempt(channel, lead, rows, message, state, result):
+        at = datetime.fromtimestamp(now, spec.tz)
+
+        def render(fmt: str, owed: Sequence[Delivery]) -> Message:
+            entries = [Entry.from_dict(r.payload) for r in owed]
+            return digest_message(entries, fmt, channel.top, at, channel.templates)
+
+        since = datetime.fromtimestamp(float(last), spec.tz)
+        label = {
+            "digest": f"{since:%Y-%m-%d %H:%M} to {at:%Y-%m-%d %H:%M} {spec.tz.key}",
+            "entries": len(rows),
+        }
+        if await self._attempt(channel, rows, render, state, result, label):
             state["last_digest"] = now
             state.pop("digest_next_at", None)
         else:
@@ -342,10 +386,27 @@ def next_fire(spec: DigestSpec, after: float) -> float:
     return fire.timestamp()
 
 
-def _label(payload: Mapping[str, Any]) -> str:
-    if payload.get("type") == "health":
-        return f"health:{payload['event']['subject']}"
-    if payload.get("type") == "digest":
-        return "digest"
-    entry = payload.get("entry", {})
-    return f"{entry.get('source')}:{entry.get('key')}"
+def queue_report(channel: Channel, store: Store, now: float) -> str | None:
+    """What `once` says about a target's queue: a digest's waiting entries are not a failure."""
+    pending = store.pending(channel.name)
+    waiting = [d for d in pending if channel.digest is not None and d.kind == "entry"]
+    owed = [d for d in pending if d not in waiting]
+    parts = []
+    if waiting and channel.digest is not None:
+        fire = datetime.fromtimestamp(next_fire(channel.digest, now), channel.digest.tz)
+        when = f"{fire:%H:%M}" if fire.timestamp() - now < 86400 else f"{fire:%a %Y-%m-%d %H:%M}"
+        parts.append(
+            f"{plural(len(waiting), 'entry')} waiting for the digest at {when} "
+            f"{channel.digest.tz.key}"
+        )
+    if owed:
+        errors = [d.last_error for d in owed if d.last_error]
+        reason = f" (last error: {errors[-1]})" if errors else ""
+        parts.append(f"{plural(len(owed), 'message')} not delivered yet, will retry{reason}")
+    return f"target {channel.name}: {'; '.join(parts)}" if parts else None
+
+
+def _label(row: Delivery) -> dict[str, str]:
+    if row.kind == "health":
+        return {"health": str(row.payload["subject"])}
+    return {"entry": f"{row.payload.get('source')}:{row.payload.get('key')}"}

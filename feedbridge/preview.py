@@ -5,14 +5,29 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from feedbridge.browser import BrowserPool, BrowserSettings, RenderInfo
 from feedbridge.http import HttpClient, HttpSettings
 from feedbridge.models import Entry
 from feedbridge.sources import Source
 from feedbridge.sources.common import Extraction, describe_skipped
+from feedbridge.wording import plural
 
 
-async def extract_once(source: Source, settings: HttpSettings | None = None) -> Extraction:
-    """One fetch without validators, so the answer is never a 304."""
+async def extract_once(
+    source: Source,
+    settings: HttpSettings | None = None,
+    browser: BrowserSettings | None = None,
+) -> tuple[Extraction, RenderInfo | None]:
+    """One fetch without validators (never a 304); how the browser loaded it, if it did."""
+    if getattr(source.config, "fetch", "http") == "browser":
+        async with BrowserPool(browser) as pool:
+            fetcher = pool.fetcher(source.name, source.config)
+            page = await fetcher.get(source.url)
+            return source.analyze(page), fetcher.last
+    return await _extract_http(source, settings), None
+
+
+async def _extract_http(source: Source, settings: HttpSettings | None) -> Extraction:
     async with HttpClient(settings) as http:
         fetcher = http.fetcher(source.name, headers=getattr(source.config, "headers", None))
         if source.kind == "hf_papers":
@@ -35,9 +50,16 @@ def _score(entry: Entry) -> str:
     return "—" if entry.score is None else f"{entry.score:g}"
 
 
-def report(source: Source, result: Extraction, state: dict[str, Any] | None = None) -> str:
+def report(
+    source: Source,
+    result: Extraction,
+    state: dict[str, Any] | None = None,
+    render: RenderInfo | None = None,
+) -> str:
     """The table a user shapes selectors with: entries, then what matched nothing."""
     lines = [f"{source.name} [{source.kind}] {source.url}"]
+    if render is not None:
+        lines.append(render.describe())
     if source.kind == "feed":
         lines.append(f"feed title: {result.title or '—'} · site: {result.link or '—'}")
     elif result.title:
@@ -50,7 +72,7 @@ def report(source: Source, result: Extraction, state: dict[str, Any] | None = No
             f"{entry.link or f'(no link; key {entry.key})'}"
         )
     lines.append("")
-    lines.append(f"{len(result.entries)} entries from {result.items} items")
+    lines.append(f"{plural(len(result.entries), 'entry')} from {plural(result.items, 'item')}")
     if result.matched:
         fields = ", ".join(
             f"{name} {count}/{result.items}" for name, count in result.matched.items()
@@ -61,6 +83,11 @@ def report(source: Source, result: Extraction, state: dict[str, Any] | None = No
             lines.append(f"matched nothing: {', '.join(empty)} (check these selectors)")
     if result.items == 0 and source.kind != "hf_papers":
         lines.append("the item selector matched nothing on this page")
+        if source.kind == "html" and render is None and result.scripted:
+            lines.append(
+                'the page runs scripts: if they build the items, set fetch = "browser" '
+                "(preview --fetch browser)"
+            )
     if result.skipped:
         lines.append(f"skipped: {describe_skipped(result.skipped)}")
     if state:

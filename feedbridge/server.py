@@ -18,6 +18,7 @@ from feedbridge.feeds import FeedBoard
 from feedbridge.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedbridge.metrics import Metrics
 from feedbridge.render import FORMATS
+from feedbridge.wording import plural
 
 _EXTENSIONS = {ext: fmt for fmt, (ext, _) in FORMATS.items()}
 HEARTBEAT_STALE = 120.0
@@ -212,7 +213,7 @@ def index_page(
         "padding:.5rem;border-bottom:1px solid #ddd;vertical-align:top}"
         ".status.ok{color:#17702d}.status.failing,.status.empty{color:#b00020}"
         "small{color:#666}</style></head><body>\n<h1>feedbridge</h1>\n"
-        f'<p>{len(sources)} feeds · <a href="{base_url}/opml{suffix}">OPML</a></p>\n'
+        f'<p>{plural(len(sources), "feed")} · <a href="{base_url}/opml{suffix}">OPML</a></p>\n'
         "<table><thead><tr><th>Source</th><th>Status</th><th>Last poll</th><th>Entries</th>"
         "<th>Newest</th><th>Subscribe</th></tr></thead><tbody>\n"
         + "\n".join(rows)

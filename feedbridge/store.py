@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import diskcache
 
@@ -56,13 +58,84 @@ class JSONOnlyDisk(diskcache.Disk):  # type: ignore[misc]
             raise StoreError(f"a value in the store is not JSON ({exc})") from exc
 
 
+def target_segment(target: str) -> str:
+    """The target's name as a key segment: escaped so that it holds no `-` and no `:`.
+
+    Outbox keys are `outbox:{segment}-{counter}`; since no segment contains `-`, the
+    prefix `outbox:{segment}-` of one target never matches another's rows, whatever the
+    names (`mail` and `mail-digest`, names with `:` or non-ASCII letters).
+    """
+    return quote(target, safe="").replace("-", "%2D")
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """What the worker or notifier asks to deliver: an entry or a health event, and when."""
+
+    kind: str  # "entry" | "health"
+    payload: dict[str, Any]  # Entry.to_dict() or the event's fields
+    queued_at: float
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """An outbox row: one entry (or a health event / digest) owed to one target."""
+    """An outbox row: one entry or health event owed to one target, with its own progress.
+
+    `done_urls` are the indexes of the target's URLs that already took it, so a retry
+    (alone or inside a digest) goes only to the URLs still owed.
+    """
 
     id: str  # the outbox key, ordered per target
     target: str
+    kind: str
     payload: dict[str, Any]
+    queued_at: float
+    attempts: int = 0
+    first_attempt_at: float | None = None
+    next_at: float = 0.0
+    last_error: str | None = None
+    done_urls: frozenset[int] = field(default_factory=frozenset)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "payload": self.payload,
+            "queued_at": self.queued_at,
+            "attempts": self.attempts,
+            "first_attempt_at": self.first_attempt_at,
+            "next_at": self.next_at,
+            "last_error": self.last_error,
+            "done_urls": sorted(self.done_urls),
+        }
+
+    @classmethod
+    def from_json(cls, key: str, target: str, data: Mapping[str, Any]) -> Delivery:
+        if "type" in data:  # a row written before deliveries were typed
+            kind = str(data["type"])
+            return cls(
+                key,
+                target,
+                kind,
+                dict(data["entry"] if kind == "entry" else data["event"]),
+                float(data.get("queued_at", 0.0)),
+                attempts=int(data.get("attempts", 0)),
+                next_at=float(data.get("next_at", 0.0)),
+                last_error=data.get("last_error"),
+                done_urls=frozenset(data.get("done", ())),
+            )
+        first = data.get("first_attempt_at")
+        return cls(
+            key,
+            target,
+            str(data["kind"]),
+            dict(data["payload"]),
+            float(data["queued_at"]),
+            attempts=int(data.get("attempts", 0)),
+            first_attempt_at=None if first is None else float(first),
+            next_at=float(data.get("next_at", 0.0)),
+            last_error=data.get("last_error"),
+            done_urls=frozenset(int(i) for i in data.get("done_urls", ())),
+        )
 
 
 class Store:
@@ -84,6 +157,7 @@ class Store:
                 sqlite_mmap_size=0,
                 sqlite_cache_size=1024,
             )
+            self._migrate_outbox_keys()
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the store at {self.path}: {exc}{_REMEDY}") from exc
 
@@ -194,9 +268,12 @@ class Store:
 
     # --- outbox -------------------------------------------------------------------------
 
-    def enqueue(self, target: str, payload: Mapping[str, Any]) -> str:
+    def enqueue(self, target: str, queued: Queued) -> str:
         """Append a delivery to the target's queue; returns its outbox id."""
-        key: str = self._cache.push(dict(payload), prefix=f"outbox:{target}", retry=True)
+        row = Delivery("", target, queued.kind, dict(queued.payload), queued.queued_at)
+        key: str = self._cache.push(
+            row.to_json(), prefix=f"outbox:{target_segment(target)}", retry=True
+        )
         return key
 
     def _keys_with_prefix(self, prefix: str, limit: int | None = None) -> list[str]:
@@ -204,23 +281,27 @@ class Store:
         query = "SELECT key FROM Cache WHERE key >= ? AND key < ? AND raw = 1 ORDER BY key"
         if limit is not None:
             query += f" LIMIT {int(limit)}"
-        rows = self._cache._sql(query, (prefix, prefix + "\uffff")).fetchall()
+        rows = self._cache._sql(query, (prefix, prefix + "\U0010ffff")).fetchall()
         return [row[0] for row in rows]
+
+    def _outbox_prefix(self, target: str) -> str:
+        return f"outbox:{target_segment(target)}-"
 
     def pending(self, target: str, limit: int | None = None) -> list[Delivery]:
         """The target's queued deliveries, oldest first."""
         found: list[Delivery] = []
-        for key in self._keys_with_prefix(f"outbox:{target}-", limit):
-            payload = self._cache.get(key, default=None, retry=True)
-            if payload is not None:
-                found.append(Delivery(key, target, payload))
+        for key in self._keys_with_prefix(self._outbox_prefix(target), limit):
+            data = self._cache.get(key, default=None, retry=True)
+            if data is not None:
+                found.append(Delivery.from_json(key, target, data))
         return found
 
     def pending_count(self, target: str) -> int:
-        return len(self._keys_with_prefix(f"outbox:{target}-"))
+        return len(self._keys_with_prefix(self._outbox_prefix(target)))
 
-    def update_delivery(self, delivery: Delivery, payload: Mapping[str, Any]) -> None:
-        self._cache.set(delivery.id, dict(payload), retry=True)
+    def update_delivery(self, delivery: Delivery) -> None:
+        """Save a row's progress (attempts, URLs done, next try); its place in line is kept."""
+        self._cache.set(delivery.id, delivery.to_json(), retry=True)
 
     def complete(self, delivery: Delivery) -> None:
         """Remove a delivery after Apprise reported success."""
@@ -230,15 +311,31 @@ class Store:
         """Move a delivery whose retry window ran out to the failed log."""
         with self.transaction():
             self._cache.set(
-                f"failed:{delivery.target}:{delivery.id}",
-                {"payload": delivery.payload, "reason": reason, "at": time.time()},
+                f"failed:{target_segment(delivery.target)}:{delivery.id}",
+                {"row": delivery.to_json(), "reason": reason, "at": time.time()},
                 expire=self.seen_ttl,
                 retry=True,
             )
             self._cache.delete(delivery.id, retry=True)
 
+    def _migrate_outbox_keys(self) -> None:
+        """Rename rows queued under the old key scheme (`outbox:{raw name}-N`), once."""
+        if self._cache.get("meta:outbox_keys", default=None, retry=True) == 2:
+            return
+        with self.transaction():
+            for key in self._keys_with_prefix("outbox:"):
+                if not re.fullmatch(r"-\d{15}", key[-16:]):  # push() appends "-" and 15 digits
+                    continue
+                target = key[len("outbox:") : -16]
+                new = f"outbox:{target_segment(target)}{key[-16:]}"
+                if new != key:
+                    self._cache.set(new, self._cache.get(key, retry=True), retry=True)
+                    self._cache.delete(key, retry=True)
+            self._cache.set("meta:outbox_keys", 2, retry=True)
+
     def failed(self, target: str) -> list[dict[str, Any]]:
-        return [self._cache.get(k, retry=True) for k in self._keys_with_prefix(f"failed:{target}:")]
+        prefix = f"failed:{target_segment(target)}:"
+        return [self._cache.get(k, retry=True) for k in self._keys_with_prefix(prefix)]
 
     # --- source and target state ----------------------------------------------------------
 

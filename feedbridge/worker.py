@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from feedbridge.errors import FeedbridgeError, FetchError, StoreError
 from feedbridge.feeds import Publisher
@@ -22,9 +22,12 @@ from feedbridge.models import Entry, HealthEvent
 from feedbridge.notify import Notifier, entry_payload
 from feedbridge.pipeline import TargetView, decide
 from feedbridge.scheduler import first_due, next_due
-from feedbridge.sources import Source
+from feedbridge.sources import Fetcher, Source
 from feedbridge.sources.common import describe_skipped
 from feedbridge.store import Store
+
+if TYPE_CHECKING:
+    from feedbridge.browser import BrowserPool
 
 log = logging.getLogger("feedbridge.worker")
 
@@ -67,6 +70,7 @@ class Worker:
         publisher: Publisher,
         metrics: Metrics | None = None,
         failure_threshold: int = 3,
+        browser: BrowserPool | None = None,
     ) -> None:
         self.sources = list(sources)
         self.targets = list(targets)
@@ -77,6 +81,7 @@ class Worker:
         self.board = publisher.board
         self.metrics = metrics
         self.failure_threshold = failure_threshold
+        self.browser = browser
         self.heartbeat = time.time()
         self._wake = asyncio.Event()
         self._fingerprints: dict[str, str] = {}
@@ -125,10 +130,9 @@ class Worker:
         if state.get("config") == fingerprint:
             validators = dict(state.get("validators") or {})
         state["config"] = fingerprint
-        fetcher = self.http.fetcher(source.name, validators, source.config.headers)
         state["last_poll"] = now.timestamp()
         try:
-            entries = await source.poll(fetcher, now)
+            entries = await source.poll(self._fetcher(source, validators), now)
         except StoreError:
             raise
         except FeedbridgeError as exc:
@@ -161,6 +165,14 @@ class Worker:
             },
         )
         return report
+
+    def _fetcher(self, source: Source, validators: dict[str, Any]) -> Fetcher:
+        """The browser for `fetch = "browser"` sources, else the HTTP client."""
+        if getattr(source.config, "fetch", "http") == "browser":
+            if self.browser is None:
+                raise FetchError(source.name, source.url, "no browser in this process")
+            return self.browser.fetcher(source.name, source.config)
+        return self.http.fetcher(source.name, validators, source.config.headers)
 
     def _apply(
         self, source: Source, entries: Sequence[Entry], state: dict[str, Any], now: datetime

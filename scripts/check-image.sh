@@ -105,10 +105,16 @@ def instructions(text):
 def args_of(rest):
     return json.loads(rest) if rest.startswith("[") else shlex.split(rest)
 
-stages, problems = [], []
+stages, problems, named = [], [], {}
 for word, rest in instructions((root / "Dockerfile").read_text()):
     if word == "FROM":
-        stages.append({"from": rest, "workdir": "/", "env": {}, "copies": 0})
+        base, _, alias = rest.partition(" AS ")
+        parent = named.get(base.strip())  # FROM an earlier stage inherits its settings
+        st = json.loads(json.dumps(parent)) if parent else {"workdir": "/", "env": {}}
+        st.update({"from": rest, "copies": 0})
+        stages.append(st)
+        if alias.strip():
+            named[alias.strip()] = st
         continue
     st = stages[-1]
     if word == "WORKDIR":
@@ -237,6 +243,26 @@ if not any(t == "/config/config.toml" and ro for _, t, ro in mounts):
                     "read-only")
 if (svc.get("healthcheck") or {}).get("disable"):
     problems.append("services.feedbridge.healthcheck: must not disable the image's healthcheck")
+sys.exit("\n".join(problems) or None)
+PY
+step "docker-compose.browser.yml"
+"$TOOLS/bin/python" - <<'PY' || fail "docker-compose.browser.yml (above)"
+import re, sys
+import yaml
+
+with open("docker-compose.browser.yml") as f:
+    services = (yaml.safe_load(f) or {}).get("services") or {}
+stages = set(re.findall(r"(?im)^FROM \S+ AS (\S+)", open("Dockerfile").read()))
+problems = []
+for name, target in (("feedbridge", "cdp"), ("browser", "browser")):
+    build = (services.get(name) or {}).get("build") or {}
+    if build.get("target") != target or target not in stages:
+        problems.append(f"services.{name}.build.target: must be the Dockerfile stage {target}")
+entry = (services.get("browser") or {}).get("entrypoint") or [""]
+if entry[0] != "/usr/local/bin/cdp-browser" or "docker/cdp-browser.sh" not in open("Dockerfile").read():
+    problems.append("services.browser.entrypoint: must run the image's cdp-browser")
+if (services.get("browser") or {}).get("ports"):
+    problems.append("services.browser.ports: CDP must not be published outside the network")
 sys.exit("\n".join(problems) or None)
 PY
 [[ -f .env.example ]] || fail ".env.example is missing (docker-compose.yml reads .env)"

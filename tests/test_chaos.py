@@ -776,7 +776,7 @@ def test_sigterm_during_a_slow_delivery_exits_0_in_grace_and_loses_or_doubles_no
 
     delivered = Counter(receiver.titles)
     with Store(tmp_path / "data") as store:
-        queued = [d.payload["entry"]["title"] for d in store.pending("hook")]
+        queued = [d.payload["title"] for d in store.pending("hook")]
     assert set(delivered) | set(queued) == titles, "a delivery was lost"
     assert len(set(delivered) & set(queued)) <= 1, "only the one in flight may be both"
     assert len(arrivals) - len(receiver.titles) <= 1, "more than one delivery cut off"

@@ -221,13 +221,13 @@ def test_env_vars_and_defaults_are_expanded(
             '[server]\nbase_url = "${FB_UNSET:-https://feeds.example.org/}"\n'
             'host = "${FB_EMPTY:-0.0.0.0}"\nport = "${FB_UNSET:-9000}"\n'
             f'{SOURCE}[[targets]]\nname = "t"\nurl = "${{FB_SLACK}}"\n'
-            'title = "[${FB_EMPTY}${FB_UNSET:-hf}] {{ entry.title }}"\n',
+            'title = "[${FB_EMPTY}${FB_UNSET:-hf}] {{ title }}"\n',
         )
     )
     assert config.server.base_url == "https://feeds.example.org"
     assert (config.server.host, config.server.port) == ("0.0.0.0", 9000)
     assert config.target("t").urls() == [SLACK]
-    assert config.target("t").title == "[hf] {{ entry.title }}"
+    assert config.target("t").title == "[hf] {{ title }}"
 
 
 def test_secrets_are_read_from_files(tmp_path: Path) -> None:

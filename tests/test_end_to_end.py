@@ -121,7 +121,7 @@ def test_failed_deliveries_stay_queued_and_arrive_when_the_receiver_recovers(
     receiver.status = 500
     out = once(tmp_path, config)
     assert receiver.received == []
-    assert "target hook: 9 deliveries still queued" in out
+    assert "target hook: 9 messages not delivered yet, will retry (last error: " in out
 
     receiver.status = 200
     once(tmp_path, config)

@@ -208,7 +208,7 @@ interval = "1h"
     assert result.returncode == 0, result.stderr
     assert "source=ada entries=1 new=1" in result.stderr
     assert 'skipped="1 no title or content"' in result.stderr
-    assert "ada: 1 entries, 1 new, 0 queued, skipped 1 no title or content, " in result.stdout
+    assert "ada: 1 entry, 1 new, 0 queued, skipped 1 no title or content, " in result.stdout
 
     public = tmp_path / "public"
     jsonfeed = json.loads((public / "ada.json").read_text())
@@ -258,5 +258,5 @@ def test_preview_of_a_feed_lists_linkless_items_and_says_what_it_skipped(
     assert lines[1] == "feed title: Ada's Notes · site: https://ada.example/"
     first = next(line for line in lines if line.startswith("  1  Release 2.1"))
     assert "2026-05-07 10:00" in first and first.endswith("(no link; key rel-2.1@blog)")
-    assert "1 entries from 2 items" in lines
+    assert "1 entry from 2 items" in lines
     assert "skipped: 1 no title or content" in lines

@@ -22,6 +22,7 @@ from feedbridge.models import Entry, HealthEvent
 from feedbridge.notify import Channel, Notifier, entry_payload, next_fire
 from feedbridge.sources.hf_papers import HfPapersSource
 from feedbridge.store import Store
+from feedbridge.templates import Templates
 from tests.conftest import Receiver, hf_items
 from tests.test_hf_papers import page, source
 
@@ -207,7 +208,7 @@ async def test_connection_refused_counts_as_failure_and_nothing_is_lost(tmp_path
         result = await notifier.deliver()
         assert result.failed == 1
         assert store.pending_count("hook") == 2
-        assert store.pending("hook")[0].payload["last_error"]
+        assert store.pending("hook")[0].last_error
 
 
 async def test_deliveries_past_the_retry_window_are_recorded_with_a_health_alert(
@@ -258,7 +259,7 @@ async def test_health_events_go_only_to_health_targets(tmp_path: Path, receiver:
         )
         assert store.pending_count("news") == 0
         await notifier.deliver()
-    assert receiver.received[0]["message"] == "source hf failing: HTTP 500"
+    assert receiver.received[0]["message"].startswith("source hf failing: HTTP 500\n\n")
 
 
 async def test_custom_templates_see_entry_fields_and_extras(
@@ -268,8 +269,10 @@ async def test_custom_templates_see_entry_fields_and_extras(
         "hook",
         [receiver.url()],
         format="text",
-        title_template="[{{ score|int }}] {{ title }}",
-        body_template="{{ organization }} | {{ github }} | {{ authors|length }}",
+        templates=Templates(
+            title="[{{ score|int }}] {{ title }}",
+            body="{{ organization }} | {{ github }} | {{ authors|length }}",
+        ),
     )
     with Store(tmp_path) as store:
         queue(store, "hook", papers(1), 0)
@@ -315,7 +318,7 @@ async def test_chat_services_get_the_payload_apprise_would_send(
     with mock.patch("requests.sessions.Session.request", side_effect=fake_request) as post:
         with Store(tmp_path) as store:
             queue(store, "chat", [entry, long_entry], 0)
-            channel = Channel("chat", [url], body_template="{{ title }}\n{{ summary }}")
+            channel = Channel("chat", [url], templates=Templates(body="{{ title }}\n{{ summary }}"))
             result = await Notifier([channel], store).deliver()
             assert result.sent == 2
         calls = post.call_args_list
@@ -339,11 +342,14 @@ def test_messages_for_an_entry_without_a_link_show_the_title_and_no_empty_link()
                  summary="Faster sync.")
     linked = Entry(source="blog", key="k", title="Linked", link="https://blog.example/1",
                    summary="Read on.", score=3, authors=("Ada", "Alan"))
-    assert entry_message(note, "markdown", None, None).body == "**Release 2.1**\n\nFaster sync."
-    assert entry_message(note, "html", None, None).body.startswith("<h3>Release 2.1</h3>")
-    assert entry_message(linked, "text", None, None).body == (
-        "Linked\n▲ 3 · Ada, Alan\nRead on.\nhttps://blog.example/1"
+    assert entry_message(note, "markdown").title == "Release 2.1"
+    assert entry_message(note, "markdown").body == "Faster sync."
+    assert entry_message(note, "html").body == "<p>Faster sync.</p>"
+    assert entry_message(linked, "text").body == (
+        "▲ 3 · Ada, Alan\n\nRead on.\n\nhttps://blog.example/1"
     )
     digest = digest_message([linked, note], "markdown", None, datetime(2026, 5, 8, tzinfo=UTC))
-    assert digest.body == "1. **[Linked](https://blog.example/1)** ▲ 3\n2. **Release 2.1**"
+    assert digest.body == (
+        "1. **[Linked](https://blog.example/1)**\n   ▲ 3 · Ada, Alan\n\n2. **Release 2.1**"
+    )
     assert 'href=""' not in digest_message([note], "html", None, datetime.now(UTC)).body

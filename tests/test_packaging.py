@@ -51,6 +51,13 @@ def stages() -> list[list[tuple[str, str]]]:
     return found
 
 
+def stage(alias: str) -> list[tuple[str, str]]:
+    """The stage `FROM ... AS alias`."""
+    found = [st for st in stages() if st[0][1].endswith(f" AS {alias}")]
+    assert len(found) == 1, f"expected one stage named {alias}"
+    return found[0]
+
+
 def one(stage: list[tuple[str, str]], word: str) -> str:
     values = [rest for w, rest in stage if w == word]
     assert len(values) == 1, f"expected one {word} in the runtime stage, got {values}"
@@ -58,22 +65,53 @@ def one(stage: list[tuple[str, str]], word: str) -> str:
 
 
 def healthcheck_cmd() -> list[str]:
-    rest = one(stages()[-1], "HEALTHCHECK")
+    rest = one(stage("runtime"), "HEALTHCHECK")
     cmd: list[str] = json.loads(rest.partition(" CMD ")[2])
     return cmd
 
 
 def test_dockerfile_is_multi_stage_on_a_pinned_slim_python() -> None:
-    froms = [stage[0][1] for stage in stages()]
-    assert len(froms) == 2
+    froms = [st[0][1] for st in stages()]
     assert re.fullmatch(r"(python:3\.11[\w.-]*-slim-[a-z]+) AS builder", froms[0]), froms
-    assert froms[1] == froms[0].split()[0], "both stages must use the same base image"
-    copies = [rest for word, rest in stages()[-1] if word == "COPY"]
+    runtime = stage("runtime")
+    assert runtime[0][1] == froms[0].split()[0] + " AS runtime", "one base image for both"
+    assert stages()[-1] == [("FROM", "runtime")], "`docker build .` must give the runtime image"
+    copies = [rest for word, rest in runtime if word == "COPY"]
     assert "--from=builder /opt/venv /opt/venv" in copies
 
 
+def test_browser_targets_add_playwright_and_debian_chromium_and_stay_non_root() -> None:
+    assert stage("builder-browser")[0][1] == "builder AS builder-browser"
+    install = " ".join(rest for word, rest in stage("builder-browser") if word == "RUN")
+    assert '.whl)[browser]"' in install and "playwright install" not in install
+    cdp = stage("cdp")
+    assert cdp[0][1] == "runtime AS cdp"
+    assert ("COPY", "--from=builder-browser /opt/venv /opt/venv") in cdp
+    browser = stage("browser")
+    assert browser[0][1] == "cdp AS browser"
+    apt = " ".join(rest for word, rest in browser if word == "RUN")
+    assert "apt-get install -y --no-install-recommends chromium" in apt
+    assert "rm -rf /var/lib/apt/lists/*" in apt
+    users = [rest for word, rest in browser if word == "USER"]
+    assert users[-1] == "10001:10001"
+    script = ROOT / "docker" / "cdp-browser.sh"
+    subprocess.run(["sh", "-n", str(script)], check=True, timeout=30)
+    assert script.stat().st_mode & 0o111
+
+
+def test_browser_compose_keeps_cdp_on_its_network_with_a_memory_limit() -> None:
+    yaml = pytest.importorskip("yaml")
+    doc = yaml.safe_load((ROOT / "docker-compose.browser.yml").read_text())
+    app, browser = doc["services"]["feedbridge"], doc["services"]["browser"]
+    assert app["build"] == {"context": ".", "target": "cdp"}
+    assert browser["build"] == {"context": ".", "target": "browser"}
+    assert "ports" not in browser and browser["expose"] == ["9222"]
+    assert browser["mem_limit"] and browser["entrypoint"] == ["/usr/local/bin/cdp-browser"]
+    assert "feedbridge-data:/data" in app["volumes"]
+
+
 def test_dockerfile_runs_as_a_non_root_user_owning_data() -> None:
-    runtime = stages()[-1]
+    runtime = stage("runtime")
     user = one(runtime, "USER").split(":")[0]
     assert user not in ("root", "0")
     assert user == "10001"
@@ -86,7 +124,7 @@ def test_dockerfile_runs_as_a_non_root_user_owning_data() -> None:
 
 
 def test_dockerfile_exposes_8080_with_a_data_volume_and_the_cli_entrypoint() -> None:
-    runtime = stages()[-1]
+    runtime = stage("runtime")
     assert one(runtime, "EXPOSE") == "8080"
     assert one(runtime, "VOLUME") in ("/data", '["/data"]')
     assert json.loads(one(runtime, "ENTRYPOINT")) == ["feedbridge"]
@@ -98,7 +136,7 @@ def test_dockerfile_exposes_8080_with_a_data_volume_and_the_cli_entrypoint() -> 
 
 def test_dockerfile_config_env_names_a_file_the_image_ships() -> None:
     """FEEDBRIDGE_CONFIG naming a missing file is a config error: the app would not start."""
-    runtime = stages()[-1]
+    runtime = stage("runtime")
     env = " ".join(rest for word, rest in runtime if word == "ENV")
     assert "FEEDBRIDGE_CONFIG=/config/config.toml" in shlex.split(env)
     assert "COPY docker/config.toml /config/config.toml" in [

@@ -98,11 +98,13 @@ async def test_failed_deliveries_at_debug_log_no_secret(
         mock.patch("smtplib.SMTP", side_effect=OSError("smtp refused")),
         Store(tmp_path / "data") as store,
     ):
-        notifier = Notifier(channels(config), store)
+        now = [1_000_000.0]
+        notifier = Notifier(channels(config), store, clock=lambda: now[0])
         for target in notifier.channels:
             store.enqueue(target, entry_payload(papers(1)[0], 0))
         for _ in range(4):
             await notifier.deliver(respect_backoff=False)
+            now[0] += 86400  # past every retry window: each row is tried, then given up
         reasons = [row["reason"] for t in notifier.channels for row in store.failed(t)]
     logging.getLogger().handlers.clear()
     logs = capsys.readouterr().err

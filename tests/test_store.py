@@ -11,7 +11,7 @@ import pytest
 
 from feedbridge.errors import StoreError
 from feedbridge.models import Entry
-from feedbridge.store import Store, open_store
+from feedbridge.store import Queued, Store, open_store
 
 
 def entry(key: str, score: float | None = 1) -> Entry:
@@ -48,8 +48,8 @@ def test_a_planted_pickle_is_refused_not_executed(tmp_path: Path) -> None:
 def test_outbox_keeps_order_per_target_and_survives_reopen(tmp_path: Path) -> None:
     with Store(tmp_path) as store:
         for n in range(5):
-            store.enqueue("t1", {"n": n})
-        store.enqueue("t2", {"n": 99})
+            store.enqueue("t1", Queued("entry", {"n": n}, 0.0))
+        store.enqueue("t2", Queued("entry", {"n": 99}, 0.0))
     with Store(tmp_path) as store:
         pending = store.pending("t1")
         assert [d.payload["n"] for d in pending] == [0, 1, 2, 3, 4]
@@ -64,7 +64,7 @@ def test_outbox_keeps_order_per_target_and_survives_reopen(tmp_path: Path) -> No
 def test_a_failed_transaction_writes_nothing(tmp_path: Path) -> None:
     with Store(tmp_path) as store:
         with pytest.raises(RuntimeError), store.transaction():
-            store.enqueue("t", {"n": 1})
+            store.enqueue("t", Queued("entry", {"n": 1}, 0.0))
             store.mark_handed("t", "s", ["a"], "queued")
             raise RuntimeError("crash mid-write")
         assert store.pending_count("t") == 0

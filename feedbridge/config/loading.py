@@ -30,6 +30,7 @@ from feedbridge.config.models import (
     default_config,
 )
 from feedbridge.errors import ConfigError
+from feedbridge.templates import FORMATS, Templates, check_templates
 
 
 class _Problems:
@@ -125,7 +126,12 @@ def _prepare(raw: dict[str, Any], problems: _Problems) -> dict[str, Any]:
     return data
 
 
-_SECRET_KEYS = {("server", "token"), ("targets", "url"), ("sources", "headers")}
+_SECRET_KEYS = {
+    ("server", "token"),
+    ("targets", "url"),
+    ("sources", "headers"),
+    ("sources", "cookies"),
+}
 _MESSAGES = {
     "extra": "unknown key",
     "missing": "required",
@@ -185,6 +191,23 @@ def _cross_problems(data: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _template_problems(config: Config) -> list[str]:
+    """Render every template of every target against a sample entry, digest and health event,
+    so that a template which would fail at send time fails `check` (naming target and name)."""
+    problems: list[str] = []
+    for i, target in enumerate(config.targets):
+        where = f'targets[{i}] ("{target.name}")'
+        unused = ("title", "body") if target.digest else ("digest_title", "digest_body")
+        for key in unused:
+            if getattr(target, key) is not None:
+                sends = "digests" if target.digest else "one message per entry (no digest)"
+                problems.append(f"{where}.{key}: not used, this target sends {sends}")
+        templates = Templates(target.title, target.body, target.digest_title, target.digest_body)
+        for key, problem in check_templates(templates, FORMATS):
+            problems.append(f"{where}.{key}: {problem} (see the README's template variables)")
+    return problems
+
+
 def _validate(raw: dict[str, Any], path: str | None) -> Config:
     problems = _Problems()
     data = _prepare(raw, problems)
@@ -197,6 +220,8 @@ def _validate(raw: dict[str, Any], path: str | None) -> Config:
                 problems.found.append((loc, message))
     found = [f"{_key(loc)}: {message}" for loc, message in problems.found]
     found += _cross_problems(data)
+    if config is not None:
+        found += _template_problems(config)
     if found or config is None:
         raise ConfigError(found, path)
     return config

@@ -212,6 +212,27 @@ class HttpConfig(_Model):
     max_redirects: Annotated[int, Field(ge=0)] = 5
 
 
+def _cdp_url(value: str) -> str:
+    if not re.fullmatch(r"(wss?|https?)://[^/?#\s]+[^\s]*", value):
+        raise ValueError(f'must be a ws://, wss:// or http(s):// DevTools URL, got "{value}"')
+    return value
+
+
+class BrowserConfig(_Model):
+    """The browser `fetch = "browser"` sources load pages in: a local Chromium, or one over CDP."""
+
+    executable: str | None = None  # default: chromium or chromium-headless-shell on PATH
+    cdp_url: Annotated[str, AfterValidator(_cdp_url)] | None = None
+    max_pages: Annotated[int, Field(ge=1, le=32)] = 2
+
+    @field_validator("cdp_url")
+    @classmethod
+    def _one_browser(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and info.data.get("executable"):
+            raise ValueError("give executable or cdp_url, not both")
+        return value
+
+
 class OutputConfig(_Model):
     """Optional directory the rendered feeds are also written to."""
 
@@ -290,13 +311,46 @@ class _ItemFields(SourceBase):
         return self.feed_title or self.name
 
 
+BROWSER_ONLY = ("wait_for", "wait", "scroll", "cookies", "block")
+Blockable = Literal["image", "font", "media", "stylesheet"]
+DEFAULT_BLOCK: tuple[Blockable, ...] = ("image", "font", "media")
+
+
 class HtmlConfig(_ItemFields):
-    """Any page, described by CSS selectors (`selector@attr` reads an attribute)."""
+    """Any page, described by CSS selectors (`selector@attr` reads an attribute).
+
+    `fetch = "browser"` loads it in headless Chromium and runs the selectors on the DOM
+    after its scripts ran; the keys after `fetch` apply to that fetcher only.
+    """
 
     kind: Literal["html"] = "html"
     url: AbsoluteUrl
     item: str
+    fetch: Literal["http", "browser"] = "http"
     encoding: Annotated[str, AfterValidator(_encoding)] | None = None
+    wait_for: str | None = None  # CSS selector; default: `item`
+    wait: Duration = timedelta(seconds=15)
+    scroll: Annotated[int, Field(ge=0, le=50)] = 0
+    cookies: dict[str, str] = Field(default_factory=dict)
+    block: list[Blockable] = Field(default_factory=lambda: list(DEFAULT_BLOCK))
+
+    @field_validator(*BROWSER_ONLY)
+    @classmethod
+    def _browser_only(cls, value: object, info: ValidationInfo) -> object:
+        if info.data.get("fetch", "http") != "browser":
+            raise ValueError('only used with fetch = "browser"')
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _no_encoding_in_browser(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and info.data.get("fetch") == "browser":
+            raise ValueError('not used with fetch = "browser" (the browser decodes the page)')
+        return value
+
+    @property
+    def uses_browser(self) -> bool:
+        return self.fetch == "browser"
 
 
 class FeedConfig(SourceBase):
@@ -352,6 +406,8 @@ class TargetConfig(_Model):
     format: Literal["text", "markdown", "html"] | None = None
     title: Template | None = None
     body: Template | None = None
+    digest_title: Template | None = None
+    digest_body: Template | None = None
     digest: Annotated[str, AfterValidator(_digest)] | None = None
     digest_empty: bool = False
     top: Positive | None = None
@@ -376,9 +432,15 @@ class Config(_Model):
     server: ServerConfig = Field(default_factory=ServerConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    browser: BrowserConfig = Field(default_factory=BrowserConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
     targets: list[TargetConfig] = Field(default_factory=list)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @property
+    def uses_browser(self) -> bool:
+        """Whether an enabled source loads its page in the browser."""
+        return any(getattr(s, "fetch", "http") == "browser" for s in self.sources if s.enabled)
 
     def source(self, name: str) -> SourceConfig:
         """The source called `name`; KeyError if there is none."""

@@ -25,6 +25,8 @@ def _describe_source(source: SourceConfig) -> str:
     else:  # the query string and any user:password are left out: they may hold API keys
         url = urlsplit(source.url)
         where = f"{url.scheme}://{url.netloc.rpartition('@')[2]}{url.path}"
+        if getattr(source, "fetch", "http") == "browser":
+            where += " (in the browser)"
     return (
         f"  {source.name} [{source.kind}] {where}, every {format_duration(source.interval)}, "
         f"first_run {source.first_run}, keep {source.keep}{'' if source.enabled else ', disabled'}"
@@ -50,10 +52,21 @@ def _describe_target(target: TargetConfig) -> list[str]:
 
 
 def secret_fragments(config: Config) -> list[str]:
-    """The secret parts of the config (tokens, passwords, URL path tokens) for log masking."""
+    """The secret parts of the config (tokens, passwords, URL path tokens) for log masking.
+
+    Masking is by value; a URL path piece that a source or target name contains is left
+    out, since names appear in every log line (`target=team-digest` must stay readable).
+    """
+    names = [s.name for s in config.sources] + [t.name for t in config.targets]
+    return [f for f in _fragments(config) if not any(f in name for name in names)]
+
+
+def _fragments(config: Config) -> list[str]:
     found: list[str] = []
     if config.server.token:
         found.append(config.server.token.get_secret_value())
+    for source in config.sources:  # session cookies are credentials
+        found += [v for v in getattr(source, "cookies", {}).values() if len(v) >= 6]
     for target in config.targets:
         for url in target.urls():
             found.append(url)

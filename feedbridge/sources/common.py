@@ -423,6 +423,7 @@ class Extraction:
     matched: dict[str, int] = field(default_factory=dict)
     title: str = ""
     link: str = ""
+    scripted: bool = False  # the page has <script> elements: its items may come from them
 
 
 def content_key(title: str, text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from feedbridge.sources.common import (
     sniff,
 )
 from feedbridge.sources.values import load_timezone, parse_date, parse_score, reference_time
+
+log = logging.getLogger("feedbridge.sources.html")
 
 FIELDS = ("id", "title", "link", "summary", "content", "date", "author", "image", "score")
 _ATTRIBUTE = re.compile(r"[A-Za-z_:][\w:.-]*")
@@ -188,6 +191,14 @@ class HtmlSource(Source):
         result.title = node_text(title_node) if title_node is not None else ""
         result.link = page.url
         self._page_title = result.title or self._page_title
+        if not result.items and tree.css_first("script") is not None:
+            result.scripted = True
+            if getattr(self.config, "fetch", "http") == "http":  # preview says it itself
+                log.info(
+                    "item selector matched nothing; the page runs scripts: if they build the "
+                    'items, set fetch = "browser"',
+                    extra={"source": self.name, "url": page.url, "item": self._item},
+                )
         return result
 
     def _add_item(

@@ -1,0 +1,122 @@
+"""Golden messages: the exact title and body a webhook receives, per format and kind.
+
+Each file under tests/data/messages/ is what a receiver got, read by eye once. After a
+deliberate change to a template, regenerate them with `FEEDBRIDGE_GOLDEN=update pytest
+tests/test_messages.py` and read the diff.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from feedbridge.durations import parse_digest
+from feedbridge.models import Entry, HealthEvent
+from feedbridge.notify import Channel, Notifier, entry_payload
+from feedbridge.store import Store
+from tests.conftest import DATA, Receiver, run_cli
+from tests.test_notify import Clock, papers
+
+GOLDEN = DATA / "messages"
+FORMATS = ("text", "markdown", "html")
+# Friday 2026-05-08 09:00 in Berlin: the digest below fired at 08:00 that morning.
+NOW = datetime(2026, 5, 8, 7, 0, tzinfo=UTC).timestamp()
+
+
+def received_as_text(message: dict[str, str]) -> str:
+    return f"title: {message['title']}\n---\n{message['message']}\n"
+
+
+def assert_golden(name: str, actual: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("FEEDBRIDGE_GOLDEN") == "update" or not path.exists():
+        if os.environ.get("CI") and not path.exists():
+            pytest.fail(f"golden file {path} is missing")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual)
+    assert actual == path.read_text(), f"{name} differs (FEEDBRIDGE_GOLDEN=update rewrites it)"
+
+
+def tricky(entry: Entry) -> Entry:
+    """An entry whose title and authors need escaping and non-ASCII care."""
+    return replace(
+        entry,
+        key="tricky",
+        title="Café & <b>Crème</b>: agents that plan 🚀",
+        authors=("Zoë Ångström", "O'Brien & Sons"),
+        score=99,
+        summary="A summary with <tags> & ampersands that stays text.",
+        extras={},
+    )
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_one_entry_message(tmp_path: Path, receiver: Receiver, fmt: str) -> None:
+    with Store(tmp_path) as store:
+        store.enqueue("hook", entry_payload(papers(1)[0], NOW))
+        await Notifier([Channel("hook", [receiver.url()], format=fmt)], store).deliver()
+    (message,) = receiver.received
+    assert_golden(f"entry.{fmt}.txt", received_as_text(message))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_digest_message(tmp_path: Path, receiver: Receiver, fmt: str) -> None:
+    clock = Clock(NOW - 86400)
+    channel = Channel(
+        "hook",
+        [receiver.url()],
+        format=fmt,
+        digest=parse_digest("daily 08:00 Europe/Berlin"),
+        top=3,
+    )
+    with Store(tmp_path) as store:
+        notifier = Notifier([channel], store, clock=clock)
+        await notifier.deliver()  # the first round starts the digest's period
+        for entry in [*papers(3), tricky(papers(1)[0])]:
+            store.enqueue("hook", entry_payload(entry, clock.now))
+        clock.now = NOW
+        await notifier.deliver()
+    (message,) = receiver.received
+    assert_golden(f"digest.{fmt}.txt", received_as_text(message))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_health_alert_message(tmp_path: Path, receiver: Receiver, fmt: str) -> None:
+    event = HealthEvent(
+        "source hf-daily",
+        "failing",
+        "source hf-daily failing: HTTP 503 from https://huggingface.co/api/daily_papers",
+        datetime(2026, 5, 8, 7, 0, tzinfo=UTC),
+    )
+    with Store(tmp_path) as store:
+        notifier = Notifier([Channel("ops", [receiver.url()], format=fmt, health=True)], store)
+        notifier.raise_health(event)
+        await notifier.deliver()
+    (message,) = receiver.received
+    assert_golden(f"health.{fmt}.txt", received_as_text(message))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_notify_test_message(tmp_path: Path, receiver: Receiver, fmt: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[storage]\npath = "{tmp_path / "data"}"\n'
+        '[server]\nbase_url = "https://feeds.example.org"\n'
+        f'[[targets]]\nname = "hook"\nurl = "{receiver.url()}"\nformat = "{fmt}"\n'
+    )
+    result = run_cli("--config", str(config), "notify-test", "hook", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(": ok")
+    (message,) = receiver.received
+    assert_golden(f"notify-test.{fmt}.txt", received_as_text(message))
+
+
+def test_every_golden_file_is_checked() -> None:
+    kinds = ("entry", "digest", "health", "notify-test")
+    expected = {f"{kind}.{fmt}.txt" for kind in kinds for fmt in FORMATS}
+    expected |= {"email-entry.text-part.txt", "email-digest.text-part.txt"}
+    assert {p.name for p in GOLDEN.iterdir()} == expected

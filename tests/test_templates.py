@@ -1,0 +1,210 @@
+"""Templates: line breaks as written, strict names, `check` renders them all, service formats."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from jinja2 import UndefinedError
+
+from feedbridge.config import load_config, secret_fragments
+from feedbridge.durations import parse_digest
+from feedbridge.errors import ConfigError
+from feedbridge.logs import setup_logging
+from feedbridge.notify import Channel, Notifier, entry_payload, service_format
+from feedbridge.store import Store
+from feedbridge.templates import (
+    FORMATS,
+    SAMPLE_ENTRY,
+    Templates,
+    digest_message,
+    entry_message,
+    render,
+)
+from feedbridge.wording import plural
+from tests.conftest import Receiver, run_cli
+from tests.test_notify import Clock, papers
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def test_a_body_keeps_every_line_break_its_template_has() -> None:
+    body = render("{% if x %}A{% endif %}\n{% for i in n %}{{ i }}\n{% endfor %}end", "text",
+                  {"x": True, "n": [1, 2]})  # fmt: skip
+    assert body == "A\n1\n2\nend"
+
+
+def test_digest_lines_do_not_glue_score_to_the_next_item() -> None:
+    message = digest_message(papers(3), "text", None, datetime(2026, 5, 8, tzinfo=UTC))
+    lines = message.body.split("\n")
+    assert "   ▲ 86 · Zhuofeng Li, Haoxiang Zhang, Cong Wei, Pan Lu, Ping Nie et al." in lines
+    assert [line[:3] for line in lines if re.match(r"\d+\. ", line)] == ["1. ", "2. ", "3. "]
+    assert "▲ 862." not in message.body
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_link_stands_apart_and_the_title_is_not_repeated(fmt: str) -> None:
+    paper = papers(1)[0]
+    message = entry_message(paper, fmt)
+    assert message.title == paper.title
+    assert paper.title not in message.body
+    if fmt == "text":
+        assert paper.link in message.body.split("\n")
+    elif fmt == "markdown":
+        assert f"]({paper.link})" in message.body
+    else:
+        assert f'href="{paper.link}"' in message.body
+        assert message.text is not None and paper.link in message.text.split("\n")
+
+
+def test_an_unknown_name_is_an_error_not_an_empty_string() -> None:
+    with pytest.raises(UndefinedError, match="'entry' is undefined"):
+        render("{{ entry.title }}", "text", {"title": "x"})
+
+
+def test_a_template_failing_at_send_time_falls_back_to_the_default(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    paper = replace(papers(1)[0], extras={})
+    message = entry_message(paper, "text", Templates(body="{{ extras.missing.deeper }}"))
+    assert message.body == entry_message(paper, "text").body
+    assert "template failed" in caplog.text
+
+
+def config_with(tmp_path: Path, target: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[storage]\npath = "{tmp_path / "data"}"\n'
+        '[[sources]]\nname = "hf"\nkind = "hf_papers"\n'
+        '[[targets]]\nname = "hook"\nurl = "json://127.0.0.1:9/x"\n' + target
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("target", "problem"),
+    [
+        ('title = "{{ entry.title }}"\n', "targets[0] (\"hook\").title: 'entry' is undefined"),
+        ('body = "{{ titel }}"\n', "targets[0] (\"hook\").body: 'titel' is undefined"),
+        (
+            'digest = "daily 08:00"\n'
+            'digest_body = "{% for e in entries %}{{ e.nope }}{% endfor %}"\n',
+            "targets[0] (\"hook\").digest_body: 'dict object' has no attribute 'nope'",
+        ),
+        ('digest = "daily 08:00"\ntitle = "{{ title }}"\n',
+         "targets[0] (\"hook\").title: not used, this target sends digests"),
+    ],
+)  # fmt: skip
+def test_check_renders_every_template_and_names_target_and_variable(
+    tmp_path: Path, target: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_with(tmp_path, target))
+    assert problem in str(caught.value)
+    result = run_cli("--config", str(config_with(tmp_path, target)), "check", cwd=tmp_path)
+    assert result.returncode == 2 and problem in result.stderr
+
+
+def test_the_documented_variables_render_in_every_format(tmp_path: Path) -> None:
+    """Every name in the README's table renders against the sample entry and digest."""
+    table = README.read_text().split("### Template variables", 1)[1].split("\n## ", 1)[0]
+    names = re.findall(r"^\| `([a-z_]+)`", table, re.M)
+    assert {"title", "link", "summary", "byline", "score", "entries", "count"} <= set(names)
+    entry_names = names[: names.index("entries")]
+    body = "\n".join(f"{n}={{{{ {n} }}}}" for n in entry_names)
+    fields = "".join(f"{{{{ e.{n} }}}}" for n in entry_names)
+    digest_body = "{% for e in entries %}" + fields + "{% endfor %}"
+    digest_body += "{{ count }}{{ more }}{{ noun }}{{ date }}"
+    target = f"body = '''{body}'''\n"
+    load_config(config_with(tmp_path, target))
+    load_config(
+        config_with(tmp_path, f"digest = 'daily 08:00'\ndigest_body = '''{digest_body}'''\n")
+    )
+    assert "title=feedbridge test notification" in render(body, "text", _ctx())
+
+
+def _ctx() -> dict[str, object]:
+    from feedbridge.templates import entry_context
+
+    return entry_context(SAMPLE_ENTRY)
+
+
+@pytest.mark.parametrize(
+    ("url", "fmt"),
+    [
+        ("mailto://u:p@example.com?to=a@example.com", "html"),
+        ("mqtt://127.0.0.1:1883/topic", "text"),
+        ("ntfy://ntfy.sh/feedbridge", "text"),
+        ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#general", "markdown"),
+        ("tgram://123456789:abcdefg_hijklmnop/987654321", "html"),
+        ("json://localhost/hook", "text"),
+        ("json://localhost/hook?format=markdown", "markdown"),
+    ],
+)
+def test_the_default_format_is_what_the_service_renders(url: str, fmt: str) -> None:
+    assert service_format(url) == fmt
+
+
+def test_a_target_with_mixed_services_renders_per_url() -> None:
+    channel = Channel("mixed", ["mqtt://127.0.0.1:1883/t", "mailto://u:p@example.com"])
+    assert channel.formats == ["text", "html"]
+    assert Channel("forced", ["mqtt://127.0.0.1:1883/t"], format="markdown").formats == ["markdown"]
+
+
+def test_plural_words() -> None:
+    assert [plural(n, "entry") for n in (0, 1, 2)] == ["0 entries", "1 entry", "2 entries"]
+    assert [plural(n, "try") for n in (1, 3)] == ["1 try", "3 tries"]
+    assert plural(1, "feed") == "1 feed" and plural(2, "feed") == "2 feeds"
+
+
+async def test_names_are_never_masked_and_a_digest_logs_its_period_and_count(
+    tmp_path: Path,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    secret_path = "team-digest-mail"  # the target's name, inside a secret URL path
+    url = f"json://127.0.0.1:9/hooks/{secret_path}?token=s3cr3tTokenValue"
+    path = config_with(tmp_path, 'digest = "daily 08:00 Europe/Berlin"\n')
+    path.write_text(path.read_text().replace('"hook"', f'"{secret_path}"').replace(
+        "json://127.0.0.1:9/x", url))  # fmt: skip
+    config = load_config(path)
+    setup_logging("info", secret_fragments(config))
+    clock = Clock(datetime(2026, 5, 7, 7, 0, tzinfo=UTC).timestamp())
+    channel = Channel(
+        secret_path, [receiver.url()], digest=parse_digest("daily 08:00 Europe/Berlin")
+    )
+    try:
+        with Store(tmp_path / "store") as store:
+            notifier = Notifier([channel], store, clock=clock)
+            await notifier.deliver()
+            for e in papers(16):
+                store.enqueue(secret_path, entry_payload(e, clock.now))
+            clock.now += 86400
+            await notifier.deliver()
+        logging.getLogger("feedbridge").warning(
+            "probe", extra={"url": "json://127.0.0.1:9/hooks/x?token=s3cr3tTokenValue"}
+        )
+    finally:
+        logging.getLogger().handlers.clear()
+    logs = capsys.readouterr().err
+    assert "s3cr3tTokenValue" not in logs and "token=***" in logs
+    (line,) = [x for x in logs.splitlines() if " delivered " in x]
+    assert f"target={secret_path}" in line
+    assert 'digest="2026-05-07 09:00 to 2026-05-08 09:00 Europe/Berlin" entries=16' in line
+    assert "entry=" not in line
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_entry_without_a_link_renders_no_empty_link(fmt: str) -> None:
+    note = replace(SAMPLE_ENTRY, link="", extras={})
+    body = entry_message(note, fmt).body
+    digest = digest_message([note], fmt, None, datetime(2026, 5, 8, tzinfo=UTC)).body
+    for text in (body, digest):
+        assert "()" not in text and 'href=""' not in text and "[]" not in text
+        assert not re.search(r"\n\s*\n\s*$|\n\s*\n\s*\n", text), text
+    assert "feedbridge test notification" in digest
+    assert "If you can read this" in body
