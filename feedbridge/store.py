@@ -24,7 +24,8 @@ from feedbridge.errors import StoreError
 from feedbridge.models import Entry
 
 _PICKLE_MODE = 4
-_STARTUP_PREFIXES = ("feed:", "state:", "outbox:", "meta:")
+# Feeds are not read at start-up: the board reads each on its first request (issue 13).
+_STARTUP_PREFIXES = ("state:", "outbox:", "meta:")
 _REMEDY = (
     "; check that the directory is writable, on a local disk (not NFS) with free space, "
     "and not corrupt (move it away to start afresh)"
@@ -181,8 +182,8 @@ class Store:
     def verify(self, *, deep: bool = False) -> None:
         """Raise StoreError unless the database is intact and the values read as JSON.
 
-        Start-up reads what it needs at once (feeds, state, outbox); `deep` also reads
-        every seen key and delivery mark, which takes seconds on a large store.
+        Start-up reads what it needs at once (state, outbox; feeds are read on demand);
+        `deep` also reads every feed, seen key and delivery mark (seconds on a large store).
         """
         try:
             (result,) = self._cache._sql("PRAGMA quick_check").fetchone()

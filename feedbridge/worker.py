@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -90,6 +91,7 @@ class Worker:
         self.clock: Callable[[], float] = time.time
         self.sleep: Callable[[asyncio.Event, float], Awaitable[bool]] = _sleep_or_stop
         self.last_round = RoundResult()  # the delivery round of the last run_once
+        self._fingerprints: dict[str, str] = {}
 
     # --- one poll -------------------------------------------------------------------------
 
@@ -111,8 +113,9 @@ class Worker:
             if report.ok:
                 m.last_success.labels(name).set(time.time())
                 m.new_entries.labels(name).inc(report.new)
-                rendered = self.board.feeds.get(name)
-                m.entries.labels(name).set(rendered.entry_count if rendered else 0)
+                live = self.board.feeds.get(name)  # not read from the store just for this
+                if live is not None:
+                    m.entries.labels(name).set(live.entry_count)
             else:
                 m.errors.labels(name).inc()
         return report
@@ -135,7 +138,13 @@ class Worker:
 
     async def _poll_stored(self, source: Source, now: datetime, started: float) -> PollReport:
         state = self.store.state("source", source.name)
-        validators: dict[str, Any] = dict(state.get("validators") or {})
+        # Validators (and body digests) hold only for the config that read those bodies.
+        fingerprint = self._fingerprints.get(source.name) or _fingerprint(source)
+        self._fingerprints[source.name] = fingerprint
+        validators: dict[str, Any] = {}
+        if state.get("config") == fingerprint:
+            validators = dict(state.get("validators") or {})
+        state["config"] = fingerprint
         state["last_poll"] = now.timestamp()
         try:
             entries = await source.poll(self._fetcher(source, validators), now)
@@ -156,7 +165,12 @@ class Worker:
                 health.state["status"] = "warning"  # the page is unchanged, so is its problem
             self._save_source_state(source, health.state, health.event)
             log.debug("poll unchanged", extra={"source": source.name})
-            return PollReport(source.name, ok=True, seconds=time.monotonic() - started)
+            return PollReport(
+                source.name,
+                ok=True,
+                seconds=time.monotonic() - started,
+                warning=health.state.get("warning"),
+            )
         extraction, source.last_extraction = source.last_extraction, None
         warning = extraction.warning if extraction else None
         report = self._apply(source, entries, state, now, warning)
@@ -393,6 +407,11 @@ class Worker:
         while not await _sleep_or_stop(stop, EXPIRE_EVERY):
             removed = await asyncio.to_thread(self.store.expire)
             log.info("expired old keys", extra={"removed": removed})
+
+
+def _fingerprint(source: Source) -> str:
+    """A digest of a source's config: a changed config must re-read an unchanged page."""
+    return hashlib.sha256(repr(source.config).encode()).hexdigest()[:16]
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
