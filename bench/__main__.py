@@ -20,6 +20,7 @@ from typing import Any
 
 from bench import (
     case_browser,
+    case_convert,
     case_extract,
     case_notify,
     case_poll,
@@ -30,7 +31,19 @@ from bench import (
 )
 from bench.common import BENCH, NGINX, ROOT, WRK, Row, rows_json, table, write_json
 
-CASES = ("extract", "poll", "render", "serve", "notify", "store", "shared", "browser")
+CASES = (
+    "extract",
+    "poll",
+    "render",
+    "serve",
+    "notify",
+    "store",
+    "shared",
+    "browser",
+    "convert",
+    "startup",
+    "nochange",
+)
 PACKAGES = (
     "httpx",
     "httpx-aiohttp",
@@ -123,6 +136,25 @@ def targets(rows: list[Row], poll: dict[str, Any]) -> list[dict[str, Any]]:
     if 5000 in s:
         add("poll: 5,000 sources, peak RSS", s[5000]["peak_rss_mb"], "<", 150, "MB")
     for r in rows:
+        if r.case == "convert" and r.unit == "ms":
+            add(
+                "convert: marginal CPU per page, fetch to served Atom (issue 13)",
+                r.stat.median,
+                "<=",
+                2,
+                "ms",
+            )
+        if r.case == "startup" and r.unit == "s":
+            add(
+                "startup: 5,000 stored feeds, first feed served (issue 13)",
+                r.stat.median,
+                "<=",
+                1,
+                "s",
+            )
+        if r.case == "startup" and r.unit == "MB":
+            add("startup: 5,000 stored feeds, peak RSS (issue 13)", r.stat.median, "<", 150, "MB")
+    for r in rows:
         if r.case == "serve" and r.unit == "req/s":
             gz = "gzip" in r.name  # not in the issue: what readers that send Accept-Encoding get
             add(
@@ -137,7 +169,7 @@ def targets(rows: list[Row], poll: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def show_targets(found: list[dict[str, Any]]) -> str:
-    lines = ["", "targets (issue 6)", "-----------------"]
+    lines = ["", "targets (issues 6 and 13)", "-------------------------"]
     for t in found:
         v = t["value"]
         mark = "n/a " if t["met"] is None else ("MET " if t["met"] else "MISS")
@@ -204,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
             elif case == "browser":
                 got, extras["browser"] = case_browser.run(args.quick)
                 rows += got
+            elif case == "convert":
+                rows += case_convert.convert(args.quick)
+            elif case == "startup":
+                rows += case_convert.startup(args.quick)
+            elif case == "nochange":
+                rows += case_convert.nochange(args.quick)
         except Exception as exc:  # one broken case must not hide the others' numbers
             errors[case] = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()

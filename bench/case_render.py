@@ -1,5 +1,8 @@
 """Case 3, render: 100, 1,000 and 10,000 entries → Atom, RSS, JSON Feed (feedbridge.render).
 
+Also the served path, feedbridge.fragments: a first Atom render, and one after a single entry
+changed, each against feedgen's full render in the same run.
+
 Entries are the HF fixture's 37 papers mapped by the real HF source, repeated with distinct
 keys and times. Baselines in the same run: a minimal Atom / RSS writer on lxml.etree (the
 library feedgen itself builds on) and `json.dumps` of the same items: what the formats cost
@@ -130,4 +133,50 @@ def run(quick: bool = False) -> list[Row]:
             max(1, runs - 2), _timer(lambda e=entries: render.render_all(info, e)), warmup=False
         )[0]
         rows.append(Row("render", f"{n} entries → render_all (3 formats)", "ms", Stat(a)))
+        rows += _incremental(info, entries, runs)
     return rows
+
+
+def _incremental(info: Any, entries: list[Any], runs: int) -> list[Row]:
+    """The served path (feedbridge.fragments): a first render, and a render after one entry
+    changed (the other fragments come from the cache); baseline feedgen's full Atom render."""
+    from dataclasses import replace
+
+    from feedbridge import render
+    from feedbridge.fragments import FragmentCache
+
+    n = len(entries)
+    warm = FragmentCache()
+    versions = [entries, [replace(entries[0], title=entries[0].title + " (v2)"), *entries[1:]]]
+    assert warm.render(info, versions[1], "atom") == render.render_atom(info, versions[1])
+    turn = [0]
+
+    def one_changed() -> None:
+        turn[0] ^= 1
+        warm.render(info, versions[turn[0]], "atom")
+
+    fresh, changed, full = interleave(
+        runs,
+        _timer(lambda: FragmentCache().render(info, entries, "atom")),
+        _timer(one_changed),
+        _timer(lambda: render.render_atom(info, entries)),
+        warmup=n < 10000,
+    )
+    return [
+        Row(
+            "render",
+            f"{n} entries → Atom, fragments, first render",
+            "ms",
+            Stat(fresh),
+            "feedgen Atom",
+            Stat(full),
+        ),
+        Row(
+            "render",
+            f"{n} entries → Atom, fragments, 1 entry changed",
+            "ms",
+            Stat(changed),
+            "feedgen Atom",
+            Stat(full),
+        ),
+    ]

@@ -19,7 +19,6 @@ from pathlib import Path
 import uvicorn
 
 from bench.common import LOCAL, hf_entries
-from feedbridge import render
 from feedbridge.feeds import FeedBoard
 from feedbridge.models import FeedInfo
 from feedbridge.server import SourceInfo, create_app
@@ -41,7 +40,7 @@ def main() -> None:
         description="Hugging Face Daily Papers, via feedbridge",
     )
     board = FeedBoard()
-    board.publish(NAME, render.render_all(info, entries), time.time(), entries)
+    board.publish(info, entries, time.time()).rendered("atom")  # pre-rendered
     (out / "feeds").mkdir(parents=True, exist_ok=True)
     (out / "feeds" / f"{NAME}.atom").write_bytes(board.feeds[NAME].body("atom"))
     app = create_app(

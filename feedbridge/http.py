@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 import logging
 import re
 import time
 import zlib
 from collections import defaultdict
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -307,7 +308,8 @@ def _describe(exc: BaseException) -> str:
 
 
 class Fetcher:
-    """A source's view of the client: sends its headers and keeps its ETag/Last-Modified."""
+    """A source's view of the client: sends its headers, keeps its ETag/Last-Modified and a
+    digest of the last body, and reports an unchanged body as not modified."""
 
     def __init__(
         self,
@@ -340,13 +342,16 @@ class Fetcher:
             if stored.get("last_modified"):
                 headers["If-Modified-Since"] = stored["last_modified"]
         page = await self._client.request(self.source, url, params=params, headers=headers)
-        if not page.not_modified:
-            fresh = {
-                "etag": page.headers.get("etag"),
-                "last_modified": page.headers.get("last-modified"),
-            }
-            if fresh["etag"] or fresh["last_modified"]:
-                self.validators[key] = fresh
-            else:
-                self.validators.pop(key, None)
+        if page.not_modified:
+            return page
+        # A body byte-identical to the last one is as good as a 304 (servers without
+        # validators, or whose validators change on every response): nothing to parse.
+        digest = hashlib.sha256(page.body).hexdigest()[:32]
+        self.validators[key] = {
+            "etag": page.headers.get("etag"),
+            "last_modified": page.headers.get("last-modified"),
+            "digest": digest,
+        }
+        if conditional and stored.get("digest") == digest:
+            return replace(page, not_modified=True)
         return page

@@ -287,7 +287,7 @@ class Notifier:
         """
         outcome: dict[int, str | None] = {}
         owed: dict[int, set[str]] = {}
-        sending = f"{channel.name}: {_label_text(label)}"
+        sending = f"{channel.name}: " + ", ".join(f"{k} {v}" for k, v in label.items())
         self.sending.add(sending)
         try:
             for index, fmt in enumerate(channel.formats):
@@ -452,10 +452,6 @@ def queue_report(channel: Channel, store: Store, now: float) -> str | None:
         reason = f" (last error: {errors[-1]})" if errors else ""
         parts.append(f"{plural(len(owed), 'message')} not delivered yet, will retry{reason}")
     return f"target {channel.name}: {'; '.join(parts)}" if parts else None
-
-
-def _label_text(label: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in label.items())
 
 
 def _label(row: OutboxRow) -> dict[str, str]:

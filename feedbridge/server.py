@@ -88,27 +88,28 @@ def create_app(
         name = request.path_params["name"]
         ext = request.path_params.get("ext")
         fmt = _EXTENSIONS.get(ext or "")
-        rendered = board.feeds.get(name)
-        if rendered is None:
+        live = board.get(name)
+        if live is None:
             return PlainTextResponse(f"no feed named {name!r}\n", status_code=404)
         if fmt is None:
             tries = ", ".join(f"/feeds/{name}.{e}" for e in _EXTENSIONS)
             what = f"no format {ext!r}" if ext else "no format given"
             return PlainTextResponse(f"{what} for feed {name!r}; try {tries}\n", status_code=404)
-        etag = rendered.etags[fmt]
+        rendered = live.rendered(fmt)
+        etag = rendered.etag
         zipped = "gzip" in request.headers.get("accept-encoding", "")
         headers = {
             "ETag": f'{etag[:-1]}-gz"' if zipped else etag,
-            "Last-Modified": rendered.last_modified,
+            "Last-Modified": live.last_modified,
             "Cache-Control": "public, max-age=300",
             "Vary": "Accept-Encoding",
         }
-        if _not_modified(request, etag, rendered.last_modified):
+        if _not_modified(request, etag, live.last_modified):
             return Response(status_code=304, headers=headers)
         if zipped:
             headers["Content-Encoding"] = "gzip"
-            return Response(rendered.gzipped[fmt], media_type=FORMATS[fmt][1], headers=headers)
-        return Response(rendered.body(fmt), media_type=FORMATS[fmt][1], headers=headers)
+            return Response(rendered.gzipped, media_type=FORMATS[fmt][1], headers=headers)
+        return Response(rendered.body(), media_type=FORMATS[fmt][1], headers=headers)
 
     async def healthz(request: Request) -> Response:
         if alive():
@@ -176,7 +177,7 @@ def index_page(
             f'<link rel="alternate" type="application/atom+xml" title="{escape(s.title)}" '
             f'href="{feed_base}.atom{suffix}">'
         )
-        rendered = board.feeds.get(s.name)
+        rendered = board.get(s.name)
         state = source_state(s.name)
         newest = rendered.newest if rendered else None
         newest_html = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,7 +30,7 @@ from feedbridge.pipeline import TargetView, decide
 from feedbridge.scheduler import first_due, next_due
 from feedbridge.sources import Fetcher, Source
 from feedbridge.sources.common import describe_skipped
-from feedbridge.store import Lease, LeaseLost, PollOutcome, SourceState, Store, StoredFeed
+from feedbridge.store import Lease, LeaseLost, PollOutcome, SourceState, Store
 
 if TYPE_CHECKING:
     from feedbridge.browser import BrowserPool
@@ -101,6 +102,7 @@ class Worker:
         self.clock: Callable[[], float] = time.time
         self.sleep: Callable[[asyncio.Event, float], Awaitable[bool]] = _sleep_or_stop
         self.last_round = RoundResult()  # the delivery round of the last run_once
+        self._fingerprints: dict[str, str] = {}
 
     # --- one poll -------------------------------------------------------------------------
 
@@ -125,8 +127,9 @@ class Worker:
             if report.ok:
                 m.last_success.labels(name).set(time.time())
                 m.new_entries.labels(name).inc(report.new)
-                rendered = self.board.feeds.get(name)
-                m.entries.labels(name).set(rendered.entry_count if rendered else 0)
+                live = self.board.feeds.get(name)  # not read from the store just for this
+                if live is not None:
+                    m.entries.labels(name).set(live.entry_count)
             else:
                 m.errors.labels(name).inc()
         return report
@@ -163,7 +166,13 @@ class Worker:
         else:
             stored = self.store.source_state(source.name)
         state = stored.to_dict()
-        validators: dict[str, Any] = dict(stored.validators)
+        # Validators (and body digests) hold only for the config that read those bodies.
+        fingerprint = self._fingerprints.get(source.name) or _fingerprint(source)
+        self._fingerprints[source.name] = fingerprint
+        validators: dict[str, Any] = {}
+        if state.get("config") == fingerprint:
+            validators = dict(stored.validators)
+        state["config"] = fingerprint
         state["last_poll"] = now.timestamp()
         try:
             entries = await source.poll(self._fetcher(source, validators), now)
@@ -188,7 +197,11 @@ class Worker:
             )
             log.debug("poll unchanged", extra={"source": source.name})
             return PollReport(
-                source.name, ok=True, seconds=time.monotonic() - started, next_due=due
+                source.name,
+                ok=True,
+                seconds=time.monotonic() - started,
+                next_due=due,
+                warning=health.state.get("warning"),
             )
         extraction, source.last_extraction = source.last_extraction, None
         warning = extraction.warning if extraction else None
@@ -260,10 +273,8 @@ class Worker:
             new_state["status"] = "warning"
         new_state["last_count"] = len(entries)
         changed = [e.to_dict() for e in decision.feed] != [e.to_dict() for e in view.feed]
-        rendered: StoredFeed | None = None
         if changed and not decision.empty:
             new_state["feed_changed_at"] = time.time()
-            rendered = self.publisher.render(source, decision.feed, new_state["feed_changed_at"])
         else:
             changed = False
         stamp = now.timestamp()
@@ -277,14 +288,13 @@ class Worker:
             state=SourceState.from_dict(new_state),
             next_due=due,
             feed=decision.feed if changed else None,
-            rendered=rendered,
             seen=[] if decision.empty else entries,
             seen_before=view.seen,
             notices=notices,
             suppressed=decision.suppressed,
             first_cycle=decision.first_cycle,
         )
-        self._save(source, outcome, health.event, lease)
+        version = self._save(source, outcome, health.event, lease)
         if decision.empty:
             log.warning(
                 "source yielded no entries, keeping last feed",
@@ -292,8 +302,10 @@ class Worker:
             )
         if warning:
             log.warning("poll warning", extra={"source": name, "warning": warning})
-        if rendered is not None:
-            self.board.put(rendered)
+        if changed:
+            self.publisher.publish(source, decision.feed, new_state["feed_changed_at"])
+            if version is not None:
+                self.board.versions[name] = version
         if notices:
             self._wake.set()
         return PollReport(
@@ -348,14 +360,15 @@ class Worker:
 
     def _save(
         self, source: Source, outcome: PollOutcome, event: HealthEvent | None, lease: Lease | None
-    ) -> None:
+    ) -> int | None:
         """One transaction: the outcome and the health event it raised."""
         if event is not None:
             notices = [*outcome.notices, *self.notifier.health_notices(event)]
             outcome = replace(outcome, notices=notices)
-        self.store.apply_poll(source.name, outcome, lease)
+        version = self.store.apply_poll(source.name, outcome, lease)
         if event is not None:
             self._wake.set()
+        return version
 
     # --- cycles ---------------------------------------------------------------------------
 
@@ -455,6 +468,11 @@ class Worker:
         while not await _sleep_or_stop(stop, EXPIRE_EVERY):
             removed = await asyncio.to_thread(self.store.expire)
             log.info("expired old keys", extra={"removed": removed})
+
+
+def _fingerprint(source: Source) -> str:
+    """A digest of a source's config: a changed config must re-read an unchanged page."""
+    return hashlib.sha256(repr(source.config).encode()).hexdigest()[:16]
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:

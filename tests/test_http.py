@@ -75,7 +75,27 @@ async def test_conditional_get_sends_validators_and_reports_304(httpserver: HTTP
         second = await fetcher.get(httpserver.url_for("/feed"))
     assert first.body == b"<rss/>" and not first.not_modified
     assert second.not_modified
-    assert validators == {httpserver.url_for("/feed"): {"etag": '"v1"', "last_modified": None}}
+    stored = validators[httpserver.url_for("/feed")]
+    assert isinstance(stored, dict)
+    assert stored["etag"] == '"v1"' and stored["last_modified"] is None
+
+
+async def test_a_body_identical_to_the_last_is_reported_not_modified(
+    httpserver: HTTPServer,
+) -> None:
+    bodies = iter([b"<p>one</p>", b"<p>one</p>", b"<p>two</p>", b"<p>two</p>"])
+    httpserver.expect_request("/page").respond_with_handler(
+        lambda request: Response(next(bodies), content_type="text/html")  # no validators
+    )
+    url = httpserver.url_for("/page")
+    validators: dict[str, object] = {}
+    async with HttpClient() as client:
+        fetcher = client.fetcher("s", validators)
+        pages = [await fetcher.get(url) for _ in range(3)]
+        unconditional = await fetcher.get(url, conditional=False)
+    assert [p.not_modified for p in pages] == [False, True, False]
+    assert pages[2].body == b"<p>two</p>"
+    assert not unconditional.not_modified and unconditional.body == b"<p>two</p>"
 
 
 async def test_body_over_the_cap_is_cut_off(httpserver: HTTPServer) -> None:

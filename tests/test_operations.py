@@ -92,6 +92,7 @@ def test_once_exits_0_while_entries_wait_for_a_digest(
     )
     result = once(tmp_path, blog(httpserver.url_for("/blog/")) + target)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert f"target hook: 3 entries waiting for the digest at {digest} UTC" in result.stdout
     assert receiver.received == []
 
 
@@ -113,6 +114,8 @@ def test_item_selector_matching_nothing_on_a_page_with_content_warns_and_exits_1
     # the status shows it (index page, preview): kept until a poll matches again
     preview = run_cli("--config", "config.toml", "preview", "blog", cwd=tmp_path)
     assert f"last poll by the worker: warning ({warning})" in preview.stdout
+    again = run_cli("--config", "config.toml", "once", cwd=tmp_path)  # the very same page
+    assert again.returncode == 1 and f"warning: {warning}" in again.stdout
     httpserver.clear()
     fixed = PAGE.replace("<article>", '<article class="post">')
     httpserver.expect_request("/blog/").respond_with_data(fixed, content_type="text/html")

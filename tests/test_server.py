@@ -16,7 +16,6 @@ from starlette.applications import Starlette
 from feedbridge.feeds import FeedBoard
 from feedbridge.metrics import Metrics
 from feedbridge.models import FeedInfo
-from feedbridge.render import render_all
 from feedbridge.server import SourceInfo, create_app
 from tests.conftest import hf_items
 from tests.test_hf_papers import page, source
@@ -41,9 +40,9 @@ def board_with(n: int = 37) -> FeedBoard:
         f"{BASE}/feeds/hf-daily.atom",
         BASE,
     )
-    board.publish("hf-daily", render_all(info, entries), 1_778_000_000, entries)
+    board.publish(info, entries, 1_778_000_000)
     blog = FeedInfo("blog", "A blog", "https://blog.example.com/", f"{BASE}/feeds/blog.atom", BASE)
-    board.publish("blog", render_all(blog, []), 1_778_000_000, [])
+    board.publish(blog, [], 1_778_000_000)
     return board
 
 

@@ -223,7 +223,7 @@ def test_three_workers_share_the_polling_and_survive_kills(
         assert wait_until(delivered, 90), "every entry reaches every target"
         time.sleep(INTERVAL)  # one more period: the feeds settle, the counts go on
 
-        # every node serves every feed identically (each loads what the others rendered)
+        # every node serves every feed identically (each renders the stored entries the same)
         def same_feeds() -> bool:
             for n in range(0, SOURCES, 7):
                 seen = set()

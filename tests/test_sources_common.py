@@ -421,9 +421,7 @@ LISTING = b"""<html><head><title>Listing</title></head><body>
 
 def test_analyze_reports_matches_per_field_and_skips_by_reason() -> None:
     source = HtmlSource(
-        config(
-            "html", title="h2", score=".n", date="time", link_pattern=r"/p/\d+$", limit=2
-        )
+        config("html", title="h2", score=".n", date="time", link_pattern=r"/p/\d+$", limit=2)
     )
     result = source.analyze(page(LISTING))
     assert [entry.title for entry in result.entries] == ["One", "Three"]
@@ -445,7 +443,7 @@ def test_keys_are_stable_across_polls_and_positions() -> None:
     source = HtmlSource(config("html", title="h2"))
     first = source.extract(page(LISTING))
     reordered = LISTING.replace(b"<article>", b"<article class='x'>", 1)
-    reordered = reordered.replace(b"/p/1\">One", b"/p/1\">One (edited)")
+    reordered = reordered.replace(b'/p/1">One', b'/p/1">One (edited)')
     second = source.extract(page(reordered))
     assert [entry.key for entry in first] == [entry.key for entry in second]
 
@@ -487,3 +485,38 @@ def test_feed_source_takes_title_and_site_link_from_the_feed() -> None:
     source.extract(page(body, url="https://ex.com/rss"))
     assert (source.title, source.site_url) == ("Feed & Co", "https://ex.com/home")
     assert FeedSource(config("feed", title="Mine")).title == "Mine"
+
+
+_TRICKY = st.text(
+    st.sampled_from(
+        [*"a é\t\n\r\x00\x08\x0b\x0c\x1f\x7f\x85", "\u00ad", "\u200b", "\ufeff", "\ufffe"]
+    )
+    | st.characters(),
+    max_size=30,
+)
+
+
+@settings(max_examples=300)
+@given(_TRICKY)
+def test_fast_text_checks_agree_with_the_regexes(text: str) -> None:
+    from feedbridge.sources import common
+
+    assert common.drop_controls(text) == common._CONTROL.sub("", text)
+    assert common._has_special(text) == bool(common._SPECIAL.search(text))
+    assert clean_text(clean_text(text)) == clean_text(text)  # so cleaned text is not cleaned twice
+
+
+def test_an_attribute_field_reads_the_first_match_that_has_the_attribute() -> None:
+    body = (
+        b'<html><body><article><h2><a name="top">Top</a><a href="/p/1" title=" A\xc2\xadB ">One</a>'
+        b'</h2><ul><li data-n="x">Ann</li><li>Bob</li><li data-n="y"> Cy </li></ul></article>'
+        b"</body></html>"
+    )
+    source = HtmlSource(
+        config("html", title="h2 a@title", link="h2 a@href", author="li@data-n", id="h2 a@name")
+    )
+    result = source.analyze(page(body))
+    (entry,) = result.entries
+    assert (entry.link, entry.title, entry.key) == ("https://ex.com/p/1", "AB", "top")
+    assert entry.authors == ("x", "y")
+    assert result.matched == {"id": 1, "title": 1, "link": 1, "author": 1}

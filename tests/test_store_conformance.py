@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from feedbridge.feeds import stored_feed
 from feedbridge.models import Entry
 from feedbridge.store import (
     EmbeddedStore,
@@ -88,12 +87,10 @@ def notice(target: str, e: Entry) -> Notice:
 def poll(
     entries: list[Entry], targets: tuple[str, ...] = ("t",), seen: dict[str, Any] | None = None
 ) -> PollOutcome:
-    feed = stored_feed("s", {"atom": b"<feed/>", "rss": b"<rss/>"}, T0, entries)
     return PollOutcome(
         state=SourceState(last_poll=T0, status="ok", validators={"etag": '"x"'}),
         next_due=T0 + 60,
         feed=entries,
-        rendered=feed,
         seen=entries,
         seen_before=seen or {},
         notices=[notice(t, e) for t in targets for e in entries],
@@ -108,7 +105,7 @@ def test_a_new_source_has_an_empty_state_and_feed(store: Store) -> None:
     view = store.poll_view("s", ["a"], ["t"])
     assert (view.feed, view.seen, view.knows) == ([], {}, frozenset())
     assert view.handed == {"t": frozenset()}
-    assert store.feeds() == {}
+    assert store.feed_versions({}) == {}
 
 
 def test_apply_poll_writes_everything_and_a_reopen_reads_it(
@@ -123,7 +120,6 @@ def test_apply_poll_writes_everything_and_a_reopen_reads_it(
         PollOutcome(
             state=state,
             feed=outcome.feed,
-            rendered=outcome.rendered,
             seen=outcome.seen,
             notices=outcome.notices[:1],
             suppressed={"t": ["b"]},
@@ -138,11 +134,9 @@ def test_apply_poll_writes_everything_and_a_reopen_reads_it(
     assert view.seen == {"a": 3, "b": None}
     assert view.handed == {"t": frozenset({"a", "b"}), "u": frozenset()}
     assert view.knows == frozenset({"t"})
-    feeds = store.feeds()
-    assert feeds["s"].etags == outcome.rendered.etags  # type: ignore[union-attr]
-    assert feeds["s"].gzipped == outcome.rendered.gzipped  # type: ignore[union-attr]
-    assert feeds["s"].newest == entry("a", 3)
-    assert store.feeds({"s": feeds["s"].version}) == {}, "an unchanged version is not reloaded"
+    versions = store.feed_versions({})
+    assert list(versions) == ["s"]
+    assert store.feed_versions(versions) == {}, "an unchanged version is not reloaded"
     assert [r.payload["key"] for r in store.claim_due("t", T0)] == ["a"]
 
 
@@ -154,12 +148,14 @@ def test_a_retried_poll_never_queues_twice(store: Store) -> None:
     assert store.enqueue(outcome.notices, T0) == 0
 
 
-def test_a_feed_version_rises_with_every_rendering(store: Store) -> None:
-    store.apply_poll("s", poll([entry("a")]))
-    first = store.feeds()["s"].version
-    store.apply_poll("s", poll([entry("b")]))
-    assert store.feeds()["s"].version > first
-    store.apply_poll("s", PollOutcome(SourceState(last_poll=T0 + 1)))  # unchanged feed
+def test_a_feed_version_rises_with_every_change_of_the_feed(store: Store) -> None:
+    first = store.apply_poll("s", poll([entry("a")]))
+    assert first is not None and store.feed_versions({}) == {"s": first}
+    second = store.apply_poll("s", poll([entry("b")]))
+    assert second is not None and second > first
+    assert store.feed_versions({"s": first}) == {"s": second}, "another node would reload it"
+    assert store.apply_poll("s", PollOutcome(SourceState(last_poll=T0 + 1))) is None
+    assert store.feed_versions({"s": second}) == {}, "an unchanged feed keeps its version"
     assert [e.key for e in store.feed_entries("s")] == ["b"]
 
 
@@ -167,7 +163,7 @@ def test_a_failed_transaction_writes_nothing(store: Store) -> None:
     bad = Notice("t", "entry", "s:x", {"not json": {1, 2}})
     outcome = poll([entry("a")])
     broken = PollOutcome(
-        state=outcome.state, feed=outcome.feed, rendered=outcome.rendered,
+        state=outcome.state, feed=outcome.feed,
         seen=outcome.seen, notices=[*outcome.notices, bad],
     )  # fmt: skip
     with pytest.raises(Exception):  # noqa: B017 - the backends differ in what they raise
@@ -176,7 +172,7 @@ def test_a_failed_transaction_writes_nothing(store: Store) -> None:
     assert store.poll_view("s", ["a"], ["t"]).seen == {}
     assert store.pending_count("t") == 0
     assert store.source_state("s") == SourceState()
-    assert store.feeds() == {}
+    assert store.feed_versions({}) == {}
 
 
 # --- expiry --------------------------------------------------------------------------------

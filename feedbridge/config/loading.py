@@ -234,6 +234,15 @@ def _cross_problems(data: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _common_errors(data: dict[str, Any], loc: Loc) -> list[ErrorDetails]:
+    """Errors in the shared fields of a source whose kind is unknown or missing."""
+    try:
+        _SourceCommon.model_validate(data["sources"][loc[1]])
+    except ValidationError as exc:
+        return [{**e, "loc": (*loc, *e["loc"])} for e in exc.errors(include_url=False)]
+    return []
+
+
 def _template_problems(config: Config) -> list[str]:
     """Render every template of every target against a sample entry, digest and health event,
     so that a template which would fail at send time fails `check` (naming target and name)."""
@@ -249,15 +258,6 @@ def _template_problems(config: Config) -> list[str]:
         for key, problem in check_templates(templates, FORMATS):
             problems.append(f"{where}.{key}: {problem} (see the README's template variables)")
     return problems
-
-
-def _common_errors(data: dict[str, Any], loc: Loc) -> list[ErrorDetails]:
-    """Errors in the shared fields of a source whose kind is unknown or missing."""
-    try:
-        _SourceCommon.model_validate(data["sources"][loc[1]])
-    except ValidationError as exc:
-        return [{**e, "loc": (*loc, *e["loc"])} for e in exc.errors(include_url=False)]
-    return []
 
 
 def _validate(raw: dict[str, Any], path: str | None) -> Config:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
@@ -18,6 +18,7 @@ from feedbridge.sources.base import Source
 from feedbridge.sources.common import (
     Collector,
     Extraction,
+    clean_text,
     describe_kind,
     node_text,
     parse_errors,
@@ -34,6 +35,7 @@ FIELDS = ("id", "title", "link", "summary", "content", "date", "author", "image"
 _ATTRIBUTE = re.compile(r"[A-Za-z_:][\w:.-]*")
 _TITLE_ATTRIBUTES = ("title", "aria-label")
 _IMAGE_ATTRIBUTES = ("src", "data-src", "data-lazy-src", "data-original")
+_PROBE = LexborHTMLParser("<p></p>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +55,10 @@ class Selector:
 
     def first(self, item: LexborNode) -> LexborNode | None:
         """The first node this selector picks inside `item` (that has the attribute, if named)."""
-        if self.attr is None:
-            return item if self.css is None else item.css_first(self.css)
-        return next((node for node in self.every(item) if self.attr in node.attributes), None)
+        node = item if self.css is None else item.css_first(self.css)
+        if node is None or self.attr is None or self.attr in node.attrs:
+            return node
+        return next((node for node in self.every(item) if self.attr in node.attrs), None)
 
     def every(self, item: LexborNode) -> list[LexborNode]:
         """Every node this selector picks inside `item`."""
@@ -67,12 +70,26 @@ class Selector:
             return node.attributes.get(self.attr)
         return node_text(node)
 
+    def text(self, node: LexborNode) -> str:
+        """`value` as clean text (node text is clean already; an attribute is cleaned here)."""
+        if self.attr is not None:
+            return clean_text(node.attributes.get(self.attr) or "")
+        return node_text(node)
+
 
 def _check_selector(name: str, where: str, css: str) -> None:
+    if not _valid_selector(css):
+        raise ConfigError([f"{where}.{name}: invalid CSS selector {css!r}"])
+
+
+@lru_cache(maxsize=1024)
+def _valid_selector(css: str) -> bool:
+    """Whether lexbor compiles `css`; thousands of sources share a few selectors."""
     try:
-        LexborHTMLParser("<p></p>").css(css)
-    except SelectolaxError as exc:
-        raise ConfigError([f"{where}.{name}: invalid CSS selector {css!r}"]) from exc
+        _PROBE.css(css)
+    except SelectolaxError:
+        return False
+    return True
 
 
 def _link_text(node: LexborNode) -> str:
@@ -82,7 +99,8 @@ def _link_text(node: LexborNode) -> str:
     attributes = node.attributes
     image = node.css_first("img[alt]")
     named = [attributes.get(name) for name in _TITLE_ATTRIBUTES]
-    return next(filter(None, named), None) or (image.attributes.get("alt") or "" if image else "")
+    raw = next(filter(None, named), None) or (image.attributes.get("alt") or "" if image else "")
+    return clean_text(raw)
 
 
 def _image_url(node: LexborNode) -> str | None:
@@ -115,6 +133,10 @@ class HtmlSource(Source):
                 if selector.css is not None:
                     _check_selector(name, where, selector.css)
                 self._fields[name] = selector
+        # The plan: fields read with one query each, in this order; authors read all matches.
+        self._single = tuple((n, sel) for n, sel in self._fields.items() if n != "author")
+        self._author = self._fields.get("author")
+        self._queries = tuple(dict.fromkeys(sel.css for _, sel in self._single if sel.css))
         pattern = getattr(config, "link_pattern", None)
         try:
             self._link_pattern = re.compile(pattern) if pattern else None
@@ -159,7 +181,7 @@ class HtmlSource(Source):
             base = resolve_url(base_node.attributes.get("href"), page.url) or page.url
         limit = getattr(self.config, "limit", None)
         collector = Collector(self.name, limit=limit, link_pattern=self._link_pattern)
-        matched: Counter[str] = Counter()
+        matched = dict.fromkeys(self._fields, 0)
         now = reference_time(page)
         items = tree.css(self._item)
         for item in items:
@@ -167,7 +189,7 @@ class HtmlSource(Source):
         result = collector.result
         if not items and tree.body is not None and tree.body.text(strip=True):
             result.warning = f"item selector {self._item!r} matched nothing on a page with content"
-        result.matched = {name: matched[name] for name in self._fields}
+        result.matched = matched
         title_node = tree.css_first("title")
         result.title = node_text(title_node) if title_node is not None else ""
         result.link = page.url
@@ -189,24 +211,30 @@ class HtmlSource(Source):
         page_url: str,
         now: datetime,
         out: Collector,
-        matched: Counter[str],
+        matched: dict[str, int],
     ) -> None:
         nodes: dict[str, LexborNode] = {}
-        for name, selector in self._fields.items():
-            node = selector.first(item)
+        firsts = {css: item.css_first(css) for css in self._queries}  # one query per selector
+        for name, selector in self._single:
+            node = item if selector.css is None else firsts[selector.css]
+            if node is not None and selector.attr is not None and selector.attr not in node.attrs:
+                node = selector.first(item)  # a later match may have the attribute
             if node is not None:
                 nodes[name] = node
                 matched[name] += 1
-
-        def value(name: str) -> str:
-            node = nodes.get(name)
-            return (self._fields[name].value(node) or "") if node is not None else ""
-
-        key = value("id") or None
+        authors: list[str] = []
+        if self._author is not None:
+            found, authors = self._authors(item, self._author)
+            matched["author"] += found
+        fields = self._fields
+        key = fields["id"].text(nodes["id"]) if "id" in nodes else None
         link_node, href = self._link(item, nodes)
         link = resolve_url(href, base) or (page_url if key else None)
-        title = value("title") or (_link_text(link_node) if link_node is not None else "")
+        title = fields["title"].text(nodes["title"]) if "title" in nodes else ""
+        if not title and link_node is not None:
+            title = _link_text(link_node)
         summary, content_html = self._text_and_html(nodes, base)
+        score = nodes.get("score")
         out.add(
             key=key,
             title=title,
@@ -214,9 +242,10 @@ class HtmlSource(Source):
             summary=summary,
             content_html=content_html,
             published=self._date(nodes.get("date"), now),
-            authors=self._authors(item),
-            score=parse_score(value("score")) if "score" in nodes else None,
+            authors=authors,
+            score=parse_score(fields["score"].value(score)) if score is not None else None,
             image=self._image(nodes.get("image"), base),
+            cleaned=True,
         )
 
     def _link(
@@ -239,9 +268,9 @@ class HtmlSource(Source):
         summary_node, content_node = nodes.get("summary"), nodes.get("content")
         summary = ""
         if summary_node is not None:
-            summary = self._fields["summary"].value(summary_node) or ""
+            summary = self._fields["summary"].text(summary_node)
         elif content_node is not None:
-            summary = self._fields["content"].value(content_node) or ""
+            summary = self._fields["content"].text(content_node)
         html_node = content_node if content_node is not None else summary_node
         html_field = "content" if content_node is not None else "summary"
         if html_node is None or self._fields[html_field].attr is not None:
@@ -263,11 +292,12 @@ class HtmlSource(Source):
                 return moment
         return None
 
-    def _authors(self, item: LexborNode) -> list[str]:
-        selector = self._fields.get("author")
-        if selector is None:
-            return []
-        return [text for node in selector.every(item) if (text := selector.value(node))]
+    def _authors(self, item: LexborNode, selector: Selector) -> tuple[bool, list[str]]:
+        """(whether the selector matched, the author names it found)."""
+        nodes = selector.every(item)
+        if selector.attr is not None:
+            nodes = [node for node in nodes if selector.attr in node.attrs]
+        return bool(nodes), [text for node in nodes if (text := selector.text(node))]
 
     def _image(self, node: LexborNode | None, base: str) -> str | None:
         if node is None:

@@ -18,7 +18,6 @@ from feedbridge.store.base import (
     PollView,
     SourceState,
     Store,
-    StoredFeed,
     StoreInfo,
     TargetState,
 )
@@ -41,7 +40,6 @@ __all__ = [
     "SourceState",
     "Store",
     "StoreInfo",
-    "StoredFeed",
     "TargetState",
     "notice_key",
     "open_embedded",

@@ -139,19 +139,6 @@ class FailedRow:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredFeed:
-    """A source's rendered feed as stored: gzipped bytes and ETag per format."""
-
-    source: str
-    version: int
-    gzipped: Mapping[str, bytes]
-    etags: Mapping[str, str]
-    last_modified: str  # HTTP-date
-    entry_count: int
-    newest: Entry | None
-
-
-@dataclass(frozen=True, slots=True)
 class PollView:
     """Everything one poll reads before deciding, fetched in one batch."""
 
@@ -163,14 +150,13 @@ class PollView:
 
 @dataclass(frozen=True, slots=True)
 class PollOutcome:
-    """Everything one poll writes, in one transaction. `feed`/`rendered` are None when the
-    feed did not change; `seen` are the entries extracted (new or re-scored keys are written,
-    the others have their expiry refreshed)."""
+    """Everything one poll writes, in one transaction. `feed` is None when the feed did not
+    change; `seen` are the entries extracted (new or re-scored keys are written, the others
+    have their expiry refreshed)."""
 
     state: SourceState
     next_due: float | None = None
     feed: Sequence[Entry] | None = None
-    rendered: StoredFeed | None = None
     seen: Sequence[Entry] = ()
     seen_before: Mapping[str, float | None] = field(default_factory=dict)
     notices: Sequence[Notice] = ()
@@ -276,9 +262,12 @@ class Store(Protocol):
     def poll_view(self, source: str, keys: Sequence[str], targets: Sequence[str]) -> PollView:
         """The stored feed, seen scores of `keys`, and each target's marks, in one read."""
 
-    def apply_poll(self, source: str, outcome: PollOutcome, lease: Lease | None = None) -> None:
+    def apply_poll(
+        self, source: str, outcome: PollOutcome, lease: Lease | None = None
+    ) -> int | None:
         """Write one poll's outcome atomically; with a lease, only while it is still held
-        (raises LeaseLost otherwise) and release it with `outcome.next_due`."""
+        (raises LeaseLost otherwise) and release it with `outcome.next_due`. Returns the
+        feed's new version when the outcome changed the feed."""
 
     def claim_sources(
         self, names: Sequence[str], now: float, limit: int, ttl: float
@@ -360,8 +349,9 @@ class Store(Protocol):
 
     def feed_entries(self, source: str) -> list[Entry]: ...
 
-    def feeds(self, known: Mapping[str, int] | None = None) -> dict[str, StoredFeed]:
-        """Rendered feeds whose version differs from `known` (all of them when None)."""
+    def feed_versions(self, known: Mapping[str, int]) -> dict[str, int]:
+        """The sources whose stored feed version differs from `known` (a version rises with
+        every change of the feed), with their versions."""
 
     def expire(self, now: float | None = None) -> int:
         """Drop seen keys, delivery marks and failed rows past their age; returns how many."""

@@ -8,7 +8,6 @@ owns the directory: leases are not needed, so `shared` is False.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import socket
@@ -33,7 +32,6 @@ from feedbridge.store.base import (
     PollOutcome,
     PollView,
     SourceState,
-    StoredFeed,
     StoreInfo,
     TargetState,
 )
@@ -46,7 +44,8 @@ from feedbridge.store.diskjson import (
 )
 from feedbridge.store.legacy import legacy_row
 
-_STARTUP_PREFIXES = ("feed:", "state:", "outbox:", "meta:", "rfeed:")
+# Feeds are not read at start-up: the board reads each on its first request.
+_STARTUP_PREFIXES = ("state:", "outbox:", "meta:", "fver:")
 _REMEDY = (
     "; check that the directory is writable, on a local disk (not NFS) with free space, "
     "and not corrupt (move it away to start afresh)"
@@ -221,23 +220,26 @@ class EmbeddedStore(OutboxCalls):
         cut = len("tinit:")
         return PollView(feed, seen, handed, frozenset(k[cut:].split(":")[0] for k in knows))
 
-    def apply_poll(self, source: str, outcome: PollOutcome, lease: Lease | None = None) -> None:
+    def apply_poll(
+        self, source: str, outcome: PollOutcome, lease: Lease | None = None
+    ) -> int | None:
         now = self.clock()
         until = now + self.seen_ttl
         if not (
-            outcome.feed is not None or outcome.rendered or outcome.seen or outcome.notices
+            outcome.feed is not None or outcome.seen or outcome.notices
             or outcome.suppressed or outcome.first_cycle
         ):  # fmt: skip
             try:  # an unchanged or failed poll writes its state: one atomic set
                 self._set(f"state:source:{source}", outcome.state.to_dict())
             except _FAILURES as exc:
                 raise StoreError(f"store at {self.path} failed: {exc}{_REMEDY}") from exc
-            return
+            return None
+        version = None
         with self._transaction():
             if outcome.feed is not None:
                 self._set(f"feed:{source}", [e.to_dict() for e in outcome.feed])
-            if outcome.rendered is not None:
-                self._put_rendered(outcome.rendered)
+                version = int(self._get(f"fver:{source}", 0)) + 1
+                self._set(f"fver:{source}", version)
             touched = []
             for entry in outcome.seen:
                 key = f"seen:{source}:{entry.key}"
@@ -255,6 +257,7 @@ class EmbeddedStore(OutboxCalls):
             for target in outcome.first_cycle:
                 self._set(f"tinit:{target}:{source}", now)
             self._set(f"state:source:{source}", outcome.state.to_dict())
+        return version
 
     def claim_sources(
         self, names: Sequence[str], now: float, limit: int, ttl: float
@@ -371,37 +374,12 @@ class EmbeddedStore(OutboxCalls):
     def feed_entries(self, source: str) -> list[Entry]:
         return [Entry.from_dict(row) for row in self._get(f"feed:{source}", [])]
 
-    def _put_rendered(self, feed: StoredFeed) -> None:
-        old = self._get(f"rfeed:{feed.source}") or {}
-        self._set(
-            f"rfeed:{feed.source}",
-            {
-                "version": int(old.get("version", 0)) + 1,
-                "gzipped": {f: base64.b64encode(b).decode() for f, b in feed.gzipped.items()},
-                "etags": dict(feed.etags),
-                "last_modified": feed.last_modified,
-                "entry_count": feed.entry_count,
-                "newest": feed.newest.to_dict() if feed.newest else None,
-            },
-        )
-
-    def feeds(self, known: Mapping[str, int] | None = None) -> dict[str, StoredFeed]:
+    def feed_versions(self, known: Mapping[str, int]) -> dict[str, int]:
         found = {}
-        for key in self._keys_with_prefix("rfeed:"):
-            value = self._get(key)
-            name = key[len("rfeed:") :]
-            if value is None or (known is not None and known.get(name) == value["version"]):
-                continue
-            newest = value.get("newest")
-            found[name] = StoredFeed(
-                source=name,
-                version=int(value["version"]),
-                gzipped={f: base64.b64decode(b) for f, b in value["gzipped"].items()},
-                etags=value["etags"],
-                last_modified=value["last_modified"],
-                entry_count=int(value["entry_count"]),
-                newest=Entry.from_dict(newest) if newest else None,
-            )
+        for key in self._keys_with_prefix("fver:"):
+            name, version = key[len("fver:") :], int(self._get(key, 0))
+            if known.get(name) != version:
+                found[name] = version
         return found
 
     def expire(self, now: float | None = None) -> int:

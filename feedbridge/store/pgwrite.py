@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg.types.json import Jsonb
 
-from feedbridge.store.base import Lease, LeaseLost, Notice, OutboxRow, PollOutcome, StoredFeed
+from feedbridge.store.base import Lease, LeaseLost, Notice, OutboxRow, PollOutcome
 
 OUTBOX_COLUMNS = (
     "id, target, kind, key, payload, queued_at, attempts, first_attempt_at, next_at, "
@@ -33,7 +33,7 @@ def write_source(
     outcome: PollOutcome,
     lease: Lease | None,
     now: float,
-) -> None:
+) -> int | None:
     """The source row: state, feed, next due time. With a lease the row is written only while
     the lease is held (and released); otherwise LeaseLost, and the transaction rolls back."""
     args = {
@@ -44,25 +44,26 @@ def write_source(
     }
     sets = ["state = %(state)s"]
     if outcome.feed is not None:
-        sets.append("feed = %(feed)s")
+        sets.append("feed = %(feed)s, feed_version = sources.feed_version + 1")
     if outcome.next_due is not None:
         sets.append("next_due = %(next_due)s")
     if lease is None:
-        conn.execute(
-            "INSERT INTO sources (name, state, feed, next_due) "
-            "VALUES (%(name)s, %(state)s, %(feed)s, %(next_due)s) "
-            f"ON CONFLICT (name) DO UPDATE SET {', '.join(sets)}",
-            args,
-        )
-        return
-    held = conn.execute(
-        f"UPDATE sources SET {', '.join(sets)}, lease_owner = NULL, lease_until = NULL "
-        "WHERE name = %(name)s AND lease_owner = %(owner)s AND lease_version = %(version)s "
-        "RETURNING 1",
-        {**args, "owner": lease.owner, "version": lease.version},
-    ).fetchone()
-    if held is None:
-        raise LeaseLost(f"lease on source {source!r} lost; its poll was not saved")
+        row = conn.execute(
+            "INSERT INTO sources (name, state, feed, next_due, feed_version) "
+            "VALUES (%(name)s, %(state)s, %(feed)s, %(next_due)s, %(first)s) "
+            f"ON CONFLICT (name) DO UPDATE SET {', '.join(sets)} RETURNING feed_version",
+            {**args, "first": 0 if outcome.feed is None else 1},
+        ).fetchone()
+    else:
+        row = conn.execute(
+            f"UPDATE sources SET {', '.join(sets)}, lease_owner = NULL, lease_until = NULL "
+            "WHERE name = %(name)s AND lease_owner = %(owner)s AND lease_version = %(version)s "
+            "RETURNING feed_version",
+            {**args, "owner": lease.owner, "version": lease.version},
+        ).fetchone()
+        if row is None:
+            raise LeaseLost(f"lease on source {source!r} lost; its poll was not saved")
+    return int(row[0]) if row is not None and outcome.feed is not None else None
 
 
 def why(exc: BaseException) -> str:
@@ -103,24 +104,6 @@ def enqueue(
     for (target, source), keys in by_target.items():
         mark(conn, target, source, keys, "queued", until)
     return added
-
-
-def put_rendered(conn: psycopg.Connection[Any], feed: StoredFeed) -> None:
-    conn.execute(
-        "INSERT INTO feeds (source, version, etags, last_modified, entry_count, newest) "
-        "VALUES (%s, 1, %s, %s, %s, %s) ON CONFLICT (source) DO UPDATE SET "
-        "version = feeds.version + 1, etags = EXCLUDED.etags, "
-        "last_modified = EXCLUDED.last_modified, entry_count = EXCLUDED.entry_count, "
-        "newest = EXCLUDED.newest",
-        (feed.source, Jsonb(dict(feed.etags)), feed.last_modified, feed.entry_count,
-         Jsonb(feed.newest.to_dict()) if feed.newest else None),
-    )  # fmt: skip
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO feed_bodies (source, format, gz) VALUES (%s, %s, %s) "
-            "ON CONFLICT (source, format) DO UPDATE SET gz = EXCLUDED.gz",
-            [(feed.source, fmt, data) for fmt, data in feed.gzipped.items()],
-        )
 
 
 def outbox_row(r: Sequence[Any]) -> OutboxRow:

@@ -33,7 +33,6 @@ from feedbridge.store.base import (
     PollOutcome,
     PollView,
     SourceState,
-    StoredFeed,
     StoreInfo,
     TargetState,
 )
@@ -43,7 +42,6 @@ from feedbridge.store.pgwrite import (
     mark,
     mask_dsn,
     outbox_row,
-    put_rendered,
     why,
     write_source,
 )
@@ -195,20 +193,20 @@ class PostgresStore(OutboxCalls):
             knows=frozenset(r[0] for r in knows_rows),
         )
 
-    def apply_poll(self, source: str, outcome: PollOutcome, lease: Lease | None = None) -> None:
+    def apply_poll(
+        self, source: str, outcome: PollOutcome, lease: Lease | None = None
+    ) -> int | None:
         now = self.clock()
         until = now + self.seen_ttl
         only_state = not (
-            outcome.rendered or outcome.seen or outcome.notices or outcome.suppressed
+            outcome.seen or outcome.notices or outcome.suppressed
             or outcome.first_cycle
         )  # fmt: skip
         # an unchanged or failed poll is one statement: no transaction round trips
         with self._tx(transaction=not only_state) as conn:
-            write_source(conn, source, outcome, lease, now)  # first: with a lease, the fence
+            version = write_source(conn, source, outcome, lease, now)  # with a lease: the fence
             if only_state:
-                return
-            if outcome.rendered is not None:
-                put_rendered(conn, outcome.rendered)
+                return version
             before = outcome.seen_before
             fresh = [e for e in outcome.seen if e.key not in before or before[e.key] != e.score]
             if fresh:
@@ -234,6 +232,7 @@ class PostgresStore(OutboxCalls):
                     "FROM unnest(%s::text[]) t ON CONFLICT DO NOTHING",
                     (source, list(outcome.first_cycle)),
                 )
+        return version
 
     def claim_sources(
         self, names: Sequence[str], now: float, limit: int, ttl: float
@@ -388,28 +387,10 @@ class PostgresStore(OutboxCalls):
             row = conn.execute("SELECT feed FROM sources WHERE name = %s", (source,)).fetchone()
         return [Entry.from_dict(e) for e in (row[0] if row else [])]
 
-    def feeds(self, known: Mapping[str, int] | None = None) -> dict[str, StoredFeed]:
-        known = known or {}
-        with self._tx() as conn:
-            heads = conn.execute(
-                "SELECT source, version, etags, last_modified, entry_count, newest FROM feeds"
-            ).fetchall()
-            changed = [h for h in heads if known.get(h[0]) != h[1]]
-            if not changed:
-                return {}
-            bodies = conn.execute(
-                "SELECT source, format, gz FROM feed_bodies WHERE source = ANY(%s)",
-                ([h[0] for h in changed],),
-            ).fetchall()
-        gz: dict[str, dict[str, bytes]] = {}
-        for source, fmt, data in bodies:
-            gz.setdefault(source, {})[fmt] = bytes(data)
-        return {
-            s: StoredFeed(
-                s, int(v), gz.get(s, {}), e, lm, int(n), Entry.from_dict(w) if w else None
-            )
-            for s, v, e, lm, n, w in changed
-        }
+    def feed_versions(self, known: Mapping[str, int]) -> dict[str, int]:
+        with self._tx(transaction=False) as conn:
+            rows = conn.execute("SELECT name, feed_version FROM sources WHERE feed_version > 0")
+            return {n: int(v) for n, v in rows.fetchall() if known.get(n) != v}
 
     def expire(self, now: float | None = None) -> int:
         now = self.clock() if now is None else now

@@ -1,10 +1,11 @@
--- feedbridge schema 1: sources with leases, seen keys, delivery marks, the outbox, rendered feeds.
+-- feedbridge schema 1: sources (state, feed, leases), seen keys, delivery marks, the outbox.
 -- Times are epoch seconds (double precision): the processes' clocks, not the server's.
 
 CREATE TABLE sources (
     name          text PRIMARY KEY,
     state         jsonb NOT NULL DEFAULT '{}',
     feed          jsonb NOT NULL DEFAULT '[]',
+    feed_version  bigint NOT NULL DEFAULT 0,  -- rises with every change: nodes reload the feed
     next_due      double precision NOT NULL,
     lease_owner   text,
     lease_until   double precision,
@@ -78,20 +79,3 @@ CREATE TABLE failed (
 );
 CREATE INDEX failed_target ON failed (target, id);
 CREATE INDEX failed_expires ON failed (expires);
-
--- rendered feeds: every node serves every feed from here
-CREATE TABLE feeds (
-    source        text PRIMARY KEY,
-    version       bigint NOT NULL,
-    etags         jsonb NOT NULL,
-    last_modified text NOT NULL,
-    entry_count   integer NOT NULL,
-    newest        jsonb
-);
-
-CREATE TABLE feed_bodies (
-    source text NOT NULL,
-    format text NOT NULL,
-    gz     bytea NOT NULL,
-    PRIMARY KEY (source, format)
-);
