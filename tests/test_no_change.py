@@ -76,7 +76,7 @@ async def test_an_identical_body_is_not_parsed_and_writes_only_the_poll_time(
         second = await rt.worker.poll(rt.worker.sources[0])
         assert counted == ["blog"] and first.changed and not second.changed
         assert rt.store.feed_entries("blog") == saved
-        assert rt.store.state("source", "blog")["last_poll"] > 0
+        assert (rt.store.source_state("blog").last_poll or 0) > 0
         third = await rt.worker.poll(rt.worker.sources[0])  # the score changed: parsed again
         assert counted == ["blog", "blog"] and third.changed
         assert rt.store.feed_entries("blog")[0].score == 2
