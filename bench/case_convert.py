@@ -188,22 +188,17 @@ def convert(quick: bool = False) -> list[Row]:
 
 def _fill_store(work: Path) -> list[dict[str, Any]]:
     """A store with STARTUP_FEEDS feeds polled just now; returns their source configs."""
-    from feedbridge.store import open_store
+    from feedbridge.store import PollOutcome, SourceState, open_embedded
 
     papers = hf_entries(STARTUP_ENTRIES)
     now = time.time()
     sources = []
-    with open_store(work / "store") as store:
+    state = SourceState(last_poll=now, last_success=now, feed_changed_at=now)
+    with open_embedded(work / "store") as store:
         for i in range(STARTUP_FEEDS):
             name = f"s{i:05d}"
             entries = [e.with_source(name) for e in papers]
-            with store.transaction():
-                store.save_feed(name, entries)
-                store.save_state(
-                    "source",
-                    name,
-                    {"last_poll": now, "last_success": now, "feed_changed_at": now},
-                )
+            store.apply_poll(name, PollOutcome(state, feed=entries))
             sources.append(
                 {
                     "name": name,
