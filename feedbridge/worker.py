@@ -56,7 +56,7 @@ class PollReport:
     failures: int = 0  # failed polls in a row, for the scheduler's backoff
     skipped: str = ""  # items that did not become entries, by reason: "1 no title or content"
     warning: str | None = None  # the poll worked but found something wrong (`once` exits 1)
-    next_due: float = 0.0  # epoch seconds of the next poll, as stored
+    next_due: float | None = None  # epoch seconds of the next poll, as a shared store keeps it
     lease_lost: bool = False  # the outcome was not written: another worker took the source
 
 
@@ -221,7 +221,16 @@ class Worker:
         )
         return report
 
-    def _next_due(self, source: Source, failures: int, retry_after: float | None) -> float:
+    def _next_due(
+        self, source: Source, failures: int, retry_after: float | None
+    ) -> float | None:
+        """When the store should make the source due again: only a shared store keeps it
+        (None otherwise; the source's own loop schedules itself)."""
+        if not self.store.shared:
+            return None
+        return self._schedule(source, failures, retry_after)
+
+    def _schedule(self, source: Source, failures: int, retry_after: float | None) -> float:
         interval = source.config.interval.total_seconds()
         return next_due(
             self.clock(), interval, jitter=source.config.jitter, failures=failures,
@@ -445,7 +454,7 @@ class Worker:
                 return
             report = await self.poll(source, datetime.fromtimestamp(self.clock(), UTC))
             now = self.clock()
-            due = report.next_due or self._next_due(source, report.failures, report.retry_after)
+            due = report.next_due or self._schedule(source, report.failures, report.retry_after)
             if not report.ok:
                 log.info("retry scheduled", extra={"source": source.name, "in_s": round(due - now)})
 
