@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover - Windows
     uvloop = None  # type: ignore[assignment]
 
 from feedbridge.app import (
+    build_sources,
     channels,
     http_settings,
     open_config_store,
@@ -82,15 +83,10 @@ def _load(option: str | None) -> Config:
     path = resolve_config_path(option)
     try:
         config = load_config(path)
-        problems = []
-        for index, source_config in enumerate(config.sources):
-            try:
-                build_source(source_config)  # selectors are compiled here
-            except ConfigError as exc:
-                where = f"sources.{source_config.name}."
-                problems += [p.replace(where, f"sources[{index}].") for p in exc.problems]
-        if problems:
-            raise ConfigError(problems, str(path) if path else None)
+        try:
+            build_sources(config)  # selectors are compiled here, once: the runtime reuses them
+        except ConfigError as exc:
+            raise ConfigError(exc.problems, str(path) if path else None) from None
         return config
     except ConfigError as exc:
         click.echo(str(exc), err=True)

@@ -206,7 +206,9 @@ class Worker:
         new_state = health.state
         new_state["last_success"] = now.timestamp()
         new_state["last_count"] = len(entries)
-        changed = [e.to_dict() for e in decision.feed] != [e.to_dict() for e in previous]
+        changed = len(decision.feed) != len(previous) or [e.to_dict() for e in decision.feed] != [
+            e.to_dict() for e in previous
+        ]
         stamp = now.timestamp()
         queued = 0
         with self.store.transaction():
