@@ -7,6 +7,7 @@ board reads a feed from the store on its first request, so start-up renders noth
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import time
@@ -45,7 +46,7 @@ class Rendered:
 
 @lru_cache(maxsize=32)
 def _inflate(data: bytes) -> bytes:
-    return igzip.decompress(data)
+    return gzip.decompress(data)
 
 
 class LiveFeed:

@@ -126,10 +126,16 @@ def _clean(text: str | None) -> str:
     return _ILLEGAL.sub("", text).strip()
 
 
+def _is_clean_line(text: str) -> bool:
+    """Printable ASCII (no control character), no space doubled or at either end."""
+    if not text.isascii() or not text.isprintable() or "  " in text:
+        return False
+    return text[0] != " " and text[-1] != " "
+
+
 def _line(text: str | None, limit: int) -> str:
-    if text and text.isascii() and text.isprintable() and "  " not in text:
-        if text[0] != " " and text[-1] != " ":  # clean already (names, tags): nothing to do
-            return _truncate(text, limit)
+    if text and _is_clean_line(text):  # names and tags mostly are: nothing to clean
+        return _truncate(text, limit)
     return _truncate(" ".join(_clean(text).split()), limit)
 
 
