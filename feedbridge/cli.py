@@ -8,6 +8,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -94,7 +95,16 @@ def _load(option: str | None) -> Config:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: feedbridge stops server and worker together."""
+    """uvicorn without its own signal handling: feedbridge stops server and worker together.
+    `up` is set once it listens."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.up = asyncio.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.up.set()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -109,7 +119,7 @@ async def _run(config: Config) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        tasks = [asyncio.create_task(rt.worker.run_forever(stop))]
+        tasks: list[asyncio.Task[Any]] = []
         server: _Server | None = None
         if config.server.enabled:
             token = config.server.token.get_secret_value() if config.server.token else None
@@ -150,6 +160,11 @@ async def _run(config: Config) -> None:
                     "feeds": f"{config.server.base_url}/feeds/",
                 },
             )
+            # the stored feeds are served first; then every source's schedule is read
+            up = asyncio.create_task(server.up.wait())
+            await asyncio.wait([up, tasks[-1]], return_when=asyncio.FIRST_COMPLETED)
+            up.cancel()
+        tasks.append(asyncio.create_task(rt.worker.run_forever(stop)))
         await stop.wait()
         log.info("stopping")
         if rt.browser is not None:  # a page load in progress is cancelled, not waited for

@@ -15,8 +15,6 @@ from html.entities import name2codepoint
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from feedgen.feed import FeedGenerator
-
 from feedbridge.models import Entry, FeedInfo
 
 FORMATS: dict[str, tuple[str, str]] = {
@@ -284,6 +282,8 @@ class _AtomEntryFixes(_AtomFeedFixes):
 
 
 def _generator(info: FeedInfo, updated: datetime) -> Any:
+    from feedgen.feed import FeedGenerator  # the reference path only: the server uses fragments
+
     fg = FeedGenerator()
     fg.id(feed_id(info.name))
     fg.title(_feed_title(info))
