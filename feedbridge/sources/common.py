@@ -122,16 +122,24 @@ def drop_controls(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+def _printable(text: str) -> bool:
+    """Whether ASCII `text` has no control character and no whitespace but the space: a scan
+    in C either way, through bytes for long text (str.isprintable is slower there)."""
+    if len(text) <= 128:
+        return text.isprintable()
+    raw = text.encode("ascii")
+    return len(raw.translate(None, _ASCII_UNSPACED)) == len(raw)
+
+
 def clean_text(text: str) -> str:
     """Collapse whitespace, drop control and invisible characters: text as a person reads it."""
     if text.isascii():
-        raw = text.encode("ascii")
-        if len(raw.translate(None, _ASCII_UNSPACED)) == len(raw):
+        if _printable(text):
             # printable, single-spaced text (most of it) is returned as is: splitting and
             # joining a paragraph's words costs ten times these scans
             if "  " not in text and text[:1] != " " and text[-1:] != " ":
                 return text
-        elif len(raw.translate(None, _ASCII_SPECIAL)) != len(raw):
+        elif _has_special(text):
             text = text.translate(_CLEAN)
     elif _SPECIAL.search(text) is not None:  # rare; a scan is far cheaper than translating
         text = text.translate(_CLEAN)
