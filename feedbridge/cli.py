@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 import uvicorn
 
 try:
@@ -52,10 +53,16 @@ from feedbridge.errors import (
 )
 from feedbridge.logs import setup_logging
 from feedbridge.notify import queue_report
+from feedbridge.operations import (
+    as_flags,
+    check_store,
+    exit_leaving_abandoned_threads,
+    once_exit_code,
+)
 from feedbridge.preview import extract_once, report
 from feedbridge.server import HEARTBEAT_STALE, create_app, opml
 from feedbridge.sources import build_source
-from feedbridge.store import Store, open_store
+from feedbridge.store import Store
 from feedbridge.templates import SAMPLE_ENTRY, entry_message
 from feedbridge.wording import plural
 
@@ -150,9 +157,16 @@ async def _run(config: Config) -> None:
                     log_level="warning",
                     lifespan="off",
                     access_log=False,
+                    timeout_graceful_shutdown=1,  # a slow reader must not hold up the stop
                 )
             )
             tasks.append(asyncio.create_task(server.serve()))
+            if config.server.base_url_derived:
+                log.info(
+                    "server.base_url not set: feed links use the server's address; set it to "
+                    "the address your readers use",
+                    extra={"base_url": config.server.base_url},
+                )
             log.info(
                 "serving",
                 extra={
@@ -205,19 +219,27 @@ def run(ctx: click.Context) -> None:
         uvloop.run(_run(config))
     else:  # pragma: no cover - Windows
         asyncio.run(_run(config))
+    exit_leaving_abandoned_threads()
 
 
 @main.command()
 @click.pass_context
 def once(ctx: click.Context) -> None:
-    """Run one poll cycle and one delivery round, then exit (for cron)."""
+    """Run one poll cycle and one delivery round, then exit (for cron).
+
+    Exit status: 0 all went well, 1 a source or a delivery failed, 2 config, 3 store.
+    """
     config = _setup(ctx)
 
-    async def cycle() -> None:
+    async def cycle() -> int:
         async with runtime(config, _store_or_exit(config)) as rt:
             reports = await rt.worker.run_once()
             for r in reports:
-                status = "ok" if r.ok else f"error: {r.error}"
+                status = "ok"
+                if not r.ok:
+                    status = f"error: {r.error}"
+                elif r.warning:
+                    status = f"warning: {r.warning}"
                 skipped = f"skipped {r.skipped}, " if r.skipped else ""
                 click.echo(
                     f"{r.source}: {plural(r.entries, 'entry')}, {r.new} new, {r.queued} queued, "
@@ -227,8 +249,9 @@ def once(ctx: click.Context) -> None:
                 line = queue_report(channel, rt.store, time.time())
                 if line:
                     click.echo(line)
+            return once_exit_code(reports, rt.worker.last_round)
 
-    asyncio.run(cycle())
+    sys.exit(asyncio.run(cycle()))
 
 
 @main.command()
@@ -255,21 +278,28 @@ def check(ctx: click.Context) -> None:
     click.echo("config ok")
 
 
-def check_store(path: Path) -> None:
-    """Open an existing store and verify it; for a new one, check that it can be created."""
-    if path.exists():
-        with open_store(path) as store:
-            store.check_writable()
-            store.verify(deep=True)
+@main.command()
+@click.option("--timeout", default=4.0, show_default=True, help="Seconds to wait for /healthz.")
+@click.pass_context
+def healthcheck(ctx: click.Context, timeout: float) -> None:
+    """Exit 0 if the running feedbridge answers /healthz on the configured port (Docker's
+    HEALTHCHECK), else 1. With the server off there is nothing to probe: it says so, exits 0."""
+    config = _load(ctx.obj["config"])
+    server = config.server
+    if not server.enabled:
+        click.echo("server.enabled = false: no /healthz to probe; healthy while the process runs")
         return
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise StoreError(
-            f"cannot create the store directory {path}: {parent} is not a writable directory; "
-            "fix its permissions or point [storage] path elsewhere"
-        )
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(server.host, server.host)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{server.port}/healthz"
+    try:
+        response = httpx.get(url, timeout=timeout)
+    except httpx.HTTPError as exc:
+        click.echo(f"unhealthy: {url}: {exc or type(exc).__name__}", err=True)
+        sys.exit(EXIT_FAILED)
+    if response.status_code != 200:
+        click.echo(f"unhealthy: {url} answered {response.status_code}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"ok: {url}")
 
 
 @main.command("export-opml")
@@ -361,6 +391,8 @@ def preview(
             sys.exit(EXIT_CONFIG)
     else:
         setup_logging(ctx.obj["log_level"] or "warning")
+        if kind != "feed" and item is None:
+            raise click.UsageError(f"--item is required with --kind {kind}")
         table: dict[str, Any] = {"name": source or "preview", "kind": kind, "url": url}
         if kind != "feed":
             table["item" if kind == "html" else "items"] = item
@@ -368,15 +400,17 @@ def preview(
         table.update({k: v for k, v in extra.items() if v is not None})
         try:
             source_config = adhoc_source_config(table)
+            src = build_source(source_config)
+        except ConfigError as exc:
+            click.echo(as_flags(exc, kind), err=True)
+            sys.exit(EXIT_CONFIG)
+        config = None
+    if config is not None:
+        try:
+            src = build_source(source_config)
         except ConfigError as exc:
             click.echo(str(exc), err=True)
             sys.exit(EXIT_CONFIG)
-        config = None
-    try:
-        src = build_source(source_config)
-    except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_CONFIG)
     try:
         http, browser = None, None
         if config is not None:

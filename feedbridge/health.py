@@ -51,3 +51,20 @@ def health_after_success(
     if status in ("failing", "empty"):
         return Health(new_state, HealthEvent(subject, "recovered", f"{subject} recovered", now))
     return Health(new_state)
+
+
+def status_of(state: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    """(status, as shown, detail) of a source as it is now, for the index page and preview:
+    failing from its first failed poll (the alert waits for the threshold), else its
+    status (ok, warning, empty) with the warning, if any."""
+    if not state:
+        return "pending", "pending", None
+    failures = state.get("failures")
+    error = state.get("last_error")
+    if isinstance(failures, int) and failures > 0:
+        return "failing", f"failing ({failures} in a row)", str(error) if error else None
+    status = str(state.get("status", "ok"))
+    warning = state.get("warning") or error
+    if status == "empty" and not warning:
+        warning = "the last poll found no entries; the feed keeps its last entries"
+    return status, status, str(warning) if warning else None

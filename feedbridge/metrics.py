@@ -68,6 +68,18 @@ class Metrics:
             registry=r,
         )
 
+    def know(self, sources: Iterable[str], targets: Iterable[str]) -> None:
+        """Create every series of every source and target at 0, so that they exist from
+        start-up: alerting rules (`increase(errors[1h]) > 0`) see the first event."""
+        for name in sources:
+            for family in (self.polls, self.errors, self.entries, self.new_entries):
+                family.labels(name)
+            self.last_success.labels(name)
+            self.duration.labels(name)
+        for name in targets:
+            self.sent.labels(name)
+            self.failed.labels(name)
+
     def watch_queues(self, targets: Iterable[str], count: Callable[[str], int]) -> None:
         self.registry.register(_Queued(targets, count))
 

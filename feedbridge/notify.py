@@ -172,6 +172,7 @@ class Notifier:
         self.channels = {c.name: c for c in channels}
         self.store = store
         self.clock = clock
+        self.sending: set[str] = set()  # "target: item" of messages being sent right now
         self.metrics = metrics
         if metrics is not None:
             metrics.watch_queues(self.channels, store.pending_count)
@@ -249,11 +250,16 @@ class Notifier:
         """
         outcome: dict[int, str | None] = {}
         owed: dict[int, set[str]] = {}
-        for index, fmt in enumerate(channel.formats):
-            these = [r for r in rows if index not in r.done_urls]
-            owed[index] = {r.id for r in these}
-            if these or not rows:  # an empty digest still goes to every URL
-                outcome[index] = await channel.send(index, render(fmt, these))
+        sending = f"{channel.name}: " + ", ".join(f"{k} {v}" for k, v in label.items())
+        self.sending.add(sending)
+        try:
+            for index, fmt in enumerate(channel.formats):
+                these = [r for r in rows if index not in r.done_urls]
+                owed[index] = {r.id for r in these}
+                if these or not rows:  # an empty digest still goes to every URL
+                    outcome[index] = await channel.send(index, render(fmt, these))
+        finally:
+            self.sending.discard(sending)
         now = self.clock()
         took = {i for i, reason in outcome.items() if reason is None}
         errors = [reason for reason in outcome.values() if reason is not None]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from feedbridge.browser import BrowserPool, BrowserSettings, RenderInfo
+from feedbridge.health import status_of
 from feedbridge.http import HttpClient, HttpSettings
 from feedbridge.models import Entry
 from feedbridge.sources import Source
@@ -91,7 +92,6 @@ def report(
     if result.skipped:
         lines.append(f"skipped: {describe_skipped(result.skipped)}")
     if state:
-        status = state.get("status", "ok")
-        error = state.get("last_error")
-        lines.append(f"last poll by the worker: {status}" + (f" ({error})" if error else ""))
+        _, status, detail = status_of(state)
+        lines.append(f"last poll by the worker: {status}" + (f" ({detail})" if detail else ""))
     return "\n".join(lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-MAX_BACKOFF = 6 * 3600.0
+RETRY_FIRST = 60.0  # a failed poll is retried this soon, then twice as late each time
 
 
 def next_due(
@@ -18,21 +18,24 @@ def next_due(
 ) -> float:
     """Epoch seconds of the next poll.
 
-    Success: `interval` ± `jitter`·interval. After n failures in a row the wait
-    doubles each time (capped at 6 h, never below the interval), and a server's
-    Retry-After is honoured when it asks for longer.
+    Success: `interval` ± `jitter`·interval. After n failures in a row: 1 min, 2, 4, …
+    doubling up to the interval (a dead source costs no more than a healthy one, and a
+    brief outage heals in minutes, not a full interval); jitter only ever lengthens a
+    retry. A server's Retry-After is honoured when it asks for longer.
     """
     pick = (rng or random).uniform(-jitter, jitter)
     wait = interval * (1 + pick)
     if failures > 0:
-        wait = min(max(interval, MAX_BACKOFF), interval * 2 ** (failures - 1)) * (1 + abs(pick))
+        wait = min(interval, RETRY_FIRST * 2 ** min(failures - 1, 32)) * (1 + abs(pick))
     if retry_after is not None:
         wait = max(wait, retry_after)
     return now + wait
 
 
-def first_due(now: float, interval: float, last_poll: float | None) -> float:
-    """A source never polled is due now; otherwise one interval after its last poll."""
+def first_due(now: float, interval: float, last_poll: float | None, failures: int = 0) -> float:
+    """A source never polled is due now; otherwise one wait (its backoff, if its last
+    polls failed) after its last poll, so that a restart keeps the schedule."""
     if last_poll is None:
         return now
-    return min(max(last_poll + interval, now), now + interval)
+    wait = interval if failures <= 0 else min(interval, RETRY_FIRST * 2 ** min(failures - 1, 32))
+    return min(max(last_poll + wait, now), now + wait)

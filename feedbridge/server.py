@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from feedbridge.feeds import FeedBoard
+from feedbridge.health import status_of
 from feedbridge.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedbridge.metrics import Metrics
 from feedbridge.render import FORMATS
@@ -186,14 +187,13 @@ def index_page(
             if newest.link
             else escape(newest.title)
         )
-        error = state.get("last_error")
-        status = str(state.get("status", "ok" if state else "pending"))
+        status, shown, detail = status_of(state)
         rows.append(
             "<tr>"
             f"<td><strong>{escape(s.title)}</strong><br><small>{escape(s.name)} · "
             f'{escape(s.kind)} · <a href="{escape(s.url)}">source</a></small></td>'
-            f'<td class="status {escape(status)}">{escape(status)}'
-            + (f"<br><small>{escape(str(error))}</small>" if error else "")
+            f'<td class="status {escape(status)}">{escape(shown)}'
+            + (f"<br><small>{escape(detail)}</small>" if detail else "")
             + "</td>"
             f"<td>{_when(state.get('last_poll'))}<br>"
             f"<small>last success {_when(state.get('last_success'))}</small></td>"
@@ -212,6 +212,7 @@ def index_page(
         "color:#222}table{border-collapse:collapse;width:100%}th,td{text-align:left;"
         "padding:.5rem;border-bottom:1px solid #ddd;vertical-align:top}"
         ".status.ok{color:#17702d}.status.failing,.status.empty{color:#b00020}"
+        ".status.warning{color:#a35200}"
         "small{color:#666}</style></head><body>\n<h1>feedbridge</h1>\n"
         f'<p>{plural(len(sources), "feed")} · <a href="{base_url}/opml{suffix}">OPML</a></p>\n'
         "<table><thead><tr><th>Source</th><th>Status</th><th>Last poll</th><th>Entries</th>"

@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,7 @@ from feedbridge.health import health_after_failure, health_after_success
 from feedbridge.http import HttpClient
 from feedbridge.metrics import Metrics
 from feedbridge.models import Entry, HealthEvent
-from feedbridge.notify import Notifier, entry_payload
+from feedbridge.notify import Notifier, RoundResult, entry_payload
 from feedbridge.pipeline import TargetView, decide
 from feedbridge.scheduler import first_due, next_due
 from feedbridge.sources import Fetcher, Source
@@ -33,6 +33,7 @@ log = logging.getLogger("feedbridge.worker")
 
 DELIVERY_TICK = 5.0
 EXPIRE_EVERY = 3600.0
+STOP_GRACE = 1.0  # after a stop, in-flight deliveries get this long; polls are cut at once
 
 
 @dataclass
@@ -48,6 +49,7 @@ class PollReport:
     retry_after: float | None = None
     failures: int = 0  # failed polls in a row, for the scheduler's backoff
     skipped: str = ""  # items that did not become entries, by reason: "1 no title or content"
+    warning: str | None = None  # the poll worked but found something wrong (`once` exits 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +86,26 @@ class Worker:
         self.browser = browser
         self.heartbeat = time.time()
         self._wake = asyncio.Event()
+        self.polling: set[str] = set()  # sources whose poll is in progress
+        # the schedule's clock and wait, replaceable so tests can drive it in fake time
+        self.clock: Callable[[], float] = time.time
+        self.sleep: Callable[[asyncio.Event, float], Awaitable[bool]] = _sleep_or_stop
+        self.last_round = RoundResult()  # the delivery round of the last run_once
         self._fingerprints: dict[str, str] = {}
 
     # --- one poll -------------------------------------------------------------------------
 
     async def poll(self, source: Source, now: datetime | None = None) -> PollReport:
-        """Poll one source; never raises for the source's own failures."""
-        report = await self._poll(source, now)
+        """Poll one source; never raises for the source's own failures.
+
+        Cancelling it is safe at any point: it only awaits the fetch, and writes the
+        store afterwards in one transaction, so a cancelled poll leaves no trace.
+        """
+        self.polling.add(source.name)
+        try:
+            report = await self._poll(source, now)
+        finally:
+            self.polling.discard(source.name)
         if self.metrics is not None:
             m, name = self.metrics, source.name
             m.polls.labels(name).inc()
@@ -146,12 +161,20 @@ class Worker:
         if entries is None:
             health = health_after_success(state, f"source {source.name}", now)
             health.state["last_success"] = now.timestamp()
+            if health.state.get("warning") and health.state["status"] == "ok":
+                health.state["status"] = "warning"  # the page is unchanged, so is its problem
             self._save_source_state(source, health.state, health.event)
             log.debug("poll unchanged", extra={"source": source.name})
-            return PollReport(source.name, ok=True, seconds=time.monotonic() - started)
-        report = self._apply(source, entries, state, now)
-        report.seconds = time.monotonic() - started
+            return PollReport(
+                source.name,
+                ok=True,
+                seconds=time.monotonic() - started,
+                warning=health.state.get("warning"),
+            )
         extraction, source.last_extraction = source.last_extraction, None
+        warning = extraction.warning if extraction else None
+        report = self._apply(source, entries, state, now, warning)
+        report.seconds = time.monotonic() - started
         report.skipped = describe_skipped(extraction.skipped) if extraction else ""
         log.info(
             "poll done",
@@ -175,7 +198,12 @@ class Worker:
         return self.http.fetcher(source.name, validators, source.config.headers)
 
     def _apply(
-        self, source: Source, entries: Sequence[Entry], state: dict[str, Any], now: datetime
+        self,
+        source: Source,
+        entries: Sequence[Entry],
+        state: dict[str, Any],
+        now: datetime,
+        warning: str | None = None,
     ) -> PollReport:
         name = source.name
         config = source.config
@@ -205,6 +233,10 @@ class Worker:
         health = health_after_success(state, f"source {name}", now, empty=decision.empty)
         new_state = health.state
         new_state["last_success"] = now.timestamp()
+        warning = warning and f"source {name!r} ({source.url}): {warning}"
+        new_state["warning"] = warning
+        if warning and new_state["status"] == "ok":
+            new_state["status"] = "warning"
         new_state["last_count"] = len(entries)
         changed = len(decision.feed) != len(previous) or [e.to_dict() for e in decision.feed] != [
             e.to_dict() for e in previous
@@ -232,6 +264,8 @@ class Worker:
                 "source yielded no entries, keeping last feed",
                 extra={"source": name, "url": source.url},
             )
+        if warning:
+            log.warning("poll warning", extra={"source": name, "warning": warning})
         if changed:
             self.publisher.publish(source, decision.feed, new_state["feed_changed_at"])
         if queued:
@@ -243,6 +277,7 @@ class Worker:
             entries=len(entries),
             new=len(decision.new),
             queued=queued,
+            warning=warning or None,
         )
 
     def _failed(
@@ -305,22 +340,35 @@ class Worker:
         width = max(1, min(self.http.settings.concurrency, len(self.sources)))
         await asyncio.gather(*(poller() for _ in range(width)))
         self.heartbeat = time.time()
-        await self.notifier.deliver(respect_backoff=False)
+        self.last_round = await self.notifier.deliver(respect_backoff=False)
         return [reports[s.name] for s in self.sources]
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        """Poll each source on its own schedule until `stop` is set."""
-        tasks = [asyncio.create_task(self._source_loop(s, stop)) for s in self.sources]
-        tasks.append(asyncio.create_task(self._delivery_loop(stop)))
-        tasks.append(asyncio.create_task(self._housekeeping_loop(stop)))
+        """Poll each source on its own schedule until `stop` is set.
+
+        Stopping takes at most STOP_GRACE seconds, whatever the peers do: polls in
+        progress are cancelled (a poll is idempotent), a delivery in progress gets the
+        grace to finish and is otherwise cancelled, its row left in the outbox.
+        """
+        pollers = [asyncio.create_task(self._source_loop(s, stop)) for s in self.sources]
+        delivery = asyncio.create_task(self._delivery_loop(stop))
+        housekeeping = asyncio.create_task(self._housekeeping_loop(stop))
         try:
             await stop.wait()
         finally:
             self._wake.set()
-            done, pending = await asyncio.wait(tasks, timeout=15)
-            for task in pending:
+            for name in sorted(self.polling):
+                log.info("poll cancelled", extra={"source": name})
+            for task in (*pollers, housekeeping):
                 task.cancel()
-            for task in done:
+            await asyncio.wait([delivery], timeout=STOP_GRACE)
+            if not delivery.done():
+                for item in sorted(self.notifier.sending):
+                    log.warning("delivery cancelled, left in the outbox", extra={"item": item})
+                delivery.cancel()
+            tasks = [*pollers, housekeeping, delivery]
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for task in tasks:
                 if not task.cancelled() and task.exception():
                     log.error("worker task failed", exc_info=task.exception())
 
@@ -328,18 +376,23 @@ class Worker:
         config = source.config
         interval = config.interval.total_seconds()
         state = self.store.state("source", source.name)
-        due = first_due(time.time(), interval, state.get("last_poll"))
+        due = first_due(
+            self.clock(), interval, state.get("last_poll"), int(state.get("failures") or 0)
+        )
         while not stop.is_set():
-            if await _sleep_or_stop(stop, due - time.time()):
+            if await self.sleep(stop, due - self.clock()):
                 return
-            report = await self.poll(source)
+            report = await self.poll(source, datetime.fromtimestamp(self.clock(), UTC))
+            now = self.clock()
             due = next_due(
-                time.time(),
+                now,
                 interval,
                 jitter=config.jitter,
                 failures=report.failures,
                 retry_after=report.retry_after,
             )
+            if not report.ok:
+                log.info("retry scheduled", extra={"source": source.name, "in_s": round(due - now)})
 
     async def _delivery_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -343,12 +343,12 @@ EOF
 mapfile -t healthcheck < <("$PY" -c '
 import json, sys
 cmd = json.load(open(sys.argv[1]))["healthcheck"] or []
-url = "http://127.0.0.1:8080/healthz"
-if not any(url in arg for arg in cmd):
-    sys.exit(f"HEALTHCHECK must request {url}")
-print("\n".join(arg.replace("127.0.0.1:8080", "127.0.0.1:" + sys.argv[2]) for arg in cmd))
-' "$img/.image.json" "$port") || fail "no usable HEALTHCHECK CMD in the Dockerfile"
+if cmd != ["feedbridge", "healthcheck"]:
+    sys.exit("HEALTHCHECK must run `feedbridge healthcheck` (it follows server.port)")
+print("\n".join(cmd))
+' "$img/.image.json") || fail "no usable HEALTHCHECK CMD in the Dockerfile"
 [[ ${#healthcheck[@]} -gt 0 ]] || fail "no HEALTHCHECK CMD in the Dockerfile"
+healthcheck=(env FEEDBRIDGE_CONFIG="$tmp/smoke.toml" "${healthcheck[@]}")
 
 step "feedbridge run on 127.0.0.1:$port, probed with the HEALTHCHECK command"
 (cd "$tmp" && exec env -i PATH="$tmp/venv/bin:/usr/local/bin:/usr/bin:/bin" HOME="$tmp" \

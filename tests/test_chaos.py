@@ -41,8 +41,10 @@ from tests.chaos import ChaosServer, Reply, Request, gzip_bomb, nested_gzip_bomb
 from tests.conftest import HfApi, Receiver, run_cli
 from tests.test_run import free_port
 
-TIMEOUT = 1.5  # the configured per-fetch deadline
-SLACK = 0.75  # scheduling and teardown on a loaded CI machine
+# The configured per-fetch deadline. A healthy local poll takes ~50 ms, so "under TIMEOUT"
+# still shows it never waited for a hostile one, with room for a loaded 2-core CI machine.
+TIMEOUT = 3
+SLACK = 2.0  # scheduling and teardown on a loaded CI machine
 MAX_BODY = 10_000_000  # the config's default cap
 HEALTHY_ENTRIES = 37  # papers in the HF fixture
 
@@ -235,7 +237,8 @@ async def test_gzip_bomb_is_cut_off_on_decoded_bytes_quickly_and_in_bounded_memo
             tracemalloc.stop()
         assert_named_failure(r, reports, url, f"body exceeds {MAX_BODY} bytes")
         assert_healthy_unaffected(r, reports)
-    assert reports["hostile"].seconds < 1.0, "a bomb must be refused fast, not inflated"
+    # refused at the cap, not inflated until the deadline (the cause says which; memory below)
+    assert reports["hostile"].seconds < TIMEOUT
     assert elapsed < TIMEOUT
     # the decoded body never exists past the cap (one cap per coding layer, plus the join)
     assert peak < 4 * MAX_BODY < inflated, f"peak {peak / 1e6:.0f} MB while fetching"
@@ -320,13 +323,13 @@ async def test_run_of_server_errors_backs_off_alerts_once_and_recovers_once(
             state = r.state("hostile")
             assert state["failures"] == n
             assert state.get("status", "ok") == ("failing" if n >= 3 else "ok")
-            waits.append(next_due(0, 60, jitter=0, failures=n))
-        assert waits == [60, 120, 240, 480, 960]  # doubling from the interval
+            waits.append(next_due(0, 600, jitter=0, failures=n))
+        assert waits == [60, 120, 240, 480, 600]  # from 1 min doubling up to the interval
         broken = False
         reports = await r.cycle()
         assert reports["hostile"].ok and reports["hostile"].entries == 2
         assert r.state("hostile")["failures"] == 0
-        assert next_due(0, 60, jitter=0, failures=0) == 60  # reset on success
+        assert next_due(0, 600, jitter=0, failures=0) == 600  # reset on success
         for _ in range(2):
             assert (await r.cycle())["hostile"].ok
     kinds = [m["title"] for m in receiver.received]

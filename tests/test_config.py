@@ -66,7 +66,8 @@ def test_no_config_file_gives_the_embedded_defaults() -> None:
     assert config.storage.seen_ttl == timedelta(days=90)
     assert config.storage.size_limit == 4 * 2**30
     assert (config.server.host, config.server.port) == ("127.0.0.1", 8080)
-    assert config.server.base_url == "http://localhost:8080"
+    assert config.server.base_url == "http://127.0.0.1:8080"  # derived from host and port
+    assert config.server.base_url_derived
     assert config.server.token is None
     assert (config.http.timeout, config.http.max_body) == (timedelta(seconds=30), 10_000_000)
     assert (config.http.per_host, config.http.concurrency, config.http.max_redirects) == (4, 50, 5)
@@ -436,3 +437,52 @@ def test_every_problem_is_reported_at_once(tmp_path: Path, monkeypatch: pytest.M
     ])  # fmt: skip
     message = str(ConfigError(problems, "config.toml"))
     assert message.startswith("invalid configuration in config.toml:")
+
+
+@pytest.mark.parametrize(
+    ("server", "expected"),
+    [
+        ("port = 39726", "http://127.0.0.1:39726"),
+        ('host = "0.0.0.0"\nport = 9000', "http://localhost:9000"),
+        ('host = "::"\nport = 9000', "http://localhost:9000"),
+        ('host = "::1"', "http://[::1]:8080"),
+        ('host = "feeds.lan"\nbase_url = ""', "http://feeds.lan:8080"),
+    ],
+)
+def test_unset_base_url_follows_host_and_port(tmp_path: Path, server: str, expected: str) -> None:
+    config = load_config(write(tmp_path, f"[server]\n{server}\n"))
+    assert config.server.base_url == expected
+    assert config.server.base_url_derived
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (SOURCE + 'intervall = "5m"\n',
+         'sources[0].intervall: unknown key (did you mean "interval"?)'),
+        ("[servr]\nport = 1\n", 'servr: unknown key (did you mean "server"?)'),
+        ("[server]\nprot = 1\n", 'server.prot: unknown key (did you mean "port"?)'),
+        (SOURCE + TARGET + "min_scor = 3\n",
+         'targets[0].min_scor: unknown key (did you mean "min_score"?)'),
+        ('[[sources]]\nname = "b"\nkind = "html"\nurl = "https://x.example/"\nitem = "li"\n'
+         'titel = "h2"\n', 'sources[0].titel: unknown key (did you mean "title"?)'),
+        (SOURCE + "colour = 1\n", "sources[0].colour: unknown key"),
+    ],
+)  # fmt: skip
+def test_unknown_key_suggests_the_nearest_known_key(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    assert problems_of(tmp_path, text) == [problem]
+
+
+def test_unknown_kind_does_not_hide_the_tables_other_errors(tmp_path: Path) -> None:
+    problems = problems_of(
+        tmp_path, '[[sources]]\nname = "Bad Name"\nkind = "htlm"\ninterval = "5 min"\n'
+    )
+    assert problems == [
+        'sources[0].kind: unknown kind "htlm" (did you mean "html"?) '
+        "(one of hf_papers, html, feed, json)",
+        'sources[0].name: invalid name "Bad Name" (lowercase letters, digits, ".", "_", "-"; '
+        "at most 64)",
+        'sources[0].interval: invalid duration "5 min" (use 90s, 15m, 2h or 1d)',
+    ]

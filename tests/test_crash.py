@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -33,10 +34,20 @@ def test_sigkill_during_delivery_loses_nothing_and_repeats_at_most_one_per_kill(
 ) -> None:
     hf_api.items = many_papers()
     slow = receiver.handle
+    arrived = threading.Condition()
 
     def handle_slowly(request):  # type: ignore[no-untyped-def]
         time.sleep(0.02)
-        return slow(request)
+        response = slow(request)
+        with arrived:
+            arrived.notify_all()
+        return response
+
+    def wait_for_deliveries(count: int, timeout: float = 60) -> None:
+        with arrived:
+            assert arrived.wait_for(lambda: len(receiver.received) >= count, timeout), (
+                f"only {len(receiver.received)} of {count} deliveries arrived in {timeout} s"
+            )
 
     receiver.server.clear()
     receiver.server.expect_request("/hook").respond_with_handler(handle_slowly)
@@ -67,21 +78,18 @@ url = "{receiver.url()}"
         )
 
     kills = 0
-    for pause in (1.2, 0.9, 0.7, 1.0):
+    for _ in range(4):  # kill each run once it has delivered 15 more: always mid-delivery
         proc = start()
-        time.sleep(pause)
+        wait_for_deliveries(len(receiver.received) + 15)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1
-        if len(set(receiver.titles)) == PAPERS:
-            break
     assert 0 < len(set(receiver.titles)) < PAPERS, "the kills should land mid-delivery"
 
     proc = start()
     try:
-        deadline = time.monotonic() + 60
-        while len(set(receiver.titles)) < PAPERS and time.monotonic() < deadline:
-            time.sleep(0.2)
+        with arrived:
+            arrived.wait_for(lambda: len(set(receiver.titles)) >= PAPERS, 120)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

@@ -40,9 +40,10 @@ min_score = {MIN_SCORE}
     return config
 
 
-def once(tmp_path: Path, config: Path) -> str:
+def once(tmp_path: Path, config: Path, rc: int = 0) -> str:
+    """`feedbridge once`'s output; `rc` 1 where a source or a delivery is meant to fail."""
     result = run_cli("--config", str(config), "once", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == rc, result.stderr
     return result.stdout
 
 
@@ -119,7 +120,7 @@ def test_failed_deliveries_stay_queued_and_arrive_when_the_receiver_recovers(
 ) -> None:
     config = write_config(tmp_path, hf_api, receiver, "notify")
     receiver.status = 500
-    out = once(tmp_path, config)
+    out = once(tmp_path, config, rc=1)
     assert receiver.received == []
     assert "target hook: 9 messages not delivered yet, will retry (last error: " in out
 
@@ -139,7 +140,7 @@ def test_failing_api_keeps_the_last_good_feed(
     before = (tmp_path / "public" / "hf-daily.atom").read_bytes()
 
     hf_api.status = status
-    out = once(tmp_path, config)
+    out = once(tmp_path, config, rc=1)
     assert f"error: source 'hf-daily' ({hf_api.base_url}/api/daily_papers" in out
     assert f"HTTP {status}" in out
     assert (tmp_path / "public" / "hf-daily.atom").read_bytes() == before
@@ -162,7 +163,7 @@ health = true
     once(tmp_path, config)
     hf_api.status = 503
     for _ in range(5):
-        once(tmp_path, config)
+        once(tmp_path, config, rc=1)
     alerts = [m for m in receiver.received if m["title"].startswith("feedbridge:")]
     assert [m["title"] for m in alerts] == ["feedbridge: source hf-daily failing"]
     assert "HTTP 503" in alerts[0]["message"]

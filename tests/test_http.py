@@ -107,7 +107,7 @@ async def test_body_over_the_cap_is_cut_off(httpserver: HTTPServer) -> None:
 
 async def test_a_dripping_server_is_cut_off_at_the_total_deadline(httpserver: HTTPServer) -> None:
     def drip() -> Iterator[bytes]:
-        for _ in range(50):
+        for _ in range(100):  # 10 s of drip: far past the deadline, whatever the load
             yield b"x"
             time.sleep(0.1)
 
@@ -116,7 +116,7 @@ async def test_a_dripping_server_is_cut_off_at_the_total_deadline(httpserver: HT
         started = time.monotonic()
         with pytest.raises(FetchError, match="no complete response within 1s"):
             await client.fetcher("s").get(httpserver.url_for("/drip"))
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 5  # cut at 1 s; the drip would last 10 s
 
 
 async def test_redirect_loop_is_a_named_error(httpserver: HTTPServer) -> None:

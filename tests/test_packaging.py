@@ -9,7 +9,6 @@ import json
 import re
 import shlex
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -17,11 +16,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from feedbridge.config import default_config, load_config
+from tests.conftest import run_cli
+from tests.test_run import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
 IMAGE_CONFIG = ROOT / "docker" / "config.toml"
-HEALTHZ = "http://127.0.0.1:8080/healthz"
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
@@ -144,22 +144,37 @@ def test_dockerfile_config_env_names_a_file_the_image_ships() -> None:
     ]
 
 
-def test_healthcheck_requests_healthz_and_fails_on_503(httpserver: HTTPServer) -> None:
-    cmd = healthcheck_cmd()
-    assert cmd[:2] == ["python", "-c"], "the slim image has python, not curl"
-    assert HEALTHZ in cmd[2]
-    code = cmd[2].replace("127.0.0.1:8080", f"127.0.0.1:{httpserver.port}")
+def test_healthcheck_probes_healthz_on_the_configured_port_and_fails_on_503(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    assert healthcheck_cmd() == ["feedbridge", "healthcheck"]
+    config = tmp_path / "config.toml"
+    config.write_text(f'[server]\nhost = "0.0.0.0"\nport = {httpserver.port}\n')
 
-    def probe() -> int:
-        return subprocess.run([sys.executable, "-c", code], capture_output=True,
-                              timeout=30).returncode
+    def probe() -> subprocess.CompletedProcess[str]:
+        return run_cli("--config", str(config), "healthcheck", cwd=tmp_path)
 
     httpserver.expect_oneshot_request("/healthz").respond_with_data("ok\n")
-    assert probe() == 0
+    result = probe()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"ok: http://127.0.0.1:{httpserver.port}/healthz\n"
     httpserver.expect_oneshot_request("/healthz").respond_with_data("unhealthy\n", status=503)
-    assert probe() == 1
-    httpserver.clear()
-    assert probe() == 1  # no such route any more: 500 from the test server
+    result = probe()
+    assert result.returncode == 1
+    assert result.stderr == f"unhealthy: http://127.0.0.1:{httpserver.port}/healthz answered 503\n"
+    config.write_text(f"[server]\nport = {free_port()}\n")  # nothing listens there
+    result = probe()
+    assert result.returncode == 1 and "unhealthy: " in result.stderr
+
+
+def test_healthcheck_with_the_server_off_says_there_is_nothing_to_probe(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[server]\nenabled = false\n")
+    result = run_cli("--config", str(config), "healthcheck", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout == (
+        "server.enabled = false: no /healthz to probe; healthy while the process runs\n"
+    )
 
 
 def test_image_config_loads_with_data_volume_and_all_interfaces(
@@ -173,7 +188,8 @@ def test_image_config_loads_with_data_volume_and_all_interfaces(
     assert config.server.port == 8080
     assert config.server.enabled
     assert config.server.token is None
-    assert config.server.base_url == "http://localhost:8080"
+    assert config.server.base_url == "http://localhost:8080"  # derived: 0.0.0.0 and port 8080
+    assert config.server.base_url_derived
     # the image's default watches what feedbridge watches with no config at all
     assert [s.name for s in config.sources] == [s.name for s in default_config().sources]
     assert config.targets == []

@@ -77,6 +77,7 @@ def client(
         "hf-daily": {"status": "ok", "last_poll": time.time(), "last_success": time.time()},
         "blog": {
             "status": "failing",
+            "failures": 3,
             "last_error": "source 'blog' (https://blog.example.com/): HTTP 500",
         },
     }
@@ -181,7 +182,7 @@ def test_index_shows_sources_health_and_autodiscovery() -> None:
     html = client().get("/").text
     assert html.count('<link rel="alternate" type="application/atom+xml"') == 2
     assert f'href="{BASE}/feeds/hf-daily.rss"' in html
-    assert "HTTP 500" in html and "failing" in html
+    assert "HTTP 500" in html and ">failing (3 in a row)<br>" in html
     assert ">EMO: Pretraining Mixture of Experts" in html  # the newest entry, linked
     assert "<script" not in html
 

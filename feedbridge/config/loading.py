@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -11,6 +12,7 @@ from typing import Any
 import tomli  # the stdlib's tomllib, compiled: same grammar and errors, 2.5x faster
 from pydantic import (
     BaseModel,
+    ConfigDict,
     ValidationError,
 )
 from pydantic_core import ErrorDetails
@@ -145,15 +147,55 @@ _MESSAGES = {
 }
 
 
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "storage": StorageConfig,
+    "server": ServerConfig,
+    "http": HttpConfig,
+    "output": OutputConfig,
+}
+
+
+class _SourceCommon(SourceBase):
+    """The fields every kind shares, checked when the kind is unknown or missing, so that
+    a typo in `kind` does not hide the table's other errors."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    kind: str = ""
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The model whose table `loc` (a pydantic location, kind tag included) points into."""
+    if len(loc) == 1:
+        return Config
+    if len(loc) == 2 and isinstance(loc[0], str):
+        return _SECTIONS.get(loc[0])
+    if loc[:1] == ("targets",) and len(loc) == 3:
+        return TargetConfig
+    if loc[:1] == ("sources",) and len(loc) == 4:
+        return _KINDS.get(str(loc[2]))
+    return None
+
+
+def _nearest(word: str, choices: list[str]) -> str:
+    """' (did you mean "interval"?)' for the closest known word, else ''."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
 def _translate(error: ErrorDetails) -> tuple[Loc, str]:
     """One pydantic error as (key path, message); the discriminator tag is dropped from the path."""
     loc: Loc = error["loc"]
+    model = _model_at(loc) if error["type"] == "extra_forbidden" else None
     if loc[:1] == ("sources",) and len(loc) > 2 and loc[2] in _KINDS:
         loc = loc[:2] + loc[3:]
     kind, ctx = error["type"], error.get("ctx", {})
     kinds = ", ".join(_KINDS)
+    if kind == "extra_forbidden" and model is not None:
+        known = [name for name in model.model_fields if name != "kind"]
+        return loc, "unknown key" + _nearest(str(loc[-1]), known)
     if kind == "union_tag_invalid":
-        return (*loc, "kind"), f'unknown kind "{ctx["tag"]}" (one of {kinds})'
+        tag = str(ctx["tag"])
+        return (*loc, "kind"), f'unknown kind "{tag}"{_nearest(tag, list(_KINDS))} (one of {kinds})'
     if kind == "union_tag_not_found":
         return (*loc, "kind"), f"required (one of {kinds})"
     if kind == "value_error":
@@ -191,6 +233,15 @@ def _cross_problems(data: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _common_errors(data: dict[str, Any], loc: Loc) -> list[ErrorDetails]:
+    """Errors in the shared fields of a source whose kind is unknown or missing."""
+    try:
+        _SourceCommon.model_validate(data["sources"][loc[1]])
+    except ValidationError as exc:
+        return [{**e, "loc": (*loc, *e["loc"])} for e in exc.errors(include_url=False)]
+    return []
+
+
 def _template_problems(config: Config) -> list[str]:
     """Render every template of every target against a sample entry, digest and health event,
     so that a template which would fail at send time fails `check` (naming target and name)."""
@@ -215,7 +266,11 @@ def _validate(raw: dict[str, Any], path: str | None) -> Config:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        for loc, message in map(_translate, exc.errors(include_url=False)):
+        errors = exc.errors(include_url=False)
+        for error in list(errors):
+            if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                errors += _common_errors(data, error["loc"])
+        for loc, message in map(_translate, errors):
             if not problems.explains(loc):
                 problems.found.append((loc, message))
     found = [f"{_key(loc)}: {message}" for loc, message in problems.found]

@@ -23,6 +23,7 @@ from pydantic import (
     SecretStr,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from feedbridge.durations import (
@@ -209,9 +210,32 @@ class ServerConfig(_Model):
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
-    base_url: BaseUrl = "http://localhost:8080"
+    base_url: BaseUrl = ""  # unset: derived from host and port (see _derive_base_url)
     token: Annotated[SecretStr | None, BeforeValidator(lambda v: None if v == "" else v)] = None
     enabled: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_base_url_is_unset(cls, data: object) -> object:
+        """`base_url = "${FEEDBRIDGE_BASE_URL:-}"` (the image's config) derives it too."""
+        if isinstance(data, dict) and data.get("base_url") == "":
+            data = {k: v for k, v in data.items() if k != "base_url"}
+        return data
+
+    @model_validator(mode="after")
+    def _derive_base_url(self) -> ServerConfig:
+        """An unset base_url is the server's own address (localhost for a wildcard host),
+        so that links follow `port`; `base_url_derived` says so for the start-up log."""
+        if not self.base_url:
+            host = "localhost" if self.host in ("", "0.0.0.0", "::", "[::]") else self.host
+            if ":" in host and not host.startswith("["):
+                host = f"[{host}]"  # an IPv6 literal
+            object.__setattr__(self, "base_url", f"http://{host}:{self.port}")  # frozen model
+        return self
+
+    @property
+    def base_url_derived(self) -> bool:
+        return "base_url" not in self.model_fields_set
 
 
 class HttpConfig(_Model):

@@ -86,7 +86,8 @@ def redacted_summary(config: Config) -> str:
         f"storage: {storage.path} (seen_ttl {format_duration(storage.seen_ttl)}, "
         f"size_limit {format_size(storage.size_limit)})",
         f"server: {'on' if server.enabled else 'off'} {server.host}:{server.port}, base_url "
-        f"{server.base_url}, token {'***' if server.token else 'none'}",
+        f"{server.base_url}{' (derived from host and port)' if server.base_url_derived else ''}, "
+        f"token {'***' if server.token else 'none'}",
         f"http: timeout {format_duration(http.timeout)}, max_body {format_size(http.max_body)}, "
         f"per_host {http.per_host}, concurrency {http.concurrency}",
         f"output: {config.output.dir or 'none'}",

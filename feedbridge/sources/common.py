@@ -441,6 +441,9 @@ class Extraction:
     matched: dict[str, int] = field(default_factory=dict)
     title: str = ""
     link: str = ""
+    # wrong though not an error (a selector that matched nothing on a page with content):
+    # the worker shows it in the source's status and `once` exits 1
+    warning: str | None = None
     scripted: bool = False  # the page has <script> elements: its items may come from them
 
 

@@ -183,9 +183,12 @@ class HtmlSource(Source):
         collector = Collector(self.name, limit=limit, link_pattern=self._link_pattern)
         matched = dict.fromkeys(self._fields, 0)
         now = reference_time(page)
-        for item in tree.css(self._item):
+        items = tree.css(self._item)
+        for item in items:
             self._add_item(item, base, page.url, now, collector, matched)
         result = collector.result
+        if not items and tree.body is not None and tree.body.text(strip=True):
+            result.warning = f"item selector {self._item!r} matched nothing on a page with content"
         result.matched = matched
         title_node = tree.css_first("title")
         result.title = node_text(title_node) if title_node is not None else ""
