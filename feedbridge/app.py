@@ -151,13 +151,11 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
             browser=browser,
         )
         publisher.publish_stored(worker.sources, store)
-        metrics.know([s.name for s in worker.sources], notifier.channels)
-        for s in worker.sources:
-            rendered = board.feeds.get(s.name)
-            metrics.entries.labels(s.name).set(rendered.entry_count if rendered else 0)
-            last_success = store.state("source", s.name).get("last_success")
-            if isinstance(last_success, int | float):
-                metrics.last_success.labels(s.name).set(last_success)
+        metrics.know(
+            [s.name for s in worker.sources],
+            notifier.channels,
+            lambda name: store.state("source", name).get("last_success"),
+        )
         yield Runtime(config, store, http, notifier, board, worker, metrics, browser)
     finally:
         if browser is not None:

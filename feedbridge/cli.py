@@ -178,6 +178,7 @@ async def _run(config: Config) -> None:
             up = asyncio.create_task(server.up.wait())
             await asyncio.wait([up, tasks[-1]], return_when=asyncio.FIRST_COMPLETED)
             up.cancel()
+            await rt.metrics.settle()  # every source's series, between the first requests
         tasks.append(asyncio.create_task(rt.worker.run_forever(stop)))
         await stop.wait()
         log.info("stopping")
