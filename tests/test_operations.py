@@ -257,15 +257,9 @@ def test_series_are_created_after_start_up_and_a_poll_first_wins_over_the_stored
     later = Metrics()
     later.know([f"s{i}" for i in range(450)], [])
     asyncio.run(later.settle())
-    assert (
-        later.registry.get_sample_value("feedbridge_source_errors_total", {"source": "s449"}) == 0
-    )
-    assert (
-        later.registry.get_sample_value(
-            "feedbridge_source_last_success_timestamp_seconds", {"source": "s0"}
-        )
-        == 0
-    )
+    sample = later.registry.get_sample_value
+    assert sample("feedbridge_source_errors_total", {"source": "s449"}) == 0
+    assert sample("feedbridge_source_last_success_timestamp_seconds", {"source": "s0"}) == 0
 
 
 # --- feedbridge run: the index page, links that follow the port, /metrics at once --------------
