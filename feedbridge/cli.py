@@ -120,8 +120,6 @@ class _Server(uvicorn.Server):
 
 async def _run(config: Config) -> None:
     async with runtime(config, _store_or_exit(config)) as rt:
-        gc.collect()
-        gc.freeze()  # imports and stored feeds live for good: keep them out of full collections
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -179,6 +177,8 @@ async def _run(config: Config) -> None:
             await asyncio.wait([up, tasks[-1]], return_when=asyncio.FIRST_COMPLETED)
             up.cancel()
             await rt.metrics.settle()  # every source's series, between the first requests
+        gc.collect()
+        gc.freeze()  # imports and configured sources live for good: out of full collections
         tasks.append(asyncio.create_task(rt.worker.run_forever(stop)))
         await stop.wait()
         log.info("stopping")
