@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy feedbridge
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 3
 
 image-check: $(STAMP)
 	bash scripts/check-image.sh

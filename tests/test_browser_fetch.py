@@ -612,7 +612,7 @@ fetch = "browser"
         server.close()
         for conn in held:
             conn.close()
-    deadline = time.monotonic() + 5  # orphaned renderers are reaped by init, not by us
+    deadline = time.monotonic() + 20  # orphaned renderers see their browser gone and exit
     while any(_alive(pid) for pid in browsers) and time.monotonic() < deadline:
         time.sleep(0.05)
     return took, browsers, proc.returncode
