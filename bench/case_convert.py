@@ -41,8 +41,14 @@ def _code_dir() -> Path:
     return Path(os.environ.get("BENCH_FEEDBRIDGE") or ROOT)
 
 
-def _launch(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    code = _code_dir()
+def _before_dir() -> Path | None:
+    """BENCH_BEFORE: a checkout measured run for run alongside this code, as the baseline."""
+    before = os.environ.get("BENCH_BEFORE")
+    return Path(before) if before else None
+
+
+def _launch(config: Path, log: Path, code: Path | None = None) -> subprocess.Popen[bytes]:
+    code = code or _code_dir()
     env = {**os.environ, "PYTHONPATH": str(code)}
     with open(log, "wb") as err:
         return subprocess.Popen(
@@ -114,7 +120,7 @@ def _wait(predicate: Any, proc: subprocess.Popen[bytes], timeout: float, what: s
 # --- convert ------------------------------------------------------------------------------
 
 
-def _convert_once(nginx: Nginx, n: int) -> float:
+def _convert_once(nginx: Nginx, n: int, code: Path | None = None) -> float:
     """CPU seconds of a `run` process that polls `n` pages and serves each Atom feed once."""
     work = Path(tempfile.mkdtemp(prefix="fb-bench-convert-"))
     try:
@@ -131,7 +137,7 @@ def _convert_once(nginx: Nginx, n: int) -> float:
             for i in range(n)
         ]
         log = work / "stderr.log"
-        proc = _launch(_config(work, port, sources), log)
+        proc = _launch(_config(work, port, sources), log, code)
         try:
             _wait(lambda: log.read_bytes().count(b"poll done") >= n, proc, 300, f"{n} polls done")
             for i in range(n):
@@ -160,24 +166,48 @@ def convert(quick: bool = False) -> list[Row]:
         page.write_bytes(papers_page())
         for i in range(n + 1):
             os.link(page, docroot / "p" / f"{i:04d}.html")
-        one: list[float] = []
-        many: list[float] = []
+        before = _before_dir()
+        codes = [_code_dir(), *([before] if before else [])]
+        one: dict[Path, list[float]] = {code: [] for code in codes}
+        many: dict[Path, list[float]] = {code: [] for code in codes}
         with Nginx(docroot) as nginx:
             for _ in range(runs):
-                one.append(_convert_once(nginx, 1))
-                many.append(_convert_once(nginx, n + 1))
-        per_page = [(m - o) / n * 1000 for m, o in zip(many, one, strict=True)]
+                for code in codes:  # this code and the "before" one, run for run
+                    one[code].append(_convert_once(nginx, 1, code))
+                    many[code].append(_convert_once(nginx, n + 1, code))
+
+        def per_page(code: Path) -> Stat:
+            pairs = zip(many[code], one[code], strict=True)
+            return Stat([(m - o) / n * 1000 for m, o in pairs])
+
         kb = page.stat().st_size // 1024
+        code = codes[0]
         return [
             Row(
                 "convert",
                 f"page {kb} KB → served Atom, marginal CPU per page (N={n})",
                 "ms",
-                Stat(per_page),
+                per_page(code),
+                f"before ({before.name})" if before else None,
+                per_page(before) if before else None,
                 note="target ≤ 2 ms",
-                extra={"cpu_one_s": one, "cpu_many_s": many, "n": n, "code": str(_code_dir())},
+                extra={
+                    "cpu_one_s": one[code],
+                    "cpu_many_s": many[code],
+                    "n": n,
+                    "code": str(code),
+                    **({"before": str(before), "before_one_s": one[before]} if before else {}),
+                    **({"before_many_s": many[before]} if before else {}),
+                },
             ),
-            Row("convert", "process CPU with 1 source", "s", Stat(one)),
+            Row(
+                "convert",
+                "process CPU with 1 source",
+                "s",
+                Stat(one[code]),
+                f"before ({before.name})" if before else None,
+                Stat(one[before]) if before else None,
+            ),
         ]
     finally:
         shutil.rmtree(docroot, ignore_errors=True)
@@ -212,12 +242,14 @@ def _fill_store(work: Path) -> list[dict[str, Any]]:
     return sources
 
 
-def _startup_once(work: Path, sources: list[dict[str, Any]]) -> tuple[float, float]:
+def _startup_once(
+    work: Path, sources: list[dict[str, Any]], code: Path | None = None
+) -> tuple[float, float]:
     port = free_port()
     config = _config(work, port, sources)
     url = f"http://127.0.0.1:{port}/feeds/s{STARTUP_FEEDS // 2:05d}.atom"
     started = time.perf_counter()
-    proc = _launch(config, work / "stderr.log")
+    proc = _launch(config, work / "stderr.log", code)
     try:
 
         def served() -> bool:
@@ -240,11 +272,14 @@ def startup(quick: bool = False) -> list[Row]:
     try:
         sources = _fill_store(work)
         one = [s for s in sources if s["name"] == f"s{STARTUP_FEEDS // 2:05d}"]
-        results, floor = [], []
+        before = _before_dir()
+        results, floor, earlier = [], [], []
         for _ in range(runs):  # the same store, configured with all sources / with one
             results.append(_startup_once(work, sources))
             floor.append(_startup_once(work, one))
-        return [
+            if before:
+                earlier.append(_startup_once(work, sources, before))
+        rows = [
             Row(
                 "startup",
                 f"{STARTUP_FEEDS:,} stored feeds: launch → first feed served",
@@ -262,6 +297,19 @@ def startup(quick: bool = False) -> list[Row]:
                 note="target < 150 MB",
             ),
         ]
+        if before:
+            for index, (what, unit) in enumerate((("first feed served", "s"), ("peak RSS", "MB"))):
+                rows.append(
+                    Row(
+                        "startup",
+                        f"{STARTUP_FEEDS:,} stored feeds: {what}, against the before checkout",
+                        unit,
+                        Stat([r[index] for r in results]),
+                        f"before ({before.name})",
+                        Stat([r[index] for r in earlier]),
+                    )
+                )
+        return rows
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -318,7 +366,7 @@ def nochange(quick: bool = False) -> list[Row]:
             with Nginx(docroot) as etags:
                 not_modified.append(asyncio.run(_unchanged_poll_ms(etags.base, polls)))
         kb = len(papers_page()) // 1024
-        return [
+        rows = [
             Row(
                 "nochange",
                 f"page {kb} KB unchanged, byte-identical 200: CPU per poll",
@@ -329,5 +377,37 @@ def nochange(quick: bool = False) -> list[Row]:
                 note="target: like a 304",
             )
         ]
+        before = _before_dir()
+        if before:  # each in a child process: one on this code, one on the before checkout
+            ours: list[float] = []
+            theirs: list[float] = []
+            with _NoValidators(docroot) as plain:
+                for _ in range(runs):
+                    ours.append(_unchanged_poll_child(ROOT, plain.base, polls))
+                    theirs.append(_unchanged_poll_child(before, plain.base, polls))
+            rows.append(
+                Row(
+                    "nochange",
+                    f"page {kb} KB unchanged, byte-identical 200: CPU per poll (own process)",
+                    "ms",
+                    Stat(ours),
+                    f"before ({before.name})",
+                    Stat(theirs),
+                )
+            )
+        return rows
     finally:
         shutil.rmtree(docroot, ignore_errors=True)
+
+
+def _unchanged_poll_child(code: Path, base: str, polls: int) -> float:
+    """`_unchanged_poll_ms` in a fresh process on the code (feedbridge and bench) in `code`."""
+    script = (
+        "import asyncio; from bench.case_convert import _unchanged_poll_ms; "
+        f"print(asyncio.run(_unchanged_poll_ms({base!r}, {polls})))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=code, env=env, capture_output=True, check=True
+    )
+    return float(done.stdout.decode().split()[-1])

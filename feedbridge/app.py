@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from feedbridge.browser import BrowserPool, BrowserSettings
 from feedbridge.config import Config
-from feedbridge.errors import StoreError
+from feedbridge.errors import ConfigError, StoreError
 from feedbridge.feeds import FeedBoard, Publisher
 from feedbridge.filters import EntryFilter
 from feedbridge.http import HttpClient, HttpSettings
@@ -58,8 +58,28 @@ def target_rules(config: Config) -> list[TargetRule]:
     ]
 
 
+def build_sources(config: Config) -> list[Source]:
+    """Every configured source built (its selectors compiled), or a ConfigError naming each
+    `sources[i]` that fails. Kept on the config for the next runtime, which takes them."""
+    built, problems = [], []
+    for index, source_config in enumerate(config.sources):
+        try:
+            built.append(build_source(source_config))
+        except ConfigError as exc:
+            where = f"sources.{source_config.name}."
+            problems += [p.replace(where, f"sources[{index}].") for p in exc.problems]
+    if problems:
+        raise ConfigError(problems)
+    config._built_sources = built
+    return built
+
+
 def sources(config: Config) -> list[Source]:
-    return [build_source(c) for c in config.sources if c.enabled]
+    """The enabled sources: those `build_sources` built (once: a restart builds anew), or new."""
+    built, config._built_sources = config._built_sources, None
+    if built is None:
+        return [build_source(c) for c in config.sources if c.enabled]
+    return [s for s, c in zip(built, config.sources, strict=True) if c.enabled]
 
 
 def source_infos(sources: Iterable[Source]) -> list[SourceInfo]:
@@ -129,13 +149,11 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
             browser=browser,
         )
         publisher.publish_stored(worker.sources, store)
-        metrics.know([s.name for s in worker.sources], notifier.channels)
-        for s in worker.sources:
-            rendered = board.feeds.get(s.name)
-            metrics.entries.labels(s.name).set(rendered.entry_count if rendered else 0)
-            last_success = store.source_state(s.name).last_success
-            if last_success is not None:
-                metrics.last_success.labels(s.name).set(last_success)
+        metrics.know(
+            [s.name for s in worker.sources],
+            notifier.channels,
+            lambda name: store.source_state(name).last_success,
+        )
         yield Runtime(config, store, http, notifier, board, worker, metrics, browser)
     finally:
         if browser is not None:

@@ -8,6 +8,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ except ImportError:  # pragma: no cover - Windows
     uvloop = None  # type: ignore[assignment]
 
 from feedbridge.app import (
+    build_sources,
     channels,
     http_settings,
     open_config_store,
@@ -96,15 +98,10 @@ def _load(option: str | None) -> Config:
     path = resolve_config_path(option)
     try:
         config = load_config(path)
-        problems = []
-        for index, source_config in enumerate(config.sources):
-            try:
-                build_source(source_config)  # selectors are compiled here
-            except ConfigError as exc:
-                where = f"sources.{source_config.name}."
-                problems += [p.replace(where, f"sources[{index}].") for p in exc.problems]
-        if problems:
-            raise ConfigError(problems, str(path) if path else None)
+        try:
+            build_sources(config)  # selectors are compiled here, once: the runtime reuses them
+        except ConfigError as exc:
+            raise ConfigError(exc.problems, str(path) if path else None) from None
         return config
     except ConfigError as exc:
         click.echo(str(exc), err=True)
@@ -112,7 +109,16 @@ def _load(option: str | None) -> Config:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: feedbridge stops server and worker together."""
+    """uvicorn without its own signal handling: feedbridge stops server and worker together.
+    `up` is set once it listens."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.up = asyncio.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.up.set()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -121,14 +127,11 @@ class _Server(uvicorn.Server):
 
 async def _run(config: Config) -> None:
     async with runtime(config, _store_or_exit(config)) as rt:
-        gc.collect()
-        gc.freeze()  # imports and stored feeds live for good: keep them out of full collections
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        work = rt.worker.run_forever if config.worker.enabled else rt.worker.serve_only
-        tasks = [asyncio.create_task(work(stop))]
+        tasks: list[asyncio.Task[Any]] = []
         server: _Server | None = None
         if config.server.enabled:
             token = config.server.token.get_secret_value() if config.server.token else None
@@ -176,6 +179,15 @@ async def _run(config: Config) -> None:
                     "feeds": f"{config.server.base_url}/feeds/",
                 },
             )
+            # the stored feeds are served first; then every source's schedule is read
+            up = asyncio.create_task(server.up.wait())
+            await asyncio.wait([up, tasks[-1]], return_when=asyncio.FIRST_COMPLETED)
+            up.cancel()
+            await rt.metrics.settle()  # every source's series, between the first requests
+        gc.collect()
+        gc.freeze()  # imports and configured sources live for good: out of full collections
+        work = rt.worker.run_forever if config.worker.enabled else rt.worker.serve_only
+        tasks.append(asyncio.create_task(work(stop)))
         await stop.wait()
         log.info("stopping")
         if rt.browser is not None:  # a page load in progress is cancelled, not waited for

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
-
 MAX_DURATION = 100 * 365 * 86400.0
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
@@ -105,6 +103,8 @@ def parse_digest(text: str) -> DigestSpec:
         dow = "*" if day == "*" else str(_DAYS[day.lower()])
         cron, zone = f"{int(clock[2])} {int(clock[1])} * * {dow}", rest[1:]
     else:
+        from croniter import croniter  # here: only a cron-form digest needs it
+
         cron, zone = " ".join(words[:5]), words[5:]
         if len(words) < 5 or len(zone) > 1 or not croniter.is_valid(cron):
             raise ValueError(f'invalid digest "{text}" {_DIGEST_HELP}')

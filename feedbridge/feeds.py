@@ -10,7 +10,6 @@ its next request: rendering is deterministic, so every node serves the same byte
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
 import os
 import time
@@ -19,6 +18,9 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from functools import lru_cache
 from pathlib import Path
+
+import xxhash
+from isal import igzip
 
 from feedbridge import render
 from feedbridge.errors import StoreError
@@ -29,7 +31,8 @@ from feedbridge.store import Store
 
 log = logging.getLogger("feedbridge.feeds")
 
-GZIP_LEVEL = 1  # nginx's default: 4x faster than 6 for a feed ~15% larger
+# ISA-L's level 1: 6x faster than zlib's level 1 (nginx's default), and a smaller body
+GZIP_LEVEL = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +87,8 @@ class LiveFeed:
         if done is None:
             data = self._cache.render(self.info, self.entries, fmt)
             done = self._formats[fmt] = Rendered(
-                gzipped=gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0),
-                etag='"' + hashlib.sha256(data).hexdigest()[:32] + '"',
+                gzipped=igzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0),
+                etag='"' + xxhash.xxh3_128_hexdigest(data) + '"',
             )
         return done
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -67,21 +69,63 @@ class Metrics:
             ["target"],
             registry=r,
         )
+        self._unsettled: dict[str, None] = {}  # known sources whose series are not created yet
+        self._stored_success: Callable[[str], float | None] = lambda name: None
 
-    def know(self, sources: Iterable[str], targets: Iterable[str]) -> None:
-        """Create every series of every source and target at 0, so that they exist from
-        start-up: alerting rules (`increase(errors[1h]) > 0`) see the first event."""
-        for name in sources:
-            for family in (self.polls, self.errors, self.entries, self.new_entries):
-                family.labels(name)
-            self.last_success.labels(name)
-            self.duration.labels(name)
+    def know(
+        self,
+        sources: Iterable[str],
+        targets: Iterable[str],
+        last_success: Callable[[str], float | None] = lambda name: None,
+    ) -> None:
+        """Every series of every source and target exists from start-up, at 0 (a source's
+        last success: the stored time), so that alerting rules (`increase(errors[1h]) > 0`)
+        see the first event. A source's series are created by `settle`, its first poll or the
+        first scrape, whichever comes first: for 5,000 sources that is a third of a second,
+        which start-up does not wait for."""
+        self._unsettled.update(dict.fromkeys(sources))
+        self._stored_success = last_success
         for name in targets:
             self.sent.labels(name)
             self.failed.labels(name)
+
+    def _settle(self, name: str) -> None:
+        if name in self._unsettled:
+            del self._unsettled[name]
+            for family in (self.polls, self.errors, self.entries, self.new_entries):
+                family.labels(name)
+            self.duration.labels(name)
+            stored = self._stored_success(name)
+            child = self.last_success.labels(name)
+            if isinstance(stored, int | float):
+                child.set(stored)
+
+    async def settle(self, batch: int = 200) -> None:
+        """Create the series of every known source, `batch` at a time between other tasks."""
+        while self._unsettled:
+            for name in list(self._unsettled)[:batch]:
+                self._settle(name)
+            await asyncio.sleep(0)
+
+    def record_poll(
+        self, name: str, *, ok: bool, seconds: float, new: int, entries: int | None
+    ) -> None:
+        """One poll of source `name` (`entries`: its feed's size, None if not at hand)."""
+        self._settle(name)
+        self.polls.labels(name).inc()
+        self.duration.labels(name).set(seconds)
+        if ok:
+            self.last_success.labels(name).set(time.time())
+            self.new_entries.labels(name).inc(new)
+            if entries is not None:
+                self.entries.labels(name).set(entries)
+        else:
+            self.errors.labels(name).inc()
 
     def watch_queues(self, targets: Iterable[str], count: Callable[[str], int]) -> None:
         self.registry.register(_Queued(targets, count))
 
     def expose(self) -> bytes:
+        for name in list(self._unsettled):
+            self._settle(name)
         return generate_latest(self.registry)

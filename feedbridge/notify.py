@@ -15,12 +15,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import apprise
-from croniter import croniter
-
-from feedbridge import mail
 from feedbridge.durations import DigestSpec
 from feedbridge.health import health_after_failure, health_after_success
 from feedbridge.metrics import Metrics
@@ -36,6 +32,9 @@ from feedbridge.templates import (
 )
 from feedbridge.wording import plural
 
+if TYPE_CHECKING:
+    import apprise
+
 log = logging.getLogger("feedbridge.notify")
 logging.getLogger("apprise").setLevel(logging.WARNING)  # its DEBUG lines print tokens
 
@@ -43,16 +42,12 @@ BACKOFF_BASE = 30.0
 BACKOFF_CAP = 3600.0
 FAILURE_THRESHOLD = 3
 
-_APPRISE_FORMATS = {
-    "text": apprise.NotifyFormat.TEXT,
-    "markdown": apprise.NotifyFormat.MARKDOWN,
-    "html": apprise.NotifyFormat.HTML,
-}
-
 
 def service_format(url: str) -> str:
     """The body format the URL's Apprise service renders (its `?format=`, else the first of
     its plugin's notify_format): HTML for email, Markdown for Slack, text for MQTT and ntfy."""
+    import apprise  # Apprise (and its plugins) load with the first target, not at start-up
+
     plugin = apprise.Apprise.instantiate(url)
     if plugin is None:
         return "text"
@@ -114,6 +109,8 @@ class Channel:
     _plugins: list[Any] = field(default_factory=list, repr=False, init=False)
 
     def __post_init__(self) -> None:
+        import apprise
+
         for url in self.urls:
             obj = apprise.Apprise()
             obj.add(with_overflow(url, self.overflow))
@@ -129,6 +126,10 @@ class Channel:
 
     async def send(self, index: int, message: Message) -> str | None:
         """Send to the URL at `index`; None on success, else why it failed (from Apprise)."""
+        from apprise import NotifyFormat
+
+        from feedbridge import mail  # it loads Apprise's email plugin
+
         plugin = self._plugins[index]
         if mail.handles(plugin, message):
             return await asyncio.to_thread(mail.send, plugin, message)
@@ -139,7 +140,7 @@ class Channel:
         result = await self._apprise[index].async_notify(
             body=message.body,
             title=title,
-            body_format=_APPRISE_FORMATS[message.body_format],
+            body_format=NotifyFormat(message.body_format),
         )
         if result:
             return None
@@ -429,6 +430,8 @@ class Notifier:
 
 def next_fire(spec: DigestSpec, after: float) -> float:
     """Epoch seconds of the digest's first scheduled time after `after`."""
+    from croniter import croniter  # digest targets only
+
     start = datetime.fromtimestamp(after, spec.tz)
     fire: datetime = croniter(spec.cron, start).get_next(datetime)
     return fire.timestamp()

@@ -15,8 +15,6 @@ from html.entities import name2codepoint
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from feedgen.feed import FeedGenerator
-
 from feedbridge.models import Entry, FeedInfo
 
 FORMATS: dict[str, tuple[str, str]] = {
@@ -124,7 +122,16 @@ def _clean(text: str | None) -> str:
     return _ILLEGAL.sub("", text).strip()
 
 
+def _is_clean_line(text: str) -> bool:
+    """Printable ASCII (no control character), no space doubled or at either end."""
+    if not text.isascii() or not text.isprintable() or "  " in text:
+        return False
+    return text[0] != " " and text[-1] != " "
+
+
 def _line(text: str | None, limit: int) -> str:
+    if text and _is_clean_line(text):  # names and tags mostly are: nothing to clean
+        return _truncate(text, limit)
     return _truncate(" ".join(_clean(text).split()), limit)
 
 
@@ -273,6 +280,8 @@ class _AtomEntryFixes(_AtomFeedFixes):
 
 
 def _generator(info: FeedInfo, updated: datetime) -> Any:
+    from feedgen.feed import FeedGenerator  # the reference path only: the server uses fragments
+
     fg = FeedGenerator()
     fg.id(feed_id(info.name))
     fg.title(_feed_title(info))

@@ -12,20 +12,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from jinja2 import StrictUndefined, Template, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 
 from feedbridge.models import Entry, HealthEvent
 from feedbridge.wording import plural
 
+if TYPE_CHECKING:
+    from jinja2 import Template
+    from jinja2.sandbox import SandboxedEnvironment
+
 log = logging.getLogger("feedbridge.templates")
 
 FORMATS = ("text", "markdown", "html")
-_TEXT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-_HTML = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
 
 # Fields some sources keep in `extras` (HF papers, feeds); None when an entry lacks them,
 # so one template serves every source. The README's table documents each name.
@@ -182,7 +181,16 @@ def entry_context(entry: Entry) -> dict[str, Any]:
 @lru_cache(maxsize=256)
 def _compiled(template: str, fmt: str) -> Template:
     """Compiling is most of a message's cost; a target's few templates compile once."""
-    return (_HTML if fmt == "html" else _TEXT).from_string(template)
+    return _environment(autoescape=fmt == "html").from_string(template)
+
+
+@lru_cache(maxsize=2)
+def _environment(autoescape: bool) -> SandboxedEnvironment:
+    """Jinja2 loads with the first message, not at start-up: a feed-only config never does."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=autoescape)
 
 
 def render(template: str, fmt: str, context: Mapping[str, Any]) -> str:
@@ -197,6 +205,8 @@ def _alternative(fmt: str, text_template: str, context: Mapping[str, Any]) -> st
 def entry_message(entry: Entry, fmt: str, templates: Templates = Templates()) -> Message:
     """One entry as a message; a template that fails at send time falls back to the default
     (`check` renders every template beforehand, so this is for data no sample foresaw)."""
+    from jinja2 import TemplateError
+
     context = entry_context(entry)
     try:
         return Message(
@@ -233,6 +243,8 @@ def digest_message(
     templates: Templates = Templates(),
 ) -> Message:
     """Many entries as one message, highest score first, at most `top` of them."""
+    from jinja2 import TemplateError
+
     context = digest_context(entries, top, now)
     try:
         return Message(
@@ -295,6 +307,8 @@ SAMPLE_EVENT = HealthEvent(
 def check_templates(templates: Templates, formats: Sequence[str]) -> list[tuple[str, str]]:
     """Render each template against a sample entry, digest and health event in each format;
     returns (key, problem) pairs such as ("body", "'entry' is undefined")."""
+    from jinja2 import TemplateError
+
     now = datetime(2026, 5, 8, 8, 0, tzinfo=UTC)
     entry = entry_context(SAMPLE_ENTRY)
     digest = digest_context([SAMPLE_ENTRY], None, now)

@@ -121,17 +121,14 @@ class Worker:
         finally:
             self.polling.discard(source.name)
         if self.metrics is not None:
-            m, name = self.metrics, source.name
-            m.polls.labels(name).inc()
-            m.duration.labels(name).set(report.seconds)
-            if report.ok:
-                m.last_success.labels(name).set(time.time())
-                m.new_entries.labels(name).inc(report.new)
-                live = self.board.feeds.get(name)  # not read from the store just for this
-                if live is not None:
-                    m.entries.labels(name).set(live.entry_count)
-            else:
-                m.errors.labels(name).inc()
+            live = self.board.feeds.get(source.name)  # not read from the store just for this
+            self.metrics.record_poll(
+                source.name,
+                ok=report.ok,
+                seconds=report.seconds,
+                new=report.new,
+                entries=live.entry_count if live is not None else None,
+            )
         return report
 
     async def _poll(self, source: Source, now: datetime | None, lease: Lease | None) -> PollReport:

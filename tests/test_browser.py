@@ -66,7 +66,7 @@ base_url = "{hf_api.base_url}"
         while "37" not in httpx.get(base).text and time.monotonic() < deadline:
             time.sleep(0.2)
         dom = chromium(tmp_path, "--dump-dom", f"{base}/")
-        shot = tmp_path / "index.png"
+        shot = Path(os.environ.get("FEEDBRIDGE_SHOT_DIR", tmp_path)) / "index.png"
         chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,900", f"{base}/")
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -7,6 +7,7 @@ feedbridge (one warm browser for the module) or by the test and reached over CDP
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -579,7 +580,8 @@ def _kill_during_a_browser_fetch(
             held.append(conn)
             accepted.set()
 
-    threading.Thread(target=accept, daemon=True).start()
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
     config = tmp_path / "config.toml"
     config.write_text(f"""
 [storage]
@@ -609,7 +611,10 @@ fetch = "browser"
     finally:
         if proc.poll() is None:
             proc.kill()
+        with contextlib.suppress(OSError):
+            server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
         server.close()
+        acceptor.join(5)  # a connection accepted while closing must be closed too
         for conn in held:
             conn.close()
     deadline = time.monotonic() + 20  # orphaned renderers see their browser gone and exit

@@ -21,12 +21,15 @@ from werkzeug import Request, Response
 from feedbridge.app import runtime
 from feedbridge.cli import main
 from feedbridge.config import load_config
+from feedbridge.metrics import Metrics
 from tests.conftest import Receiver, run_cli
 from tests.test_run import free_port, wait_for
 
-PAGE = "<html><body><main>" + "".join(
-    f'<article><h2><a href="/p/{i}">Post {i}</a></h2></article>' for i in range(3)
-) + "</main></body></html>"
+PAGE = (
+    "<html><body><main>"
+    + "".join(f'<article><h2><a href="/p/{i}">Post {i}</a></h2></article>' for i in range(3))
+    + "</main></body></html>"
+)
 REDESIGNED = "<html><body><main><div class='card'><h2>Post 0</h2></div></main></body></html>"
 
 
@@ -148,9 +151,7 @@ def test_once_exits_2_on_a_config_error_and_3_on_a_store_error(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("path", ["/proc/feedbridge", "/sys/feedbridge"])
-def test_check_fails_like_once_on_a_store_that_cannot_be_created(
-    tmp_path: Path, path: str
-) -> None:
+def test_check_fails_like_once_on_a_store_that_cannot_be_created(tmp_path: Path, path: str) -> None:
     config = tmp_path / "config.toml"
     config.write_text(f'[storage]\npath = "{path}"\n')
     checked = run_cli("--config", str(config), "check", cwd=tmp_path)
@@ -235,6 +236,30 @@ url = "json://127.0.0.1:9/hook"
             assert f'{series}{{source="{source}"}} 0.0' in text, (series, source)
     for series in TARGET_SERIES:
         assert f'{series}{{target="hook"}} 0.0' in text, series
+
+
+def test_series_are_created_after_start_up_and_a_poll_first_wins_over_the_stored_time() -> None:
+    """know() creates nothing (5,000 sources cost a third of a second); settle(), a poll or a
+    scrape does, and a source polled before that keeps its new last success."""
+    metrics = Metrics()
+    metrics.know(["polled", "idle"], ["hook"], lambda name: 1000.0)
+    sample = metrics.registry.get_sample_value
+    assert sample("feedbridge_source_polls_total", {"source": "idle"}) is None
+    assert sample("feedbridge_target_deliveries_sent_total", {"target": "hook"}) == 0.0
+    metrics.record_poll("polled", ok=True, seconds=0.5, new=2, entries=7)
+    text = metrics.expose().decode()
+    assert 'feedbridge_source_last_success_timestamp_seconds{source="idle"} 1000.0' in text
+    assert 'feedbridge_source_polls_total{source="idle"} 0.0' in text
+    polled = sample("feedbridge_source_last_success_timestamp_seconds", {"source": "polled"})
+    assert polled is not None and polled > time.time() - 60
+    assert sample("feedbridge_source_entries", {"source": "polled"}) == 7.0
+
+    later = Metrics()
+    later.know([f"s{i}" for i in range(450)], [])
+    asyncio.run(later.settle())
+    sample = later.registry.get_sample_value
+    assert sample("feedbridge_source_errors_total", {"source": "s449"}) == 0
+    assert sample("feedbridge_source_last_success_timestamp_seconds", {"source": "s0"}) == 0
 
 
 # --- feedbridge run: the index page, links that follow the port, /metrics at once --------------

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import logging
 import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import apprise
-import jinja2
 import jmespath
 from pydantic import (
     AfterValidator,
@@ -20,6 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationInfo,
     field_validator,
@@ -36,10 +36,12 @@ from feedbridge.durations import (
 )
 from feedbridge.filters import compile_pattern  # pure; shared so load and use agree
 
+if TYPE_CHECKING:
+    import jinja2
+
 Loc = tuple[str | int, ...]
 
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_JINJA = jinja2.Environment()
 
 
 def _min_interval(value: timedelta) -> timedelta:
@@ -78,9 +80,18 @@ def _jmespath(value: str) -> str:
     return value
 
 
+@functools.cache
+def _jinja() -> jinja2.Environment:
+    import jinja2
+
+    return jinja2.Environment()
+
+
 def _template(value: str) -> str:
+    import jinja2  # here, not at the top: a config without targets never loads Jinja2
+
     try:
-        _JINJA.parse(value)
+        _jinja().parse(value)
     except jinja2.TemplateSyntaxError as exc:
         raise ValueError(f"invalid template (line {exc.lineno}): {exc.message or exc}") from None
     return value
@@ -128,6 +139,8 @@ def _quiet_apprise() -> Iterator[None]:
 
 def _apprise_masked(url: str) -> list[str]:
     """Apprise's privacy form of each service it parses from `url`; empty if it parses none."""
+    import apprise  # here, not at the top: start-up without targets never loads Apprise
+
     app = apprise.Apprise()
     with _quiet_apprise():
         app.add(url)
@@ -485,6 +498,9 @@ class Config(_Model):
     sources: list[SourceConfig] = Field(default_factory=list)
     targets: list[TargetConfig] = Field(default_factory=list)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # every source as `feedbridge.app.build_sources` built it (selectors compiled), so that
+    # the runtime reuses what validating the config built instead of building it again
+    _built_sources: list[Any] | None = PrivateAttr(default=None)
 
     @property
     def uses_browser(self) -> bool:

@@ -103,6 +103,7 @@ _SPECIAL = re.compile(
 # ASCII text is checked as bytes: deleting from bytes is several times faster than a regex scan.
 _ASCII_SPECIAL = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F])
 _ASCII_CONTROL = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_ASCII_UNSPACED = bytes([*range(0x00, 0x20), 0x7F])  # controls and every whitespace but " "
 
 
 def _has_special(text: str) -> bool:
@@ -121,9 +122,26 @@ def drop_controls(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+def _printable(text: str) -> bool:
+    """Whether ASCII `text` has no control character and no whitespace but the space: a scan
+    in C either way, through bytes for long text (str.isprintable is slower there)."""
+    if len(text) <= 128:
+        return text.isprintable()
+    raw = text.encode("ascii")
+    return len(raw.translate(None, _ASCII_UNSPACED)) == len(raw)
+
+
 def clean_text(text: str) -> str:
     """Collapse whitespace, drop control and invisible characters: text as a person reads it."""
-    if _has_special(text):  # rare; a scan is far cheaper than translating every text
+    if text.isascii():
+        if _printable(text):
+            # printable, single-spaced text (most of it) is returned as is: splitting and
+            # joining a paragraph's words costs ten times these scans
+            if "  " not in text and text[:1] != " " and text[-1:] != " ":
+                return text
+        elif _has_special(text):
+            text = text.translate(_CLEAN)
+    elif _SPECIAL.search(text) is not None:  # rare; a scan is far cheaper than translating
         text = text.translate(_CLEAN)
     return " ".join(text.split())
 
