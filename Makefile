@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy feedbridge
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -q -n 3
+	$(VENV)/bin/pytest -q -n 3 --dist worksteal
 
 image-check: $(STAMP)
 	bash scripts/check-image.sh

@@ -138,3 +138,8 @@ def pg_url(pg_server_session: Any) -> str:
     """A fresh, empty database on the session's PostgreSQL."""
     url: str = pg_server_session.database()
     return url
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long tests first, so that xdist's workers overlap them with the many short ones."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
