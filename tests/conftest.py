@@ -116,6 +116,18 @@ def run_cli(
     )
 
 
+def start_run(config: Path, cwd: Path, *, output: bool = True) -> subprocess.Popen[str]:
+    """Start `feedbridge --config CONFIG run` in `cwd`; its log on `stdout` (or discarded)."""
+    sink = subprocess.PIPE if output else subprocess.DEVNULL
+    return subprocess.Popen(
+        [sys.executable, "-m", "feedbridge", "--config", str(config), "run"],
+        cwd=cwd,
+        stdout=sink,
+        stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
+        text=True,
+    )
+
+
 @pytest.fixture(autouse=True)
 def no_apprise_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
     """Apprise sleeps between requests to one service; tests need not wait."""

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 from selectolax.lexbor import LexborHTMLParser
 
-from tests.conftest import HfApi
+from tests.conftest import HfApi, start_run
 from tests.test_run import free_port, wait_for
 from tests.tools import require_tool
 
@@ -56,10 +55,7 @@ kind = "hf_papers"
 listing = "trending"
 base_url = "{hf_api.base_url}"
 """)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "feedbridge", "--config", str(config), "run"],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
-    )
+    proc = start_run(config, tmp_path, output=False)
     try:
         wait_for(f"{base}/healthz")
         deadline = time.monotonic() + 20

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from xml.etree import ElementTree
@@ -19,7 +17,7 @@ from feedbridge.models import FeedInfo
 from feedbridge.render import render_all
 from feedbridge.sources.feed import FeedSource
 from tests.atomcheck import check_atom
-from tests.conftest import run_cli
+from tests.conftest import run_cli, start_run
 from tests.test_run import free_port, wait_for
 from tests.test_sources_common import config, page
 
@@ -228,12 +226,7 @@ interval = "1h"
     ]
 
     # after a restart, before any poll: the index page still knows the upstream identity
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "feedbridge", "--config", str(config), "run"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_run(config, tmp_path, output=False)
     try:
         index = wait_for(f"http://127.0.0.1:{port}/").text
         opml = httpx.get(f"http://127.0.0.1:{port}/opml").text

@@ -4,11 +4,9 @@ index page from a source's first failure, metrics from start-up, links that foll
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from feedbridge.app import runtime
 from feedbridge.cli import main
 from feedbridge.config import load_config
 from feedbridge.metrics import Metrics
-from tests.conftest import Receiver, run_cli
+from tests.conftest import Receiver, run_cli, start_run
 from tests.test_run import free_port, wait_for
 
 PAGE = (
@@ -284,14 +282,7 @@ name = "ops"
 url = "json://127.0.0.1:9/hook"
 health = true
 """)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "feedbridge", "--config", str(config), "run"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ},
-    )
+    proc = start_run(config, tmp_path)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{base}/healthz")

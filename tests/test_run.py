@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import feedparser
 import httpx
 
-from tests.conftest import HfApi
+from tests.conftest import HfApi, start_run
 
 
 def free_port() -> int:
@@ -54,14 +51,7 @@ kind = "hf_papers"
 base_url = "{hf_api.base_url}"
 interval = "1h"
 """)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "feedbridge", "--config", str(config), "run"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ},
-    )
+    proc = start_run(config, tmp_path)
     try:
         base = f"http://127.0.0.1:{port}"
         assert wait_for(f"{base}/healthz").text == "ok\n"

@@ -8,11 +8,8 @@ measured time. The delivery in flight stays in the outbox.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +19,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from feedbridge.store import EmbeddedStore as Store
+from tests.conftest import start_run
 from tests.test_run import free_port
 
 PAGE = "<html><body>" + "".join(
@@ -99,14 +97,7 @@ first_run = "latest:1"
 name = "hook"
 url = "json://127.0.0.1:{hook_pit.port}/hook"
 """)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "feedbridge", "--config", str(config), "run"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ},
-    )
+    proc = start_run(config, tmp_path)
     try:
         # both the fetch and the delivery are now in flight, waiting on a silent peer
         assert source_pit.accepted.acquire(timeout=30), "the source was never fetched"
