@@ -250,10 +250,10 @@ def once(ctx: click.Context) -> None:
                 elif r.warning:
                     status = f"warning: {r.warning}"
                 skipped = f"skipped {r.skipped}, " if r.skipped else ""
-                click.echo(
-                    f"{r.source}: {plural(r.entries, 'entry')}, {r.new} new, {r.queued} queued, "
-                    f"{skipped}{r.seconds * 1000:.0f} ms, {status}"
-                )
+                counts = f"{plural(r.entries, 'entry')}, {r.new} new, {r.queued} queued, "
+                if r.unchanged:
+                    counts = "unchanged since the last poll, "
+                click.echo(f"{r.source}: {counts}{skipped}{r.seconds * 1000:.0f} ms, {status}")
             for channel in rt.notifier.channels.values():
                 line = queue_report(channel, rt.store, time.time())
                 if line:

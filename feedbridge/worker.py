@@ -58,6 +58,7 @@ class PollReport:
     warning: str | None = None  # the poll worked but found something wrong (`once` exits 1)
     next_due: float | None = None  # epoch seconds of the next poll, as a shared store keeps it
     lease_lost: bool = False  # the outcome was not written: another worker took the source
+    unchanged: bool = False  # not modified (304) or the very same body: nothing was read
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +199,7 @@ class Worker:
                 ok=True,
                 seconds=time.monotonic() - started,
                 next_due=due,
+                unchanged=True,
                 warning=health.state.get("warning"),
             )
         extraction, source.last_extraction = source.last_extraction, None
@@ -379,7 +381,8 @@ class Worker:
     # --- cycles ---------------------------------------------------------------------------
 
     async def run_once(self) -> list[PollReport]:
-        """Poll every source once (on a shared store: every due source nobody else holds),
+        """Poll every source once (on a shared store: every source nobody else holds, due or
+        not: whoever runs `once` from cron wants every source polled now),
         then try every queued delivery once.
 
         A fixed pool of pollers takes sources in turn, so that no more polls are
@@ -390,7 +393,9 @@ class Worker:
         if self.store.shared:
             now = time.time()
             self.store.register_sources(list(by_name), now)
-            leases = self.store.claim_sources(list(by_name), now, len(by_name), self.lease)
+            leases = self.store.claim_sources(
+                list(by_name), now, len(by_name), self.lease, due_only=False
+            )
             work = [(by_name[lease.source], lease) for lease in leases]
         pending = iter(work)
         reports: dict[str, PollReport] = {}

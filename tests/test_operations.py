@@ -59,6 +59,11 @@ def test_once_exits_0_when_every_source_and_delivery_worked(
     target = f'[[targets]]\nname = "hook"\nurl = "{receiver.url()}"\n'
     result = once(tmp_path, blog(httpserver.url_for("/blog/")) + target)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "blog: 3 entries, 3 new, 3 queued, " in result.stdout
+    assert len(receiver.received) == 3
+    again = run_cli("--config", "config.toml", "once", cwd=tmp_path)  # the very same page
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert re.fullmatch(r"blog: unchanged since the last poll, \d+ ms, ok\n", again.stdout)
     assert len(receiver.received) == 3
 
 

@@ -283,7 +283,8 @@ def test_three_workers_share_the_polling_and_survive_kills(
 def test_check_once_and_a_serve_only_node_on_postgresql(
     tmp_path: Path, pg_url: str, world: World, origin: ThreadingHTTPServer
 ) -> None:
-    """`check` reports the server, schema and lag; `once` polls into the shared store; a node
+    """`check` reports the server, schema and lag; `once` polls every source into the shared
+    store, due or not; a node
     with `[worker] enabled = false` polls nothing and serves what the others stored."""
     from tests.conftest import run_cli
 
@@ -302,6 +303,8 @@ def test_check_once_and_a_serve_only_node_on_postgresql(
     once = run_cli("--config", str(config), "once", cwd=tmp_path)
     assert once.returncode == 0, once.stderr
     assert "one: 2 entries" in once.stdout
+    again = run_cli("--config", str(config), "once", cwd=tmp_path)  # from cron: not due yet
+    assert again.returncode == 0 and "one: unchanged since the last poll" in again.stdout, again.stdout
     fetched = len(world.fetches[1])
     check = run_cli("--config", str(config), "check", cwd=tmp_path)
     assert "store: 0 sources due and waiting for a worker" in check.stdout, check.stdout
@@ -328,4 +331,4 @@ def test_check_once_and_a_serve_only_node_on_postgresql(
         node.send_signal(signal.SIGTERM)
         _, err = node.communicate(timeout=30)
     assert node.returncode == 0, err
-    assert len(world.fetches[1]) == fetched == 1, "only `once` fetched"
+    assert len(world.fetches[1]) == fetched == 2, "only the two `once` fetched"

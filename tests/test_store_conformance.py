@@ -340,6 +340,9 @@ def test_a_due_source_is_leased_to_one_node_and_fenced_after_takeover(
     b.apply_poll("s", replace(poll([entry("fresh")]), next_due=T0 + 120), stolen)
     assert [e.key for e in a.feed_entries("s")] == ["fresh"]
     assert b.claim_sources(["s"], T0 + 61, 10, ttl=30) == [], "released, due at T0 + 120"
+    (forced,) = a.claim_sources(["s"], T0 + 62, 10, ttl=30, due_only=False)  # `once`
+    assert b.claim_sources(["s"], T0 + 63, 10, ttl=30, due_only=False) == [], "held"
+    a.apply_poll("s", replace(poll([entry("fresh")]), next_due=T0 + 120), forced)
     (again,) = a.claim_sources(["s"], T0 + 121, 10, ttl=30)
     assert again.taken_over is None, "a released lease is not a takeover"
     info = a.check(now=T0 + 121, sources=["s", "t", "u"])

@@ -270,10 +270,11 @@ class Store(Protocol):
         feed's new version when the outcome changed the feed."""
 
     def claim_sources(
-        self, names: Sequence[str], now: float, limit: int, ttl: float
+        self, names: Sequence[str], now: float, limit: int, ttl: float, *, due_only: bool = True
     ) -> list[Lease]:
         """Lease up to `limit` due sources among `names` that nobody holds (or whose holder's
-        lease expired); shared stores only."""
+        lease expired); shared stores only. `due_only=False` (the `once` command) leases
+        every source nobody holds, due or not."""
 
     def renew(self, lease: Lease, now: float, ttl: float) -> Lease:
         """Extend a lease still held; raises LeaseLost when it is not."""

@@ -260,7 +260,7 @@ class EmbeddedStore(OutboxCalls):
         return version
 
     def claim_sources(
-        self, names: Sequence[str], now: float, limit: int, ttl: float
+        self, names: Sequence[str], now: float, limit: int, ttl: float, *, due_only: bool = True
     ) -> list[Lease]:
         raise StoreError("the embedded store is not shared: it has no source leases")
 

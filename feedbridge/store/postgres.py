@@ -235,19 +235,19 @@ class PostgresStore(OutboxCalls):
         return version
 
     def claim_sources(
-        self, names: Sequence[str], now: float, limit: int, ttl: float
+        self, names: Sequence[str], now: float, limit: int, ttl: float, *, due_only: bool = True
     ) -> list[Lease]:
         with self._tx() as conn:
             rows = conn.execute(
                 "WITH due AS (SELECT name, lease_owner AS previous FROM sources "
-                "  WHERE name = ANY(%(names)s) AND next_due <= %(now)s "
+                "  WHERE name = ANY(%(names)s) AND (next_due <= %(now)s OR NOT %(due_only)s) "
                 "  AND (lease_until IS NULL OR lease_until < %(now)s) "
                 "  ORDER BY next_due LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
                 "UPDATE sources s SET lease_owner = %(me)s, lease_until = %(until)s, "
                 "  lease_version = s.lease_version + 1 FROM due WHERE s.name = due.name "
                 "RETURNING s.name, s.lease_version, due.previous, s.state",
                 {"names": list(names), "now": now, "limit": limit, "me": self.owner,
-                 "until": now + ttl},
+                 "until": now + ttl, "due_only": due_only},
             ).fetchall()  # fmt: skip
         return [
             Lease(n, self.owner, v, now + ttl, p, SourceState.from_dict(st)) for n, v, p, st in rows
