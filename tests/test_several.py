@@ -304,7 +304,8 @@ def test_check_once_and_a_serve_only_node_on_postgresql(
     assert once.returncode == 0, once.stderr
     assert "one: 2 entries" in once.stdout
     again = run_cli("--config", str(config), "once", cwd=tmp_path)  # from cron: not due yet
-    assert again.returncode == 0 and "one: unchanged since the last poll" in again.stdout, again.stdout
+    assert again.returncode == 0, again.stdout
+    assert "one: unchanged since the last poll" in again.stdout
     fetched = len(world.fetches[1])
     check = run_cli("--config", str(config), "check", cwd=tmp_path)
     assert "store: 0 sources due and waiting for a worker" in check.stdout, check.stdout
