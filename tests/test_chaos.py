@@ -805,7 +805,8 @@ async def test_store_write_failure_during_a_poll_is_a_failed_poll_not_a_crash(
         def disk_full(*_args: Any, **_kwargs: Any) -> None:
             raise sqlite3.OperationalError("database or disk is full")
 
-        monkeypatch.setattr(r.store, "_expire_at", disk_full)
+        # the seen keys are written after the feed, in the same transaction
+        monkeypatch.setattr("feedbridge.store.tables.see", disk_full)
         report = await r.worker.poll(r.source("healthy"))
         assert not report.ok
         assert "disk is full" in (report.error or "") and "'healthy'" in (report.error or "")

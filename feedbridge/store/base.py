@@ -164,6 +164,13 @@ class PollOutcome:
     first_cycle: Sequence[str] = ()
 
 
+def seen_slack(ttl: float) -> float:
+    """How much later than `ttl` after it was last seen a seen key may expire. A poll rewrites
+    a key's expiry (to now + ttl + slack) only once it is nearer than `ttl`, so polls that see
+    the same entries write nothing for them: 2 % of the ttl, at most a day."""
+    return min(ttl * 0.02, 86400.0)
+
+
 @dataclass(frozen=True, slots=True)
 class Lease:
     """The right to poll one source until `until`; `version` fences a stale holder out."""

@@ -2,8 +2,10 @@
 
 Keys are strings with a prefix per kind of record (names never contain ':', so a
 prefix never matches another target's rows); values are JSON. The disk never
-unpickles, so a writable cache directory is not a way to run code. One process
-owns the directory: leases are not needed, so `shared` is False.
+unpickles, so a writable cache directory is not a way to run code. Seen keys, delivery
+marks and feeds are tables of their own in the same database (`tables.py`): a poll writes
+them with a few batched statements. One process owns the directory: leases are not
+needed, so `shared` is False.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import diskcache
 
 from feedbridge.errors import StoreError
 from feedbridge.models import Entry
+from feedbridge.store import tables
 from feedbridge.store.base import (
     FailedRow,
     Lease,
@@ -34,6 +37,7 @@ from feedbridge.store.base import (
     SourceState,
     StoreInfo,
     TargetState,
+    seen_slack,
 )
 from feedbridge.store.diskjson import (
     JSONOnlyDisk,
@@ -45,12 +49,12 @@ from feedbridge.store.diskjson import (
 from feedbridge.store.legacy import legacy_row
 
 # Feeds are not read at start-up: the board reads each on its first request.
-_STARTUP_PREFIXES = ("state:", "outbox:", "meta:", "fver:")
+_STARTUP_PREFIXES = ("state:", "outbox:", "meta:")
 _REMEDY = (
     "; check that the directory is writable, on a local disk (not NFS) with free space, "
     "and not corrupt (move it away to start afresh)"
 )
-_FAILURES = (OSError, sqlite3.Error, diskcache.Timeout)
+_FAILURES = (OSError, sqlite3.Error, diskcache.Timeout, ValueError)
 
 
 class EmbeddedStore(OutboxCalls):
@@ -84,7 +88,7 @@ class EmbeddedStore(OutboxCalls):
                 sqlite_mmap_size=0,
                 sqlite_cache_size=1024,
             )
-            self._migrate_legacy_outbox()
+            self._migrate()
         except _FAILURES as exc:
             raise StoreError(f"cannot open the store at {self.path}: {exc}{_REMEDY}") from exc
 
@@ -98,11 +102,17 @@ class EmbeddedStore(OutboxCalls):
         self.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """All writes inside land or none does; disk failures become StoreError."""
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """All writes inside land or none does; disk failures become StoreError. Yields this
+        thread's connection, in the transaction."""
+        with self._failing(), self._cache.transact(retry=True):
+            yield self._cache._con
+
+    @contextmanager
+    def _failing(self) -> Iterator[sqlite3.Connection]:
+        """Disk failures (and damaged JSON) inside become StoreError."""
         try:
-            with self._cache.transact(retry=True):
-                yield
+            yield self._cache._con
         except _FAILURES as exc:
             raise StoreError(f"store at {self.path} failed: {exc}{_REMEDY}") from exc
 
@@ -177,6 +187,7 @@ class EmbeddedStore(OutboxCalls):
                 keys = [k for p in _STARTUP_PREFIXES for k in self._keys_with_prefix(p)]
             for key in keys:
                 self._cache.get(key, retry=True)
+            tables.check(self._cache._con, deep)
         except StoreError as exc:
             if str(self.path) in str(exc):
                 raise
@@ -185,8 +196,18 @@ class EmbeddedStore(OutboxCalls):
             raise StoreError(f"store at {self.path} is corrupt: {exc}{_REMEDY}") from exc
         return StoreInfo("embedded", str(self.path), details={"bytes": self._cache.volume()})
 
-    def _migrate_legacy_outbox(self) -> None:
-        """Rows queued by feedbridge before the typed outbox (`outbox:TARGET-N`) move over."""
+    def _migrate(self) -> None:
+        """Create the tables, and move rows of earlier layouts into them (once)."""
+        con = self._cache._con
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'Feeds'").fetchone():
+            with self._transaction():
+                tables.create(con)
+        if tables.legacy_keys(con):
+            feeds = {k: self._cache.get(k, retry=True) for k in self._keys_with_prefix("feed:")}
+            with self._transaction():
+                files = tables.migrate_keys(con, feeds, self.clock() + self.seen_ttl)
+            for name in files:
+                self._cache.disk.remove(name)
         old = [k for k in self._keys_with_prefix("outbox:") if k.count(":") == 1]
         if not old:
             return
@@ -207,15 +228,10 @@ class EmbeddedStore(OutboxCalls):
 
     def poll_view(self, source: str, keys: Sequence[str], targets: Sequence[str]) -> PollView:
         now = self.clock()
-        feed = [Entry.from_dict(row) for row in self._get(f"feed:{source}", [])]
-        seen_rows = self._live([f"seen:{source}:{k}" for k in keys], now)
-        cut = len(f"seen:{source}:")
-        seen = {k[cut:]: v.get("score") for k, v in seen_rows.items()}
-        handed: dict[str, frozenset[str]] = {}
-        for target in targets:
-            prefix = f"sent:{target}:{source}:"
-            marks = self._live([prefix + k for k in keys], now)
-            handed[target] = frozenset(k[len(prefix) :] for k in marks)
+        with self._failing() as con:
+            feed = tables.feed(con, source)
+            seen = tables.seen_scores(con, source, keys, now)
+            handed = tables.handed(con, source, targets, keys, now)
         knows = self._live([f"tinit:{t}:{source}" for t in targets], now)
         cut = len("tinit:")
         return PollView(feed, seen, handed, frozenset(k[cut:].split(":")[0] for k in knows))
@@ -235,25 +251,14 @@ class EmbeddedStore(OutboxCalls):
                 raise StoreError(f"store at {self.path} failed: {exc}{_REMEDY}") from exc
             return None
         version = None
-        with self._transaction():
+        with self._transaction() as con:
             if outcome.feed is not None:
-                self._set(f"feed:{source}", [e.to_dict() for e in outcome.feed])
-                version = int(self._get(f"fver:{source}", 0)) + 1
-                self._set(f"fver:{source}", version)
-            touched = []
-            for entry in outcome.seen:
-                key = f"seen:{source}:{entry.key}"
-                touched.append(key)
-                before = outcome.seen_before
-                if entry.key not in before or before[entry.key] != entry.score:
-                    self._set(key, {"score": entry.score, "at": now})
-            marks = []
+                version = tables.save_feed(con, source, outcome.feed)
+            # written when new or re-scored, or when their expiry is nearer than the ttl
+            tables.see(con, source, outcome.seen, until + seen_slack(self.seen_ttl), until)
             for target, keys in outcome.suppressed.items():
-                for key in keys:
-                    marks.append(f"sent:{target}:{source}:{key}")
-                    self._set(marks[-1], {"how": "first_run", "at": now})
-            self._enqueue(outcome.notices, now, marks)
-            self._expire_at(touched + marks, until)
+                tables.mark(con, source, target, keys, "first_run", until)
+            self._enqueue(con, outcome.notices, now)
             for target in outcome.first_cycle:
                 self._set(f"tinit:{target}:{source}", now)
             self._set(f"state:source:{source}", outcome.state.to_dict())
@@ -278,11 +283,14 @@ class EmbeddedStore(OutboxCalls):
         self._set(f"obk:{notice.target}:{notice.kind}:{notice.key}", key)
         return key
 
-    def _enqueue(self, notices: Sequence[Notice], now: float, marks: list[str]) -> int:
+    def _enqueue(self, con: sqlite3.Connection, notices: Sequence[Notice], now: float) -> int:
         """Queue notices not queued before; entries also get their delivery mark."""
+        if not notices:
+            return 0
         index = [f"obk:{n.target}:{n.kind}:{n.key}" for n in notices]
         queued = self._live(index, now)
         added = 0
+        marks: dict[tuple[str, str], list[str]] = {}
         for notice, key in zip(notices, index, strict=True):
             if key in queued:
                 continue
@@ -290,16 +298,14 @@ class EmbeddedStore(OutboxCalls):
             added += 1
             if notice.kind == "entry":
                 source, _, entry_key = notice.key.partition(":")
-                marks.append(f"sent:{notice.target}:{source}:{entry_key}")
-                self._set(marks[-1], {"how": "queued", "at": now})
+                marks.setdefault((source, notice.target), []).append(entry_key)
+        for (source, target), keys in marks.items():
+            tables.mark(con, source, target, keys, "queued", now + self.seen_ttl)
         return added
 
     def enqueue(self, notices: Sequence[Notice], now: float) -> int:
-        marks: list[str] = []
-        with self._transaction():
-            added = self._enqueue(notices, now, marks)
-            self._expire_at(marks, now + self.seen_ttl)
-        return added
+        with self._transaction() as con:
+            return self._enqueue(con, notices, now)
 
     def claim_due(
         self, target: str, now: float, limit: int | None = None, ttl: float = 300.0
@@ -330,7 +336,7 @@ class EmbeddedStore(OutboxCalls):
         now: float | None = None,
     ) -> None:
         now = self.clock() if now is None else now
-        with self._transaction():
+        with self._transaction() as con:
             self._remove(done)
             for row in retry:
                 if row.id and row.id in self._cache:
@@ -343,7 +349,7 @@ class EmbeddedStore(OutboxCalls):
                 self._expire_at([key], self.clock() + self.seen_ttl)
             self._remove(failed)
             self._set(f"state:target:{target}", state.to_dict())
-            self._enqueue(notices, now, [])
+            self._enqueue(con, notices, now)
 
     def pending(self, target: str, limit: int | None = None) -> list[OutboxRow]:
         return self.claim_due(target, self.clock(), limit)
@@ -372,22 +378,21 @@ class EmbeddedStore(OutboxCalls):
             self._set(f"state:target:{target}", state.to_dict())
 
     def feed_entries(self, source: str) -> list[Entry]:
-        return [Entry.from_dict(row) for row in self._get(f"feed:{source}", [])]
+        with self._failing() as con:
+            return tables.feed(con, source)
 
     def feed_versions(self, known: Mapping[str, int]) -> dict[str, int]:
-        found = {}
-        for key in self._keys_with_prefix("fver:"):
-            name, version = key[len("fver:") :], int(self._get(key, 0))
-            if known.get(name) != version:
-                found[name] = version
-        return found
+        with self._failing() as con:
+            found = tables.versions(con)
+        return {name: v for name, v in found.items() if known.get(name) != v}
 
     def expire(self, now: float | None = None) -> int:
-        try:
-            removed: int = self._cache.expire(now=self.clock() if now is None else now, retry=True)
-        except _FAILURES as exc:
-            raise StoreError(f"store at {self.path} failed: {exc}{_REMEDY}") from exc
-        return removed
+        now = self.clock() if now is None else now
+        with self._failing() as con:
+            removed: int = self._cache.expire(now=now, retry=True)
+            stale = tables.expired(con, now)
+        with self._transaction() as con:
+            return removed + tables.delete(con, stale)
 
     def volume(self) -> int:
         size: int = self._cache.volume()

@@ -10,7 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg.types.json import Jsonb
 
+from feedbridge.models import Entry
 from feedbridge.store.base import Lease, LeaseLost, Notice, OutboxRow, PollOutcome
+from feedbridge.store.feedjson import feed_json
 
 OUTBOX_COLUMNS = (
     "id, target, kind, key, payload, queued_at, attempts, first_attempt_at, next_at, "
@@ -39,7 +41,7 @@ def write_source(
     args = {
         "name": source,
         "state": Jsonb(outcome.state.to_dict()),
-        "feed": Jsonb([e.to_dict() for e in outcome.feed or ()]),
+        "feed": Jsonb(list(outcome.feed or ()), dumps=feed_json),
         "next_due": outcome.next_due if outcome.next_due is not None else now,
     }
     sets = ["state = %(state)s"]
@@ -70,40 +72,60 @@ def why(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def mark(
-    conn: psycopg.Connection[Any], target: str, source: str, keys: list[str], how: str,
-    until: float,
+def see(
+    conn: psycopg.Connection[Any], source: str, entries: Sequence[Entry], until: float,
+    floor: float,
 ) -> None:  # fmt: skip
-    conn.execute(
-        "INSERT INTO handed (target, source, key, how, expires) "
-        "SELECT %s, %s, k, %s, %s FROM unnest(%s::text[]) k "
-        "ON CONFLICT (target, source, key) DO UPDATE SET expires = EXCLUDED.expires",
-        (target, source, how, until, keys),
-    )
+    """Every seen key of a poll in one statement: a row is written only when it is new, its
+    score changed or its expiry is below `floor` (so an unchanged page rewrites no row)."""
+    scores = {e.key: e.score for e in entries}  # one row per key: ON CONFLICT needs it
+    if scores:
+        conn.execute(
+            "INSERT INTO seen (source, key, score, expires) "
+            "SELECT %s, k, s, %s FROM unnest(%s::text[], %s::float8[]) AS u(k, s) "
+            "ON CONFLICT (source, key) DO UPDATE SET score = EXCLUDED.score, "
+            "expires = EXCLUDED.expires "
+            "WHERE seen.score IS DISTINCT FROM EXCLUDED.score OR seen.expires < %s",
+            (source, until, list(scores), list(scores.values()), floor),
+        )
+
+
+def mark(
+    conn: psycopg.Connection[Any], rows: Sequence[tuple[str, str, str]], how: str, until: float
+) -> None:
+    """Delivery marks (target, source, key) in one statement."""
+    if rows:
+        targets, sources, keys = (list(column) for column in zip(*rows, strict=True))
+        conn.execute(
+            "INSERT INTO handed (target, source, key, how, expires) "
+            "SELECT t, s, k, %s, %s FROM unnest(%s::text[], %s::text[], %s::text[]) AS u(t, s, k) "
+            "ON CONFLICT (target, source, key) DO UPDATE SET expires = EXCLUDED.expires",
+            (how, until, targets, sources, keys),
+        )
 
 
 def enqueue(
     conn: psycopg.Connection[Any], notices: Sequence[Notice], now: float, until: float
 ) -> int:
-    """Queue notices once each (unique target, kind, key); entries get their delivery mark."""
+    """Queue notices once each (unique target, kind, key), in their order, with one statement;
+    entries get their delivery mark (one more)."""
     if not notices:
         return 0
-    added = 0
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO outbox (target, kind, key, payload, queued_at) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (target, kind, key) DO NOTHING",
-            [(n.target, n.kind, n.key, Jsonb(dict(n.payload)), now) for n in notices],
-        )
-        added = max(cur.rowcount, 0)
-    by_target: dict[tuple[str, str], list[str]] = {}
+    targets, kinds = [n.target for n in notices], [n.kind for n in notices]
+    keys, payloads = [n.key for n in notices], [Jsonb(dict(n.payload)) for n in notices]
+    added = conn.execute(
+        "INSERT INTO outbox (target, kind, key, payload, queued_at) "
+        "SELECT t, y, k, p, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::jsonb[]) "
+        "WITH ORDINALITY AS u(t, y, k, p, n) ORDER BY n ON CONFLICT (target, kind, key) DO NOTHING",
+        (now, targets, kinds, keys, payloads),
+    ).rowcount
+    marks = []
     for n in notices:
         if n.kind == "entry":
             source, _, key = n.key.partition(":")
-            by_target.setdefault((n.target, source), []).append(key)
-    for (target, source), keys in by_target.items():
-        mark(conn, target, source, keys, "queued", until)
-    return added
+            marks.append((n.target, source, key))
+    mark(conn, marks, "queued", until)
+    return max(added, 0)
 
 
 def outbox_row(r: Sequence[Any]) -> OutboxRow:

@@ -35,6 +35,7 @@ from feedbridge.store.base import (
     SourceState,
     StoreInfo,
     TargetState,
+    seen_slack,
 )
 from feedbridge.store.pgwrite import (
     OUTBOX_COLUMNS,
@@ -42,6 +43,7 @@ from feedbridge.store.pgwrite import (
     mark,
     mask_dsn,
     outbox_row,
+    see,
     why,
     write_source,
 )
@@ -207,24 +209,9 @@ class PostgresStore(OutboxCalls):
             version = write_source(conn, source, outcome, lease, now)  # with a lease: the fence
             if only_state:
                 return version
-            before = outcome.seen_before
-            fresh = [e for e in outcome.seen if e.key not in before or before[e.key] != e.score]
-            if fresh:
-                conn.execute(
-                    "INSERT INTO seen (source, key, score, expires) "
-                    "SELECT %s, k, s, %s FROM unnest(%s::text[], %s::float8[]) AS u(k, s) "
-                    "ON CONFLICT (source, key) DO UPDATE SET score = EXCLUDED.score, "
-                    "expires = EXCLUDED.expires",
-                    (source, until, [e.key for e in fresh], [e.score for e in fresh]),
-                )
-            if len(fresh) < len(outcome.seen):
-                new = {e.key for e in fresh}
-                conn.execute(
-                    "UPDATE seen SET expires = %s WHERE source = %s AND key = ANY(%s)",
-                    (until, source, [e.key for e in outcome.seen if e.key not in new]),
-                )
-            for target, keys in outcome.suppressed.items():
-                mark(conn, target, source, list(keys), "first_run", until)
+            see(conn, source, outcome.seen, until + seen_slack(self.seen_ttl), until)
+            suppressed = [(t, source, k) for t, keys in outcome.suppressed.items() for k in keys]
+            mark(conn, suppressed, "first_run", until)
             enqueue(conn, outcome.notices, now, until)
             if outcome.first_cycle:
                 conn.execute(
