@@ -8,12 +8,16 @@ from __future__ import annotations
 import json
 import pickle
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
+import diskcache
 import pytest
 
 from feedbridge.errors import StoreError
+from feedbridge.models import Entry
 from feedbridge.store import EmbeddedStore, PollOutcome, SourceState, open_embedded
+from feedbridge.store.diskjson import JSONOnlyDisk
 
 
 def test_a_planted_pickle_is_refused_not_executed(tmp_path: Path) -> None:
@@ -75,3 +79,54 @@ def test_unopenable_store_path_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(StoreError, match="cannot open the store"):
         EmbeddedStore(blocker / "data")
+
+
+def test_a_store_of_the_row_per_key_layout_moves_into_the_tables_once(tmp_path: Path) -> None:
+    """Before the tables, every seen key, delivery mark and feed was a diskcache row (`seen:`,
+    `sent:`, `feed:` with `fver:`; a long feed in a file beside the database). Such a store
+    opens with all of it, expiries kept, the old rows and files gone."""
+    t0 = 1_000_000.0
+    feed = [
+        Entry(source="hf", key=f"https://x.org/p/{n}", title=f"Paper {n}", link=f"https://x/{n}",
+              summary="words " * 400, score=n, published=datetime(2026, 5, n + 1, tzinfo=UTC))
+        for n in range(20)
+    ]  # fmt: skip
+    old = {
+        "feed:hf": ([e.to_dict() for e in feed], None),  # ~90 KB: diskcache puts it in a file
+        "fver:hf": (7, None),
+        "tinit:team:hf": (t0, None),
+        "seen:hf:https://x.org/p/1": ({"score": 12, "at": t0}, t0 + 500),
+        "seen:hf:https://x.org/p/2": ({"score": None, "at": t0}, t0 + 900),
+        "seen:hf:gone": ({"score": 3, "at": t0 - 1000}, t0 - 1),
+        "sent:team:hf:https://x.org/p/1": ({"how": "first_run", "at": t0}, t0 + 500),
+        "sent:team-digest:hf:https://x.org/p/2": ({"how": "queued", "at": t0}, t0 + 900),
+    }
+    settings = {"disk": JSONOnlyDisk, "eviction_policy": "none", "cull_limit": 0}  # as the store
+    with diskcache.Cache(str(tmp_path), **settings) as cache:
+        for key, (value, expires) in old.items():
+            cache.set(key, value)
+            cache._sql("UPDATE Cache SET expire_time = ? WHERE key = ?", (expires, key))
+    assert len(list(tmp_path.rglob("*.val"))) == 1, "the old feed lives in a file"
+
+    clock = iter([t0 + 10] * 20).__next__
+    with EmbeddedStore(tmp_path, seen_ttl=1000, clock=clock) as store:
+        store.check(deep=True)
+        keys = ["https://x.org/p/1", "https://x.org/p/2", "gone"]
+        view = store.poll_view("hf", keys, ["team", "team-digest"])
+        assert view.seen == {"https://x.org/p/1": 12, "https://x.org/p/2": None}
+        assert view.handed == {
+            "team": frozenset({"https://x.org/p/1"}),
+            "team-digest": frozenset({"https://x.org/p/2"}),
+        }
+        assert view.knows == frozenset({"team"})
+        assert view.feed == feed == store.feed_entries("hf")
+        assert store.feed_versions({}) == {"hf": 7}
+        assert store._keys_with_prefix("seen:") == store._keys_with_prefix("sent:") == []
+        assert store._keys_with_prefix("feed:") == store._keys_with_prefix("fver:") == []
+        assert list(tmp_path.rglob("*.val")) == []
+        assert store.apply_poll("hf", PollOutcome(SourceState(), feed=feed[:3])) == 8
+        assert store.expire(t0 + 600) == 3, "'gone', and p/1's seen key and mark: as before"
+        assert store.poll_view("hf", keys, []).seen == {"https://x.org/p/2": None}
+    with EmbeddedStore(tmp_path, seen_ttl=1000, clock=clock) as store:  # nothing left to move
+        assert store.feed_versions({}) == {"hf": 8}
+        assert store.poll_view("hf", keys, []).seen == {"https://x.org/p/2": None}
