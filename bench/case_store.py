@@ -9,6 +9,7 @@ call one transaction: how a poll writes them). (Before the Store interface these
 Baseline in the same run: the same reads and writes on a bare sqlite3 table holding as many
 rows (`key TEXT PRIMARY KEY, value TEXT`, WAL): the floor under diskcache.
 Size on disk: the store's directory after populating, and bytes per key.
+Then, on that store, what one poll of the papers page costs (bench/case_storepoll.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.case_storepoll import poll_rows
 from bench.common import Row, Stat, du, interleave
 
 KEYS = 1_000_000
@@ -218,6 +220,7 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
                 note=f"{size / total:.0f} bytes/key",
             )
         )
+        rows += poll_rows(store, db, runs)
         store.close()
         db.close()
     finally:
