@@ -151,8 +151,9 @@ class PollView:
 @dataclass(frozen=True, slots=True)
 class PollOutcome:
     """Everything one poll writes, in one transaction. `feed` is None when the feed did not
-    change; `seen` are the entries extracted (new or re-scored keys are written, the others
-    have their expiry refreshed)."""
+    change; `seen` are the entries extracted: a key is written when it is new, re-scored or
+    its expiry nearer than the ttl (see `seen_slack`), decided by the store against its own
+    rows in the same statement; `seen_before` is what `poll_view` read (for callers)."""
 
     state: SourceState
     next_due: float | None = None
