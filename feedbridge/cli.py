@@ -68,6 +68,7 @@ from feedbridge.templates import SAMPLE_ENTRY, entry_message
 from feedbridge.wording import plural
 
 log = logging.getLogger("feedbridge")
+GC_YOUNG = 20_000  # allocations between young collections (Python: 700)
 
 
 def _store_or_exit(config: Config) -> Store:
@@ -186,6 +187,9 @@ async def _run(config: Config) -> None:
             await rt.metrics.settle()  # every source's series, between the first requests
         gc.collect()
         gc.freeze()  # imports and configured sources live for good: out of full collections
+        # A poll's parse tree and entries live for thousands of allocations: collected young
+        # at 700 they were promoted and traversed again by the older generations' collections.
+        gc.set_threshold(GC_YOUNG, 20, 20)
         work = rt.worker.run_forever if config.worker.enabled else rt.worker.serve_only
         tasks.append(asyncio.create_task(work(stop)))
         await stop.wait()
