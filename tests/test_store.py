@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import pickle
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import diskcache
@@ -18,6 +18,7 @@ from feedbridge.errors import StoreError
 from feedbridge.models import Entry
 from feedbridge.store import EmbeddedStore, PollOutcome, SourceState, open_embedded
 from feedbridge.store.diskjson import JSONOnlyDisk
+from feedbridge.store.feedjson import feed_entries, feed_json
 
 
 def test_a_planted_pickle_is_refused_not_executed(tmp_path: Path) -> None:
@@ -130,3 +131,22 @@ def test_a_store_of_the_row_per_key_layout_moves_into_the_tables_once(tmp_path: 
     with EmbeddedStore(tmp_path, seen_ttl=1000, clock=clock) as store:  # nothing left to move
         assert store.feed_versions({}) == {"hf": 8}
         assert store.poll_view("hf", keys, []).seen == {"https://x.org/p/2": None}
+
+
+def test_a_feed_stored_as_orjson_reads_back_as_the_entries_that_were_written() -> None:
+    """orjson writes the dataclasses directly; what it cannot write the same way as
+    `Entry.to_dict()` + json (an int past 64 bits, an infinite score) goes through json."""
+    india = timezone(timedelta(hours=5, minutes=30))
+    entries = [
+        Entry(source="s", key="k1", title="Ünïcode “quotes” <b>", link="https://x/1",
+              summary="a\nb", content_html="<p>é</p>", authors=("Zoë", "李"), score=3,
+              published=datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=india),
+              updated=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), image="https://x/i.png",
+              extras={"stars": 12, "tags": ["a", {"b": None}], "ratio": 0.1}),
+        Entry(source="s", key="k2", title="", link="https://x/2", extras={"id": 2**70}),
+        Entry(source="s", key="k3", title="", link="https://x/3", score=float("inf")),
+    ]  # fmt: skip
+    for feed in (entries[:1], entries[:2], entries):
+        data = feed_json(feed)
+        assert json.loads(data) == [e.to_dict() for e in feed]
+        assert feed_entries(data) == feed

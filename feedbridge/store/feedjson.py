@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
@@ -22,5 +23,13 @@ def feed_json(feed: Sequence[Entry]) -> bytes:
     return json.dumps([e.to_dict() for e in feed], separators=(",", ":")).encode()
 
 
+def loads(data: bytes | str) -> Any:
+    """JSON as either writer wrote it (json's fallback may hold Infinity, which orjson refuses)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
 def feed_entries(data: bytes | str) -> list[Entry]:
-    return [Entry.from_dict(e) for e in orjson.loads(data)]
+    return [Entry.from_dict(e) for e in loads(data)]

@@ -17,11 +17,9 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import orjson
-
 from feedbridge.models import Entry
 from feedbridge.store.diskjson import chunks
-from feedbridge.store.feedjson import feed_entries, feed_json
+from feedbridge.store.feedjson import feed_entries, feed_json, loads
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS Seen (source TEXT NOT NULL, key TEXT NOT NULL, score REAL,"
@@ -140,7 +138,7 @@ def check(con: sqlite3.Connection, deep: bool) -> None:
     versions(con)
     if deep:
         for (text,) in con.execute("SELECT entries FROM Feeds"):
-            orjson.loads(text)
+            loads(text)
         for table in ("Seen", "Handed"):
             con.execute(f"SELECT count(*), max(expires) FROM {table}").fetchone()
 
