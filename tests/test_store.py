@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import pickle
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -150,3 +151,22 @@ def test_a_feed_stored_as_orjson_reads_back_as_the_entries_that_were_written() -
         data = feed_json(feed)
         assert json.loads(data) == [e.to_dict() for e in feed]
         assert feed_entries(data) == feed
+
+
+def test_a_poll_that_sees_the_same_entries_again_writes_only_its_state(tmp_path: Path) -> None:
+    """37 seen keys within their refresh window: the upsert writes none of them."""
+    entries = [Entry(source="s", key=f"k{n}", title="t", link=f"https://x/{n}", score=n)
+               for n in range(37)]  # fmt: skip
+    with EmbeddedStore(tmp_path) as store:
+        store.apply_poll("s", PollOutcome(SourceState(), feed=entries, seen=entries))
+        con = store._cache._con
+
+        def rows_written(outcome: PollOutcome) -> int:
+            before = con.total_changes
+            store.apply_poll("s", outcome)
+            return con.total_changes - before
+
+        state_only = rows_written(PollOutcome(SourceState(last_count=37)))
+        assert rows_written(PollOutcome(SourceState(last_count=37), seen=entries)) == state_only
+        rescored = [*entries[:36], replace(entries[36], score=99)]
+        assert rows_written(PollOutcome(SourceState(), seen=rescored)) == state_only + 1

@@ -31,6 +31,7 @@ from feedbridge.store import (
     TargetState,
     notice_key,
 )
+from feedbridge.store.base import seen_slack
 
 TTL = 1000.0
 T0 = 1_000_000.0
@@ -194,6 +195,37 @@ def test_seen_keys_and_marks_expire_unless_seen_again(backend: tuple[Opener, Clo
     clock.now += TTL * 2
     store.expire()
     assert store.poll_view("s", ["a", "b", "c"], ["t"]).seen == {}
+
+
+def test_a_seen_key_lives_ttl_after_it_was_last_seen_and_at_most_the_slack_longer(
+    backend: tuple[Opener, Clock],
+) -> None:
+    """A poll that sees the same entries writes a key's expiry only once it is nearer than
+    the ttl: never early, at most `seen_slack` late."""
+    opener, clock = backend
+    store = opener()
+    slack = seen_slack(TTL)
+    assert 0 < slack <= TTL * 0.02
+
+    def see(*entries: Entry) -> None:
+        before = store.poll_view("s", [e.key for e in entries], []).seen
+        store.apply_poll("s", PollOutcome(SourceState(), seen=list(entries), seen_before=before))
+
+    see(entry("a"), entry("b"))
+    clock.now = T0 + slack / 2
+    see(entry("a"), entry("b", 9))  # within the slack: `a` not rewritten, `b` re-scored
+    clock.now = T0 + slack / 2 + TTL - 1
+    store.expire()
+    assert store.poll_view("s", ["a", "b"], []).seen == {"a": 1, "b": 9}, "never early"
+    clock.now = T0 + slack / 2 + TTL + slack + 1
+    store.expire()
+    assert store.poll_view("s", ["a", "b"], []).seen == {}, "at most the slack late"
+    see(entry("c"))
+    clock.now += slack * 3
+    see(entry("c"))  # past the slack: its expiry moves
+    clock.now += TTL - 1
+    store.expire()
+    assert store.poll_view("s", ["c"], []).seen == {"c": 1}
 
 
 def test_a_changed_score_is_written(store: Store) -> None:
