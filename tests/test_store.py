@@ -144,7 +144,7 @@ def test_a_feed_stored_as_orjson_reads_back_as_the_entries_that_were_written() -
               published=datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=india),
               updated=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), image="https://x/i.png",
               extras={"stars": 12, "tags": ["a", {"b": None}], "ratio": 0.1}),
-        Entry(source="s", key="k2", title="", link="https://x/2", extras={"id": 2**70}),
+        Entry(source="s", key="k2", title="", link="https://x/2", extras={"id": 2**70 + 1}),
         Entry(source="s", key="k3", title="", link="https://x/3", score=float("inf")),
     ]  # fmt: skip
     for feed in (entries[:1], entries[:2], entries):

@@ -20,15 +20,20 @@ def feed_json(feed: Sequence[Entry]) -> bytes:
             return orjson.dumps(list(feed))
     except TypeError:  # an int beyond 64 bits, a Mapping that is not a dict in extras, ...
         pass
-    return json.dumps([e.to_dict() for e in feed], separators=(",", ":")).encode()
+    return json_text([e.to_dict() for e in feed])
+
+
+def json_text(value: Any) -> bytes:
+    """json's text, marked by a leading space so that `loads` reads it with json: orjson reads
+    an int beyond 64 bits as a float and refuses Infinity."""
+    return b" " + json.dumps(value, separators=(",", ":")).encode()
 
 
 def loads(data: bytes | str) -> Any:
-    """JSON as either writer wrote it (json's fallback may hold Infinity, which orjson refuses)."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
+    """JSON as `feed_json` or `json_text` wrote it (also json's text without the mark)."""
+    if data[:1] in (b" ", " "):
         return json.loads(data)
+    return orjson.loads(data)
 
 
 def feed_entries(data: bytes | str) -> list[Entry]:

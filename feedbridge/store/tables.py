@@ -19,7 +19,7 @@ from typing import Any
 
 from feedbridge.models import Entry
 from feedbridge.store.diskjson import chunks
-from feedbridge.store.feedjson import feed_entries, feed_json, loads
+from feedbridge.store.feedjson import feed_entries, feed_json, json_text, loads
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS Seen (source TEXT NOT NULL, key TEXT NOT NULL, score REAL,"
@@ -189,7 +189,7 @@ def migrate_keys(con: sqlite3.Connection, feeds: Mapping[str, Any], until: float
         name = key[len("feed:") :]
         con.execute(
             "INSERT OR REPLACE INTO Feeds (source, version, entries) VALUES (?, ?, ?)",
-            (name, known.get(name, 1), json.dumps(entries, separators=(",", ":"))),
+            (name, known.get(name, 1), json_text(entries)),
         )
     files = []
     for prefix in ("seen:", "sent:", "feed:", "fver:"):
