@@ -170,3 +170,21 @@ def test_a_poll_that_sees_the_same_entries_again_writes_only_its_state(tmp_path:
         assert rows_written(PollOutcome(SourceState(last_count=37), seen=entries)) == state_only
         rescored = [*entries[:36], replace(entries[36], score=99)]
         assert rows_written(PollOutcome(SourceState(), seen=rescored)) == state_only + 1
+
+
+def test_a_damaged_stored_feed_is_a_clear_error_naming_the_store(tmp_path: Path) -> None:
+    with EmbeddedStore(tmp_path) as store:
+        entry = Entry(source="s", key="k", title="t", link="https://x/k")
+        store.apply_poll("s", PollOutcome(SourceState(), feed=[entry]))
+    db = sqlite3.connect(tmp_path / "cache.db")
+    db.execute("UPDATE Feeds SET entries = ?", (b'[{"source": "s", "key"',))
+    db.commit()
+    db.close()
+    with EmbeddedStore(tmp_path) as store:
+        store.check()  # start-up reads no feed
+        with pytest.raises(StoreError, match=r"is corrupt: .*move it away"):
+            store.check(deep=True)
+        with pytest.raises(StoreError, match=f"store at {tmp_path} failed"):
+            store.feed_entries("s")
+        with pytest.raises(StoreError, match=f"store at {tmp_path} failed"):
+            store.poll_view("s", ["k"], [])

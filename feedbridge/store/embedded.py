@@ -54,7 +54,8 @@ _REMEDY = (
     "; check that the directory is writable, on a local disk (not NFS) with free space, "
     "and not corrupt (move it away to start afresh)"
 )
-_FAILURES = (OSError, sqlite3.Error, diskcache.Timeout, ValueError)
+_FAILURES = (OSError, sqlite3.Error, diskcache.Timeout)
+_DAMAGE = (*_FAILURES, ValueError)  # reading: a stored value that is not JSON
 
 
 class EmbeddedStore(OutboxCalls):
@@ -105,15 +106,17 @@ class EmbeddedStore(OutboxCalls):
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """All writes inside land or none does; disk failures become StoreError. Yields this
         thread's connection, in the transaction."""
-        with self._failing(), self._cache.transact(retry=True):
+        with self._failing(_FAILURES), self._cache.transact(retry=True):
             yield self._cache._con
 
     @contextmanager
-    def _failing(self) -> Iterator[sqlite3.Connection]:
-        """Disk failures (and damaged JSON) inside become StoreError."""
+    def _failing(
+        self, failures: tuple[type[Exception], ...] = _DAMAGE
+    ) -> Iterator[sqlite3.Connection]:
+        """Disk failures (and, by default, damaged JSON) inside become StoreError."""
         try:
             yield self._cache._con
-        except _FAILURES as exc:
+        except failures as exc:
             raise StoreError(f"store at {self.path} failed: {exc}{_REMEDY}") from exc
 
     def _get(self, key: str, default: Any = None) -> Any:
@@ -192,7 +195,7 @@ class EmbeddedStore(OutboxCalls):
             if str(self.path) in str(exc):
                 raise
             raise StoreError(f"store at {self.path} is corrupt: {exc}{_REMEDY}") from exc
-        except _FAILURES as exc:
+        except _DAMAGE as exc:
             raise StoreError(f"store at {self.path} is corrupt: {exc}{_REMEDY}") from exc
         return StoreInfo("embedded", str(self.path), details={"bytes": self._cache.volume()})
 
