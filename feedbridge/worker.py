@@ -30,7 +30,7 @@ from feedbridge.pipeline import TargetView, decide
 from feedbridge.scheduler import first_due, next_due
 from feedbridge.sources import Fetcher, Source
 from feedbridge.sources.common import describe_skipped
-from feedbridge.store import Lease, LeaseLost, PollOutcome, SourceState, Store
+from feedbridge.store import KnownFeed, Lease, LeaseLost, PollOutcome, SourceState, Store
 
 if TYPE_CHECKING:
     from feedbridge.browser import BrowserPool
@@ -257,7 +257,7 @@ class Worker:
         config = source.config
         keys = [e.key for e in entries]
         wanted = [t for t in self.targets if t.filter.wants_source(name)]
-        view = self.store.poll_view(name, keys, [t.name for t in wanted])
+        view = self.store.poll_view(name, keys, [t.name for t in wanted], self._known(name))
         views = [
             TargetView(t.name, t.filter, t.name in view.knows, view.handed.get(t.name, frozenset()))
             for t in wanted
@@ -326,6 +326,12 @@ class Worker:
             next_due=due,
             warning=warning or None,
         )
+
+    def _known(self, name: str) -> KnownFeed | None:
+        """The feed on the board, when the board knows which stored version it is (this
+        process wrote it, or read it after a sync): the store need not read it again."""
+        live, version = self.board.feeds.get(name), self.board.versions.get(name)
+        return KnownFeed(version, live.entries) if live is not None and version else None
 
     def _failed(
         self,

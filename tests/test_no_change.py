@@ -97,6 +97,34 @@ async def test_unchanged_entries_render_nothing(
         assert rt.board.get("blog") is feed and feed.rendered("atom") is atom
 
 
+async def test_a_poll_reads_no_stored_feed_that_the_board_holds(
+    tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each poll compares with the previous feed: the one this process published (at the
+    version it wrote) is not read and parsed from the store again; after a restart it is."""
+    from feedbridge.store import tables
+
+    pages = [PAGE.format(votes=v) for v in (1, 2, 3)]
+    url = serve(httpserver, [*pages, pages[-1] + "<!-- x -->"])
+    reads: list[str] = []
+    original = tables.feed
+
+    def feed(con: Any, source: str) -> Any:
+        reads.append(source)
+        return original(con, source)
+
+    monkeypatch.setattr(tables, "feed", feed)
+    async with blog(tmp_path, url, score=".votes") as rt:
+        reports = [await rt.worker.poll(rt.worker.sources[0]) for _ in range(3)]
+        assert [r.changed for r in reports] == [True, True, True]
+        assert reads == ["blog"], "read once: nothing stored before the first poll"
+        assert [e.score for e in rt.store.feed_entries("blog")] == [3, None]
+    reads.clear()
+    async with blog(tmp_path, url, score=".votes") as rt:  # a restart: the board is empty
+        report = await rt.worker.poll(rt.worker.sources[0])
+        assert reads == ["blog"] and not report.changed, "read from the store, and unchanged"
+
+
 async def test_a_changed_config_reads_an_unchanged_page_again(
     tmp_path: Path, httpserver: HTTPServer, counted: list[str]
 ) -> None:

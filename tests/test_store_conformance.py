@@ -23,6 +23,7 @@ import pytest
 from feedbridge.models import Entry
 from feedbridge.store import (
     EmbeddedStore,
+    KnownFeed,
     LeaseLost,
     Notice,
     PollOutcome,
@@ -226,6 +227,22 @@ def test_a_seen_key_lives_ttl_after_it_was_last_seen_and_at_most_the_slack_longe
     clock.now += TTL - 1
     store.expire()
     assert store.poll_view("s", ["c"], []).seen == {"c": 1}
+
+
+def test_poll_view_returns_the_callers_feed_while_the_stored_version_is_the_one_it_holds(
+    store: Store,
+) -> None:
+    version = store.apply_poll("s", poll([entry("a"), entry("b")]))
+    assert version is not None
+    mine = [entry("a"), entry("b")]
+    assert store.poll_view("s", ["a"], [], KnownFeed(version, mine)).feed is not mine
+    assert store.poll_view("s", ["a"], [], KnownFeed(version, mine)).feed == mine
+    held = [entry("x")]  # what the caller holds is taken at its word while the version holds
+    assert store.poll_view("s", ["a"], [], KnownFeed(version, held)).feed == held
+    assert store.poll_view("s", ["a"], [], KnownFeed(version - 1, held)).feed == mine
+    store.apply_poll("s", poll([entry("c")]))  # another writer: the version moved on
+    assert store.poll_view("s", ["a"], [], KnownFeed(version, held)).feed == [entry("c")]
+    assert store.poll_view("new", ["a"], [], KnownFeed(version, held)).feed == []
 
 
 def test_a_changed_score_is_written(store: Store) -> None:

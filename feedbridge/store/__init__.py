@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from feedbridge.store.base import (
     FailedRow,
     Kind,
+    KnownFeed,
     Lease,
     LeaseLost,
     Notice,
@@ -31,6 +32,7 @@ __all__ = [
     "EmbeddedStore",
     "FailedRow",
     "Kind",
+    "KnownFeed",
     "Lease",
     "LeaseLost",
     "Notice",

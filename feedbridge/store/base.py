@@ -149,6 +149,14 @@ class PollView:
 
 
 @dataclass(frozen=True, slots=True)
+class KnownFeed:
+    """A feed as the caller holds it (the feed board), at that stored version."""
+
+    version: int
+    entries: Sequence[Entry]
+
+
+@dataclass(frozen=True, slots=True)
 class PollOutcome:
     """Everything one poll writes, in one transaction. `feed` is None when the feed did not
     change; `seen` are the entries extracted: a key is written when it is new, re-scored or
@@ -267,8 +275,16 @@ class Store(Protocol):
 
     def source_state(self, source: str) -> SourceState: ...
 
-    def poll_view(self, source: str, keys: Sequence[str], targets: Sequence[str]) -> PollView:
-        """The stored feed, seen scores of `keys`, and each target's marks, in one read."""
+    def poll_view(
+        self,
+        source: str,
+        keys: Sequence[str],
+        targets: Sequence[str],
+        known: KnownFeed | None = None,
+    ) -> PollView:
+        """The stored feed, seen scores of `keys`, and each target's marks, in one read.
+        `known` is the feed the caller holds with its stored version: while the stored
+        version is that one, its entries are the view's feed and the stored one is not read."""
 
     def apply_poll(
         self, source: str, outcome: PollOutcome, lease: Lease | None = None

@@ -28,6 +28,7 @@ from feedbridge.models import Entry
 from feedbridge.store import tables
 from feedbridge.store.base import (
     FailedRow,
+    KnownFeed,
     Lease,
     Notice,
     OutboxCalls,
@@ -229,10 +230,19 @@ class EmbeddedStore(OutboxCalls):
     def source_state(self, source: str) -> SourceState:
         return SourceState.from_dict(self._get(f"state:source:{source}", {}))
 
-    def poll_view(self, source: str, keys: Sequence[str], targets: Sequence[str]) -> PollView:
+    def poll_view(
+        self,
+        source: str,
+        keys: Sequence[str],
+        targets: Sequence[str],
+        known: KnownFeed | None = None,
+    ) -> PollView:
         now = self.clock()
         with self._failing() as con:
-            feed = tables.feed(con, source)
+            if known is not None and tables.version(con, source) == known.version:
+                feed = list(known.entries)
+            else:
+                feed = tables.feed(con, source)
             seen = tables.seen_scores(con, source, keys, now)
             handed = tables.handed(con, source, targets, keys, now)
         knows = self._live([f"tinit:{t}:{source}" for t in targets], now)

@@ -25,6 +25,7 @@ from feedbridge.models import Entry
 from feedbridge.store import pgschema
 from feedbridge.store.base import (
     FailedRow,
+    KnownFeed,
     Lease,
     LeaseLost,
     Notice,
@@ -161,11 +162,22 @@ class PostgresStore(OutboxCalls):
             row = conn.execute("SELECT state FROM sources WHERE name = %s", (source,)).fetchone()
         return SourceState.from_dict(row[0] if row else {})
 
-    def poll_view(self, source: str, keys: Sequence[str], targets: Sequence[str]) -> PollView:
+    def poll_view(
+        self,
+        source: str,
+        keys: Sequence[str],
+        targets: Sequence[str],
+        known: KnownFeed | None = None,
+    ) -> PollView:
         now = self.clock()
         keys, targets = list(keys), list(targets)
+        have = known.version if known is not None else -1
         with self._tx() as conn, conn.pipeline():
-            feed = conn.execute("SELECT feed FROM sources WHERE name = %s", (source,))
+            feed = conn.execute(  # the feed only when the caller does not hold this version
+                "SELECT feed_version = %s, CASE WHEN feed_version = %s THEN NULL ELSE feed END "
+                "FROM sources WHERE name = %s",
+                (have, have, source),
+            )
             seen = conn.execute(
                 "SELECT key, score FROM seen WHERE source = %s AND key = ANY(%s) AND expires > %s",
                 (source, keys, now),
@@ -188,8 +200,9 @@ class PostgresStore(OutboxCalls):
         marks: dict[str, set[str]] = {t: set() for t in targets}
         for target, key in handed_rows:
             marks[target].add(key)
+        same, stored = feed_row if feed_row else (False, [])
         return PollView(
-            feed=[Entry.from_dict(e) for e in (feed_row[0] if feed_row else [])],
+            feed=list(known.entries) if same and known else [Entry.from_dict(e) for e in stored],
             seen={k: s for k, s in seen_rows},
             handed={t: frozenset(k) for t, k in marks.items()},
             knows=frozenset(r[0] for r in knows_rows),

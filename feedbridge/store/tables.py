@@ -106,6 +106,11 @@ def feed(con: sqlite3.Connection, source: str) -> list[Entry]:
     return feed_entries(row[0]) if row else []
 
 
+def version(con: sqlite3.Connection, source: str) -> int:
+    row = con.execute("SELECT version FROM Feeds WHERE source = ?", (source,)).fetchone()
+    return int(row[0]) if row else 0
+
+
 def versions(con: sqlite3.Connection) -> dict[str, int]:
     return {name: int(v) for name, v in con.execute("SELECT source, version FROM Feeds")}
 
