@@ -19,7 +19,7 @@ from typing import Any
 
 from feedbridge.models import Entry
 from feedbridge.store.diskjson import chunks
-from feedbridge.store.feedjson import feed_entries, feed_json, json_text, loads
+from feedbridge.store.feedjson import feed_entries, feed_json, json_text
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS Seen (source TEXT NOT NULL, key TEXT NOT NULL, score REAL,"
@@ -103,7 +103,10 @@ def save_feed(con: sqlite3.Connection, source: str, feed: Sequence[Entry]) -> in
 
 def feed(con: sqlite3.Connection, source: str) -> list[Entry]:
     row = con.execute("SELECT entries FROM Feeds WHERE source = ?", (source,)).fetchone()
-    return feed_entries(row[0]) if row else []
+    try:
+        return feed_entries(row[0]) if row else []
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"the stored feed of source {source!r} is damaged ({exc!r})") from exc
 
 
 def version(con: sqlite3.Connection, source: str) -> int:
@@ -142,8 +145,8 @@ def check(con: sqlite3.Connection, deep: bool) -> None:
     seen key and mark. Raises sqlite3.Error or ValueError on damage."""
     versions(con)
     if deep:
-        for (text,) in con.execute("SELECT entries FROM Feeds"):
-            loads(text)
+        for (source,) in con.execute("SELECT source FROM Feeds").fetchall():
+            feed(con, source)
         for table in ("Seen", "Handed"):
             con.execute(f"SELECT count(*), max(expires) FROM {table}").fetchone()
 
