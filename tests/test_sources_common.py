@@ -96,6 +96,27 @@ def test_sanitizer_drops_relative_links_when_there_is_no_absolute_base() -> None
     assert sanitize_html('<a href="/x">x</a>', "not a url") == '<a rel="noopener noreferrer">x</a>'
 
 
+_MARKUP_TEXT = st.lists(
+    st.sampled_from([*"a <>&\"'\t\n\r\x00\x0b\x7f\xa0\ufffe", "&amp;", "&nbsp;", "&#0;", "é", "😀"])
+    | st.characters(exclude_categories=("Cs",)),
+    max_size=20,
+).map("".join)
+_ELEMENT_TAGS = st.sampled_from(["p", "li", "span", "h3", "code", "pre", "td", "a", "section"])
+_ELEMENT_ATTRIBUTES = st.sampled_from(["", ' class="x"', ' title="t"', ' lang="en"', " id=i"])
+
+
+@settings(max_examples=300)
+@given(_ELEMENT_TAGS, _ELEMENT_ATTRIBUTES, _MARKUP_TEXT)
+def test_sanitizing_a_text_only_node_equals_nh3(tag: str, attrs: str, text: str) -> None:
+    from selectolax.lexbor import LexborHTMLParser
+
+    from feedbridge.sources.common import sanitize_node
+
+    node = LexborHTMLParser(f"<body><{tag}{attrs}>{text}</{tag}>").css_first(tag)
+    if node is not None:
+        assert sanitize_node(node, BASE) == sanitize_html(node.html or "", BASE)
+
+
 # --- dates -----------------------------------------------------------------------------------
 
 

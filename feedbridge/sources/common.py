@@ -421,6 +421,35 @@ def sanitize_html(html: str, base_url: str) -> str:
     return drop_controls(_cleaner(base_url).clean(html)).strip()
 
 
+# Elements nh3 keeps as they are, dropping every attribute but lang and title; an element of
+# these with one text child is written here directly (nh3 would parse and serialize it again).
+_PLAIN_TAGS = frozenset(
+    {"p", "div", "span", "li", "h1", "h2", "h3", "h4", "h5", "h6", "b", "i", "em", "strong"}
+    | {"small", "dd", "dt", "article", "aside", "header", "footer", "figcaption", "code"}
+)
+_KEPT_ATTRIBUTES = ("lang", "title")
+
+
+def sanitize_node(node: LexborNode, base_url: str) -> str:
+    """`sanitize_html` of a node's HTML, byte for byte; a text-only element skips nh3."""
+    child = node.first_child
+    tag = node.tag
+    if (
+        child is not None
+        and child.next is None
+        and child.is_text_node
+        and tag in _PLAIN_TAGS
+        and not any(name in node.attrs for name in _KEPT_ATTRIBUTES)
+    ):
+        text = child.text_content or ""
+        if "\r" not in text and "\x00" not in text:  # html5ever rewrites those: nh3 decides
+            if "&" in text or "<" in text or ">" in text or "\xa0" in text:
+                text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                text = text.replace("\xa0", "&nbsp;")
+            return drop_controls(f"<{tag}>{text}</{tag}>").strip()
+    return sanitize_html(node.html or "", base_url)
+
+
 @lru_cache(maxsize=64)
 def _cleaner(base_url: str) -> nh3.Cleaner:
     """One nh3 Cleaner per page URL: building ammonia's rules costs 3x the cleaning itself."""

@@ -24,7 +24,7 @@ from feedbridge.sources.common import (
     parse_errors,
     parse_html,
     resolve_url,
-    sanitize_html,
+    sanitize_node,
     sniff,
 )
 from feedbridge.sources.values import load_timezone, parse_date, parse_score, reference_time
@@ -275,7 +275,7 @@ class HtmlSource(Source):
         html_field = "content" if content_node is not None else "summary"
         if html_node is None or self._fields[html_field].attr is not None:
             return summary, ""
-        return summary, sanitize_html(html_node.html or "", base)
+        return summary, sanitize_node(html_node, base)
 
     def _date(self, node: LexborNode | None, now: datetime) -> datetime | None:
         if node is None:
