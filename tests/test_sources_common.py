@@ -23,6 +23,7 @@ from feedbridge.sources.common import (
     clean_text,
     decode,
     html_to_text,
+    parse_html,
     resolve_url,
     sanitize_html,
     shorten,
@@ -541,3 +542,35 @@ def test_an_attribute_field_reads_the_first_match_that_has_the_attribute() -> No
     assert (entry.link, entry.title, entry.key) == ("https://ex.com/p/1", "AB", "top")
     assert entry.authors == ("x", "y")
     assert result.matched == {"id": 1, "title": 1, "link": 1, "author": 1}
+
+
+NESTED = (
+    b'<html><body><div class="list"><div class="c"><a href="/1">One</a><span>ann</span>'
+    b'<div class="c"><a href="/2">Two</a><span>bob</span></div><span>cy</span></div>'
+    b'<div class="c"><b>no link</b></div></div><a href="/out">outside</a></body></html>'
+)
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        # nested items: each reads its own subtree, the inner item's nodes included
+        ({"item": "div.c", "author": "span"}, [("/1", ("ann", "bob", "cy")), ("/2", ("bob",))]),
+        # a selector's ancestors may lie outside the item, as in querySelectorAll
+        ({"item": "div.c", "link": ".list a@href"}, [("/1", ()), ("/2", ())]),
+        # the item itself is a candidate of every field selector
+        ({"item": "a", "link": "a@href", "title": "a"}, [("/1", ()), ("/2", ()), ("/out", ())]),
+        ({"item": "div.list > div.c", "link": "a@href"}, [("/1", ())]),
+    ],
+)
+def test_fields_match_inside_each_item_as_a_query_per_item_would(
+    fields: dict[str, str], expected: list[tuple[str, tuple[str, ...]]]
+) -> None:
+    source = HtmlSource(config("html", **fields))
+    got = [(e.link.removeprefix("https://ex.com"), e.authors) for e in source.extract(page(NESTED))]
+    assert got == expected
+    # the same as querying each item on its own (what the plan replaces)
+    tree = parse_html(NESTED)
+    for item, (_, authors) in zip(tree.css(fields["item"]), expected, strict=False):
+        if "author" in fields:
+            assert tuple(n.text() for n in item.css(fields["author"])) == authors
