@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from feedbridge.errors import ConfigError, FeedbridgeError, ParseError
@@ -116,6 +116,23 @@ def test_sanitizing_a_text_only_node_equals_nh3(tag: str, attrs: str, text: str)
     node = LexborHTMLParser(f"<body><{tag}{attrs}>{text}</{tag}>").css_first(tag)
     if node is not None:
         assert sanitize_node(node, BASE) == sanitize_html(node.html or "", BASE)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.one_of(_MARKUP_TEXT, st.sampled_from(["a |b", "x", " y", "t ", "<b>z</b>", ""]))))
+@example(["t ", "x"])
+@example(["x", " y"])
+@example(["x", "a  b"])
+@example(["x", "a\tb"])
+@example(["x", "é"])
+def test_texts_of_several_nodes_equal_each_nodes_text(texts: list[str]) -> None:
+    from html import escape
+
+    from feedbridge.sources.common import node_text, node_texts
+
+    items = "".join(f"<li>{text if text.startswith('<b>') else escape(text)}</li>" for text in texts)
+    nodes = parse_html(f"<ul>{items}</ul>".encode()).css("li")
+    assert node_texts(nodes) == [node_text(node) for node in nodes]
 
 
 # --- dates -----------------------------------------------------------------------------------

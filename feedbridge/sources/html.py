@@ -21,6 +21,7 @@ from feedbridge.sources.common import (
     clean_text,
     describe_kind,
     node_text,
+    node_texts,
     parse_errors,
     parse_html,
     resolve_url,
@@ -277,7 +278,8 @@ class HtmlSource(Source):
             every = [item] if selector.css is None else found[selector.css]
             if selector.attr is not None:
                 every = [node for node in every if selector.attr in node.attrs]
-            authors = [text for node in every if (text := selector.text(node))]
+            texts = node_texts(every) if selector.attr is None else map(selector.text, every)
+            authors = [text for text in texts if text]
             matched["author"] += bool(every)
         fields = self._fields
         key = fields["id"].text(nodes["id"]) if "id" in nodes else None

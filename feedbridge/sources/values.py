@@ -233,6 +233,8 @@ def parse_score(value: Any) -> float | None:
         return None
     if isinstance(value, int | float):
         return float(value) if math.isfinite(value) else None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return float(value)  # "86": the common case, what the search below finds too
     match = _NUMBER.search(as_text(value))
     if match is None:
         return None
