@@ -126,6 +126,8 @@ def _clean(text: str | None) -> str:
         raw = text.encode("ascii")
         kept = raw.translate(None, _ASCII_ILLEGAL)
         return (text if len(kept) == len(raw) else kept.decode("ascii")).strip()
+    if text.isprintable() and "\ufffd" not in text:  # printable: no control, surrogate,
+        return text.strip()  # U+FFFE/F; a C scan, twice as fast as the regex
     return _ILLEGAL.sub("", text).strip()
 
 
@@ -140,6 +142,24 @@ def _line(text: str | None, limit: int) -> str:
     if text and _is_clean_line(text):  # names and tags mostly are: nothing to clean
         return _truncate(text, limit)
     return _truncate(" ".join(_clean(text).split()), limit)
+
+
+def _names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Author names as `_line` leaves them, empty ones dropped; clean ones checked at once."""
+    joined = "|".join(names)
+    if (
+        joined.isascii()
+        and joined.isprintable()
+        and "  " not in joined
+        and " |" not in joined
+        and "| " not in joined
+        and joined[:1] != " "
+        and joined[-1:] != " "
+        and "" not in names
+        and (len(joined) <= TITLE_MAX or max(map(len, names)) <= TITLE_MAX)
+    ):
+        return names
+    return tuple(a for a in (_line(n, TITLE_MAX) for n in names) if a)
 
 
 def _title(text: str | None) -> str:
@@ -222,7 +242,7 @@ def prepare_item(e: Entry, upd: datetime | None, pub: datetime | None, when: dat
         published=pub,
         modified=upd,
         updated=when,
-        authors=tuple(a for a in (_line(n, TITLE_MAX) for n in e.authors) if a),
+        authors=_names(tuple(e.authors)),
         tags=_tags(e.extras),
         image=_url(e.image),
         score=score,
