@@ -68,7 +68,7 @@ from feedbridge.templates import SAMPLE_ENTRY, entry_message
 from feedbridge.wording import plural
 
 log = logging.getLogger("feedbridge")
-YOUNG_COLLECTION = 50_000  # objects allocated between young collections (Python: 700)
+GC_YOUNG = 20_000  # allocations between young collections (Python: 700)
 
 
 def _store_or_exit(config: Config) -> Store:
@@ -187,10 +187,9 @@ async def _run(config: Config) -> None:
             await rt.metrics.settle()  # every source's series, between the first requests
         gc.collect()
         gc.freeze()  # imports and configured sources live for good: out of full collections
-        # A poll allocates tens of thousands of objects (a page's nodes, its entries) that
-        # reference counting frees; a young collection every 700 of them scanned them for
-        # nothing (a twentieth of a conversion's CPU). Cycles wait a little longer instead.
-        gc.set_threshold(YOUNG_COLLECTION, 10, 10)
+        # A poll's parse tree and entries live for thousands of allocations: collected young
+        # at 700 they were promoted and traversed again by the older generations' collections.
+        gc.set_threshold(GC_YOUNG, 20, 20)
         work = rt.worker.run_forever if config.worker.enabled else rt.worker.serve_only
         tasks.append(asyncio.create_task(work(stop)))
         await stop.wait()

@@ -24,6 +24,7 @@ log = logging.getLogger("feedbridge.http")
 
 DEFAULT_USER_AGENT = "feedbridge/0.1 (+https://github.com/feedbridge/feedbridge)"
 _RATE_STATUSES = (429, 503)
+READ_CHUNK = 256 * 1024  # bytes per read of a response body (the event loop reads up to 256 KB)
 _RESET = re.compile(r"(?:^|[;,\s])(?:t|reset)=(\d+)")
 
 
@@ -85,11 +86,20 @@ class HttpClient:
         if self._opened is None:
             from httpx_aiohttp import AiohttpTransport
 
+            class Transport(AiohttpTransport):
+                """Bodies read in chunks of up to READ_CHUNK, not httpx-aiohttp's 16 KB: a
+                350 KB page took 24 trips through three stream layers, now 2 to 6."""
+
+                async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                    response = await super().handle_async_request(request)
+                    response.stream.CHUNK_SIZE = READ_CHUNK  # type: ignore[union-attr]
+                    return response
+
             limits = httpx.Limits(
                 max_connections=self.settings.concurrency, max_keepalive_connections=20
             )
             self._opened = httpx.AsyncClient(
-                transport=AiohttpTransport(limits=limits),
+                transport=Transport(limits=limits),
                 timeout=httpx.Timeout(self.settings.timeout),
                 follow_redirects=True,
                 max_redirects=self.settings.max_redirects,
