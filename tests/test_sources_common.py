@@ -111,11 +111,12 @@ _ELEMENT_ATTRIBUTES = st.sampled_from(["", ' class="x"', ' title="t"', ' lang="e
 def test_sanitizing_a_text_only_node_equals_nh3(tag: str, attrs: str, text: str) -> None:
     from selectolax.lexbor import LexborHTMLParser
 
-    from feedbridge.sources.common import sanitize_node
+    from feedbridge.sources.common import node_text, sanitize_node, text_and_html
 
     node = LexborHTMLParser(f"<body><{tag}{attrs}>{text}</{tag}>").css_first(tag)
     if node is not None:
         assert sanitize_node(node, BASE) == sanitize_html(node.html or "", BASE)
+        assert text_and_html(node, BASE) == (node_text(node), sanitize_node(node, BASE))
 
 
 @settings(max_examples=200)

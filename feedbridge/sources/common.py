@@ -457,22 +457,36 @@ _PLAIN_TAGS = frozenset(
 def sanitize_node(node: LexborNode, base_url: str) -> str:
     """`sanitize_html` of a node's HTML, byte for byte; a text-only element skips nh3."""
     child = node.first_child
-    tag = node.tag
-    if (
-        child is not None
-        and child.next is None
-        and child.is_text_node
-        and tag in _PLAIN_TAGS
-        and "title" not in (attrs := node.attrs)
-        and "lang" not in attrs
-    ):
-        text = child.text_content or ""
-        if "\r" not in text and "\x00" not in text:  # html5ever rewrites those: nh3 decides
-            if "&" in text or "<" in text or ">" in text or "\xa0" in text:
-                text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                text = text.replace("\xa0", "&nbsp;")
-            return drop_controls(f"<{tag}>{text}</{tag}>").strip()
+    if child is not None and child.next is None and child.is_text_node:
+        plain = _plain_html(node, node.tag, child.text_content or "")
+        if plain is not None:
+            return plain
     return sanitize_html(node.html or "", base_url)
+
+
+def text_and_html(node: LexborNode, base_url: str) -> tuple[str, str]:
+    """(`node_text`, `sanitize_node`) of one node: a text-only element's text is read once."""
+    child = node.first_child
+    if child is not None and child.next is None and child.is_text_node and node.is_element_node:
+        tag = node.tag
+        if tag not in _HIDDEN_TAGS:
+            raw = child.text_content or ""
+            plain = _plain_html(node, tag, raw)
+            html = plain if plain is not None else sanitize_html(node.html or "", base_url)
+            return clean_text(raw), html
+    return node_text(node), sanitize_node(node, base_url)
+
+
+def _plain_html(node: LexborNode, tag: str | None, text: str) -> str | None:
+    """What nh3 makes of an element holding only `text`, when that is sure; else None."""
+    if tag not in _PLAIN_TAGS or "title" in (attrs := node.attrs) or "lang" in attrs:
+        return None
+    if "\r" in text or "\x00" in text:  # html5ever rewrites those: nh3 decides
+        return None
+    if "&" in text or "<" in text or ">" in text or "\xa0" in text:
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        text = text.replace("\xa0", "&nbsp;")
+    return drop_controls(f"<{tag}>{text}</{tag}>").strip()
 
 
 @lru_cache(maxsize=64)

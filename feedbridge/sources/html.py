@@ -27,6 +27,7 @@ from feedbridge.sources.common import (
     resolve_url,
     sanitize_node,
     sniff,
+    text_and_html,
 )
 from feedbridge.sources.values import load_timezone, parse_date, parse_score, reference_time
 
@@ -323,6 +324,9 @@ class HtmlSource(Source):
 
     def _text_and_html(self, nodes: dict[str, LexborNode], base: str) -> tuple[str, str]:
         summary_node, content_node = nodes.get("summary"), nodes.get("content")
+        field = self._fields.get("summary")
+        if content_node is None and summary_node is not None and field and field.attr is None:
+            return text_and_html(summary_node, base)  # the common case: one node's text and HTML
         summary = ""
         if summary_node is not None:
             summary = self._fields["summary"].text(summary_node)
