@@ -68,7 +68,7 @@ from feedbridge.templates import SAMPLE_ENTRY, entry_message
 from feedbridge.wording import plural
 
 log = logging.getLogger("feedbridge")
-GC_YOUNG = 20_000  # allocations between young collections (Python: 700)
+GC_YOUNG = 50_000  # allocations between young collections (Python: 700)
 
 
 def _store_or_exit(config: Config) -> Store:

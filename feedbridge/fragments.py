@@ -45,12 +45,15 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-_TEXT_SPECIAL = re.compile("[&<>\r]")
-_ATTR_SPECIAL = re.compile('[&<>"\n\r\t]')
+_ATTR_SPECIAL = re.compile('[&<>"\n\r\t]')  # attributes are short: URLs, tags
 
 
+# Text is tested with `in` (memchr) rather than a regex scan, which reads a 1,000-character
+# summary ten times slower.
 def _text(value: str) -> str:
-    return escape(value, _TEXT) if _TEXT_SPECIAL.search(value) else value
+    if "&" in value or "<" in value or ">" in value or "\r" in value:
+        return escape(value, _TEXT)
+    return value
 
 
 def _attr(value: str) -> str:
@@ -134,7 +137,8 @@ def atom_entry(item: _Item) -> str:
         _typed("title", item.title),
         f"<updated>{item.updated.isoformat()}</updated>",
     ]
-    parts.extend(f"<author><name>{_text(_defused(name))}</name></author>" for name in item.authors)
+    if item.authors:
+        parts.append(_atom_authors(item.authors))
     parts.append(f'<content type="html">{_text(item.body)}</content>')
     if item.link:
         parts.append(f'<link href="{_attr(item.link)}" rel="alternate"/>')
@@ -147,6 +151,14 @@ def atom_entry(item: _Item) -> str:
     return "".join(parts)
 
 
+def _atom_authors(names: tuple[str, ...]) -> str:
+    """The <author> elements; names without & < > CR (most) are joined without a look each."""
+    text = "".join(names)
+    if "&" in text or "<" in text or ">" in text or "\r" in text:
+        names = tuple(_text(_defused(name)) for name in names)
+    return "<author><name>" + "</name></author><author><name>".join(names) + "</name></author>"
+
+
 def rss_item(item: _Item) -> str:
     parts = [f"<item><title>{_text(item.title)}</title>"]
     if item.link:
@@ -157,7 +169,9 @@ def rss_item(item: _Item) -> str:
     when = item.published or item.modified
     if when:
         parts.append(f"<pubDate>{_rfc822(when)}</pubDate>")
-    parts.extend(f"<dc:creator>{_text(name)}</dc:creator>" for name in item.authors)
+    if item.authors:
+        names = "</dc:creator><dc:creator>".join(map(_text, item.authors))
+        parts.append(f"<dc:creator>{names}</dc:creator>")
     parts.append("</item>")
     return "".join(parts)
 

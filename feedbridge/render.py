@@ -38,6 +38,9 @@ _ASCII_ILLEGAL = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F
 _END_TAG = re.compile(r"</\w")
 _ENTITY = re.compile(r"&(#?\w+)")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAMESPACE = uuid.NAMESPACE_URL.bytes
+# What quote() below leaves as it is: a URL made of these only is returned unchanged.
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.\-~/:?#\[\]@!$&'()*+,;=%]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +73,13 @@ def feed_id(name: str) -> str:
 
 
 def _urn(name: str) -> str:
-    """uuid5 in the URL namespace; unlike uuid.uuid5 it survives lone surrogates in `name`."""
-    data = uuid.NAMESPACE_URL.bytes + name.encode("utf-8", "surrogatepass")
-    return f"urn:uuid:{uuid.UUID(bytes=hashlib.sha1(data).digest()[:16], version=5)}"
+    """uuid5 in the URL namespace; unlike uuid.uuid5 it survives lone surrogates in `name`.
+    Written out from the digest directly: building a uuid.UUID costs twice the hashing."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE + name.encode("utf-8", "surrogatepass")).digest())
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest[:16].hex()
+    return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def feed_url(info: FeedInfo, fmt: str) -> str:
@@ -119,6 +126,8 @@ def _clean(text: str | None) -> str:
         raw = text.encode("ascii")
         kept = raw.translate(None, _ASCII_ILLEGAL)
         return (text if len(kept) == len(raw) else kept.decode("ascii")).strip()
+    if text.isprintable() and "\ufffd" not in text:  # printable: no control, surrogate,
+        return text.strip()  # U+FFFE/F; a C scan, twice as fast as the regex
     return _ILLEGAL.sub("", text).strip()
 
 
@@ -133,6 +142,24 @@ def _line(text: str | None, limit: int) -> str:
     if text and _is_clean_line(text):  # names and tags mostly are: nothing to clean
         return _truncate(text, limit)
     return _truncate(" ".join(_clean(text).split()), limit)
+
+
+def _names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Author names as `_line` leaves them, empty ones dropped; clean ones checked at once."""
+    joined = "|".join(names)
+    if (
+        joined.isascii()
+        and joined.isprintable()
+        and "  " not in joined
+        and " |" not in joined
+        and "| " not in joined
+        and joined[:1] != " "
+        and joined[-1:] != " "
+        and "" not in names
+        and (len(joined) <= TITLE_MAX or max(map(len, names)) <= TITLE_MAX)
+    ):
+        return names
+    return tuple(a for a in (_line(n, TITLE_MAX) for n in names) if a)
 
 
 def _title(text: str | None) -> str:
@@ -151,6 +178,8 @@ def _truncate(text: str, limit: int) -> str:
 
 def _url(text: str | None) -> str:
     """Percent-encode what may not appear in an IRI reference (spaces, quotes, brackets...)."""
+    if text and _URL_SAFE.fullmatch(text):  # most URLs: nothing to strip or encode
+        return text
     return quote(_clean(text), safe="/:?#[]@!$&'()*+,;=%~")
 
 
@@ -213,7 +242,7 @@ def prepare_item(e: Entry, upd: datetime | None, pub: datetime | None, when: dat
         published=pub,
         modified=upd,
         updated=when,
-        authors=tuple(a for a in (_line(n, TITLE_MAX) for n in e.authors) if a),
+        authors=_names(tuple(e.authors)),
         tags=_tags(e.extras),
         image=_url(e.image),
         score=score,

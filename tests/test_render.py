@@ -17,7 +17,7 @@ from typing import Any
 
 import feedparser
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from feedbridge.models import Entry, FeedInfo
@@ -591,3 +591,24 @@ def test_the_checker_catches_broken_atom(old: str, new: str, problem: str) -> No
     assert old in VALID
     found = check_atom(VALID.replace(old, new, 1).encode())
     assert any(problem in p for p in found), found
+
+
+_NAME_PARTS = st.sampled_from(["Ann", " ", "  ", "|", "é", "\t", "\x85", "\ufffd", "", "x" * 150])
+
+
+@settings(max_examples=300)
+@given(st.lists(st.lists(_NAME_PARTS, max_size=4).map("".join), max_size=4))
+@example(["Ann", "x" * 301])
+@example(["Ann", ""])
+@example(["Ann ", "Bob"])
+@example(["Ann", "B  b"])
+def test_fast_text_paths_clean_as_the_slow_ones(names: list[str]) -> None:
+    from feedbridge import render
+
+    expected = tuple(a for a in (render._line(n, render.TITLE_MAX) for n in names) if a)
+    assert render._names(tuple(names)) == expected
+    for text in names:
+        assert render._clean(text) == render._ILLEGAL.sub("", text).strip()
+    assert render._urn("feedbridge:s:" + "".join(names)) == (
+        f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'feedbridge:s:' + ''.join(names))}"
+    )

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from feedbridge.errors import ConfigError, FeedbridgeError, ParseError
@@ -23,6 +23,7 @@ from feedbridge.sources.common import (
     clean_text,
     decode,
     html_to_text,
+    parse_html,
     resolve_url,
     sanitize_html,
     shorten,
@@ -94,6 +95,45 @@ def test_sanitizer_removes_active_content_and_absolutizes_links(html: str, expec
 
 def test_sanitizer_drops_relative_links_when_there_is_no_absolute_base() -> None:
     assert sanitize_html('<a href="/x">x</a>', "not a url") == '<a rel="noopener noreferrer">x</a>'
+
+
+_MARKUP_TEXT = st.lists(
+    st.sampled_from([*"a <>&\"'\t\n\r\x00\x0b\x7f\xa0\ufffe", "&amp;", "&nbsp;", "&#0;", "é", "😀"])
+    | st.characters(exclude_categories=("Cs",)),
+    max_size=20,
+).map("".join)
+_ELEMENT_TAGS = st.sampled_from(["p", "li", "span", "h3", "code", "pre", "td", "a", "section"])
+_ELEMENT_ATTRIBUTES = st.sampled_from(["", ' class="x"', ' title="t"', ' lang="en"', " id=i"])
+
+
+@settings(max_examples=300)
+@given(_ELEMENT_TAGS, _ELEMENT_ATTRIBUTES, _MARKUP_TEXT)
+def test_sanitizing_a_text_only_node_equals_nh3(tag: str, attrs: str, text: str) -> None:
+    from selectolax.lexbor import LexborHTMLParser
+
+    from feedbridge.sources.common import node_text, sanitize_node, text_and_html
+
+    node = LexborHTMLParser(f"<body><{tag}{attrs}>{text}</{tag}>").css_first(tag)
+    if node is not None:
+        assert sanitize_node(node, BASE) == sanitize_html(node.html or "", BASE)
+        assert text_and_html(node, BASE) == (node_text(node), sanitize_node(node, BASE))
+
+
+@settings(max_examples=200)
+@given(st.lists(_MARKUP_TEXT | st.sampled_from(["a |b", "x", " y", "t ", "<b>z</b>", ""])))
+@example(["t ", "x"])
+@example(["x", " y"])
+@example(["x", "a  b"])
+@example(["x", "a\tb"])
+@example(["x", "é"])
+def test_texts_of_several_nodes_equal_each_nodes_text(texts: list[str]) -> None:
+    from html import escape
+
+    from feedbridge.sources.common import node_text, node_texts
+
+    items = "".join(f"<li>{t if t.startswith('<b>') else escape(t)}</li>" for t in texts)
+    nodes = parse_html(f"<ul>{items}</ul>".encode()).css("li")
+    assert node_texts(nodes) == [node_text(node) for node in nodes]
 
 
 # --- dates -----------------------------------------------------------------------------------
@@ -520,3 +560,35 @@ def test_an_attribute_field_reads_the_first_match_that_has_the_attribute() -> No
     assert (entry.link, entry.title, entry.key) == ("https://ex.com/p/1", "AB", "top")
     assert entry.authors == ("x", "y")
     assert result.matched == {"id": 1, "title": 1, "link": 1, "author": 1}
+
+
+NESTED = (
+    b'<html><body><div class="list"><div class="c"><a href="/1">One</a><span>ann</span>'
+    b'<div class="c"><a href="/2">Two</a><span>bob</span></div><span>cy</span></div>'
+    b'<div class="c"><b>no link</b></div></div><a href="/out">outside</a></body></html>'
+)
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        # nested items: each reads its own subtree, the inner item's nodes included
+        ({"item": "div.c", "author": "span"}, [("/1", ("ann", "bob", "cy")), ("/2", ("bob",))]),
+        # a selector's ancestors may lie outside the item, as in querySelectorAll
+        ({"item": "div.c", "link": ".list a@href"}, [("/1", ()), ("/2", ())]),
+        # the item itself is a candidate of every field selector
+        ({"item": "a", "link": "a@href", "title": "a"}, [("/1", ()), ("/2", ()), ("/out", ())]),
+        ({"item": "div.list > div.c", "link": "a@href"}, [("/1", ())]),
+    ],
+)
+def test_fields_match_inside_each_item_as_a_query_per_item_would(
+    fields: dict[str, str], expected: list[tuple[str, tuple[str, ...]]]
+) -> None:
+    source = HtmlSource(config("html", **fields))
+    got = [(e.link.removeprefix("https://ex.com"), e.authors) for e in source.extract(page(NESTED))]
+    assert got == expected
+    # the same as querying each item on its own (what the plan replaces)
+    tree = parse_html(NESTED)
+    for item, (_, authors) in zip(tree.css(fields["item"]), expected, strict=False):
+        if "author" in fields:
+            assert tuple(n.text() for n in item.css(fields["author"])) == authors

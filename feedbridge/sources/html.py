@@ -21,11 +21,13 @@ from feedbridge.sources.common import (
     clean_text,
     describe_kind,
     node_text,
+    node_texts,
     parse_errors,
     parse_html,
     resolve_url,
-    sanitize_html,
+    sanitize_node,
     sniff,
+    text_and_html,
 )
 from feedbridge.sources.values import load_timezone, parse_date, parse_score, reference_time
 
@@ -36,6 +38,7 @@ _ATTRIBUTE = re.compile(r"[A-Za-z_:][\w:.-]*")
 _TITLE_ATTRIBUTES = ("title", "aria-label")
 _IMAGE_ATTRIBUTES = ("src", "data-src", "data-lazy-src", "data-original")
 _PROBE = LexborHTMLParser("<p></p>")
+_ANY_LINK = "a[href]"  # an item's link when no link selector is configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +56,13 @@ class Selector:
             return cls(css.strip() or None, attr.strip().lower())
         return cls(spec.strip() or None, None)
 
-    def first(self, item: LexborNode) -> LexborNode | None:
-        """The first node this selector picks inside `item` (that has the attribute, if named)."""
-        node = item if self.css is None else item.css_first(self.css)
-        if node is None or self.attr is None or self.attr in node.attrs:
-            return node
-        return next((node for node in self.every(item) if self.attr in node.attrs), None)
-
-    def every(self, item: LexborNode) -> list[LexborNode]:
-        """Every node this selector picks inside `item`."""
-        return [item] if self.css is None else item.css(self.css)
+    def pick(self, matches: list[LexborNode]) -> LexborNode | None:
+        """The first of an item's matches (that has the attribute, if one is named)."""
+        if not matches:
+            return None
+        if self.attr is None or self.attr in matches[0].attrs:
+            return matches[0]
+        return next((node for node in matches if self.attr in node.attrs), None)
 
     def value(self, node: LexborNode) -> str | None:
         """The attribute when one is named, else the node's visible text."""
@@ -90,6 +90,52 @@ def _valid_selector(css: str) -> bool:
     except SelectolaxError:
         return False
     return True
+
+
+def _matches(
+    tree: LexborHTMLParser, items: list[LexborNode], queries: tuple[str, ...]
+) -> dict[str, list[list[LexborNode]]]:
+    """Each query's matches inside each item (the item itself included), in page order.
+
+    lexbor parses the selector on every call, which costs more than matching it in one item:
+    so each query runs once on the whole page and each match goes to the item it sits in.
+    That is the same set: lexbor, like querySelectorAll, looks for a selector's ancestors
+    beyond the item too. Nested items (a node in two of them) take a query per item instead.
+    """
+    index = {item.mem_id: i for i, item in enumerate(items)}
+    owners: dict[int, int] = {}  # node -> index of the innermost item holding it, or -1
+
+    def owner(node: LexborNode | None) -> int:
+        path = []
+        found: int | None = -1
+        while node is not None:
+            key = node.mem_id
+            found = index.get(key, owners.get(key))
+            if found is not None:
+                break
+            path.append(key)
+            node = node.parent
+        found = -1 if found is None else found
+        for key in path:
+            owners[key] = found
+        return found
+
+    if any(owner(item.parent) >= 0 for item in items):
+        return {css: [item.css(css) for item in items] for css in queries}
+    tables = {}
+    for css in queries:
+        table: list[list[LexborNode]] = [[] for _ in items]
+        for node in tree.css(css):
+            i = index.get(node.mem_id)
+            if i is None:  # most often the parent was seen already
+                parent = node.parent
+                i = owners.get(parent.mem_id) if parent is not None else -1
+                if i is None:
+                    i = owner(parent)
+            if i >= 0:
+                table[i].append(node)
+        tables[css] = table
+    return tables
 
 
 def _link_text(node: LexborNode) -> str:
@@ -133,10 +179,14 @@ class HtmlSource(Source):
                 if selector.css is not None:
                     _check_selector(name, where, selector.css)
                 self._fields[name] = selector
-        # The plan: fields read with one query each, in this order; authors read all matches.
+        # The plan: one query per distinct selector on the whole page (`_matches`), fields
+        # read in this order; authors read all matches, the others the first.
         self._single = tuple((n, sel) for n, sel in self._fields.items() if n != "author")
         self._author = self._fields.get("author")
-        self._queries = tuple(dict.fromkeys(sel.css for _, sel in self._single if sel.css))
+        wanted = [sel.css for sel in self._fields.values()]
+        self._queries = tuple(dict.fromkeys(css for css in wanted if css))
+        if "link" not in self._fields:
+            self._queries += (_ANY_LINK,)
         pattern = getattr(config, "link_pattern", None)
         try:
             self._link_pattern = re.compile(pattern) if pattern else None
@@ -184,8 +234,10 @@ class HtmlSource(Source):
         matched = dict.fromkeys(self._fields, 0)
         now = reference_time(page)
         items = tree.css(self._item)
-        for item in items:
-            self._add_item(item, base, page.url, now, collector, matched)
+        tables = _matches(tree, items, self._queries)
+        for i, item in enumerate(items):
+            found = {css: table[i] for css, table in tables.items()}
+            self._add_item(item, found, base, page.url, now, collector, matched)
         result = collector.result
         if not items and tree.body is not None and tree.body.text(strip=True):
             result.warning = f"item selector {self._item!r} matched nothing on a page with content"
@@ -207,28 +259,32 @@ class HtmlSource(Source):
     def _add_item(
         self,
         item: LexborNode,
+        found: dict[str, list[LexborNode]],
         base: str,
         page_url: str,
         now: datetime,
         out: Collector,
         matched: dict[str, int],
     ) -> None:
+        """One item into `out`; `found` holds each query's matches inside it, in page order."""
         nodes: dict[str, LexborNode] = {}
-        firsts = {css: item.css_first(css) for css in self._queries}  # one query per selector
         for name, selector in self._single:
-            node = item if selector.css is None else firsts[selector.css]
-            if node is not None and selector.attr is not None and selector.attr not in node.attrs:
-                node = selector.first(item)  # a later match may have the attribute
+            node = selector.pick([item] if selector.css is None else found[selector.css])
             if node is not None:
                 nodes[name] = node
                 matched[name] += 1
         authors: list[str] = []
         if self._author is not None:
-            found, authors = self._authors(item, self._author)
-            matched["author"] += found
+            selector = self._author
+            every = [item] if selector.css is None else found[selector.css]
+            if selector.attr is not None:
+                every = [node for node in every if selector.attr in node.attrs]
+            texts = node_texts(every) if selector.attr is None else map(selector.text, every)
+            authors = [text for text in texts if text]
+            matched["author"] += bool(every)
         fields = self._fields
         key = fields["id"].text(nodes["id"]) if "id" in nodes else None
-        link_node, href = self._link(item, nodes)
+        link_node, href = self._link(found, nodes)
         link = resolve_url(href, base) or (page_url if key else None)
         title = fields["title"].text(nodes["title"]) if "title" in nodes else ""
         if not title and link_node is not None:
@@ -249,12 +305,14 @@ class HtmlSource(Source):
         )
 
     def _link(
-        self, item: LexborNode, nodes: dict[str, LexborNode]
+        self, found: dict[str, list[LexborNode]], nodes: dict[str, LexborNode]
     ) -> tuple[LexborNode | None, str | None]:
         selector = self._fields.get("link")
         if selector is None:
-            node = item.css_first("a[href]")
-            return node, node.attributes.get("href") if node is not None else None
+            anchors = found[_ANY_LINK]
+            if not anchors:
+                return None, None
+            return anchors[0], anchors[0].attributes.get("href")
         node = nodes.get("link")
         if node is None:
             return None, None
@@ -266,6 +324,9 @@ class HtmlSource(Source):
 
     def _text_and_html(self, nodes: dict[str, LexborNode], base: str) -> tuple[str, str]:
         summary_node, content_node = nodes.get("summary"), nodes.get("content")
+        field = self._fields.get("summary")
+        if content_node is None and summary_node is not None and field and field.attr is None:
+            return text_and_html(summary_node, base)  # the common case: one node's text and HTML
         summary = ""
         if summary_node is not None:
             summary = self._fields["summary"].text(summary_node)
@@ -275,7 +336,7 @@ class HtmlSource(Source):
         html_field = "content" if content_node is not None else "summary"
         if html_node is None or self._fields[html_field].attr is not None:
             return summary, ""
-        return summary, sanitize_html(html_node.html or "", base)
+        return summary, sanitize_node(html_node, base)
 
     def _date(self, node: LexborNode | None, now: datetime) -> datetime | None:
         if node is None:
@@ -291,13 +352,6 @@ class HtmlSource(Source):
             if moment is not None:
                 return moment
         return None
-
-    def _authors(self, item: LexborNode, selector: Selector) -> tuple[bool, list[str]]:
-        """(whether the selector matched, the author names it found)."""
-        nodes = selector.every(item)
-        if selector.attr is not None:
-            nodes = [node for node in nodes if selector.attr in node.attrs]
-        return bool(nodes), [text for node in nodes if (text := selector.text(node))]
 
     def _image(self, node: LexborNode | None, base: str) -> str | None:
         if node is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
 import warnings
@@ -169,11 +168,11 @@ def parse_date(
 ) -> datetime | None:
     """An aware UTC datetime from ISO 8601, RFC 822, epoch, page text or `fmt`; else None."""
     zone = tz or UTC
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return _from_epoch(float(value))
-    if not isinstance(value, str):
+    if not isinstance(value, str):  # text first: what pages give
+        if value is None or isinstance(value, bool):
+            return None
+        if isinstance(value, int | float):
+            return _from_epoch(float(value))
         return None
     text = clean_text(value)
     if not text or len(text) > 200:
@@ -195,8 +194,10 @@ def parse_date(
 def _exact(text: str) -> datetime | None:
     """The machine-written forms (ISO 8601, RFC 822) without dateutil's guessing, which is slow."""
     if _ISO.match(text):
-        with contextlib.suppress(ValueError):
+        try:
             return datetime.fromisoformat(text)
+        except ValueError:
+            return None
     elif match := _RFC822.match(text):
         return _rfc822(text, match.group(1))
     return None
@@ -229,6 +230,8 @@ _MULTIPLIERS = {"k": 1e3, "m": 1e6, "b": 1e9}
 
 def parse_score(value: Any) -> float | None:
     """The first number in a value: "1,234 points" → 1234, "1.2k" → 1200; None if there is none."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return float(value)  # "86": the common case, what the search below finds too
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
