@@ -4,10 +4,10 @@ feeds, each a row of its own in the same SQLite database and transaction.
 A poll writes its seen keys and marks with one batched statement each (an upsert that writes
 nothing for a key whose score is unchanged and whose expiry is still far enough ahead), and
 its feed as one row of UTF-8 JSON that stays in the database, however long (no file beside
-it). No index on `expires`: it would double the cost of a poll's inserts, and `expire` (once
-an hour) finds the expired rows with a scan that takes no lock, then deletes them by key. Stores of
-the earlier layout (`seen:`, `sent:`, `feed:`, `fver:` rows in diskcache's `Cache` table)
-move over once when opened. Used only by `embedded.py`, always inside its transaction.
+it). No index on `expires`: it would double the cost of a poll's inserts; `expire` finds
+the expired rows with a scan that takes no lock, then deletes them by key. Stores of the
+earlier layout (`seen:`, `sent:`, `feed:`, `fver:` rows in diskcache's `Cache` table) move
+over once when opened. Used only by `embedded.py`, whose transaction holds every write.
 """
 
 from __future__ import annotations
