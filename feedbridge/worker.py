@@ -29,7 +29,7 @@ from feedbridge.notify import Notifier, RoundResult, entry_notice
 from feedbridge.pipeline import TargetView, decide
 from feedbridge.scheduler import first_due, next_due
 from feedbridge.sources import Fetcher, Source
-from feedbridge.sources.common import describe_skipped
+from feedbridge.sources.collect import describe_skipped
 from feedbridge.store import Lease, LeaseLost, PollOutcome, SourceState, Store
 
 if TYPE_CHECKING:
