@@ -27,7 +27,7 @@ from feedbridge.server import HEARTBEAT_STALE, create_app
 from feedbridge.store import Store
 
 log = logging.getLogger("feedbridge")
-GC_YOUNG = 20_000  # allocations between young collections (Python: 700)
+GC_YOUNG = 50_000  # allocations between young collections (Python: 700)
 
 
 def serve(config: Config, open_store: Callable[[], Store]) -> None:
