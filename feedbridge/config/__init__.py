@@ -1,5 +1,6 @@
-"""Configuration: field types and their checks (`fields`), typed models (`models`), loading with
-every error by key path (`loading`), and the redacted summary `feedbridge check` prints (`summary`)."""
+"""Configuration: field types and their checks (`fields`), typed models (`models`), loading
+with every error by key path (`loading`), the redacted summary `feedbridge check` prints
+(`summary`)."""
 
 from feedbridge.config.fields import (
     AbsoluteUrl,
