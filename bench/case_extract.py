@@ -63,7 +63,8 @@ def bs4_html_source(body: bytes, parser: str) -> list[Any]:
     from bs4 import BeautifulSoup
 
     from feedbridge.models import Entry
-    from feedbridge.sources.common import clean_text, sanitize_html, shorten
+    from feedbridge.sources.markup import sanitize_html
+    from feedbridge.sources.text import clean_text, shorten
 
     soup = BeautifulSoup(body, parser)
     out = []

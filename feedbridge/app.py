@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 from feedbridge.browser import BrowserPool, BrowserSettings
+from feedbridge.channel import Channel
 from feedbridge.config import Config
 from feedbridge.errors import ConfigError, StoreError
 from feedbridge.feeds import FeedBoard, Publisher
 from feedbridge.filters import EntryFilter
 from feedbridge.http import HttpClient, HttpSettings
 from feedbridge.metrics import Metrics
-from feedbridge.notify import Channel, Notifier
+from feedbridge.notify import Notifier
 from feedbridge.server import SourceInfo
 from feedbridge.sources import Source, build_source
 from feedbridge.store import Store, open_store

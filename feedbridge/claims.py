@@ -9,11 +9,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from feedbridge.errors import StoreError
+from feedbridge.outcome import PollReport
 from feedbridge.sources import Source
 from feedbridge.store import Lease, LeaseLost
 
 if TYPE_CHECKING:
-    from feedbridge.worker import PollReport, Worker
+    from feedbridge.worker import Worker
 
 log = logging.getLogger("feedbridge.worker")
 
@@ -59,8 +60,6 @@ async def claim_loop(worker: Worker, stop: asyncio.Event) -> None:
 async def poll_leased(worker: Worker, source: Source, lease: Lease | None) -> PollReport:
     """Poll under `lease`, renewing it every third of its length; a lease lost while
     fetching cancels the poll (the new holder polls instead)."""
-    from feedbridge.worker import PollReport  # at run time: worker imports this module
-
     if lease is None:
         return await worker.poll(source)
     task = asyncio.create_task(worker.poll(source, lease=lease))

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
-import logging
 import os
-import signal
-import socket
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 import httpx
-import uvicorn
-
-try:
-    import uvloop
-except ImportError:  # pragma: no cover - Windows
-    uvloop = None  # type: ignore[assignment]
 
 from feedbridge.app import (
     build_sources,
@@ -60,15 +49,12 @@ from feedbridge.operations import (
     once_exit_code,
 )
 from feedbridge.preview import extract_once, report
-from feedbridge.server import HEARTBEAT_STALE, create_app, opml
+from feedbridge.server import opml
 from feedbridge.sources import build_source
 from feedbridge.store import Store, open_store
 from feedbridge.store.embedded import open_embedded
 from feedbridge.templates import SAMPLE_ENTRY, entry_message
 from feedbridge.wording import plural
-
-log = logging.getLogger("feedbridge")
-GC_YOUNG = 50_000  # allocations between young collections (Python: 700)
 
 
 def _store_or_exit(config: Config) -> Store:
@@ -78,12 +64,6 @@ def _store_or_exit(config: Config) -> Store:
     except StoreError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_STORE)
-
-
-def _shown_state(store: Store, name: str) -> dict[str, object]:
-    """A source's state for the index page; empty (shown "pending") before its first poll."""
-    state = store.source_state(name)
-    return state.to_dict() if state.last_poll is not None else {}
 
 
 def resolve_config_path(option: str | None) -> Path | None:
@@ -107,98 +87,6 @@ def _load(option: str | None) -> Config:
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_CONFIG)
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: feedbridge stops server and worker together.
-    `up` is set once it listens."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.up = asyncio.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.up.set()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-async def _run(config: Config) -> None:
-    async with runtime(config, _store_or_exit(config)) as rt:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        tasks: list[asyncio.Task[Any]] = []
-        server: _Server | None = None
-        if config.server.enabled:
-            token = config.server.token.get_secret_value() if config.server.token else None
-
-            def alive() -> bool:
-                if time.time() - rt.worker.heartbeat > HEARTBEAT_STALE:
-                    return False
-                try:
-                    rt.store.ping()
-                except StoreError:
-                    return False
-                return True
-
-            app = create_app(
-                rt.board,
-                lambda: source_infos(rt.worker.sources),
-                base_url=config.server.base_url,
-                token=token,
-                alive=alive,
-                source_state=lambda name: _shown_state(rt.store, name),
-                metrics=rt.metrics,
-            )
-            server = _Server(
-                uvicorn.Config(
-                    app,
-                    host=config.server.host,
-                    port=config.server.port,
-                    log_level="warning",
-                    lifespan="off",
-                    access_log=False,
-                    timeout_graceful_shutdown=1,  # a slow reader must not hold up the stop
-                )
-            )
-            tasks.append(asyncio.create_task(server.serve()))
-            if config.server.base_url_derived:
-                log.info(
-                    "server.base_url not set: feed links use the server's address; set it to "
-                    "the address your readers use",
-                    extra={"base_url": config.server.base_url},
-                )
-            log.info(
-                "serving",
-                extra={
-                    "url": f"http://{config.server.host}:{config.server.port}",
-                    "feeds": f"{config.server.base_url}/feeds/",
-                },
-            )
-            # the stored feeds are served first; then every source's schedule is read
-            up = asyncio.create_task(server.up.wait())
-            await asyncio.wait([up, tasks[-1]], return_when=asyncio.FIRST_COMPLETED)
-            up.cancel()
-            await rt.metrics.settle()  # every source's series, between the first requests
-        gc.collect()
-        gc.freeze()  # imports and configured sources live for good: out of full collections
-        # A poll's parse tree and entries live for thousands of allocations: collected young
-        # at 700 they were promoted and traversed again by the older generations' collections.
-        gc.set_threshold(GC_YOUNG, 20, 20)
-        work = rt.worker.run_forever if config.worker.enabled else rt.worker.serve_only
-        tasks.append(asyncio.create_task(work(stop)))
-        await stop.wait()
-        log.info("stopping")
-        if rt.browser is not None:  # a page load in progress is cancelled, not waited for
-            await rt.browser.aclose()
-        if server is not None:
-            server.should_exit = True
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @click.group()
@@ -228,10 +116,9 @@ def _setup(ctx: click.Context) -> Config:
 def run(ctx: click.Context) -> None:
     """Poll every source on its schedule and serve the feeds, until SIGTERM."""
     config = _setup(ctx)
-    if uvloop is not None:
-        uvloop.run(_run(config))
-    else:  # pragma: no cover - Windows
-        asyncio.run(_run(config))
+    from feedbridge.runner import serve  # uvicorn and uvloop load for `run` only
+
+    serve(config, lambda: _store_or_exit(config))
     exit_leaving_abandoned_threads()
 
 

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from feedbridge.config import Config
 from feedbridge.errors import EXIT_FAILED, EXIT_OK, ConfigError
 from feedbridge.notify import RoundResult
+from feedbridge.outcome import PollReport
 from feedbridge.store import open_store
 from feedbridge.wording import plural
-from feedbridge.worker import PollReport
 
 log = logging.getLogger("feedbridge")
 

@@ -10,7 +10,7 @@ from feedbridge.health import status_of
 from feedbridge.http import HttpClient, HttpSettings
 from feedbridge.models import Entry
 from feedbridge.sources import Source
-from feedbridge.sources.common import Extraction, describe_skipped
+from feedbridge.sources.collect import Extraction, describe_skipped
 from feedbridge.wording import plural
 
 

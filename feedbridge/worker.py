@@ -21,16 +21,16 @@ from feedbridge import claims
 from feedbridge.errors import FeedbridgeError, FetchError, StoreError
 from feedbridge.feeds import Publisher
 from feedbridge.filters import EntryFilter
-from feedbridge.health import health_after_failure, health_after_success
 from feedbridge.http import HttpClient
 from feedbridge.metrics import Metrics
 from feedbridge.models import Entry, HealthEvent
-from feedbridge.notify import Notifier, RoundResult, entry_notice
+from feedbridge.notify import Notifier, RoundResult
+from feedbridge.outcome import PollReport, extracted_poll, failed_poll, unchanged_poll
 from feedbridge.pipeline import TargetView, decide
 from feedbridge.scheduler import first_due, next_due
 from feedbridge.sources import Fetcher, Source
-from feedbridge.sources.common import describe_skipped
-from feedbridge.store import KnownFeed, Lease, LeaseLost, PollOutcome, SourceState, Store
+from feedbridge.sources.collect import describe_skipped
+from feedbridge.store import KnownFeed, Lease, LeaseLost, PollOutcome, Store
 
 if TYPE_CHECKING:
     from feedbridge.browser import BrowserPool
@@ -40,25 +40,6 @@ log = logging.getLogger("feedbridge.worker")
 DELIVERY_TICK = 5.0
 EXPIRE_EVERY = 3600.0
 STOP_GRACE = 1.0  # after a stop, in-flight deliveries get this long; polls are cut at once
-
-
-@dataclass
-class PollReport:
-    source: str
-    ok: bool
-    changed: bool = False
-    entries: int = 0
-    new: int = 0
-    queued: int = 0
-    error: str | None = None
-    seconds: float = 0.0
-    retry_after: float | None = None
-    failures: int = 0  # failed polls in a row, for the scheduler's backoff
-    skipped: str = ""  # items that did not become entries, by reason: "1 no title or content"
-    warning: str | None = None  # the poll worked but found something wrong (`once` exits 1)
-    next_due: float | None = None  # epoch seconds of the next poll, as a shared store keeps it
-    lease_lost: bool = False  # the outcome was not written: another worker took the source
-    unchanged: bool = False  # not modified (304) or the very same body: nothing was read
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,23 +166,11 @@ class Worker:
         if source.identity():
             state["upstream"] = source.identity()
         if entries is None:
-            health = health_after_success(state, f"source {source.name}", now)
-            health.state["last_success"] = now.timestamp()
-            if health.state.get("warning") and health.state["status"] == "ok":
-                health.state["status"] = "warning"  # the page is unchanged, so is its problem
-            due = self._next_due(source, 0, None)
-            self._save(
-                source, PollOutcome(SourceState.from_dict(health.state), due), health.event, lease
-            )
+            written = unchanged_poll(source, state, now, self._next_due(source, 0, None))
+            self._save(source, written.outcome, written.event, lease)
             log.debug("poll unchanged", extra={"source": source.name})
-            return PollReport(
-                source.name,
-                ok=True,
-                seconds=time.monotonic() - started,
-                next_due=due,
-                unchanged=True,
-                warning=health.state.get("warning"),
-            )
+            written.report.seconds = time.monotonic() - started
+            return written.report
         extraction, source.last_extraction = source.last_extraction, None
         warning = extraction.warning if extraction else None
         report = self._apply(source, entries, state, now, lease, warning)
@@ -272,60 +241,26 @@ class Worker:
             first_run_latest=config.first_run_latest,
             now=now,
         )
-        health = health_after_success(state, f"source {name}", now, empty=decision.empty)
-        new_state = health.state
-        new_state["last_success"] = now.timestamp()
-        warning = warning and f"source {name!r} ({source.url}): {warning}"
-        new_state["warning"] = warning
-        if warning and new_state["status"] == "ok":
-            new_state["status"] = "warning"
-        new_state["last_count"] = len(entries)
-        changed = [e.to_dict() for e in decision.feed] != [e.to_dict() for e in view.feed]
-        if changed and not decision.empty:
-            new_state["feed_changed_at"] = time.time()
-        else:
-            changed = False
-        stamp = now.timestamp()
-        notices = [
-            entry_notice(target, entry, stamp)
-            for target, owed in decision.deliveries.items()
-            for entry in owed
-        ]
-        due = self._next_due(source, 0, None)
-        outcome = PollOutcome(
-            state=SourceState.from_dict(new_state),
-            next_due=due,
-            feed=decision.feed if changed else None,
-            seen=[] if decision.empty else entries,
-            seen_before=view.seen,
-            notices=notices,
-            suppressed=decision.suppressed,
-            first_cycle=decision.first_cycle,
-        )
-        version = self._save(source, outcome, health.event, lease)
+        written = extracted_poll(
+            source, entries, state, view, decision, now,
+            due=self._next_due(source, 0, None), changed_at=time.time(), warning=warning,
+        )  # fmt: skip
+        report = written.report
+        version = self._save(source, written.outcome, written.event, lease)
         if decision.empty:
             log.warning(
                 "source yielded no entries, keeping last feed",
                 extra={"source": name, "url": source.url},
             )
-        if warning:
-            log.warning("poll warning", extra={"source": name, "warning": warning})
-        if changed:
-            self.publisher.publish(source, decision.feed, new_state["feed_changed_at"])
+        if report.warning:
+            log.warning("poll warning", extra={"source": name, "warning": report.warning})
+        if report.changed:
+            self.publisher.publish(source, decision.feed, written.state["feed_changed_at"])
             if version is not None:
                 self.board.versions[name] = version
-        if notices:
+        if written.outcome.notices:
             self._wake.set()
-        return PollReport(
-            name,
-            ok=True,
-            changed=changed,
-            entries=len(entries),
-            new=len(decision.new),
-            queued=len(notices),
-            next_due=due,
-            warning=warning or None,
-        )
+        return report
 
     def _known(self, name: str) -> KnownFeed | None:
         """The feed on the board, when the board knows which stored version it is (this
@@ -342,35 +277,17 @@ class Worker:
         started: float,
         lease: Lease | None,
     ) -> PollReport:
-        message = (
-            str(exc)
-            if isinstance(exc, FeedbridgeError)
-            else (
-                f"source {source.name!r} ({source.url}): internal error {type(exc).__name__}: {exc}"
-            )
-        )
-        retry_after = exc.retry_after if isinstance(exc, FetchError) else None
-        health = health_after_failure(
-            state, f"source {source.name}", message, now, self.failure_threshold
-        )
-        health.state["retry_after"] = retry_after
-        failures = int(health.state["failures"])
-        due = self._next_due(source, failures, retry_after)
-        self._save(
-            source, PollOutcome(SourceState.from_dict(health.state), due), health.event, lease
-        )
+        written = failed_poll(
+            source, state, exc, now, self.failure_threshold,
+            lambda failures, retry_after: self._next_due(source, failures, retry_after),
+        )  # fmt: skip
+        self._save(source, written.outcome, written.event, lease)
         log.warning(
-            "poll failed", extra={"source": source.name, "url": source.url, "error": message}
+            "poll failed",
+            extra={"source": source.name, "url": source.url, "error": written.report.error},
         )
-        return PollReport(
-            source.name,
-            ok=False,
-            error=message,
-            seconds=time.monotonic() - started,
-            retry_after=retry_after,
-            failures=failures,
-            next_due=due,
-        )
+        written.report.seconds = time.monotonic() - started
+        return written.report
 
     def _save(
         self, source: Source, outcome: PollOutcome, event: HealthEvent | None, lease: Lease | None

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from feedbridge.channel import Channel
 from feedbridge.durations import parse_digest
 from feedbridge.models import Entry, HealthEvent
-from feedbridge.notify import Channel, Notifier, entry_notice
+from feedbridge.notify import Notifier, entry_notice
 from feedbridge.store import EmbeddedStore as Store
 from tests.conftest import DATA, Receiver, run_cli
 from tests.test_notify import Clock, papers

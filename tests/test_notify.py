@@ -17,9 +17,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from werkzeug import Response
 
+from feedbridge.channel import Channel
 from feedbridge.durations import parse_digest
 from feedbridge.models import Entry, HealthEvent
-from feedbridge.notify import Channel, Notifier, entry_notice, next_fire
+from feedbridge.notify import Notifier, entry_notice, next_fire
 from feedbridge.sources.hf_papers import HfPapersSource
 from feedbridge.store import EmbeddedStore as Store
 from feedbridge.templates import Templates

@@ -19,19 +19,12 @@ from hypothesis import strategies as st
 from feedbridge.errors import ConfigError, FeedbridgeError, ParseError
 from feedbridge.models import Page
 from feedbridge.sources.base import Source
-from feedbridge.sources.common import (
-    clean_text,
-    decode,
-    html_to_text,
-    parse_html,
-    resolve_url,
-    sanitize_html,
-    shorten,
-    sniff,
-)
+from feedbridge.sources.decoding import decode, parse_html, sniff
 from feedbridge.sources.feed import FeedSource
 from feedbridge.sources.html import HtmlSource
 from feedbridge.sources.jsonapi import JsonSource
+from feedbridge.sources.markup import html_to_text, resolve_url, sanitize_html
+from feedbridge.sources.text import clean_text, shorten
 from feedbridge.sources.values import parse_date, parse_score
 
 BASE = "https://ex.com/a/page.html"
@@ -111,7 +104,7 @@ _ELEMENT_ATTRIBUTES = st.sampled_from(["", ' class="x"', ' title="t"', ' lang="e
 def test_sanitizing_a_text_only_node_equals_nh3(tag: str, attrs: str, text: str) -> None:
     from selectolax.lexbor import LexborHTMLParser
 
-    from feedbridge.sources.common import node_text, sanitize_node, text_and_html
+    from feedbridge.sources.markup import node_text, sanitize_node, text_and_html
 
     node = LexborHTMLParser(f"<body><{tag}{attrs}>{text}</{tag}>").css_first(tag)
     if node is not None:
@@ -129,7 +122,7 @@ def test_sanitizing_a_text_only_node_equals_nh3(tag: str, attrs: str, text: str)
 def test_texts_of_several_nodes_equal_each_nodes_text(texts: list[str]) -> None:
     from html import escape
 
-    from feedbridge.sources.common import node_text, node_texts
+    from feedbridge.sources.markup import node_text, node_texts
 
     items = "".join(f"<li>{t if t.startswith('<b>') else escape(t)}</li>" for t in texts)
     nodes = parse_html(f"<ul>{items}</ul>".encode()).css("li")
@@ -539,10 +532,10 @@ _TRICKY = st.text(
 @settings(max_examples=300)
 @given(_TRICKY)
 def test_fast_text_checks_agree_with_the_regexes(text: str) -> None:
-    from feedbridge.sources import common
+    from feedbridge.sources import text as textmod
 
-    assert common.drop_controls(text) == common._CONTROL.sub("", text)
-    assert common._has_special(text) == bool(common._SPECIAL.search(text))
+    assert textmod.drop_controls(text) == textmod._CONTROL.sub("", text)
+    assert textmod._has_special(text) == bool(textmod._SPECIAL.search(text))
     assert clean_text(clean_text(text)) == clean_text(text)  # so cleaned text is not cleaned twice
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from jinja2 import UndefinedError
 
+from feedbridge.channel import Channel, service_format
 from feedbridge.config import load_config, secret_fragments
 from feedbridge.durations import parse_digest
 from feedbridge.errors import ConfigError
 from feedbridge.logs import setup_logging
-from feedbridge.notify import Channel, Notifier, entry_notice, service_format
+from feedbridge.notify import Notifier, entry_notice
 from feedbridge.store import EmbeddedStore as Store
 from feedbridge.templates import (
     FORMATS,

@@ -1,35 +1,38 @@
-"""Configuration: typed models (`models`), loading with every error by key path (`loading`),
-and the redacted summary `feedbridge check` prints (`summary`)."""
+"""Configuration: field types and their checks (`fields`), typed models (`models`), loading
+with every error by key path (`loading`), the redacted summary `feedbridge check` prints
+(`summary`)."""
 
+from feedbridge.config.fields import (
+    AbsoluteUrl,
+    BaseUrl,
+    Duration,
+    FirstRun,
+    JmesPath,
+    Name,
+    Pattern,
+    Positive,
+    Size,
+    Template,
+    mask_url,
+)
 from feedbridge.config.loading import adhoc_source_config, load_config
 from feedbridge.config.models import (
     _KINDS,
-    AbsoluteUrl,
-    BaseUrl,
     BrowserConfig,
     Config,
-    Duration,
     FeedConfig,
-    FirstRun,
     HfPapersConfig,
     HtmlConfig,
     HttpConfig,
-    JmesPath,
     JsonConfig,
-    Name,
     OutputConfig,
-    Pattern,
-    Positive,
     ServerConfig,
-    Size,
     SourceBase,
     SourceConfig,
     StorageConfig,
     TargetConfig,
-    Template,
     WorkerConfig,
     default_config,
-    mask_url,
 )
 from feedbridge.config.summary import redacted_summary, secret_fragments
 

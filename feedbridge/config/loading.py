@@ -18,11 +18,9 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from feedbridge.config.models import (
-    _ENV_VAR,
     _KINDS,
     Config,
     HttpConfig,
-    Loc,
     OutputConfig,
     ServerConfig,
     SourceBase,
@@ -33,6 +31,10 @@ from feedbridge.config.models import (
 )
 from feedbridge.errors import ConfigError
 from feedbridge.templates import FORMATS, Templates, check_templates
+
+Loc = tuple[str | int, ...]
+
+_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class _Problems:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import codecs
-import contextlib
-import functools
-import logging
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
-import jmespath
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,171 +20,29 @@ from pydantic import (
     model_validator,
 )
 
+from feedbridge.config.fields import (
+    AbsoluteUrl,
+    BaseUrl,
+    Duration,
+    FirstRun,
+    JmesPath,
+    Name,
+    Pattern,
+    Positive,
+    Size,
+    Template,
+    check_apprise_urls,
+    check_digest,
+    check_encoding,
+    check_interval,
+    check_regex,
+    check_zone,
+)
 from feedbridge.durations import (
     DigestSpec,
     format_duration,
     parse_digest,
-    parse_duration,
-    parse_size,
-    parse_zone,
 )
-from feedbridge.filters import compile_pattern  # pure; shared so load and use agree
-
-if TYPE_CHECKING:
-    import jinja2
-
-Loc = tuple[str | int, ...]
-
-_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def _min_interval(value: timedelta) -> timedelta:
-    if value < timedelta(seconds=10):
-        raise ValueError(f'must be at least 10s, got "{format_duration(value)}"')
-    return value
-
-
-def _matching(pattern: str, problem: str) -> AfterValidator:
-    """A validator that `pattern` matches the whole string; `problem` formats the value."""
-    regex = re.compile(pattern)
-
-    def check(value: str) -> str:
-        if not regex.fullmatch(value):
-            raise ValueError(problem.format(value))
-        return value
-
-    return AfterValidator(check)
-
-
-def _encoding(value: str) -> str:
-    try:
-        codecs.lookup(value)
-    except LookupError:
-        raise ValueError(f'unknown encoding "{value}"') from None
-    return value
-
-
-def _jmespath(value: str) -> str:
-    try:
-        jmespath.compile(value)
-    except jmespath.exceptions.JMESPathError as exc:
-        detail = str(exc).splitlines()[0].rstrip(":").removesuffix(", for expression")
-        detail = re.sub(r"^(invalid|bad) jmespath expression: ", "", detail, flags=re.IGNORECASE)
-        raise ValueError(f'invalid JMESPath expression "{value}": {detail}') from None
-    return value
-
-
-@functools.cache
-def _jinja() -> jinja2.Environment:
-    import jinja2
-
-    return jinja2.Environment()
-
-
-def _template(value: str) -> str:
-    import jinja2  # here, not at the top: a config without targets never loads Jinja2
-
-    try:
-        _jinja().parse(value)
-    except jinja2.TemplateSyntaxError as exc:
-        raise ValueError(f"invalid template (line {exc.lineno}): {exc.message or exc}") from None
-    return value
-
-
-def _digest(value: str) -> str:
-    parse_digest(value)
-    return value
-
-
-def _zone(value: str) -> str:
-    parse_zone(value)
-    return value
-
-
-def _regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f'invalid regex "{value}": {exc}') from None
-    return value
-
-
-def _pattern(value: str) -> str:
-    """A word, or `/regex/flags`, checked with the very parser the filters use."""
-    if not value.strip():
-        raise ValueError("must not be empty")
-    try:
-        compile_pattern(value)
-    except re.error as exc:
-        raise ValueError(f'invalid regex "{value}": {exc}') from None
-    return value
-
-
-@contextlib.contextmanager
-def _quiet_apprise() -> Iterator[None]:
-    """Apprise logs rejected URLs verbatim, secrets included; silence it while parsing."""
-    log = logging.getLogger("apprise")
-    was_disabled, log.disabled = log.disabled, True
-    try:
-        yield
-    finally:
-        log.disabled = was_disabled
-
-
-def _apprise_masked(url: str) -> list[str]:
-    """Apprise's privacy form of each service it parses from `url`; empty if it parses none."""
-    import apprise  # here, not at the top: start-up without targets never loads Apprise
-
-    app = apprise.Apprise()
-    with _quiet_apprise():
-        app.add(url)
-        # apprise's url() is untyped
-        return [str(service.url(privacy=True)) for service in app]  # type: ignore[no-untyped-call]
-
-
-def mask_url(url: str) -> str:
-    """An Apprise URL with its secrets masked, or `scheme://***` if Apprise cannot parse it."""
-    masked = _apprise_masked(url)
-    if masked:
-        return ", ".join(masked)
-    scheme, sep, _ = url.partition("://")
-    return f"{scheme}://***" if sep else "***"
-
-
-def _apprise_urls(urls: list[SecretStr]) -> list[SecretStr]:
-    for url in urls:
-        found = _apprise_masked(url.get_secret_value())
-        if not found:
-            raise ValueError(f"not a valid Apprise URL ({mask_url(url.get_secret_value())})")
-        if len(found) > 1:
-            raise ValueError(f"{len(found)} Apprise URLs in one string; give a list of strings")
-    return urls
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-Size = Annotated[int, BeforeValidator(parse_size)]
-Name = Annotated[
-    str,
-    _matching(
-        r"[a-z0-9][a-z0-9._-]{0,63}",
-        'invalid name "{}" (lowercase letters, digits, ".", "_", "-"; at most 64)',
-    ),
-]
-AbsoluteUrl = Annotated[
-    str, _matching(r"https?://[^/?#\s]+[^\s]*", 'must be an absolute http(s) URL, got "{}"')
-]
-BaseUrl = Annotated[AbsoluteUrl, AfterValidator(lambda v: v.rstrip("/"))]
-FirstRun = Annotated[
-    str,
-    _matching(
-        r"baseline|notify|latest:[1-9]\d*",
-        'invalid first_run "{}" (use baseline, notify or latest:N, N >= 1)',
-    ),
-]
-JmesPath = Annotated[str, AfterValidator(_jmespath)]
-Template = Annotated[str, AfterValidator(_template)]
-Pattern = Annotated[str, AfterValidator(_pattern)]
-Positive = Annotated[int, Field(ge=1)]
 
 
 class _Model(BaseModel):
@@ -306,7 +158,7 @@ class SourceBase(_Model):
     name: Name
     kind: str
     title: str | None = None
-    interval: Annotated[Duration, AfterValidator(_min_interval)] = timedelta(minutes=30)
+    interval: Annotated[Duration, AfterValidator(check_interval)] = timedelta(minutes=30)
     jitter: Annotated[float, Field(ge=0, le=0.5)] = 0.1
     first_run: FirstRun = "baseline"
     keep: Annotated[int, Field(ge=1, le=10_000)] = 200
@@ -363,8 +215,8 @@ class _ItemFields(SourceBase):
     score: str | None = None
     id: str | None = None
     date_format: str | None = None
-    timezone: Annotated[str, AfterValidator(_zone)] | None = None
-    link_pattern: Annotated[str, AfterValidator(_regex)] | None = None
+    timezone: Annotated[str, AfterValidator(check_zone)] | None = None
+    link_pattern: Annotated[str, AfterValidator(check_regex)] | None = None
     limit: Positive | None = None
 
     @property
@@ -388,7 +240,7 @@ class HtmlConfig(_ItemFields):
     url: AbsoluteUrl
     item: str
     fetch: Literal["http", "browser"] = "http"
-    encoding: Annotated[str, AfterValidator(_encoding)] | None = None
+    encoding: Annotated[str, AfterValidator(check_encoding)] | None = None
     wait_for: str | None = None  # CSS selector; default: `item`
     wait: Duration = timedelta(seconds=15)
     scroll: Annotated[int, Field(ge=0, le=50)] = 0
@@ -457,7 +309,7 @@ class TargetConfig(_Model):
         list[SecretStr],
         BeforeValidator(lambda v: [v] if isinstance(v, str) else v),
         Field(min_length=1),
-        AfterValidator(_apprise_urls),
+        AfterValidator(check_apprise_urls),
     ]
     sources: Annotated[list[str], Field(min_length=1)] | None = None
     min_score: float | None = None
@@ -469,7 +321,7 @@ class TargetConfig(_Model):
     body: Template | None = None
     digest_title: Template | None = None
     digest_body: Template | None = None
-    digest: Annotated[str, AfterValidator(_digest)] | None = None
+    digest: Annotated[str, AfterValidator(check_digest)] | None = None
     digest_empty: bool = False
     top: Positive | None = None
     max_per_hour: Positive | None = None

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlsplit
 
+from feedbridge.config.fields import mask_url
 from feedbridge.config.models import (
     Config,
     HfPapersConfig,
     SourceConfig,
     TargetConfig,
-    mask_url,
 )
 from feedbridge.durations import (
     format_duration,

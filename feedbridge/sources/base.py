@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from feedbridge.models import Entry, Page
-from feedbridge.sources.common import Extraction
+from feedbridge.sources.collect import Extraction
 
 
 class Fetcher(Protocol):

@@ -13,20 +13,10 @@ import feedparser
 from feedbridge.errors import ParseError
 from feedbridge.models import Entry, Page
 from feedbridge.sources.base import Source
-from feedbridge.sources.common import (
-    Collector,
-    Extraction,
-    as_text,
-    clean_text,
-    describe_kind,
-    html_to_text,
-    load_json,
-    parse_errors,
-    resolve_url,
-    sanitize_html,
-    shorten,
-    sniff,
-)
+from feedbridge.sources.collect import Collector, Extraction, parse_errors
+from feedbridge.sources.decoding import describe_kind, load_json, sniff
+from feedbridge.sources.markup import html_to_text, resolve_url, sanitize_html
+from feedbridge.sources.text import as_text, clean_text, shorten
 from feedbridge.sources.values import parse_date
 
 _TITLE_FROM_SUMMARY = 100

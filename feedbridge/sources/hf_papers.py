@@ -16,7 +16,8 @@ from selectolax.lexbor import LexborHTMLParser
 from feedbridge.errors import FetchError, ParseError
 from feedbridge.models import Entry, Page
 from feedbridge.sources.base import Fetcher, Source
-from feedbridge.sources.common import parse_errors, parse_html
+from feedbridge.sources.collect import parse_errors
+from feedbridge.sources.decoding import parse_html
 
 log = logging.getLogger("feedbridge.sources.hf_papers")
 

@@ -15,20 +15,16 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 from feedbridge.errors import ConfigError, ParseError
 from feedbridge.models import Entry, Page
 from feedbridge.sources.base import Source
-from feedbridge.sources.common import (
-    Collector,
-    Extraction,
-    clean_text,
-    describe_kind,
+from feedbridge.sources.collect import Collector, Extraction, parse_errors
+from feedbridge.sources.decoding import describe_kind, parse_html, sniff
+from feedbridge.sources.markup import (
     node_text,
     node_texts,
-    parse_errors,
-    parse_html,
     resolve_url,
     sanitize_node,
-    sniff,
     text_and_html,
 )
+from feedbridge.sources.text import clean_text
 from feedbridge.sources.values import load_timezone, parse_date, parse_score, reference_time
 
 log = logging.getLogger("feedbridge.sources.html")

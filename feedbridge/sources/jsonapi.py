@@ -14,18 +14,10 @@ from jmespath.parser import ParsedResult
 from feedbridge.errors import ConfigError, ParseError
 from feedbridge.models import Entry, Page
 from feedbridge.sources.base import Source
-from feedbridge.sources.common import (
-    Collector,
-    Extraction,
-    as_text,
-    clean_text,
-    html_to_text,
-    load_json,
-    looks_like_html,
-    parse_errors,
-    resolve_url,
-    sanitize_html,
-)
+from feedbridge.sources.collect import Collector, Extraction, parse_errors
+from feedbridge.sources.decoding import load_json
+from feedbridge.sources.markup import html_to_text, looks_like_html, resolve_url, sanitize_html
+from feedbridge.sources.text import as_text, clean_text
 from feedbridge.sources.values import load_timezone, parse_date, parse_score, reference_time
 
 FIELDS = ("id", "title", "link", "summary", "content", "date", "author", "image", "score")

@@ -15,7 +15,7 @@ from dateutil.relativedelta import relativedelta
 
 from feedbridge.errors import ConfigError
 from feedbridge.models import Page
-from feedbridge.sources.common import as_text, clean_text
+from feedbridge.sources.text import as_text, clean_text
 
 # --- dates ----------------------------------------------------------------------------------
 

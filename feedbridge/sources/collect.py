@@ -1,0 +1,158 @@
+"""Items to entries: the Collector keys, cleans, dedups and counts what one extract found."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from feedbridge.errors import FeedbridgeError, ParseError
+from feedbridge.models import Entry
+from feedbridge.sources.text import clean_text, shorten
+
+TITLE_LIMIT = 300
+
+
+def _same(text: str) -> str:
+    return text
+
+
+@dataclass(slots=True)
+class Extraction:
+    """What one extract found: entries, skipped items by reason, per-field match counts."""
+
+    entries: list[Entry] = field(default_factory=list)
+    items: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    matched: dict[str, int] = field(default_factory=dict)
+    title: str = ""
+    link: str = ""
+    # wrong though not an error (a selector that matched nothing on a page with content):
+    # the worker shows it in the source's status and `once` exits 1
+    warning: str | None = None
+    scripted: bool = False  # the page has <script> elements: its items may come from them
+
+
+def content_key(title: str, text: str) -> str:
+    """The last-resort key of an item with neither id nor link: a hash of what it says."""
+    digest = hashlib.sha256(f"{clean_text(title)}\n{clean_text(text)}".encode("utf-8", "replace"))
+    return f"sha256:{digest.hexdigest()[:32]}"
+
+
+def describe_skipped(skipped: Mapping[str, int]) -> str:
+    """Skipped items as words, most common first: "2 no link, 1 duplicate"."""
+    ranked = sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{count} {reason}" for reason, count in ranked if count)
+
+
+class Collector:
+    """Builds entries in page order, skipping (and counting) items without link, title or key.
+
+    With `linkless=True` (feeds) an item needs only a title or content: it is keyed by its
+    id, else its link, else a hash of its title and content.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        limit: int | None = None,
+        link_pattern: re.Pattern[str] | None = None,
+        linkless: bool = False,
+    ) -> None:
+        self.source = source
+        self.limit = limit
+        self.link_pattern = link_pattern
+        self.linkless = linkless
+        self.result = Extraction()
+        self._keys: set[str] = set()
+
+    def skip(self, reason: str) -> None:
+        """Count one item left out, by reason ("no link", "no title", "duplicate", ...)."""
+        self.result.skipped[reason] += 1
+
+    def add(
+        self,
+        *,
+        key: str | None,
+        title: str,
+        link: str | None,
+        summary: str = "",
+        content_html: str = "",
+        published: datetime | None = None,
+        updated: datetime | None = None,
+        authors: Iterable[str] = (),
+        score: float | None = None,
+        image: str | None = None,
+        extras: Mapping[str, Any] | None = None,
+        cleaned: bool = False,
+    ) -> None:
+        """Add one item as an Entry, or count why it cannot be one.
+
+        `cleaned`: title, key, summary and authors are already `clean_text`'s output.
+        """
+        self.result.items += 1
+        clean = _same if cleaned else clean_text
+        title = shorten(clean(title), TITLE_LIMIT)
+        key = clean(key or "") or link
+        if self.linkless:
+            if not title:
+                self.skip("no title or content")
+                return
+            key = key or content_key(title, summary or content_html)
+        elif not key or not link:
+            self.skip("no link")
+            return
+        reason = self._rejection(key, title, link)
+        if reason is not None:
+            self.skip(reason)
+            return
+        self._keys.add(key)
+        names = dict.fromkeys(authors if cleaned else map(clean, authors))
+        names.pop("", None)
+        self.result.entries.append(
+            Entry(
+                source=self.source,
+                key=key,
+                title=title,
+                link=link or "",
+                summary=shorten(clean(summary)),
+                content_html=content_html,
+                published=published,
+                updated=updated,
+                authors=tuple(names),
+                score=score,
+                image=image,
+                extras=dict(extras or {}),
+            )
+        )
+
+    def _rejection(self, key: str, title: str, link: str | None) -> str | None:
+        if self.link_pattern is not None and not self.link_pattern.search(link or ""):
+            return "link_pattern"
+        if not title:
+            return "no title"
+        if key in self._keys:
+            return "duplicate"
+        if self.limit is not None and len(self.result.entries) >= self.limit:
+            return "limit"
+        return None
+
+
+@contextmanager
+def parse_errors(source: str, url: str) -> Iterator[None]:
+    """Let FeedbridgeErrors through; anything else raised while parsing becomes a ParseError."""
+    try:
+        yield
+    except FeedbridgeError:
+        raise
+    except RecursionError as exc:
+        raise ParseError(source, url, "document is nested too deeply") from exc
+    except Exception as exc:
+        message = f"cannot parse response ({type(exc).__name__}: {exc})"
+        raise ParseError(source, url, message) from exc
