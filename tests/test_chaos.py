@@ -77,7 +77,7 @@ def chaos() -> Iterator[ChaosServer]:
         yield server
 
 
-# --- a worker assembled as cli.runtime does, from a real config file ------------------------
+# --- a worker assembled as app.runtime does, from a real config file ------------------------
 
 
 @dataclass
