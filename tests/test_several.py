@@ -77,6 +77,10 @@ class World:
 
 
 class QuietServer(ThreadingHTTPServer):
+    # socketserver's backlog is 5: three nodes opening 50 connections at once overflowed it,
+    # and the connections the kernel dropped stalled until the 30 s fetch timeout
+    request_queue_size = 1024
+
     def handle_error(self, request: object, client_address: object) -> None:
         """A killed node drops its connections mid-request: expected here, not noise."""
 
