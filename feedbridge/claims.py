@@ -59,10 +59,13 @@ async def claim_loop(worker: Worker, stop: asyncio.Event) -> None:
 
 async def poll_leased(worker: Worker, source: Source, lease: Lease | None) -> PollReport:
     """Poll under `lease`, renewing it every third of its length; a lease lost while
-    fetching cancels the poll (the new holder polls instead)."""
+    fetching cancels the poll (the new holder polls instead). A poll still running after
+    `worker.poll_limit` seconds (its fetches have deadlines far shorter) is cancelled and its
+    lease no longer renewed: it lapses and the source is polled again, by any node."""
     if lease is None:
         return await worker.poll(source)
     task = asyncio.create_task(worker.poll(source, lease=lease))
+    started = time.monotonic()
     while True:
         try:
             done, _ = await asyncio.wait({task}, timeout=worker.lease / 3)
@@ -71,6 +74,11 @@ async def poll_leased(worker: Worker, source: Source, lease: Lease | None) -> Po
             raise
         if done:
             return task.result()
+        if time.monotonic() - started > worker.poll_limit:
+            task.cancel()  # not awaited: a poll that outran every deadline may not end at once
+            message = f"poll still running after {worker.poll_limit:g}s; its lease is left to lapse"
+            log.error("poll overran", extra={"source": source.name, "url": source.url})
+            return PollReport(source.name, ok=False, error=message, lease_lost=True)
         try:
             lease = worker.store.renew(lease, time.time(), worker.lease)
         except LeaseLost:

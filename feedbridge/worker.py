@@ -40,6 +40,7 @@ log = logging.getLogger("feedbridge.worker")
 DELIVERY_TICK = 5.0
 EXPIRE_EVERY = 3600.0
 STOP_GRACE = 1.0  # after a stop, in-flight deliveries get this long; polls are cut at once
+POLL_LIMIT_DEADLINES = 10  # fetch deadlines a poll on a shared store may take (then: lease lapses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,8 @@ class Worker:
         self.metrics = metrics
         self.failure_threshold = failure_threshold
         self.lease = lease
+        # past this, a poll on a shared store gives up its lease (claims.poll_leased)
+        self.poll_limit = POLL_LIMIT_DEADLINES * http.settings.timeout
         self.takeovers = 0  # leases this worker took from a holder that stopped renewing
         self.browser = browser
         self.heartbeat = time.time()

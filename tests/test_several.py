@@ -337,3 +337,54 @@ def test_check_once_and_a_serve_only_node_on_postgresql(
         _, err = node.communicate(timeout=30)
     assert node.returncode == 0, err
     assert len(world.fetches[1]) == fetched == 2, "only the two `once` fetched"
+
+
+async def test_a_poll_that_outruns_its_limit_gives_up_its_lease_to_another_node(
+    tmp_path: Path, pg_url: str, origin: ThreadingHTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A poll whose fetch never ends (here: a source that waits forever, deaf to every
+    deadline) must not hold its source through endless lease renewals: past the worker's
+    poll limit it is cancelled, the lease lapses, and another node polls the source."""
+    import asyncio
+
+    from feedbridge import claims
+    from feedbridge.app import runtime
+    from feedbridge.config import load_config
+    from feedbridge.store.postgres import PostgresStore
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[storage]\nurl = "{pg_url}"\nlease = "2s"\n[server]\nenabled = false\n'
+        f'[[sources]]\nname = "stuck"\nkind = "feed"\n'
+        f'url = "http://127.0.0.1:{origin.server_port}/feed/1"\n'
+    )
+    async with runtime(load_config(config)) as rt:
+        worker = rt.worker
+        worker.poll_limit = 2.0
+        source = worker.sources[0]
+        never = asyncio.Event()
+
+        async def hang(fetcher: object, now: object) -> None:
+            await never.wait()
+
+        source.poll = hang  # type: ignore[method-assign]
+        worker.store.register_sources(["stuck"], time.time())
+        (lease,) = worker.store.claim_sources(["stuck"], time.time(), 1, worker.lease)
+        started = time.monotonic()
+        report = await asyncio.wait_for(claims.poll_leased(worker, source, lease), 30)
+        took = time.monotonic() - started
+        assert not report.ok and report.lease_lost
+        assert report.error == "poll still running after 2s; its lease is left to lapse"
+        assert 2.0 <= took < 10, took
+        await asyncio.sleep(0)  # the cancelled poll unwinds
+        assert "stuck" not in worker.polling
+        assert "poll overran" in caplog.text
+
+        other = PostgresStore(pg_url)
+        try:
+            assert other.claim_sources(["stuck"], time.time(), 1, 1.0) == [], "still leased"
+            await asyncio.sleep(2.5)  # no renewal since the limit: the lease lapses
+            (taken,) = other.claim_sources(["stuck"], time.time(), 1, 1.0)
+            assert taken.taken_over == worker.store.owner  # type: ignore[attr-defined]
+        finally:
+            other.close()
