@@ -20,7 +20,6 @@ from feedbridge.render import (
     FEED_AUTHOR,
     FORMATS,
     GENERATOR,
-    JSONFEED_VERSION,
     SUMMARY_MAX,
     _defused,
     _feed_title,
@@ -32,6 +31,7 @@ from feedbridge.render import (
     _url,
     feed_id,
     feed_url,
+    json_feed_head,
     prepare_item,
     settle,
 )
@@ -118,14 +118,7 @@ def rss_head(info: FeedInfo, updated: datetime) -> str:
 
 
 def json_head(info: FeedInfo, updated: datetime) -> str:
-    doc: dict[str, object] = {"version": JSONFEED_VERSION, "title": _feed_title(info)}
-    if _home(info):
-        doc["home_page_url"] = _home(info)
-    doc["feed_url"] = feed_url(info, "json")
-    if _line(info.description, SUMMARY_MAX):
-        doc["description"] = _line(info.description, SUMMARY_MAX)
-    doc["authors"] = [{"name": FEED_AUTHOR}]
-    return json.dumps(doc, ensure_ascii=False)[:-1] + ', "items": ['
+    return json.dumps(json_feed_head(info), ensure_ascii=False)[:-1] + ', "items": ['
 
 
 # --- one entry each -----------------------------------------------------------------------

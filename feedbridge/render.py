@@ -371,14 +371,20 @@ def _rss(info: FeedInfo, updated: datetime, items: list[_Item]) -> bytes:
     return out
 
 
-def _json(info: FeedInfo, items: list[_Item]) -> bytes:
+def json_feed_head(info: FeedInfo) -> dict[str, Any]:
+    """A JSON Feed's top-level members before `items` (shared with fragments.py)."""
     doc: dict[str, Any] = {"version": JSONFEED_VERSION, "title": _feed_title(info)}
-    if _home(info):
-        doc["home_page_url"] = _home(info)
+    if home := _home(info):
+        doc["home_page_url"] = home
     doc["feed_url"] = feed_url(info, "json")
-    if _line(info.description, SUMMARY_MAX):
-        doc["description"] = _line(info.description, SUMMARY_MAX)
+    if description := _line(info.description, SUMMARY_MAX):
+        doc["description"] = description
     doc["authors"] = [{"name": FEED_AUTHOR}]
+    return doc
+
+
+def _json(info: FeedInfo, items: list[_Item]) -> bytes:
+    doc = json_feed_head(info)
     doc["items"] = [_json_item(item) for item in items]
     return json.dumps(doc, ensure_ascii=False, indent=None, sort_keys=False).encode("utf-8")
 
