@@ -36,7 +36,7 @@ class PollReport:
     skipped: str = ""  # items that did not become entries, by reason: "1 no title or content"
     warning: str | None = None  # the poll worked but found something wrong (`once` exits 1)
     next_due: float | None = None  # epoch seconds of the next poll, as a shared store keeps it
-    lease_lost: bool = False  # the outcome was not written: another worker took the source
+    lease_lost: bool = False  # outcome not written: another worker took the source, or it overran
     unchanged: bool = False  # not modified (304) or the very same body: nothing was read
 
 
