@@ -22,9 +22,10 @@ once: $(STAMP)
 check: $(STAMP)
 	$(VENV)/bin/feedbridge --config config.example.toml check
 
-lint: $(STAMP)
+lint: $(STAMP)  # ruff, mypy --strict, the import layers and no circles (pyproject.toml)
 	$(VENV)/bin/ruff check feedbridge tests
 	$(VENV)/bin/mypy feedbridge
+	$(VENV)/bin/lint-imports --no-cache
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q -n 3 --dist worksteal

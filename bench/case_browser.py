@@ -137,7 +137,7 @@ def _source(base: str, n: int) -> Any:
 
 
 async def _browser_run(base: str, max_pages: int) -> dict[str, float]:
-    from feedbridge.browser import BrowserPool, BrowserSettings
+    from feedbridge.fetch.browser import BrowserPool, BrowserSettings
 
     sources = [_source(base, n) for n in range(PAGES)]
     async with BrowserPool(BrowserSettings(max_pages=max_pages)) as pool:
@@ -168,7 +168,7 @@ async def _browser_run(base: str, max_pages: int) -> dict[str, float]:
 
 
 async def _http_run(base: str) -> float:
-    from feedbridge.http import HttpClient
+    from feedbridge.fetch.http import HttpClient
 
     async with HttpClient() as http:
         sources = [_source(base, n) for n in range(PAGES)]

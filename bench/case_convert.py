@@ -326,7 +326,7 @@ class _NoValidators(Nginx):
 
 async def _unchanged_poll_ms(base: str, polls: int) -> float:
     """CPU ms per poll of the papers page through Worker.poll once nothing changes."""
-    from feedbridge.app import runtime
+    from feedbridge.app.runtime import runtime
     from feedbridge.config import load_config
 
     work = Path(tempfile.mkdtemp(prefix="fb-bench-nochange-"))

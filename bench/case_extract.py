@@ -62,7 +62,7 @@ def bs4_html_source(body: bytes, parser: str) -> list[Any]:
     """The html-source extraction written with BeautifulSoup: same selectors, same fields."""
     from bs4 import BeautifulSoup
 
-    from feedbridge.models import Entry
+    from feedbridge.core.models import Entry
     from feedbridge.sources.markup import sanitize_html
     from feedbridge.sources.text import clean_text, shorten
 
@@ -108,8 +108,8 @@ def run(quick: bool = False) -> list[Row]:
     from selectolax.lexbor import LexborHTMLParser
 
     from feedbridge.config import HfPapersConfig, HtmlConfig
-    from feedbridge.errors import ParseError
-    from feedbridge.models import Page
+    from feedbridge.core.errors import ParseError
+    from feedbridge.core.models import Page
     from feedbridge.sources import build_source
 
     rows: list[Row] = []
@@ -254,7 +254,7 @@ def _feed_rows(runs: int) -> list[Row]:
     from feedparser.datetimes import _parse_date
 
     from feedbridge.config import FeedConfig
-    from feedbridge.models import Page
+    from feedbridge.core.models import Page
     from feedbridge.sources import build_source
     from feedbridge.sources.values import parse_date
 

@@ -26,8 +26,8 @@ COUNT = 1000
 
 
 def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
-    from feedbridge.channel import Channel
-    from feedbridge.notify import Notifier, entry_notice
+    from feedbridge.notify.channel import Channel
+    from feedbridge.notify.outbox import Notifier, entry_notice
     from feedbridge.store import EmbeddedStore, OutboxRow
 
     count = 200 if quick else COUNT

@@ -1,6 +1,6 @@
-"""Case 3, render: 100, 1,000 and 10,000 entries → Atom, RSS, JSON Feed (feedbridge.render).
+"""Case 3, render: 100, 1,000 and 10,000 entries → Atom, RSS, JSON Feed (feedbridge.feeds.render).
 
-Also the served path, feedbridge.fragments: a first Atom render, and one after a single entry
+Also the served path, feedbridge.feeds.fragments: a first Atom render, and one after a single entry
 changed, each against feedgen's full render in the same run.
 
 Entries are the HF fixture's 37 papers mapped by the real HF source, repeated with distinct
@@ -90,8 +90,8 @@ def plain_json(entries: Sequence[Any]) -> bytes:
 
 
 def run(quick: bool = False) -> list[Row]:
-    from feedbridge import render
-    from feedbridge.models import FeedInfo
+    from feedbridge.core.models import FeedInfo
+    from feedbridge.feeds import render
 
     info = FeedInfo(
         name="bench",
@@ -138,12 +138,12 @@ def run(quick: bool = False) -> list[Row]:
 
 
 def _incremental(info: Any, entries: list[Any], runs: int) -> list[Row]:
-    """The served path (feedbridge.fragments): a first render, and a render after one entry
+    """The served path (feedbridge.feeds.fragments): a first render, and a render after one entry
     changed (the other fragments come from the cache); baseline feedgen's full Atom render."""
     from dataclasses import replace
 
-    from feedbridge import render
-    from feedbridge.fragments import FragmentCache
+    from feedbridge.feeds import render
+    from feedbridge.feeds.fragments import FragmentCache
 
     n = len(entries)
     warm = FragmentCache()

@@ -35,7 +35,7 @@ WORKERS = (1, 2, 4)
 
 
 def _entries(source: str, start: int, count: int) -> list[Any]:
-    from feedbridge.models import Entry
+    from feedbridge.core.models import Entry
 
     return [
         Entry(source=source, key=f"k{i}", title=f"t{i}", link=f"https://x/{i}", score=float(i))

@@ -33,7 +33,7 @@ OPS = 5000  # keys per measured run
 
 
 def _E(key: str, score: float | None) -> Any:
-    from feedbridge.models import Entry
+    from feedbridge.core.models import Entry
 
     return Entry(source="s", key=key, title="", link="", score=score)
 

@@ -30,7 +30,7 @@ POLLS = 40  # polls per measured run
 def papers_entries() -> list[Any]:
     from bench.case_extract import HTML_CONFIG, PAGE_URL
     from feedbridge.config import HtmlConfig
-    from feedbridge.models import Page
+    from feedbridge.core.models import Page
     from feedbridge.sources import build_source
 
     source = build_source(HtmlConfig.model_validate(HTML_CONFIG))

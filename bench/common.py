@@ -384,7 +384,7 @@ def papers_page(items: list[dict[str, Any]] | None = None, target_kb: int = 350)
 def hf_entries(count: int, source: str = "bench") -> list[Any]:
     """`count` distinct entries made from the HF fixture through the real HF source mapping."""
     from feedbridge.config import HfPapersConfig
-    from feedbridge.models import Page
+    from feedbridge.core.models import Page
     from feedbridge.sources.hf_papers import HfPapersSource
 
     src = HfPapersSource(HfPapersConfig(name=source))

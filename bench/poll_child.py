@@ -5,7 +5,7 @@
 
 Modes:
 - `feedbridge`: writes a config.toml with N html sources, builds the runtime exactly as
-  `feedbridge once` does (`feedbridge.app.runtime`: store, HttpClient, Notifier, FeedBoard,
+  `feedbridge once` does (`feedbridge.app.runtime.runtime`: store, HttpClient, Notifier, FeedBoard,
   Worker, metrics; logging at the config's level, to stderr), then calls `Worker.run_once()`:
   first cycle every page is new (200), then `cycles304` cycles where nothing changed (304 via
   the stored ETag / Last-Modified), then optionally one cycle after every page changed.
@@ -100,9 +100,9 @@ class Phases:
 
 
 async def feedbridge_mode(args: dict[str, Any]) -> list[dict[str, Any]]:
-    from feedbridge.app import runtime
+    from feedbridge.app.runtime import runtime
     from feedbridge.config import load_config
-    from feedbridge.logs import setup_logging
+    from feedbridge.core.logs import setup_logging
 
     n, base, work = int(args["n"]), str(args["base"]), Path(args["work"])
     phases = Phases()
@@ -150,9 +150,9 @@ def make_due(db: str) -> None:
 async def shared_mode(args: dict[str, Any]) -> list[dict[str, Any]]:
     """One of several worker processes on one PostgreSQL: at `start_at`, claim due sources
     (up to the concurrency) and poll them under their leases until none is due."""
-    from feedbridge.app import runtime
-    from feedbridge.claims import poll_leased
+    from feedbridge.app.runtime import runtime
     from feedbridge.config import load_config
+    from feedbridge.poll.leases import poll_leased
 
     n, base, work, db = int(args["n"]), str(args["base"]), Path(args["work"]), str(args["db"])
     cfg_path = work / "config.toml"

@@ -19,9 +19,9 @@ from pathlib import Path
 import uvicorn
 
 from bench.common import LOCAL, hf_entries
-from feedbridge.feeds import FeedBoard
-from feedbridge.models import FeedInfo
-from feedbridge.server import SourceInfo, create_app
+from feedbridge.app.server import SourceInfo, create_app
+from feedbridge.core.models import FeedInfo
+from feedbridge.feeds.board import FeedBoard
 
 NAME = "papers"
 ENTRIES = 100

@@ -1,3 +1,3 @@
-from feedbridge.cli import main
+from feedbridge.app.cli import main
 
 main()

@@ -26,9 +26,9 @@ import pytest
 import pytest_asyncio
 from pytest_httpserver import HTTPServer
 
-from feedbridge.browser import BrowserPool, BrowserSettings
 from feedbridge.config import adhoc_source_config
-from feedbridge.errors import EXIT_FAILED, EXIT_OK, ConfigError, FetchError
+from feedbridge.core.errors import EXIT_FAILED, EXIT_OK, ConfigError, FetchError
+from feedbridge.fetch.browser import BrowserPool, BrowserSettings
 from feedbridge.sources import build_source
 from tests.atomcheck import A, check_atom
 from tests.conftest import run_cli
@@ -451,7 +451,7 @@ wait = "1s"
 @pytest.fixture
 def cdp_browser(tmp_path: Path) -> Iterator[str]:
     """A Chromium the test starts, as a separate browser container would run."""
-    from feedbridge.chromium import CHROMIUM_FLAGS
+    from feedbridge.fetch.chromium import CHROMIUM_FLAGS
 
     profile = tempfile.mkdtemp(prefix="cdp-test-")
     proc = subprocess.Popen(

@@ -29,17 +29,17 @@ from typing import Any
 import feedparser
 import pytest
 
-from feedbridge.app import runtime
+from feedbridge.app.runtime import runtime
 from feedbridge.config import load_config
-from feedbridge.feeds import FeedBoard
-from feedbridge.http import BodyTooLarge, BoundedDecoder
-from feedbridge.notify import Notifier
-from feedbridge.outcome import PollReport
-from feedbridge.scheduler import next_due
+from feedbridge.feeds.board import FeedBoard
+from feedbridge.fetch.http import BodyTooLarge, BoundedDecoder
+from feedbridge.notify.outbox import Notifier
+from feedbridge.poll.outcome import PollReport
+from feedbridge.poll.scheduler import next_due
+from feedbridge.poll.worker import Worker
 from feedbridge.store import EmbeddedStore as Store
 from feedbridge.store import PollOutcome, SourceState
 from feedbridge.store import open_embedded as open_store
-from feedbridge.worker import Worker
 from tests.chaos import ChaosServer, Reply, Request, gzip_bomb, nested_gzip_bomb, to_toml
 from tests.conftest import HfApi, Receiver, run_cli
 from tests.test_run import free_port

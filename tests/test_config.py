@@ -22,8 +22,8 @@ from feedbridge.config import (
     mask_url,
     redacted_summary,
 )
-from feedbridge.durations import format_duration, parse_digest, parse_duration, parse_size
-from feedbridge.errors import ConfigError
+from feedbridge.core.durations import format_duration, parse_digest, parse_duration, parse_size
+from feedbridge.core.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 EXAMPLE_ENV = (

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from feedbridge.models import FeedInfo
-from feedbridge.render import render_all
+from feedbridge.core.models import FeedInfo
+from feedbridge.feeds.render import render_all
 from feedbridge.sources.feed import FeedSource
 from tests.atomcheck import check_atom
 from tests.conftest import run_cli, start_run

@@ -1,4 +1,4 @@
-"""feedbridge.fragments: incremental render equals feedgen full render, change after change."""
+"""feeds/fragments.py: incremental render equals feedgen full render, change after change."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedbridge.feeds import FeedBoard
-from feedbridge.fragments import FragmentCache
-from feedbridge.models import Entry, FeedInfo
-from feedbridge.render import FORMATS, render_all
+from feedbridge.core.models import Entry, FeedInfo
+from feedbridge.feeds.board import FeedBoard
+from feedbridge.feeds.fragments import FragmentCache
+from feedbridge.feeds.render import FORMATS, render_all
 from tests.atomcheck import check_atom
 from tests.test_render import INFO, hf_entries, samples
 
@@ -135,6 +135,6 @@ def test_board_renders_a_format_on_its_first_request_and_keeps_its_etag() -> Non
 
 @given(st.one_of(TEXT, st.text(max_size=40)))
 def test_fast_clean_matches_the_regex(text: str) -> None:
-    from feedbridge import render
+    from feedbridge.feeds import render
 
     assert render._clean(text) == render._ILLEGAL.sub("", text).strip()

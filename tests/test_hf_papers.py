@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from feedbridge.errors import FetchError, ParseError
-from feedbridge.models import Page
+from feedbridge.core.errors import FetchError, ParseError
+from feedbridge.core.models import Page
 from feedbridge.sources.hf_papers import HfPapersSource
 from tests.conftest import hf_items
 

@@ -9,8 +9,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from feedbridge.errors import FetchError
-from feedbridge.http import HttpClient, HttpSettings, retry_after_seconds
+from feedbridge.core.errors import FetchError
+from feedbridge.fetch.http import HttpClient, HttpSettings, retry_after_seconds
 
 
 @pytest.mark.parametrize(

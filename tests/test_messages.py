@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from feedbridge.channel import Channel
-from feedbridge.durations import parse_digest
-from feedbridge.models import Entry, HealthEvent
-from feedbridge.notify import Notifier, entry_notice
+from feedbridge.core.durations import parse_digest
+from feedbridge.core.models import Entry, HealthEvent
+from feedbridge.notify.channel import Channel
+from feedbridge.notify.outbox import Notifier, entry_notice
 from feedbridge.store import EmbeddedStore as Store
 from tests.conftest import DATA, Receiver, run_cli
 from tests.test_notify import Clock, papers

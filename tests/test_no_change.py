@@ -12,9 +12,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from feedbridge.app import Runtime, runtime
+from feedbridge.app.runtime import Runtime, runtime
 from feedbridge.config import load_config
-from feedbridge.render import render_atom
+from feedbridge.feeds.render import render_atom
 from feedbridge.sources.html import HtmlSource
 from tests.chaos import to_toml
 
@@ -146,7 +146,7 @@ async def test_a_restart_renders_nothing_until_a_feed_is_requested(
         assert before is not None
         etag = before.rendered("atom").etag
     rendered: list[str] = []
-    from feedbridge import fragments
+    from feedbridge.feeds import fragments
 
     original = fragments.FragmentCache.render
 

@@ -17,13 +17,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from werkzeug import Response
 
-from feedbridge.channel import Channel
-from feedbridge.durations import parse_digest
-from feedbridge.models import Entry, HealthEvent
-from feedbridge.notify import Notifier, entry_notice, next_fire
+from feedbridge.core.durations import parse_digest
+from feedbridge.core.models import Entry, HealthEvent
+from feedbridge.messages.templates import Templates
+from feedbridge.notify.channel import Channel
+from feedbridge.notify.outbox import Notifier, entry_notice, next_fire
 from feedbridge.sources.hf_papers import HfPapersSource
 from feedbridge.store import EmbeddedStore as Store
-from feedbridge.templates import Templates
 from tests.conftest import Receiver, hf_items
 from tests.test_hf_papers import page, source
 
@@ -336,7 +336,7 @@ async def test_chat_services_get_the_payload_apprise_would_send(
 
 
 def test_messages_for_an_entry_without_a_link_show_the_title_and_no_empty_link() -> None:
-    from feedbridge.templates import digest_message, entry_message
+    from feedbridge.messages.templates import digest_message, entry_message
 
     note = Entry(source="blog", key="rel-2.1@blog", title="Release 2.1", link="",
                  summary="Faster sync.")

@@ -16,10 +16,10 @@ from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from feedbridge.app import runtime
-from feedbridge.cli import main
+from feedbridge.app.cli import main
+from feedbridge.app.runtime import runtime
 from feedbridge.config import load_config
-from feedbridge.metrics import Metrics
+from feedbridge.core.metrics import Metrics
 from tests.conftest import Receiver, run_cli, start_run
 from tests.test_run import free_port, wait_for
 

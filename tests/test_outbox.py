@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from feedbridge.channel import Channel
-from feedbridge.durations import parse_digest
-from feedbridge.notify import Notifier, entry_notice, queue_report
+from feedbridge.core.durations import parse_digest
+from feedbridge.notify.channel import Channel
+from feedbridge.notify.outbox import Notifier, entry_notice, queue_report
 from feedbridge.store import EmbeddedStore as Store
 from feedbridge.store import Notice, TargetState
 from feedbridge.store.embedded import target_segment

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from feedbridge.errors import FetchError, ParseError
-from feedbridge.filters import EntryFilter
-from feedbridge.models import Entry
-from feedbridge.outcome import extracted_poll, failed_poll, unchanged_poll
-from feedbridge.pipeline import TargetView, decide
+from feedbridge.core.errors import FetchError, ParseError
+from feedbridge.core.filters import EntryFilter
+from feedbridge.core.models import Entry
+from feedbridge.poll.decide import TargetView, decide
+from feedbridge.poll.outcome import extracted_poll, failed_poll, unchanged_poll
 from feedbridge.store import PollView
 
 NOW = datetime(2026, 5, 8, 12, tzinfo=UTC)

@@ -215,7 +215,10 @@ def test_staged_image_holds_the_build_files_and_the_default_config(tmp_path: Pat
     config = tmp_path / image["env"]["FEEDBRIDGE_CONFIG"].lstrip("/")
     assert config.read_bytes() == IMAGE_CONFIG.read_bytes()
     src = tmp_path / image["build_dir"].lstrip("/")
-    for needed in ("pyproject.toml", "README.md", "feedbridge/__init__.py", "feedbridge/cli.py"):
+    needed_files = (
+        "pyproject.toml", "README.md", "feedbridge/__init__.py", "feedbridge/app/cli.py"
+    )
+    for needed in needed_files:
         assert (src / needed).is_file(), needed
     staged = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")}
     assert not [p for p in staged if "__pycache__" in p or p.endswith(".pyc")]

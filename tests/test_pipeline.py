@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from feedbridge.filters import EntryFilter
-from feedbridge.health import health_after_failure, health_after_success
-from feedbridge.models import Entry
-from feedbridge.pipeline import TargetView, decide, merge_feed
+from feedbridge.core.filters import EntryFilter
+from feedbridge.core.health import health_after_failure, health_after_success
+from feedbridge.core.models import Entry
+from feedbridge.poll.decide import TargetView, decide, merge_feed
 
 NOW = datetime(2026, 5, 8, 12, tzinfo=UTC)
 

@@ -23,10 +23,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedbridge import render
 from feedbridge.config import Config, load_config
-from feedbridge.errors import ConfigError, FeedbridgeError
-from feedbridge.models import Entry, FeedInfo, Page
+from feedbridge.core.errors import ConfigError, FeedbridgeError
+from feedbridge.core.models import Entry, FeedInfo, Page
+from feedbridge.feeds import render
 from feedbridge.sources import Source, build_source
 from tests.chaos import to_toml
 

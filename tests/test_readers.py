@@ -15,8 +15,8 @@ import feedparser
 import pytest
 from pytest_httpserver import HTTPServer
 
-from feedbridge.models import Entry, FeedInfo
-from feedbridge.render import render_all
+from feedbridge.core.models import Entry, FeedInfo
+from feedbridge.feeds.render import render_all
 from tests.test_notify import papers
 from tests.tools import require_tool
 

@@ -25,10 +25,10 @@ from unittest import mock
 import pytest
 from aiosmtpd.controller import Controller
 
-from feedbridge.channel import Channel, service_format
-from feedbridge.durations import parse_digest
-from feedbridge.models import Entry
-from feedbridge.notify import Notifier, entry_notice
+from feedbridge.core.durations import parse_digest
+from feedbridge.core.models import Entry
+from feedbridge.notify.channel import Channel, service_format
+from feedbridge.notify.outbox import Notifier, entry_notice
 from feedbridge.store import EmbeddedStore as Store
 from tests.conftest import Receiver
 from tests.test_messages import NOW, assert_golden, tricky

@@ -1,4 +1,4 @@
-"""feedbridge.render: valid, stable, newest-first Atom, RSS 2.0 and JSON Feed output."""
+"""feedbridge.feeds.render: valid, stable, newest-first Atom, RSS 2.0 and JSON Feed output."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from feedbridge.models import Entry, FeedInfo
-from feedbridge.render import (
+from feedbridge.core.models import Entry, FeedInfo
+from feedbridge.feeds.render import (
     FALLBACK_TIME,
     FORMATS,
     entry_id,
@@ -603,7 +603,7 @@ _NAME_PARTS = st.sampled_from(["Ann", " ", "  ", "|", "é", "\t", "\x85", "\ufff
 @example(["Ann ", "Bob"])
 @example(["Ann", "B  b"])
 def test_fast_text_paths_clean_as_the_slow_ones(names: list[str]) -> None:
-    from feedbridge import render
+    from feedbridge.feeds import render
 
     expected = tuple(a for a in (render._line(n, render.TITLE_MAX) for n in names) if a)
     assert render._names(tuple(names)) == expected

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from feedbridge.scheduler import first_due, next_due
+from feedbridge.poll.scheduler import first_due, next_due
 
 
 def test_healthy_sources_are_spread_by_jitter_within_its_bounds() -> None:

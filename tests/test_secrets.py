@@ -10,10 +10,10 @@ from unittest import mock
 import pytest
 import requests
 
-from feedbridge.app import channels
+from feedbridge.app.runtime import channels
 from feedbridge.config import load_config, secret_fragments
-from feedbridge.logs import setup_logging
-from feedbridge.notify import Notifier, entry_notice
+from feedbridge.core.logs import setup_logging
+from feedbridge.notify.outbox import Notifier, entry_notice
 from feedbridge.store import EmbeddedStore as Store
 from tests.conftest import run_cli
 from tests.test_notify import papers

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from feedbridge.feeds import FeedBoard
-from feedbridge.metrics import Metrics
-from feedbridge.models import FeedInfo
-from feedbridge.server import SourceInfo, create_app
+from feedbridge.app.server import SourceInfo, create_app
+from feedbridge.core.metrics import Metrics
+from feedbridge.core.models import FeedInfo
+from feedbridge.feeds.board import FeedBoard
 from tests.conftest import hf_items
 from tests.test_hf_papers import page, source
 

@@ -347,9 +347,9 @@ async def test_a_poll_that_outruns_its_limit_gives_up_its_lease_to_another_node(
     poll limit it is cancelled, the lease lapses, and another node polls the source."""
     import asyncio
 
-    from feedbridge import claims
-    from feedbridge.app import runtime
+    from feedbridge.app.runtime import runtime
     from feedbridge.config import load_config
+    from feedbridge.poll.leases import poll_leased
     from feedbridge.store.postgres import PostgresStore
 
     config = tmp_path / "config.toml"
@@ -371,7 +371,7 @@ async def test_a_poll_that_outruns_its_limit_gives_up_its_lease_to_another_node(
         worker.store.register_sources(["stuck"], time.time())
         (lease,) = worker.store.claim_sources(["stuck"], time.time(), 1, worker.lease)
         started = time.monotonic()
-        report = await asyncio.wait_for(claims.poll_leased(worker, source, lease), 30)
+        report = await asyncio.wait_for(poll_leased(worker, source, lease), 30)
         took = time.monotonic() - started
         assert not report.ok and report.lease_lost
         assert report.error == "poll still running after 2s; its lease is left to lapse"

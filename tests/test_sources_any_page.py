@@ -11,8 +11,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from feedbridge.config import _KINDS, adhoc_source_config
-from feedbridge.errors import ConfigError
-from feedbridge.models import Page
+from feedbridge.core.errors import ConfigError
+from feedbridge.core.models import Page
 from feedbridge.sources import KINDS, build_source
 from tests.atomcheck import check_atom
 from tests.conftest import Receiver, hf_items, run_cli
@@ -187,8 +187,8 @@ CARDS = "".join(
 
 
 def test_cards_dated_by_the_day_keep_that_day_and_the_page_order_in_every_reader() -> None:
-    from feedbridge.models import FeedInfo
-    from feedbridge.render import render_all
+    from feedbridge.core.models import FeedInfo
+    from feedbridge.feeds.render import render_all
 
     source = build_source(
         adhoc_source_config(

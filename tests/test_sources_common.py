@@ -16,8 +16,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from feedbridge.errors import ConfigError, FeedbridgeError, ParseError
-from feedbridge.models import Page
+from feedbridge.core.errors import ConfigError, FeedbridgeError, ParseError
+from feedbridge.core.models import Page
 from feedbridge.sources.base import Source
 from feedbridge.sources.decoding import decode, parse_html, sniff
 from feedbridge.sources.feed import FeedSource

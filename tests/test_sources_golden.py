@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from feedbridge.config import FeedConfig, HtmlConfig, JsonConfig
-from feedbridge.models import Entry, Page
+from feedbridge.core.models import Entry, Page
 from feedbridge.sources import build_source
 from feedbridge.sources.feed import FeedSource
 from feedbridge.sources.html import HtmlSource

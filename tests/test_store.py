@@ -15,8 +15,8 @@ from pathlib import Path
 import diskcache
 import pytest
 
-from feedbridge.errors import StoreError
-from feedbridge.models import Entry
+from feedbridge.core.errors import StoreError
+from feedbridge.core.models import Entry
 from feedbridge.store import EmbeddedStore, PollOutcome, SourceState, open_embedded
 from feedbridge.store.diskjson import JSONOnlyDisk
 from feedbridge.store.feedjson import feed_entries, feed_json

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from feedbridge.models import Entry
+from feedbridge.core.models import Entry
 from feedbridge.store import (
     EmbeddedStore,
     KnownFeed,
@@ -296,7 +296,7 @@ def test_health_notices_queue_once(store: Store) -> None:
 
 _CHILD = """
 import sys
-from feedbridge.models import Entry
+from feedbridge.core.models import Entry
 from feedbridge.store import Notice, PollOutcome, SourceState, notice_key
 if sys.argv[1] == "embedded":
     from feedbridge.store import EmbeddedStore
@@ -448,14 +448,14 @@ def test_the_schema_is_migrated_once_and_versioned(pg_url: str) -> None:
         assert rows == [(v, n) for v, n, _ in pgschema.migrations()]
         conn.execute("INSERT INTO schema_version (version, name) VALUES (999, 'future.sql')")
         conn.commit()
-    from feedbridge.errors import StoreError
+    from feedbridge.core.errors import StoreError
 
     with pytest.raises(StoreError, match="newer than this feedbridge"):
         PostgresStore(pg_url)
 
 
 def test_a_wrong_password_or_host_is_a_clear_error_without_the_password() -> None:
-    from feedbridge.errors import StoreError
+    from feedbridge.core.errors import StoreError
     from feedbridge.store.postgres import PostgresStore
     from tests.pg import free_port
 

@@ -11,14 +11,12 @@ from pathlib import Path
 import pytest
 from jinja2 import UndefinedError
 
-from feedbridge.channel import Channel, service_format
 from feedbridge.config import load_config, secret_fragments
-from feedbridge.durations import parse_digest
-from feedbridge.errors import ConfigError
-from feedbridge.logs import setup_logging
-from feedbridge.notify import Notifier, entry_notice
-from feedbridge.store import EmbeddedStore as Store
-from feedbridge.templates import (
+from feedbridge.core.durations import parse_digest
+from feedbridge.core.errors import ConfigError
+from feedbridge.core.logs import setup_logging
+from feedbridge.core.wording import plural
+from feedbridge.messages.templates import (
     FORMATS,
     SAMPLE_ENTRY,
     Templates,
@@ -26,7 +24,9 @@ from feedbridge.templates import (
     entry_message,
     render,
 )
-from feedbridge.wording import plural
+from feedbridge.notify.channel import Channel, service_format
+from feedbridge.notify.outbox import Notifier, entry_notice
+from feedbridge.store import EmbeddedStore as Store
 from tests.conftest import Receiver, run_cli
 from tests.test_notify import Clock, papers
 
@@ -129,7 +129,7 @@ def test_the_documented_variables_render_in_every_format(tmp_path: Path) -> None
 
 
 def _ctx() -> dict[str, object]:
-    from feedbridge.templates import entry_context
+    from feedbridge.messages.templates import entry_context
 
     return entry_context(SAMPLE_ENTRY)
 

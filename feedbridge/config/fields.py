@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Annotated
 import jmespath
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 
-from feedbridge.durations import (
+from feedbridge.core.durations import (
     format_duration,
     parse_digest,
     parse_duration,
     parse_size,
     parse_zone,
 )
-from feedbridge.filters import compile_pattern  # pure; shared so load and use agree
+from feedbridge.core.filters import compile_pattern  # pure; shared so load and use agree
 
 if TYPE_CHECKING:
     import jinja2

@@ -29,8 +29,8 @@ from feedbridge.config.models import (
     TargetConfig,
     default_config,
 )
-from feedbridge.errors import ConfigError
-from feedbridge.templates import FORMATS, Templates, check_templates
+from feedbridge.core.errors import ConfigError
+from feedbridge.messages.templates import FORMATS, Templates, check_templates
 
 Loc = tuple[str | int, ...]
 

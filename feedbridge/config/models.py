@@ -38,7 +38,7 @@ from feedbridge.config.fields import (
     check_regex,
     check_zone,
 )
-from feedbridge.durations import (
+from feedbridge.core.durations import (
     DigestSpec,
     format_duration,
     parse_digest,
@@ -350,7 +350,7 @@ class Config(_Model):
     sources: list[SourceConfig] = Field(default_factory=list)
     targets: list[TargetConfig] = Field(default_factory=list)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    # every source as `feedbridge.app.build_sources` built it (selectors compiled), so that
+    # every source as `feedbridge.app.runtime.build_sources` built it (selectors compiled), so that
     # the runtime reuses what validating the config built instead of building it again
     _built_sources: list[Any] | None = PrivateAttr(default=None)
 

@@ -12,7 +12,7 @@ from feedbridge.config.models import (
     SourceConfig,
     TargetConfig,
 )
-from feedbridge.durations import (
+from feedbridge.core.durations import (
     format_duration,
     format_size,
 )

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
-from feedbridge.models import Entry, Page
+from feedbridge.core.models import Entry, Page
 from feedbridge.sources.collect import Extraction
 
 
 class Fetcher(Protocol):
-    """What a source may use to fetch: feedbridge.http.Fetcher in production.
+    """What a source may use to fetch: feedbridge.fetch.http.Fetcher in production.
 
     `get` raises FetchError (status >= 400 once retries for 429/503 are spent,
     timeouts, size cap). With `conditional=True` a stored ETag/Last-Modified is

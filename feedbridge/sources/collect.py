@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from feedbridge.errors import FeedbridgeError, ParseError
-from feedbridge.models import Entry
+from feedbridge.core.errors import FeedbridgeError, ParseError
+from feedbridge.core.models import Entry
 from feedbridge.sources.text import clean_text, shorten
 
 TITLE_LIMIT = 300

@@ -9,8 +9,8 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
-from feedbridge.errors import ParseError
-from feedbridge.models import Page
+from feedbridge.core.errors import ParseError
+from feedbridge.core.models import Page
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),

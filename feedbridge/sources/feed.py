@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 
 import feedparser
 
-from feedbridge.errors import ParseError
-from feedbridge.models import Entry, Page
+from feedbridge.core.errors import ParseError
+from feedbridge.core.models import Entry, Page
 from feedbridge.sources.base import Source
 from feedbridge.sources.collect import Collector, Extraction, parse_errors
 from feedbridge.sources.decoding import describe_kind, load_json, sniff

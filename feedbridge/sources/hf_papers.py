@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 
 from selectolax.lexbor import LexborHTMLParser
 
-from feedbridge.errors import FetchError, ParseError
-from feedbridge.models import Entry, Page
+from feedbridge.core.errors import FetchError, ParseError
+from feedbridge.core.models import Entry, Page
 from feedbridge.sources.base import Fetcher, Source
 from feedbridge.sources.collect import parse_errors
 from feedbridge.sources.decoding import parse_html

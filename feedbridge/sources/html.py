@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
-from feedbridge.errors import ConfigError, ParseError
-from feedbridge.models import Entry, Page
+from feedbridge.core.errors import ConfigError, ParseError
+from feedbridge.core.models import Entry, Page
 from feedbridge.sources.base import Source
 from feedbridge.sources.collect import Collector, Extraction, parse_errors
 from feedbridge.sources.decoding import describe_kind, parse_html, sniff

@@ -11,8 +11,8 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
-from feedbridge.errors import ConfigError, ParseError
-from feedbridge.models import Entry, Page
+from feedbridge.core.errors import ConfigError, ParseError
+from feedbridge.core.models import Entry, Page
 from feedbridge.sources.base import Source
 from feedbridge.sources.collect import Collector, Extraction, parse_errors
 from feedbridge.sources.decoding import load_json

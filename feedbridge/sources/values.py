@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateutil import parser as date_parser
 from dateutil.relativedelta import relativedelta
 
-from feedbridge.errors import ConfigError
-from feedbridge.models import Page
+from feedbridge.core.errors import ConfigError
+from feedbridge.core.models import Page
 from feedbridge.sources.text import as_text, clean_text
 
 # --- dates ----------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Protocol
 
-from feedbridge.errors import StoreError
-from feedbridge.models import Entry
+from feedbridge.core.errors import StoreError
+from feedbridge.core.models import Entry
 
 Kind = Literal["entry", "digest", "health"]
 

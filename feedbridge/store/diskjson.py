@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import diskcache
 
-from feedbridge.errors import StoreError
+from feedbridge.core.errors import StoreError
 from feedbridge.store.base import OutboxRow
 
 _PICKLE_MODE = 4

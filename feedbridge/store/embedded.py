@@ -23,8 +23,8 @@ from urllib.parse import unquote
 
 import diskcache
 
-from feedbridge.errors import StoreError
-from feedbridge.models import Entry
+from feedbridge.core.errors import StoreError
+from feedbridge.core.models import Entry
 from feedbridge.store import tables
 from feedbridge.store.base import (
     FailedRow,

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from feedbridge.models import Entry
+from feedbridge.core.models import Entry
 
 
 def feed_json(feed: Sequence[Entry]) -> bytes:

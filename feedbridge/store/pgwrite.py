@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg.types.json import Jsonb
 
-from feedbridge.models import Entry
+from feedbridge.core.models import Entry
 from feedbridge.store.base import Lease, LeaseLost, Notice, OutboxRow, PollOutcome
 from feedbridge.store.feedjson import feed_json
 

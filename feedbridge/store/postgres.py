@@ -20,8 +20,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from feedbridge.errors import StoreError
-from feedbridge.models import Entry
+from feedbridge.core.errors import StoreError
+from feedbridge.core.models import Entry
 from feedbridge.store import pgschema
 from feedbridge.store.base import (
     FailedRow,

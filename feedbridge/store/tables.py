@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from feedbridge.models import Entry
+from feedbridge.core.models import Entry
 from feedbridge.store.diskjson import chunks
 from feedbridge.store.feedjson import feed_entries, feed_json, json_text
 

@@ -19,10 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from feedbridge.chromium import BrowserUnavailable, LocalChromium, describe_browser, with_address
-from feedbridge.errors import FetchError
-from feedbridge.http import retry_after_seconds
-from feedbridge.models import Page
+from feedbridge.core.errors import FetchError
+from feedbridge.core.models import Page
+from feedbridge.fetch.chromium import (
+    BrowserUnavailable,
+    LocalChromium,
+    describe_browser,
+    with_address,
+)
+from feedbridge.fetch.http import retry_after_seconds
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Playwright, Route

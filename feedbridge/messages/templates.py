@@ -15,8 +15,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from feedbridge.models import Entry, HealthEvent
-from feedbridge.wording import plural
+from feedbridge.core.models import Entry, HealthEvent
+from feedbridge.core.wording import plural
 
 if TYPE_CHECKING:
     from jinja2 import Template

@@ -15,7 +15,7 @@ from html.entities import name2codepoint
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from feedbridge.models import Entry, FeedInfo
+from feedbridge.core.models import Entry, FeedInfo
 
 FORMATS: dict[str, tuple[str, str]] = {
     "atom": ("atom", "application/atom+xml; charset=utf-8"),

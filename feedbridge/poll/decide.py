@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from feedbridge.filters import EntryFilter
-from feedbridge.models import Entry
+from feedbridge.core.filters import EntryFilter
+from feedbridge.core.models import Entry
 
 FirstRun = Literal["baseline", "notify", "latest"]
 

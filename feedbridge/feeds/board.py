@@ -22,10 +22,10 @@ from pathlib import Path
 import xxhash
 from isal import igzip
 
-from feedbridge import render
-from feedbridge.errors import StoreError
-from feedbridge.fragments import FragmentCache
-from feedbridge.models import Entry, FeedInfo
+from feedbridge.core.errors import StoreError
+from feedbridge.core.models import Entry, FeedInfo
+from feedbridge.feeds import render
+from feedbridge.feeds.fragments import FragmentCache
 from feedbridge.sources import Source
 from feedbridge.store import Store
 

@@ -20,10 +20,10 @@ try:
 except ImportError:  # pragma: no cover - Windows
     uvloop = None  # type: ignore[assignment]
 
-from feedbridge.app import runtime, source_infos
+from feedbridge.app.runtime import runtime, source_infos
+from feedbridge.app.server import HEARTBEAT_STALE, create_app
 from feedbridge.config import Config
-from feedbridge.errors import StoreError
-from feedbridge.server import HEARTBEAT_STALE, create_app
+from feedbridge.core.errors import StoreError
 from feedbridge.store import Store
 
 log = logging.getLogger("feedbridge")

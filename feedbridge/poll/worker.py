@@ -17,23 +17,23 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from feedbridge import claims
-from feedbridge.errors import FeedbridgeError, FetchError, StoreError
-from feedbridge.feeds import Publisher
-from feedbridge.filters import EntryFilter
-from feedbridge.http import HttpClient
-from feedbridge.metrics import Metrics
-from feedbridge.models import Entry, HealthEvent
-from feedbridge.notify import Notifier, RoundResult
-from feedbridge.outcome import PollReport, extracted_poll, failed_poll, unchanged_poll
-from feedbridge.pipeline import TargetView, decide
-from feedbridge.scheduler import first_due, next_due
+from feedbridge.core.errors import FeedbridgeError, FetchError, StoreError
+from feedbridge.core.filters import EntryFilter
+from feedbridge.core.metrics import Metrics
+from feedbridge.core.models import Entry, HealthEvent
+from feedbridge.feeds.board import Publisher
+from feedbridge.fetch.http import HttpClient
+from feedbridge.notify.outbox import Notifier, RoundResult
+from feedbridge.poll.decide import TargetView, decide
+from feedbridge.poll.leases import claim_loop, poll_leased, sync_loop
+from feedbridge.poll.outcome import PollReport, extracted_poll, failed_poll, unchanged_poll
+from feedbridge.poll.scheduler import first_due, next_due
 from feedbridge.sources import Fetcher, Source
 from feedbridge.sources.collect import describe_skipped
 from feedbridge.store import KnownFeed, Lease, LeaseLost, PollOutcome, Store
 
 if TYPE_CHECKING:
-    from feedbridge.browser import BrowserPool
+    from feedbridge.fetch.browser import BrowserPool
 
 log = logging.getLogger("feedbridge.worker")
 
@@ -76,7 +76,7 @@ class Worker:
         self.metrics = metrics
         self.failure_threshold = failure_threshold
         self.lease = lease
-        # past this, a poll on a shared store gives up its lease (claims.poll_leased)
+        # past this, a poll on a shared store gives up its lease (poll_leased)
         self.poll_limit = POLL_LIMIT_DEADLINES * http.settings.timeout
         self.takeovers = 0  # leases this worker took from a holder that stopped renewing
         self.browser = browser
@@ -328,7 +328,7 @@ class Worker:
 
         async def poller() -> None:
             for source, lease in pending:
-                reports[source.name] = await claims.poll_leased(self, source, lease)
+                reports[source.name] = await poll_leased(self, source, lease)
 
         width = max(1, min(self.http.settings.concurrency, len(work)))
         await asyncio.gather(*(poller() for _ in range(width)))
@@ -347,8 +347,8 @@ class Worker:
         """
         if self.store.shared:
             pollers = [
-                asyncio.create_task(claims.claim_loop(self, stop)),
-                asyncio.create_task(claims.sync_loop(self, stop)),
+                asyncio.create_task(claim_loop(self, stop)),
+                asyncio.create_task(sync_loop(self, stop)),
             ]
         else:
             pollers = [asyncio.create_task(self._source_loop(s, stop)) for s in self.sources]
@@ -388,7 +388,7 @@ class Worker:
 
     async def serve_only(self, stop: asyncio.Event) -> None:
         """A node that polls nothing (`[worker] enabled = false`): keep its feeds fresh."""
-        await claims.sync_loop(self, stop)
+        await sync_loop(self, stop)
 
     async def _delivery_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

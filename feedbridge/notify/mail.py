@@ -18,7 +18,7 @@ from apprise.common import NotifyFormat
 from apprise.plugins.email.base import PGP_MODE_DEFAULT, NotifyEmail
 from apprise.plugins.email.smtp import AppriseSMTPController
 
-from feedbridge.templates import Message
+from feedbridge.messages.templates import Message
 
 
 def handles(plugin: Any, message: Message) -> bool:

@@ -14,7 +14,14 @@ from typing import Any
 import click
 import httpx
 
-from feedbridge.app import (
+from feedbridge.app.operations import (
+    as_flags,
+    check_store,
+    exit_leaving_abandoned_threads,
+    once_exit_code,
+)
+from feedbridge.app.preview import extract_once, report
+from feedbridge.app.runtime import (
     build_sources,
     channels,
     http_settings,
@@ -23,7 +30,7 @@ from feedbridge.app import (
     source_infos,
     sources,
 )
-from feedbridge.browser import BrowserSettings, BrowserUnavailable, describe_browser
+from feedbridge.app.server import opml
 from feedbridge.config import (
     Config,
     adhoc_source_config,
@@ -32,7 +39,7 @@ from feedbridge.config import (
     redacted_summary,
     secret_fragments,
 )
-from feedbridge.errors import (
+from feedbridge.core.errors import (
     EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_STORE,
@@ -40,21 +47,14 @@ from feedbridge.errors import (
     FeedbridgeError,
     StoreError,
 )
-from feedbridge.logs import setup_logging
-from feedbridge.notify import queue_report
-from feedbridge.operations import (
-    as_flags,
-    check_store,
-    exit_leaving_abandoned_threads,
-    once_exit_code,
-)
-from feedbridge.preview import extract_once, report
-from feedbridge.server import opml
+from feedbridge.core.logs import setup_logging
+from feedbridge.core.wording import plural
+from feedbridge.fetch.browser import BrowserSettings, BrowserUnavailable, describe_browser
+from feedbridge.messages.templates import SAMPLE_ENTRY, entry_message
+from feedbridge.notify.outbox import queue_report
 from feedbridge.sources import build_source
 from feedbridge.store import Store, open_store
 from feedbridge.store.embedded import open_embedded
-from feedbridge.templates import SAMPLE_ENTRY, entry_message
-from feedbridge.wording import plural
 
 
 def _store_or_exit(config: Config) -> Store:
@@ -116,7 +116,7 @@ def _setup(ctx: click.Context) -> Config:
 def run(ctx: click.Context) -> None:
     """Poll every source on its schedule and serve the feeds, until SIGTERM."""
     config = _setup(ctx)
-    from feedbridge.runner import serve  # uvicorn and uvloop load for `run` only
+    from feedbridge.app.runner import serve  # uvicorn and uvloop load for `run` only
 
     serve(config, lambda: _store_or_exit(config))
     exit_leaving_abandoned_threads()

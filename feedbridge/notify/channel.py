@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from feedbridge.durations import DigestSpec
-from feedbridge.models import Entry, HealthEvent
+from feedbridge.core.durations import DigestSpec
+from feedbridge.core.models import Entry, HealthEvent
+from feedbridge.messages.templates import FORMATS, Message, Templates, entry_message, health_message
 from feedbridge.store import OutboxRow
-from feedbridge.templates import FORMATS, Message, Templates, entry_message, health_message
 
 if TYPE_CHECKING:
     import apprise
@@ -89,7 +89,7 @@ class Channel:
         """Send to the URL at `index`; None on success, else why it failed (from Apprise)."""
         from apprise import NotifyFormat
 
-        from feedbridge import mail  # it loads Apprise's email plugin
+        from feedbridge.notify import mail  # it loads Apprise's email plugin
 
         plugin = self._plugins[index]
         if mail.handles(plugin, message):

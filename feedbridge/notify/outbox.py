@@ -16,14 +16,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from feedbridge.channel import Channel
-from feedbridge.durations import DigestSpec
-from feedbridge.health import health_after_failure, health_after_success
-from feedbridge.metrics import Metrics
-from feedbridge.models import Entry, HealthEvent
+from feedbridge.core.durations import DigestSpec
+from feedbridge.core.health import health_after_failure, health_after_success
+from feedbridge.core.metrics import Metrics
+from feedbridge.core.models import Entry, HealthEvent
+from feedbridge.core.wording import plural
+from feedbridge.messages.templates import Message, digest_message
+from feedbridge.notify.channel import Channel
 from feedbridge.store import LeaseLost, Notice, OutboxRow, Store, TargetState, notice_key
-from feedbridge.templates import Message, digest_message
-from feedbridge.wording import plural
 
 log = logging.getLogger("feedbridge.notify")
 

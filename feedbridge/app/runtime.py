@@ -6,20 +6,20 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
-from feedbridge.browser import BrowserPool, BrowserSettings
-from feedbridge.channel import Channel
+from feedbridge.app.server import SourceInfo
 from feedbridge.config import Config
-from feedbridge.errors import ConfigError, StoreError
-from feedbridge.feeds import FeedBoard, Publisher
-from feedbridge.filters import EntryFilter
-from feedbridge.http import HttpClient, HttpSettings
-from feedbridge.metrics import Metrics
-from feedbridge.notify import Notifier
-from feedbridge.server import SourceInfo
+from feedbridge.core.errors import ConfigError, StoreError
+from feedbridge.core.filters import EntryFilter
+from feedbridge.core.metrics import Metrics
+from feedbridge.feeds.board import FeedBoard, Publisher
+from feedbridge.fetch.browser import BrowserPool, BrowserSettings
+from feedbridge.fetch.http import HttpClient, HttpSettings
+from feedbridge.messages.templates import Templates
+from feedbridge.notify.channel import Channel
+from feedbridge.notify.outbox import Notifier
+from feedbridge.poll.worker import TargetRule, Worker
 from feedbridge.sources import Source, build_source
 from feedbridge.store import Store, open_store
-from feedbridge.templates import Templates
-from feedbridge.worker import TargetRule, Worker
 
 
 def channels(config: Config) -> list[Channel]:

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from feedbridge.errors import FeedbridgeError, FetchError
-from feedbridge.health import health_after_failure, health_after_success
-from feedbridge.models import Entry, HealthEvent
-from feedbridge.notify import entry_notice
-from feedbridge.pipeline import Decision
+from feedbridge.core.errors import FeedbridgeError, FetchError
+from feedbridge.core.health import health_after_failure, health_after_success
+from feedbridge.core.models import Entry, HealthEvent
+from feedbridge.notify.outbox import entry_notice
+from feedbridge.poll.decide import Decision
 from feedbridge.store import PollOutcome, PollView, SourceState
 
 if TYPE_CHECKING:

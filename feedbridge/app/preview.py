@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from feedbridge.browser import BrowserPool, BrowserSettings, RenderInfo
-from feedbridge.health import status_of
-from feedbridge.http import HttpClient, HttpSettings
-from feedbridge.models import Entry
+from feedbridge.core.health import status_of
+from feedbridge.core.models import Entry
+from feedbridge.core.wording import plural
+from feedbridge.fetch.browser import BrowserPool, BrowserSettings, RenderInfo
+from feedbridge.fetch.http import HttpClient, HttpSettings
 from feedbridge.sources import Source
 from feedbridge.sources.collect import Extraction, describe_skipped
-from feedbridge.wording import plural
 
 
 async def extract_once(

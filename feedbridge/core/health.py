@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from feedbridge.models import HealthEvent
+from feedbridge.core.models import HealthEvent
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"mess
 
 
 class KeyValueFormatter(logging.Formatter):
-    """`2026-05-08 10:00:00 INFO feedbridge.worker poll done source=hf-daily new=3`."""
+    """`2026-05-08 10:00:00 INFO feedbridge.poll.worker poll done source=hf-daily new=3`."""
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)

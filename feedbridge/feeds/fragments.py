@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from xml.sax.saxutils import escape
 
-from feedbridge.models import Entry, FeedInfo
-from feedbridge.render import (
+from feedbridge.core.models import Entry, FeedInfo
+from feedbridge.feeds.render import (
     FEED_AUTHOR,
     FORMATS,
     GENERATOR,

@@ -14,12 +14,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from feedbridge.feeds import FeedBoard
-from feedbridge.health import status_of
-from feedbridge.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from feedbridge.metrics import Metrics
-from feedbridge.render import FORMATS
-from feedbridge.wording import plural
+from feedbridge.core.health import status_of
+from feedbridge.core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from feedbridge.core.metrics import Metrics
+from feedbridge.core.wording import plural
+from feedbridge.feeds.board import FeedBoard
+from feedbridge.feeds.render import FORMATS
 
 _EXTENSIONS = {ext: fmt for fmt, (ext, _) in FORMATS.items()}
 HEARTBEAT_STALE = 120.0

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from feedbridge.models import Entry
+from feedbridge.core.models import Entry
 
 _REGEX = re.compile(r"^/(?P<body>.*)/(?P<flags>[aimsx]*)$", re.DOTALL)
 _FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "a": re.ASCII}

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import httpx
 import xxhash
 
-from feedbridge.errors import FetchError
-from feedbridge.models import Page
+from feedbridge.core.errors import FetchError
+from feedbridge.core.models import Page
 
 log = logging.getLogger("feedbridge.http")
 

@@ -13,11 +13,11 @@ import threading
 from collections.abc import Iterable
 
 from feedbridge.config import Config
-from feedbridge.errors import EXIT_FAILED, EXIT_OK, ConfigError
-from feedbridge.notify import RoundResult
-from feedbridge.outcome import PollReport
+from feedbridge.core.errors import EXIT_FAILED, EXIT_OK, ConfigError
+from feedbridge.core.wording import plural
+from feedbridge.notify.outbox import RoundResult
+from feedbridge.poll.outcome import PollReport
 from feedbridge.store import open_store
-from feedbridge.wording import plural
 
 log = logging.getLogger("feedbridge")
 

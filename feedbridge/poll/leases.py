@@ -8,13 +8,13 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from feedbridge.errors import StoreError
-from feedbridge.outcome import PollReport
+from feedbridge.core.errors import StoreError
+from feedbridge.poll.outcome import PollReport
 from feedbridge.sources import Source
 from feedbridge.store import Lease, LeaseLost
 
 if TYPE_CHECKING:
-    from feedbridge.worker import Worker
+    from feedbridge.poll.worker import Worker
 
 log = logging.getLogger("feedbridge.worker")
 

@@ -1,0 +1,1 @@
+"""Getting bytes from the web: the HTTP client and the browser (system Chromium)."""

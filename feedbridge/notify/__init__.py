@@ -1,0 +1,1 @@
+"""Delivering notices: the outbox loop, each target's channel (Apprise) and email."""
