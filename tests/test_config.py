@@ -342,7 +342,8 @@ JSON_SOURCE = '[[sources]]\nname = "j"\nkind = "json"\nurl = "https://x.example/
         pytest.param(SOURCE + 'first_run = "latest:0"\n', "sources[0].first_run",
                      'invalid first_run "latest:0"', id="bad-first-run"),
         pytest.param('[[sources]]\nname = "x"\nkind = "rss"\n', "sources[0].kind",
-                     'unknown kind "rss" (one of hf_papers, html, feed, json)', id="bad-kind"),
+                     'unknown kind "rss" (one of hf_papers, hf_repos, hf_collection, html, feed, '
+                     'json)', id="bad-kind"),
         pytest.param('[[sources]]\nname = "x"\n', "sources[0].kind", "required",
                      id="missing-kind"),
         pytest.param('[[sources]]\nname = "x"\nkind = "html"\nitem = "li"\n', "sources[0].url",
@@ -481,7 +482,7 @@ def test_unknown_kind_does_not_hide_the_tables_other_errors(tmp_path: Path) -> N
     )
     assert problems == [
         'sources[0].kind: unknown kind "htlm" (did you mean "html"?) '
-        "(one of hf_papers, html, feed, json)",
+        "(one of hf_papers, hf_repos, hf_collection, html, feed, json)",
         'sources[0].name: invalid name "Bad Name" (lowercase letters, digits, ".", "_", "-"; '
         "at most 64)",
         'sources[0].interval: invalid duration "5 min" (use 90s, 15m, 2h or 1d)',

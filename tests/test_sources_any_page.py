@@ -30,6 +30,16 @@ BAD = {
     "html": ({"url": "https://x.test/", "item": "div[["}, "item"),
     "feed": ({"url": "not a url"}, "url"),
     "json": ({"url": "https://x.test/", "items": "data.[["}, "items"),
+    "hf_repos": ({"type": "space", "score": "downloads"}, "score"),
+    "hf_collection": ({"collection": "Qwen/qwen3"}, "collection"),
+}
+HUB = {  # kind: (extra config, fixture, API path)
+    "hf_repos": ({}, "api_models.json", "/api/models"),
+    "hf_collection": (
+        {"collection": "Qwen/qwen35-6821a0c3f1e2d3b4a5968778"},
+        "api_collection.json",
+        "/api/collections/Qwen/qwen35-6821a0c3f1e2d3b4a5968778",
+    ),
 }
 
 
@@ -38,6 +48,11 @@ def sample(kind: str) -> tuple[dict[str, object], Page]:
         config = {"name": "hf", "kind": "hf_papers"}
         body = json.dumps(hf_items()).encode()
         return config, Page("https://huggingface.co/api/daily_papers", 200, body)
+    if kind in HUB:
+        extra, fixture, path = HUB[kind]
+        body = (Path(__file__).parent / "data" / "hf" / fixture).read_bytes()
+        url = f"https://huggingface.co{path}"
+        return {"name": "hub", "kind": kind, **extra}, Page(url, 200, body)
     path = DATA / SAMPLES[kind]
     config = json.loads(path.with_name(path.name.rsplit(".", 1)[0] + ".config.json").read_text())
     info = config.pop("page", {})

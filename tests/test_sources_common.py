@@ -16,8 +16,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from feedbridge.config import adhoc_source_config
 from feedbridge.core.errors import ConfigError, FeedbridgeError, ParseError
 from feedbridge.core.models import Page
+from feedbridge.sources import build_source
 from feedbridge.sources.base import Source
 from feedbridge.sources.decoding import decode, parse_html, sniff
 from feedbridge.sources.feed import FeedSource
@@ -57,6 +59,10 @@ SOURCES: dict[str, Callable[[], Source]] = {
     "html": lambda: HtmlSource(config("html", title="h2", link="a@href")),
     "feed": lambda: FeedSource(config("feed")),
     "json": lambda: JsonSource(config("json", title="t", link="u")),
+    "hf_repos": lambda: build_source(adhoc_source_config({"name": "src", "kind": "hf_repos"})),
+    "hf_collection": lambda: build_source(
+        adhoc_source_config({"name": "src", "kind": "hf_collection", "collection": f"a/b-{0:024}"})
+    ),
 }
 
 

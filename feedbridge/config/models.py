@@ -38,6 +38,7 @@ from feedbridge.config.fields import (
     check_regex,
     check_zone,
 )
+from feedbridge.config.hub import COLLECTION_SLUG, EXPAND, EXPANDABLE, NAMESPACE
 from feedbridge.core.durations import (
     DigestSpec,
     format_duration,
@@ -202,6 +203,109 @@ class HfPapersConfig(SourceBase):
         return value
 
 
+def _as_list(value: object) -> object:
+    """One string or a list of them: `author = "Qwen"` reads as `author = ["Qwen"]`."""
+    return [value] if isinstance(value, str) else value
+
+
+def _singular(value: object) -> object:
+    """`type = "models"` reads as "model", as people write the Hub's URLs."""
+    return value.lower().removesuffix("s") if isinstance(value, str) else value
+
+
+def _namespace(value: str) -> str:
+    if not NAMESPACE.fullmatch(value):
+        raise ValueError(f'invalid Hub user or organization name "{value}"')
+    return value
+
+
+def _collection(value: str) -> str:
+    """`namespace/slug-id`, or the collection's URL (its path after /collections/)."""
+    path = re.sub(r"^https?://[^/]+/(?:api/)?collections/", "", value.strip()).strip("/")
+    if not COLLECTION_SLUG.fullmatch(path) or not re.search(r"-[0-9a-f]{24}$", path):
+        raise ValueError(
+            f'must be a collection as "namespace/slug-id" or its URL, got "{value}" '
+            '(e.g. "Qwen/qwen3-67dd247413f0e2e4f653967f")'
+        )
+    return path
+
+
+class HfReposConfig(SourceBase):
+    """Models, datasets or Spaces of the Hub's listing API (`/api/models|datasets|spaces`)."""
+
+    kind: Literal["hf_repos"] = "hf_repos"
+    base_url: BaseUrl = "https://huggingface.co"
+    max_requests: Annotated[int, Field(ge=1, le=100)] = 10  # requests a poll may make
+    type: Annotated[Literal["model", "dataset", "space"], BeforeValidator(_singular)] = "model"
+    author: Annotated[
+        list[Annotated[str, AfterValidator(_namespace)]], BeforeValidator(_as_list)
+    ] = Field(default_factory=list)
+    search: str | None = None
+    filter: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
+    pipeline_tag: str | None = None
+    sort: Literal["created", "trending", "likes", "downloads", "modified"] = "created"
+    direction: Literal["desc", "asc"] = "desc"
+    limit: Annotated[int, Field(ge=1, le=1000)] = 50
+    expand: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
+    score: Literal["likes", "downloads", "trending"] = "likes"
+
+    @field_validator("author")
+    @classmethod
+    def _authors_fit_the_cap(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        cap = info.data.get("max_requests", 10)
+        if len(value) > cap:
+            raise ValueError(
+                f"{len(value)} authors need {len(value)} requests a poll, more than "
+                f"max_requests ({cap})"
+            )
+        return value
+
+    @field_validator("pipeline_tag")
+    @classmethod
+    def _models_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and info.data.get("type", "model") != "model":
+            raise ValueError("only models have one (for other types use filter)")
+        return value
+
+    @field_validator("sort", "score")
+    @classmethod
+    def _spaces_have_no_downloads(cls, value: str, info: ValidationInfo) -> str:
+        if value == "downloads" and info.data.get("type") == "space":
+            raise ValueError("Spaces have no downloads (use likes or trending)")
+        return value
+
+    @field_validator("expand")
+    @classmethod
+    def _documented_properties(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        kind = info.data.get("type", "model")
+        unknown = [name for name in value if name not in EXPANDABLE[kind]]
+        if unknown:
+            known = ", ".join(sorted(EXPANDABLE[kind] - set(EXPAND[kind])))
+            raise ValueError(f"unknown for {kind}s: {', '.join(unknown)} (one of {known})")
+        return value
+
+    @property
+    def display_title(self) -> str:
+        if self.title:
+            return self.title
+        what = {"model": "models", "dataset": "datasets", "space": "Spaces"}[self.type]
+        by = f" by {', '.join(self.author)}" if self.author else ""
+        return f"Hugging Face {what}{by}"
+
+
+class HfCollectionConfig(SourceBase):
+    """The items of one Hub collection (`/api/collections/{namespace}/{slug-id}`): one request."""
+
+    kind: Literal["hf_collection"] = "hf_collection"
+    base_url: BaseUrl = "https://huggingface.co"
+    collection: Annotated[str, AfterValidator(_collection)]
+    score: Literal["likes", "downloads", "trending"] = "likes"  # a paper's likes: its upvotes
+
+    @property
+    def display_title(self) -> str:
+        return self.title or f"Hugging Face collection {self.collection}"
+
+
 class _ItemFields(SourceBase):
     """Shared by html and json: `title` there picks item titles; the feed's is `feed_title`."""
 
@@ -291,10 +395,13 @@ class JsonConfig(_ItemFields):
 
 
 SourceConfig = Annotated[
-    HfPapersConfig | HtmlConfig | FeedConfig | JsonConfig, Field(discriminator="kind")
+    HfPapersConfig | HfReposConfig | HfCollectionConfig | HtmlConfig | FeedConfig | JsonConfig,
+    Field(discriminator="kind"),
 ]
 _KINDS: dict[str, type[SourceBase]] = {
     "hf_papers": HfPapersConfig,
+    "hf_repos": HfReposConfig,
+    "hf_collection": HfCollectionConfig,
     "html": HtmlConfig,
     "feed": FeedConfig,
     "json": JsonConfig,

@@ -8,7 +8,9 @@ from urllib.parse import parse_qsl, urlsplit
 from feedbridge.config.fields import mask_url
 from feedbridge.config.models import (
     Config,
+    HfCollectionConfig,
     HfPapersConfig,
+    HfReposConfig,
     SourceConfig,
     TargetConfig,
 )
@@ -22,6 +24,11 @@ def _describe_source(source: SourceConfig) -> str:
     if isinstance(source, HfPapersConfig):
         query = f' "{source.query}"' if source.query else ""
         where = f"{source.listing}{query} from {source.base_url}"
+    elif isinstance(source, HfReposConfig):
+        by = f" by {', '.join(source.author)}" if source.author else ""
+        where = f"{source.type}s{by}, sorted by {source.sort}, from {source.base_url}"
+    elif isinstance(source, HfCollectionConfig):
+        where = f"collection {source.collection} from {source.base_url}"
     else:  # the query string and any user:password are left out: they may hold API keys
         url = urlsplit(source.url)
         where = f"{url.scheme}://{url.netloc.rpartition('@')[2]}{url.path}"

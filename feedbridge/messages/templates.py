@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from feedbridge.core.models import Entry, HealthEvent
-from feedbridge.core.wording import plural
+from feedbridge.core.wording import plural, repo_facts, short_number
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -26,8 +26,8 @@ log = logging.getLogger("feedbridge.templates")
 
 FORMATS = ("text", "markdown", "html")
 
-# Fields some sources keep in `extras` (HF papers, feeds); None when an entry lacks them,
-# so one template serves every source. The README's table documents each name.
+# Fields some sources keep in `extras` (HF papers and repos, feeds); None when an entry lacks
+# them, so one template serves every source. The README's table documents each name.
 EXTRA_NAMES = (
     "ai_summary",
     "arxiv_id",
@@ -44,7 +44,26 @@ EXTRA_NAMES = (
     "submitter",
     "tags",
     "upvotes",
+    # Hub repos (hf_repos, hf_collection, paper artifacts)
+    "repo_id",
+    "repo_type",
+    "likes",
+    "downloads",
+    "trending_score",
+    "pipeline_tag",
+    "library",
+    "parameters",
+    "sdk",
+    "gated",
+    "note",
+    "collection",
+    "collection_url",
+    "artifact",
+    "paper_id",
+    "paper_title",
+    "paper_link",
 )
+HUB_TYPES = ("model", "dataset", "space", "paper", "collection")
 
 DEFAULT_TITLE = "{{ title }}"
 _BLURB = "{% set blurb = ai_summary or summary|truncate(400) %}"
@@ -84,11 +103,65 @@ Code: {{ github }}{% endif %}""",
 </p>{% endif %}""",
 }
 
+_REPO_LINKS_MD = (
+    "[Hugging Face]({{ link }})"
+    "{% if arxiv_pdf %} · [arXiv]({{ arxiv_abs }}) · [PDF]({{ arxiv_pdf }}){% endif %}"
+    "{% if paper_link %} · [Paper: {{ paper_title }}]({{ paper_link }}){% endif %}"
+    "{% if collection_url %} · [Collection: {{ collection }}]({{ collection_url }}){% endif %}"
+)
+_REPO_LINKS_HTML = (
+    '<a href="{{ link }}">Hugging Face</a>'
+    '{% if arxiv_pdf %} · <a href="{{ arxiv_abs }}">arXiv</a> · <a href="{{ arxiv_pdf }}">PDF</a>'
+    "{% endif %}"
+    '{% if paper_link %} · <a href="{{ paper_link }}">Paper: {{ paper_title }}</a>{% endif %}'
+    '{% if collection_url %} · <a href="{{ collection_url }}">Collection: {{ collection }}</a>'
+    "{% endif %}"
+)
+_REPO_META = "{{ facts }}"  # no byline: a repo's id starts with its author
+_REPO_BLURB = "{% set blurb = summary if summary != note else '' %}"
+# Hub items (a repo, a collection's item, a released artifact): what it is and how popular,
+# the curator's note, the card's summary, then its links.
+DEFAULT_REPO_BODY = {
+    "text": _REPO_BLURB
+    + _REPO_META
+    + """{% if note %}
+
+Note: {{ note }}{% endif %}{% if blurb %}
+
+{{ blurb|truncate(400) }}{% endif %}{% if paper_title %}
+
+Paper: {{ paper_title }}
+{{ paper_link }}{% endif %}
+
+{{ link }}{% if collection %}
+Collection: {{ collection }} {{ collection_url }}{% endif %}""",
+    "markdown": _REPO_BLURB
+    + _REPO_META
+    + """{% if note %}
+
+> {{ note }}{% endif %}{% if blurb %}
+
+{{ blurb|truncate(400) }}{% endif %}
+
+"""
+    + _REPO_LINKS_MD,
+    "html": _REPO_BLURB
+    + "<p>"
+    + _REPO_META
+    + """</p>
+{% if note %}<p><em>Note:</em> {{ note }}</p>
+{% endif %}{% if blurb %}<p>{{ blurb|truncate(400) }}</p>
+{% endif %}<p>"""
+    + _REPO_LINKS_HTML
+    + "</p>",
+}
+
 DIGEST_TITLE = "{{ count }} new {{ noun }} · {{ date }}"
 DIGEST_BODY = {
     "text": """{% for e in entries %}{% if not loop.first %}
 
-{% endif %}{{ loop.index }}. {{ e.title }}{% if e.score is not none or e.byline %}
+{% endif %}{{ loop.index }}. {{ e.title }}{% if e.facts %}
+   {{ e.facts }}{% elif e.score is not none or e.byline %}
    {% if e.score is not none %}▲ {{ e.score|int }}{% if e.byline %} · {% endif %}{% endif %}\
 {{ e.byline }}{% endif %}{% if e.link %}
    {{ e.link }}{% endif %}{% endfor %}{% if more %}
@@ -98,7 +171,8 @@ DIGEST_BODY = {
 
 {% endif %}{{ loop.index }}. \
 **{% if e.link %}[{{ e.title }}]({{ e.link }}){% else %}{{ e.title }}{% endif %}**\
-{% if e.score is not none or e.byline %}
+{% if e.facts %}
+   {{ e.facts }}{% elif e.score is not none or e.byline %}
    {% if e.score is not none %}▲ {{ e.score|int }}{% if e.byline %} · {% endif %}{% endif %}\
 {{ e.byline }}{% endif %}{% endfor %}{% if more %}
 
@@ -108,7 +182,8 @@ DIGEST_BODY = {
 <p style="margin:0 0 4px;font-size:16px"><b>{{ loop.index }}.</b> \
 {% if e.link %}<a href="{{ e.link }}" style="color:#1a0dab;text-decoration:none">{% endif %}\
 {{ e.title }}{% if e.link %}</a>{% endif %}</p>
-{% if e.score is not none or e.byline %}<p style="margin:0 0 6px;color:#555;font-size:13px">\
+{% if e.facts %}<p style="margin:0 0 6px;color:#555;font-size:13px">{{ e.facts }}</p>
+{% elif e.score is not none or e.byline %}<p style="margin:0 0 6px;color:#555;font-size:13px">\
 {% if e.score is not none %}▲ {{ e.score|int }} upvotes{% if e.byline %} · {% endif %}{% endif %}\
 {{ e.byline }}</p>
 {% endif %}<p style="margin:0;font-size:14px;line-height:1.45">{{ e.summary|truncate(360) }}</p>
@@ -160,6 +235,12 @@ def entry_context(entry: Entry) -> dict[str, Any]:
     """The variables a template sees for one entry (see the README's table)."""
     context: dict[str, Any] = dict.fromkeys(EXTRA_NAMES)
     context.update({k: v for k, v in entry.extras.items() if k in EXTRA_NAMES})
+    hub = entry.extras.get("repo_type") in HUB_TYPES
+    parameters = context["parameters"]
+    context.update(
+        facts=repo_facts(entry.extras) if hub else None,
+        params=short_number(parameters) if isinstance(parameters, int) else None,
+    )
     context.update(
         title=entry.title,
         link=entry.link,
@@ -208,29 +289,39 @@ def entry_message(entry: Entry, fmt: str, templates: Templates = Templates()) ->
     from jinja2 import TemplateError
 
     context = entry_context(entry)
+    defaults = DEFAULT_REPO_BODY if context["facts"] is not None else DEFAULT_BODY
     try:
         return Message(
             render(templates.title or DEFAULT_TITLE, "text", context),
-            render(templates.body or DEFAULT_BODY[fmt], fmt, context),
+            render(templates.body or defaults[fmt], fmt, context),
             fmt,
             # a custom HTML body has no text twin: Apprise derives the text part from it
-            None if templates.body else _alternative(fmt, DEFAULT_BODY["text"], context),
+            None if templates.body else _alternative(fmt, defaults["text"], context),
         )
     except TemplateError as exc:
         log.warning("template failed, using the default", extra={"error": str(exc)})
         return entry_message(entry, fmt)
 
 
+def _noun(entries: Sequence[Entry]) -> str:
+    """What a digest's entries all are: papers, models, datasets, Spaces; else entries."""
+    if entries and all(e.extras.get("arxiv_id") for e in entries):
+        return "paper"
+    kinds = {e.extras.get("repo_type") for e in entries}
+    if len(kinds) == 1 and (kind := kinds.pop()) in ("model", "dataset", "space"):
+        return "Space" if kind == "space" else str(kind)
+    return "entry"
+
+
 def digest_context(entries: Sequence[Entry], top: int | None, now: datetime) -> dict[str, Any]:
     """The variables of a digest: `entries` (each as for one entry), `count`, `more`, ..."""
     ranked = sorted(entries, key=lambda e: (-(e.score or 0), e.title))
     shown = ranked[:top] if top else ranked
-    papers = bool(entries) and all(e.extras.get("arxiv_id") for e in entries)
     return {
         "entries": [entry_context(e) for e in shown],
         "count": len(entries),
         "more": len(ranked) - len(shown),
-        "noun": plural(len(entries), "paper" if papers else "entry", with_count=False),
+        "noun": plural(len(entries), _noun(entries), with_count=False),
         "date": now.strftime("%Y-%m-%d"),
     }
 

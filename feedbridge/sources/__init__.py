@@ -9,6 +9,8 @@ from feedbridge.sources.base import Fetcher, Source
 
 KINDS: dict[str, str] = {
     "hf_papers": "feedbridge.sources.hf_papers:HfPapersSource",
+    "hf_repos": "feedbridge.sources.hf_repos:HfReposSource",
+    "hf_collection": "feedbridge.sources.hf_collection:HfCollectionSource",
     "html": "feedbridge.sources.html:HtmlSource",
     "feed": "feedbridge.sources.feed:FeedSource",
     "json": "feedbridge.sources.jsonapi:JsonSource",
