@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from feedbridge.config import adhoc_source_config
 from feedbridge.core.durations import parse_digest
-from feedbridge.core.models import Entry, HealthEvent
+from feedbridge.core.models import Entry, HealthEvent, Page
 from feedbridge.notify.channel import Channel
 from feedbridge.notify.outbox import Notifier, entry_notice
+from feedbridge.sources import build_source
 from feedbridge.store import EmbeddedStore as Store
 from tests.conftest import DATA, Receiver, run_cli
 from tests.test_notify import Clock, papers
@@ -116,8 +118,68 @@ def test_notify_test_message(tmp_path: Path, receiver: Receiver, fmt: str) -> No
     assert_golden(f"notify-test.{fmt}.txt", received_as_text(message))
 
 
+def hub_entries(kind: str, fixture: str, **table: str) -> dict[str, Entry]:
+    """The entries a Hub source makes of one of tests/data/hf's responses, by key."""
+    source = build_source(adhoc_source_config({"name": "hub", "kind": kind, **table}))
+    body = (DATA / "hf" / fixture).read_bytes()
+    return {e.key: e for e in source.extract(Page("https://huggingface.co/api/x", 200, body))}
+
+
+def hub_entry(name: str) -> Entry:
+    collection = {"collection": "Qwen/qwen35-6821a0c3f1e2d3b4a5968778"}
+    return {
+        "hf-repos-model": lambda: hub_entries("hf_repos", "api_models.json")[
+            "deepseek-ai/DeepSeek-Prover-V3-7B"
+        ],
+        "hf-repos-dataset": lambda: hub_entries("hf_repos", "api_datasets.json", type="dataset")[
+            "lerobot/so101-pick-place-cubes"
+        ],
+        "hf-repos-space": lambda: hub_entries("hf_repos", "api_spaces.json", type="space")[
+            "Qwen/Qwen-Image-Edit-Demo"
+        ],
+        "hf-collection-item": lambda: hub_entries(
+            "hf_collection", "api_collection.json", **collection
+        )["space:Qwen/Qwen-Image-Edit-Demo"],
+    }[name]()
+
+
+HUB_KINDS = ("hf-repos-model", "hf-repos-dataset", "hf-repos-space", "hf-collection-item")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("kind", HUB_KINDS)
+async def test_hub_entry_message(tmp_path: Path, receiver: Receiver, kind: str, fmt: str) -> None:
+    with Store(tmp_path) as store:
+        store.enqueue([entry_notice("hook", hub_entry(kind), NOW)], NOW)
+        await Notifier([Channel("hook", [receiver.url()], format=fmt)], store).deliver()
+    (message,) = receiver.received
+    assert_golden(f"{kind}.{fmt}.txt", received_as_text(message))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_hub_digest_message(tmp_path: Path, receiver: Receiver, fmt: str) -> None:
+    clock = Clock(NOW - 86400)
+    channel = Channel(
+        "hook",
+        [receiver.url()],
+        format=fmt,
+        digest=parse_digest("daily 08:00 Europe/Berlin"),
+        top=3,
+    )
+    models = hub_entries("hf_repos", "api_models.json")
+    with Store(tmp_path) as store:
+        notifier = Notifier([channel], store, clock=clock)
+        await notifier.deliver()
+        for entry in list(models.values())[:4]:
+            store.enqueue([entry_notice("hook", entry, clock.now)], clock.now)
+        clock.now = NOW
+        await notifier.deliver()
+    (message,) = receiver.received
+    assert_golden(f"hf-repos-digest.{fmt}.txt", received_as_text(message))
+
+
 def test_every_golden_file_is_checked() -> None:
-    kinds = ("entry", "digest", "health", "notify-test")
+    kinds = ("entry", "digest", "health", "notify-test", *HUB_KINDS, "hf-repos-digest")
     expected = {f"{kind}.{fmt}.txt" for kind in kinds for fmt in FORMATS}
     expected |= {"email-entry.text-part.txt", "email-digest.text-part.txt"}
     assert {p.name for p in GOLDEN.iterdir()} == expected

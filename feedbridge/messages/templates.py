@@ -186,8 +186,9 @@ DIGEST_BODY = {
 {% elif e.score is not none or e.byline %}<p style="margin:0 0 6px;color:#555;font-size:13px">\
 {% if e.score is not none %}▲ {{ e.score|int }} upvotes{% if e.byline %} · {% endif %}{% endif %}\
 {{ e.byline }}</p>
-{% endif %}<p style="margin:0;font-size:14px;line-height:1.45">{{ e.summary|truncate(360) }}</p>
-{% if e.arxiv_pdf or e.github %}<p style="margin:6px 0 0;font-size:13px">\
+{% endif %}{% if e.summary %}<p style="margin:0;font-size:14px;line-height:1.45">\
+{{ e.summary|truncate(360) }}</p>
+{% endif %}{% if e.arxiv_pdf or e.github %}<p style="margin:6px 0 0;font-size:13px">\
 {% if e.arxiv_pdf %}<a href="{{ e.arxiv_abs }}">arXiv</a> · <a href="{{ e.arxiv_pdf }}">PDF</a>\
 {% endif %}{% if e.arxiv_pdf and e.github %} · {% endif %}\
 {% if e.github %}<a href="{{ e.github }}">Code</a>{% endif %}</p>
