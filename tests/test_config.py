@@ -9,7 +9,9 @@ import pytest
 from pydantic import BaseModel
 
 from feedbridge.config import (
+    HfCollectionConfig,
     HfPapersConfig,
+    HfReposConfig,
     HtmlConfig,
     HttpConfig,
     JsonConfig,
@@ -250,7 +252,8 @@ def test_example_config_loads_with_no_environment(monkeypatch: pytest.MonkeyPatc
     for name in EXAMPLE_ENV:
         monkeypatch.delenv(name, raising=False)
     config = load_config(EXAMPLE)
-    assert {s.kind for s in config.sources} == {"hf_papers", "html", "feed", "json"}
+    kinds = {"hf_papers", "hf_repos", "hf_collection", "html", "feed", "json"}
+    assert {s.kind for s in config.sources} == kinds
     assert config.server.token is None
     digest = config.target("email-digest").digest_spec
     assert digest is not None and (digest.cron, digest.tz.key) == ("0 8 * * *", "Europe/Berlin")
@@ -272,7 +275,8 @@ def test_example_config_mentions_every_option() -> None:
     text = EXAMPLE.read_text()
     models: list[type[BaseModel]] = [
         *(StorageConfig, ServerConfig, HttpConfig, OutputConfig),
-        *(HfPapersConfig, HtmlConfig, JsonConfig, TargetConfig),
+        *(HfPapersConfig, HfReposConfig, HfCollectionConfig, HtmlConfig, JsonConfig),
+        TargetConfig,
     ]
     options = {"log_level"} | {key for model in models for key in model.model_fields}
     assert [key for key in sorted(options) if not re.search(rf"^#? *{key} = ", text, re.M)] == []

@@ -214,3 +214,20 @@ def _expected(hub: FakeHub, kind: str) -> dict[str, str]:
             prefix = {"model": "", "dataset": "datasets/", "space": "spaces/"}[kind_of]
             links[f"{base}/{prefix}{item['id']}"] = item["id"]
     return links
+
+
+@pytest.mark.parametrize("kind", sorted(TABLES))
+def test_preview_shows_the_entries_and_the_first_as_a_message(
+    tmp_path: Path, hub: FakeHub, receiver: Receiver, kind: str
+) -> None:
+    config = write_config(tmp_path, hub, receiver, kind)
+    result = run_cli("--config", str(config), "preview", "hub", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "6 entries from 6 items" in out
+    assert f"  {hub.base_url}/Qwen/Qwen3.5-14B-Instruct\n" in out
+    assert "the first entry as a message" in out
+    first = "deepseek-ai/DeepSeek-V3.2-Exp" if kind == "hf_repos" else "Qwen/Qwen3.5-14B-Instruct"
+    message = out.split("the first entry as a message", 1)[1]
+    assert f"\n  {first}\n" in message and "model · text-generation" in message
+    assert not (tmp_path / "data").exists(), "preview writes no store"

@@ -10,8 +10,12 @@ from feedbridge.core.models import Entry
 from feedbridge.core.wording import plural
 from feedbridge.fetch.browser import BrowserPool, BrowserSettings, RenderInfo
 from feedbridge.fetch.http import HttpClient, HttpSettings
+from feedbridge.messages.templates import entry_message
 from feedbridge.sources import Source
 from feedbridge.sources.collect import Extraction, describe_skipped
+
+# kinds whose own poll makes their requests (several listings, pages, dates): preview polls them
+POLLED = ("hf_papers", "hf_repos", "hf_collection")
 
 
 async def extract_once(
@@ -31,9 +35,10 @@ async def extract_once(
 async def _extract_http(source: Source, settings: HttpSettings | None) -> Extraction:
     async with HttpClient(settings) as http:
         fetcher = http.fetcher(source.name, headers=getattr(source.config, "headers", None))
-        if source.kind == "hf_papers":
+        if source.kind in POLLED:
             entries = await source.poll(fetcher, datetime.now(UTC)) or []
-            return Extraction(entries=entries, items=len(entries))
+            polled, source.last_extraction = source.last_extraction, None
+            return polled or Extraction(entries=entries, items=len(entries))
         page = await fetcher.get(source.url, conditional=False)
         return source.analyze(page)
 
@@ -49,6 +54,16 @@ def _date(entry: Entry) -> str:
 
 def _score(entry: Entry) -> str:
     return "—" if entry.score is None else f"{entry.score:g}"
+
+
+def _as_message(result: Extraction) -> list[str]:
+    """The first entry as a target would get it (built-in text templates), and any warning."""
+    lines = [f"warning: {result.warning}"] if result.warning else []
+    if result.entries:
+        message = entry_message(result.entries[0], "text")
+        lines += ["", "the first entry as a message (text; a target's templates may change it):"]
+        lines += [f"  {line}".rstrip() for line in [message.title, "", *message.body.splitlines()]]
+    return lines
 
 
 def report(
@@ -82,7 +97,7 @@ def report(
         empty = [name for name, count in result.matched.items() if count == 0]
         if empty and result.items:
             lines.append(f"matched nothing: {', '.join(empty)} (check these selectors)")
-    if result.items == 0 and source.kind != "hf_papers":
+    if result.items == 0 and source.kind not in POLLED:
         lines.append("the item selector matched nothing on this page")
         if source.kind == "html" and render is None and result.scripted:
             lines.append(
@@ -91,6 +106,8 @@ def report(
             )
     if result.skipped:
         lines.append(f"skipped: {describe_skipped(result.skipped)}")
+    if source.kind in POLLED:
+        lines += _as_message(result)
     if state:
         _, status, detail = status_of(state)
         lines.append(f"last poll by the worker: {status}" + (f" ({detail})" if detail else ""))
