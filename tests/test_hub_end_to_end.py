@@ -12,7 +12,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.atomcheck import check_atom
-from tests.conftest import Receiver, run_cli
+from tests.conftest import HfApi, Receiver, run_cli
 from tests.fakehub import FakeHub
 from tests.test_readers import newsboat_reload
 from tests.tools import require_tool
@@ -231,3 +231,51 @@ def test_preview_shows_the_entries_and_the_first_as_a_message(
     message = out.split("the first entry as a message", 1)[1]
     assert f"\n  {first}\n" in message and "model · text-generation" in message
     assert not (tmp_path / "data").exists(), "preview writes no store"
+
+
+def test_weights_released_is_one_alert_to_the_target_that_wants_the_paper(
+    tmp_path: Path, httpserver: HTTPServer, hf_api: HfApi, receiver: Receiver
+) -> None:
+    hub = FakeHub(httpserver)  # after hf_api: its /api/daily_papers handler comes first
+    config = tmp_path / "config.toml"
+    config.write_text(f"""
+[storage]
+path = "{tmp_path / "data"}"
+[output]
+dir = "{tmp_path / "public"}"
+[[sources]]
+name = "papers"
+kind = "hf_papers"
+listing = "trending"
+mode = "api"
+base_url = "{hub.base_url}"
+artifacts = true
+follow_for = "3650d"                   # the fixture's papers are from May 2026
+
+[[targets]]
+name = "hook"
+url = "{receiver.url()}"
+include = ["latent diffusion"]
+""")
+    once(tmp_path, config)
+    assert receiver.received == [], "the first poll is a baseline"
+    followed = {path.split("/")[3] for path in hub.paths("/api/arxiv/")}
+    assert followed == {"2605.06548"}, "only the papers the target would be sent"
+
+    hub.publish("model", {**NEW_MODEL, "id": "TIGER-Lab/CoLa-DLM-1B", "author": "TIGER-Lab",
+                          "tags": ["transformers", "arxiv:2605.06548"]})  # fmt: skip
+    once(tmp_path, config)
+    assert receiver.titles == [
+        "Weights released: TIGER-Lab/CoLa-DLM-1B for “Continuous Latent Diffusion Language Model”"
+    ]
+    message = receiver.received[0]["message"]
+    assert f"{hub.base_url}/TIGER-Lab/CoLa-DLM-1B" in message
+    assert f"{hub.base_url}/papers/2605.06548" in message
+
+    once(tmp_path, config)
+    once(tmp_path, config)
+    assert len(receiver.received) == 1, "announced once, across restarts"
+    atom = (tmp_path / "public" / "papers.atom").read_bytes()
+    assert check_atom(atom) == []
+    titles = [e.title for e in feedparser.parse(atom).entries]
+    assert receiver.titles[0] in titles

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from feedbridge.core.models import Entry, HealthEvent, Page
 from feedbridge.notify.channel import Channel
 from feedbridge.notify.outbox import Notifier, entry_notice
 from feedbridge.sources import build_source
+from feedbridge.sources.hf_artifacts import Followed, PaperFollower
 from feedbridge.store import EmbeddedStore as Store
 from tests.conftest import DATA, Receiver, run_cli
 from tests.test_notify import Clock, papers
@@ -140,10 +141,28 @@ def hub_entry(name: str) -> Entry:
         "hf-collection-item": lambda: hub_entries(
             "hf_collection", "api_collection.json", **collection
         )["space:Qwen/Qwen-Image-Edit-Demo"],
+        "hf-artifact": artifact_entry,
     }[name]()
 
 
-HUB_KINDS = ("hf-repos-model", "hf-repos-dataset", "hf-repos-space", "hf-collection-item")
+def artifact_entry() -> Entry:
+    """The alert a followed paper gives when its first model appears."""
+    follower = PaperFollower("papers", "https://huggingface.co", timedelta(days=30), 20)
+    paper = Followed("Continuous Latent Diffusion Language Model", NOW, upvotes=68)
+    model = hub_entries("hf_repos", "api_models.json")["deepseek-ai/DeepSeek-Prover-V3-7B"]
+    item = {"id": model.key, "author": "deepseek-ai", "createdAt": "2026-05-05T14:03:10.000Z",
+            "likes": 87, "downloads": 2410, "pipeline_tag": "text-generation",
+            "library_name": "transformers", "safetensors": {"total": 7_615_616_512}}  # fmt: skip
+    return follower.alert("2605.06548", paper, "model", item, 2)
+
+
+HUB_KINDS = (
+    "hf-repos-model",
+    "hf-repos-dataset",
+    "hf-repos-space",
+    "hf-collection-item",
+    "hf-artifact",
+)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

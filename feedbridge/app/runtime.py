@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from feedbridge.app.server import SourceInfo
 from feedbridge.config import Config
 from feedbridge.core.errors import ConfigError, StoreError
 from feedbridge.core.filters import EntryFilter
 from feedbridge.core.metrics import Metrics
+from feedbridge.core.models import Entry
 from feedbridge.feeds.board import FeedBoard, Publisher
 from feedbridge.fetch.browser import BrowserPool, BrowserSettings
 from feedbridge.fetch.http import HttpClient, HttpSettings
@@ -19,6 +21,7 @@ from feedbridge.notify.channel import Channel
 from feedbridge.notify.outbox import Notifier
 from feedbridge.poll.worker import TargetRule, Worker
 from feedbridge.sources import Source, build_source
+from feedbridge.sources.hf_artifacts import ArtifactPapersSource
 from feedbridge.store import Store, open_store
 
 
@@ -57,6 +60,21 @@ def target_rules(config: Config) -> list[TargetRule]:
         )
         for t in config.targets
     ]
+
+
+def follow_what_targets_want(sources: Iterable[Source], rules: Iterable[TargetRule]) -> None:
+    """A paper-artifacts source follows the papers one of its targets would be sent (their
+    filters); with no target it follows every paper, for the feed's readers."""
+    rules = list(rules)
+    for source in sources:
+        if isinstance(source, ArtifactPapersSource):
+            filters = [r.filter for r in rules if r.filter.wants_source(source.name)]
+            if filters:
+                source.follower.wanted = _any_of(filters)
+
+
+def _any_of(filters: list[EntryFilter]) -> Callable[[Entry, datetime], bool]:
+    return lambda entry, now: any(f.matches(entry, now) for f in filters)
 
 
 def build_sources(config: Config) -> list[Source]:
@@ -138,9 +156,11 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
         notifier = Notifier(channels(config), store, metrics=metrics, lease=lease)
         board = FeedBoard()
         publisher = Publisher(board, config.server.base_url, config.output.dir)
+        polled, rules = sources(config), target_rules(config)
+        follow_what_targets_want(polled, rules)
         worker = Worker(
-            sources=sources(config),
-            targets=target_rules(config),
+            sources=polled,
+            targets=rules,
             store=store,
             http=http,
             notifier=notifier,

@@ -194,12 +194,23 @@ class HfPapersConfig(SourceBase):
     limit: Annotated[int, Field(ge=1, le=100)] = 100
     max_pages: Annotated[int, Field(ge=1, le=100)] = 10
     days: Annotated[int, Field(ge=1, le=7)] = 2
+    # paper artifacts: models, datasets and Spaces that cite the papers a target cares about
+    artifacts: bool = False
+    follow_for: Duration = timedelta(days=30)  # after the paper's publication
+    follow_requests: Annotated[int, Field(ge=1, le=100)] = 20  # artifact checks a poll
 
     @field_validator("query")
     @classmethod
     def _query_for_search(cls, value: str | None, info: ValidationInfo) -> str | None:
         if info.data.get("listing") == "search" and not value:
             raise ValueError('required when listing = "search"')
+        return value
+
+    @field_validator("follow_for", "follow_requests")
+    @classmethod
+    def _with_artifacts(cls, value: object, info: ValidationInfo) -> object:
+        if not info.data.get("artifacts"):
+            raise ValueError("only used with artifacts = true")
         return value
 
 

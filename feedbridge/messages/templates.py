@@ -62,6 +62,7 @@ EXTRA_NAMES = (
     "paper_id",
     "paper_title",
     "paper_link",
+    "repos",
 )
 HUB_TYPES = ("model", "dataset", "space", "paper", "collection")
 
@@ -106,14 +107,14 @@ Code: {{ github }}{% endif %}""",
 _REPO_LINKS_MD = (
     "[Hugging Face]({{ link }})"
     "{% if arxiv_pdf %} · [arXiv]({{ arxiv_abs }}) · [PDF]({{ arxiv_pdf }}){% endif %}"
-    "{% if paper_link %} · [Paper: {{ paper_title }}]({{ paper_link }}){% endif %}"
+    "{% if paper_link %} · [Paper]({{ paper_link }}){% endif %}"
     "{% if collection_url %} · [Collection: {{ collection }}]({{ collection_url }}){% endif %}"
 )
 _REPO_LINKS_HTML = (
     '<a href="{{ link }}">Hugging Face</a>'
     '{% if arxiv_pdf %} · <a href="{{ arxiv_abs }}">arXiv</a> · <a href="{{ arxiv_pdf }}">PDF</a>'
     "{% endif %}"
-    '{% if paper_link %} · <a href="{{ paper_link }}">Paper: {{ paper_title }}</a>{% endif %}'
+    '{% if paper_link %} · <a href="{{ paper_link }}">Paper</a>{% endif %}'
     '{% if collection_url %} · <a href="{{ collection_url }}">Collection: {{ collection }}</a>'
     "{% endif %}"
 )
@@ -128,12 +129,10 @@ DEFAULT_REPO_BODY = {
 
 Note: {{ note }}{% endif %}{% if blurb %}
 
-{{ blurb|truncate(400) }}{% endif %}{% if paper_title %}
+{{ blurb|truncate(400) }}{% endif %}
 
-Paper: {{ paper_title }}
-{{ paper_link }}{% endif %}
-
-{{ link }}{% if collection %}
+{{ link }}{% if paper_link %}
+Paper: {{ paper_link }}{% endif %}{% if collection %}
 Collection: {{ collection }} {{ collection_url }}{% endif %}""",
     "markdown": _REPO_BLURB
     + _REPO_META

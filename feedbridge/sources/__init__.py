@@ -17,9 +17,14 @@ KINDS: dict[str, str] = {
 }
 
 
+# hf_papers that follows its papers' artifacts (models, datasets, Spaces citing them)
+ARTIFACTS = "feedbridge.sources.hf_artifacts:ArtifactPapersSource"
+
+
 def build_source(config: Any) -> Source:
     """The Source object for one validated source config."""
-    module, _, cls = KINDS[config.kind].partition(":")
+    path = ARTIFACTS if config.kind == "hf_papers" and config.artifacts else KINDS[config.kind]
+    module, _, cls = path.partition(":")
     source_cls: type[Source] = getattr(import_module(module), cls)
     return source_cls(config)
 

@@ -1,0 +1,179 @@
+"""Paper artifacts (`hf_papers` with `artifacts = true`) against the local papers API and fake
+Hub: one entry when a followed paper's first model appears, the follow window, the request cap
+with 500 followed papers, a 429's pause, the follow list across a restart."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from feedbridge.app.runtime import follow_what_targets_want
+from feedbridge.config import adhoc_source_config
+from feedbridge.core.filters import EntryFilter
+from feedbridge.core.models import Entry
+from feedbridge.fetch.http import HttpClient
+from feedbridge.poll.worker import TargetRule
+from feedbridge.sources import build_source
+from feedbridge.sources.hf_artifacts import ArtifactPapersSource
+from tests.conftest import HfApi
+from tests.fakehub import FakeHub
+
+NOW = datetime(2026, 5, 8, 12, tzinfo=UTC)
+PAPER = "2605.06548"  # "Continuous Latent Diffusion Language Model", 68 upvotes, of 2026-05-07
+CITED = "2605.05242"  # a model in tests/data/hf/api_models.json cites it already
+
+
+@pytest.fixture
+def hub(httpserver: HTTPServer, hf_api: HfApi) -> FakeHub:
+    """The fake Hub beside the papers API (hf_api's handler is registered first)."""
+    return FakeHub(httpserver)
+
+
+def papers_source(hub: FakeHub, **table: Any) -> ArtifactPapersSource:
+    config = {"name": "papers", "kind": "hf_papers", "listing": "trending", "mode": "api",
+              "artifacts": True, "follow_requests": 50, "base_url": hub.base_url}  # fmt: skip
+    config.update(table)
+    source = build_source(adhoc_source_config(config))
+    assert isinstance(source, ArtifactPapersSource)
+    return source
+
+
+async def poll(source: ArtifactPapersSource, now: datetime = NOW) -> list[Entry]:
+    async with HttpClient() as http:
+        return await source.poll(http.fetcher(source.name, {}), now) or []
+
+
+def model_citing(arxiv_id: str, repo_id: str = "TIGER-Lab/DCI-Agent-7B") -> dict[str, Any]:
+    return {
+        "_id": "6821c0c3f1e2d3b4a5968003", "id": repo_id, "author": repo_id.split("/")[0],
+        "createdAt": "2026-05-08T10:00:00.000Z", "lastModified": "2026-05-08T10:30:00.000Z",
+        "likes": 12, "downloads": 310, "trendingScore": 4, "pipeline_tag": "text-generation",
+        "library_name": "transformers", "private": False,
+        "tags": ["transformers", "safetensors", "text-generation", f"arxiv:{arxiv_id}"],
+    }  # fmt: skip
+
+
+def alerts(entries: list[Entry]) -> list[Entry]:
+    return [e for e in entries if e.extras.get("artifact")]
+
+
+async def test_a_model_appearing_after_the_first_check_is_one_weights_released_entry(
+    hub: FakeHub,
+) -> None:
+    source = papers_source(hub)
+    first = await poll(source)
+    assert len(first) == 37 and alerts(first) == [], "the first check is a baseline"
+    assert len(hub.paths("/api/arxiv/")) == 37
+
+    hub.publish("model", model_citing(PAPER))
+    second = await poll(source, NOW + timedelta(hours=1))
+    (alert,) = alerts(second)
+    assert alert.key == f"{PAPER}:weights"
+    assert alert.title == (
+        "Weights released: TIGER-Lab/DCI-Agent-7B for “Continuous Latent Diffusion Language Model”"
+    )
+    assert alert.link == f"{hub.base_url}/TIGER-Lab/DCI-Agent-7B"
+    assert alert.score == 68, "the paper's upvotes, for the targets' min_score"
+    assert alert.extras["paper_link"] == f"{hub.base_url}/papers/{PAPER}"
+    paper = next(e for e in second if e.key == PAPER)
+    repo = "TIGER-Lab/DCI-Agent-7B"
+    link = f"{hub.base_url}/{repo}"
+    assert paper.extras["repos"] == [{"type": "model", "id": repo, "link": link}]
+    assert "On the Hub:" in paper.content_html and "TIGER-Lab/DCI-Agent-7B" in paper.content_html
+
+    hub.publish("model", model_citing(PAPER, "someone/DCI-Agent-7B-GGUF"))
+    third = await poll(source, NOW + timedelta(hours=2))
+    assert alerts(third) == [], "the weights were announced once; more models add links only"
+
+
+async def test_repos_there_at_the_first_check_are_links_not_alerts(hub: FakeHub) -> None:
+    source = papers_source(hub)
+    entries = await poll(source)
+    assert alerts(entries) == []
+    cited = next(e for e in entries if e.key == CITED)
+    assert [r["id"] for r in cited.extras["repos"]] == ["deepseek-ai/DeepSeek-V3.2-Exp"]
+    hub.publish("model", model_citing(CITED))
+    assert alerts(await poll(source, NOW + timedelta(hours=1))) == []
+
+
+async def test_a_paper_past_follow_for_is_no_longer_requested(hub: FakeHub) -> None:
+    source = papers_source(hub, follow_for="10d")  # CITED was published on 2026-05-03
+    await poll(source)
+    assert f"/api/arxiv/{CITED}/repos" in hub.paths()
+    hub.requests.clear()
+    await poll(source, datetime(2026, 5, 12, tzinfo=UTC))
+    assert f"/api/arxiv/{CITED}/repos" in hub.paths(), "9 days after: still followed"
+    hub.requests.clear()
+    await poll(source, datetime(2026, 5, 14, tzinfo=UTC))
+    assert f"/api/arxiv/{CITED}/repos" not in hub.paths()
+    assert f"/api/arxiv/{PAPER}/repos" in hub.paths(), "7 days after its publication"
+    assert CITED not in source.follower.followed
+
+
+async def test_500_followed_papers_cost_at_most_follow_requests_a_poll(
+    hub: FakeHub, hf_api: HfApi
+) -> None:
+    template = copy.deepcopy(hf_api.items[0])
+    template["paper"].update(authors=template["paper"]["authors"][:1], summary="Short.")
+    template["paper"].pop("ai_keywords", None)
+    hf_api.items = []
+    for n in range(500):
+        item = copy.deepcopy(template)
+        item["paper"]["id"] = f"2605.{10000 + n}"
+        hf_api.items.append(item)
+    source = papers_source(hub, follow_requests=20)
+    checked: set[str] = set()
+    for poll_number in range(25):
+        hub.requests.clear()
+        entries = await poll(source, NOW + timedelta(minutes=30 * poll_number))
+        assert len(entries) == 500
+        asked = hub.paths("/api/arxiv/")
+        assert len(asked) == 20 == source.follower.requests
+        assert not checked & set(asked), "each paper is checked once before any twice"
+        checked |= set(asked)
+    assert len(checked) == 500 == len(source.follower.followed)
+
+
+async def test_429_pauses_the_checks_for_the_hubs_retry_after(hub: FakeHub) -> None:
+    hub.fail("/api/arxiv/", 429, retry_after="3600")
+    source = papers_source(hub)
+    entries = await poll(source)
+    assert len(entries) == 37, "the papers still arrive"
+    assert len(hub.paths("/api/arxiv/")) == 1
+    hub.requests.clear()
+    await poll(source, NOW + timedelta(minutes=30))
+    assert hub.paths("/api/arxiv/") == []
+    await poll(source, NOW + timedelta(minutes=61))
+    assert len(hub.paths("/api/arxiv/")) == 37
+
+
+async def test_a_failed_check_skips_that_paper_and_keeps_the_poll(hub: FakeHub) -> None:
+    hub.fail(f"/api/arxiv/{PAPER}/", 500)
+    entries = await poll(papers_source(hub))
+    assert len(entries) == 37
+    assert len(hub.paths("/api/arxiv/")) == 37
+
+
+async def test_the_follow_list_survives_a_restart(hub: FakeHub) -> None:
+    before = papers_source(hub)
+    await poll(before)
+    saved = before.identity()
+    hub.publish("model", model_citing(PAPER))
+
+    after = papers_source(hub)  # a new process: the stored state is all it knows
+    after.restore_identity(saved)
+    (alert,) = alerts(await poll(after, NOW + timedelta(hours=1)))
+    assert alert.key == f"{PAPER}:weights"
+
+
+async def test_only_the_papers_a_target_wants_are_followed(hub: FakeHub) -> None:
+    source = papers_source(hub)
+    wants = EntryFilter.build(min_score=30, include=["agentic search"])
+    other = EntryFilter.build(sources=["elsewhere"])  # a target of another source
+    follow_what_targets_want([source], [TargetRule("t", wants), TargetRule("o", other)])
+    await poll(source)
+    assert hub.paths("/api/arxiv/") == [f"/api/arxiv/{CITED}/repos"]
