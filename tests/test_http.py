@@ -132,3 +132,16 @@ async def test_connection_refused_is_a_named_error() -> None:
     async with HttpClient() as client:
         with pytest.raises(FetchError, match="connection failed"):
             await client.fetcher("s").get("http://127.0.0.1:9/")
+
+
+async def test_unconditional_requests_leave_no_validators_behind(httpserver: HTTPServer) -> None:
+    """URLs asked once each (a papers-day, a followed paper's repos) must not pile up in the
+    source's stored state."""
+    httpserver.expect_request("/api/arxiv/1/repos").respond_with_data("{}", headers={"ETag": "x"})
+    httpserver.expect_request("/feed").respond_with_data("<rss/>", headers={"ETag": '"v1"'})
+    validators: dict[str, object] = {}
+    async with HttpClient() as client:
+        fetcher = client.fetcher("s", validators)
+        await fetcher.get(httpserver.url_for("/api/arxiv/1/repos"), conditional=False)
+        await fetcher.get(httpserver.url_for("/feed"))
+    assert list(validators) == [httpserver.url_for("/feed")]

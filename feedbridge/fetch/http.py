@@ -368,7 +368,9 @@ class Fetcher:
             if stored.get("last_modified"):
                 headers["If-Modified-Since"] = stored["last_modified"]
         page = await self._client.request(self.source, url, params=params, headers=headers)
-        if page.not_modified:
+        if page.not_modified or not conditional:
+            # kept only for conditional requests: the URLs a source asks once (a papers-day,
+            # a paper's repos) would pile up in its stored state, poll after poll
             return page
         # A body byte-identical to the last one is as good as a 304 (servers without
         # validators, or whose validators change on every response): nothing to parse.
@@ -378,6 +380,6 @@ class Fetcher:
             "last_modified": page.headers.get("last-modified"),
             "digest": digest,
         }
-        if conditional and stored.get("digest") == digest:
+        if stored.get("digest") == digest:
             return replace(page, not_modified=True)
         return page
