@@ -45,7 +45,8 @@ class Followed:
     repos: dict[str, list[str]] = field(default_factory=dict)  # type -> first repo ids
 
     def to_json(self) -> dict[str, Any]:
-        out = {"t": self.title, "s": self.since, "u": self.upvotes, "c": self.checked}
+        checked = round(self.checked) if self.checked is not None else None
+        out = {"t": self.title, "s": round(self.since), "u": self.upvotes, "c": checked}
         return out | ({"r": self.repos} if self.repos else {})
 
     @classmethod
