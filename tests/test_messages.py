@@ -20,6 +20,7 @@ from feedbridge.notify.channel import Channel
 from feedbridge.notify.outbox import Notifier, entry_notice
 from feedbridge.store import EmbeddedStore as Store
 from tests.conftest import DATA, Receiver, run_cli
+from tests.helpers import raise_health
 from tests.test_notify import Clock, papers
 
 GOLDEN = DATA / "messages"
@@ -95,7 +96,7 @@ async def test_health_alert_message(tmp_path: Path, receiver: Receiver, fmt: str
     )
     with Store(tmp_path) as store:
         notifier = Notifier([Channel("ops", [receiver.url()], format=fmt, health=True)], store)
-        notifier.raise_health(event)
+        raise_health(notifier, event)
         await notifier.deliver()
     (message,) = receiver.received
     assert_golden(f"health.{fmt}.txt", received_as_text(message))

@@ -25,6 +25,7 @@ from feedbridge.notify.outbox import Notifier, entry_notice, next_fire
 from feedbridge.sources.hf_papers import HfPapersSource
 from feedbridge.store import EmbeddedStore as Store
 from tests.conftest import Receiver, hf_items
+from tests.helpers import raise_health
 from tests.test_hf_papers import page, source
 
 
@@ -254,8 +255,9 @@ async def test_health_events_go_only_to_health_targets(tmp_path: Path, receiver:
             ],
             store,
         )
-        notifier.raise_health(
-            HealthEvent("source hf", "failing", "source hf failing: HTTP 500", datetime.now(UTC))
+        raise_health(
+            notifier,
+            HealthEvent("source hf", "failing", "source hf failing: HTTP 500", datetime.now(UTC)),
         )
         assert store.pending_count("news") == 0
         await notifier.deliver()

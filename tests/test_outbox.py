@@ -83,7 +83,7 @@ def test_each_target_sees_only_its_own_rows_whatever_the_names(
             rows = store.pending(target)
             assert [(r.payload["for"], r.payload["n"]) for r in rows] == [(target, 0), (target, 1)]
             assert store.pending_count(target) == 2
-            store.give_up(target, rows[:1], "x", TargetState())
+            store.settle(target, TargetState(), failed=rows[:1], reason="x")
             assert len(store.failed(target)) == 1
 
 

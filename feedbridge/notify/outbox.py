@@ -93,10 +93,6 @@ class Notifier:
             if c.health and c.name != exclude
         ]
 
-    def raise_health(self, event: HealthEvent, exclude: str | None = None) -> None:
-        """Queue a health event to every target that asked for them."""
-        self.store.enqueue(self.health_notices(event, exclude), self.clock())
-
     async def deliver(
         self, *, respect_backoff: bool = True, stop: asyncio.Event | None = None
     ) -> RoundResult:

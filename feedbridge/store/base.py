@@ -206,7 +206,7 @@ class StoreInfo:
 
 
 class OutboxCalls:
-    """`complete`, `retry` and `give_up` as the common cases of `settle` (both backends)."""
+    """`complete`, the common case of `settle` (both backends)."""
 
     def settle(
         self,
@@ -230,20 +230,6 @@ class OutboxCalls:
         notices: Sequence[Notice] = (),
     ) -> None:
         self.settle(target, state, done=rows, notices=notices)
-
-    def retry(self, row: OutboxRow, state: TargetState, notices: Sequence[Notice] = ()) -> None:
-        self.settle(row.target, state, retry=[row], notices=notices)
-
-    def give_up(
-        self,
-        target: str,
-        rows: Sequence[OutboxRow],
-        reason: str,
-        state: TargetState,
-        notices: Sequence[Notice] = (),
-        now: float | None = None,
-    ) -> None:
-        self.settle(target, state, failed=rows, reason=reason, notices=notices, now=now)
 
 
 class Store(Protocol):
@@ -343,20 +329,6 @@ class Store(Protocol):
         notices: Sequence[Notice] = (),
     ) -> None:
         """`settle` with every row done."""
-
-    def retry(self, row: OutboxRow, state: TargetState, notices: Sequence[Notice] = ()) -> None:
-        """`settle` with one row to retry."""
-
-    def give_up(
-        self,
-        target: str,
-        rows: Sequence[OutboxRow],
-        reason: str,
-        state: TargetState,
-        notices: Sequence[Notice] = (),
-        now: float | None = None,
-    ) -> None:
-        """`settle` with every row failed."""
 
     def pending(self, target: str, limit: int | None = None) -> list[OutboxRow]:
         """The target's queued rows, oldest first, read only (no lease): for reports."""
