@@ -441,14 +441,13 @@ def test_one_node_delivers_a_target_until_its_lease_expires(
 def test_the_schema_is_migrated_once_and_versioned(pg_url: str) -> None:
     import psycopg
 
-    from feedbridge.store import pgschema
-    from feedbridge.store.postgres import PostgresStore
+    from feedbridge.store.postgres import PostgresStore, migrations
 
     with PostgresStore(pg_url), PostgresStore(pg_url):
         pass
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute("SELECT version, name FROM schema_version").fetchall()
-        assert rows == [(v, n) for v, n, _ in pgschema.migrations()]
+        assert rows == [(v, n) for v, n, _ in migrations.migrations()]
         conn.execute("INSERT INTO schema_version (version, name) VALUES (999, 'future.sql')")
         conn.commit()
     from feedbridge.core.errors import StoreError

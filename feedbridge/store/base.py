@@ -1,7 +1,7 @@
 """The store interface: typed records and the `Store` protocol both backends implement.
 
 Callers (worker, notifier, server, feed board) see only these records and calls;
-key formats and SQL stay inside `embedded.py` and `postgres.py`.
+key formats and SQL stay inside the backends, `embedded/` and `postgres/`.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ _NAME = re.compile(r"(\d+)_[a-z0-9_]+\.sql")
 def migrations() -> list[tuple[int, str, str]]:
     """(version, file name, SQL) of every schema file, in version order."""
     found = []
-    for item in resources.files("feedbridge.store").joinpath("schema").iterdir():
+    for item in resources.files("feedbridge.store.postgres").joinpath("schema").iterdir():
         match = _NAME.fullmatch(item.name)
         if match:
             found.append((int(match.group(1)), item.name, item.read_text(encoding="utf-8")))
