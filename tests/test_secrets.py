@@ -111,3 +111,19 @@ async def test_failed_deliveries_at_debug_log_no_secret(
     assert reasons, "the deliveries should have failed"
     assert "delivery given up" in logs
     assert_no_secret(logs + "\n".join(reasons))
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://feedbridge:s3cret@db:5432/feeds", "postgresql://feedbridge:***@db:5432/feeds"),
+        ("postgresql://feedbridge@db/feeds", "postgresql://feedbridge@db/feeds"),
+        ("postgresql://db/feeds?sslmode=require", "postgresql://db/feeds?sslmode=require"),
+        ("postgresql://u:p%40ss@db/p%40ss", "postgresql://u:***@db/p%40ss"),
+    ],
+)
+def test_a_database_url_is_shown_without_its_password(url: str, shown: str) -> None:
+    """`check`'s summary and the store's errors show the one masked form of `[storage] url`."""
+    from feedbridge.core.logs import mask_dsn
+
+    assert mask_dsn(url) == shown

@@ -16,6 +16,7 @@ from feedbridge.core.durations import (
     format_duration,
     format_size,
 )
+from feedbridge.core.logs import mask_dsn
 
 
 def _describe_source(source: SourceConfig) -> str:
@@ -49,13 +50,6 @@ def _describe_target(target: TargetConfig) -> list[str]:
         f"    filters: {'; '.join(filters) or 'none'}",
         f"    delivery: {delivery}",
     ]
-
-
-def _mask_dsn(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
 
 
 def secret_fragments(config: Config) -> list[str]:
@@ -93,7 +87,7 @@ def redacted_summary(config: Config) -> str:
     """A human summary for `feedbridge check`; URLs are masked and the server token is ***."""
     storage, server, http = config.storage, config.server, config.http
     where = (
-        f"postgresql {_mask_dsn(storage.url.get_secret_value())} "
+        f"postgresql {mask_dsn(storage.url.get_secret_value())} "
         f"(lease {format_duration(storage.lease)}"
         if storage.url is not None
         else f"{storage.path} (size_limit {format_size(storage.size_limit)}"

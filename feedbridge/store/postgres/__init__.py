@@ -24,11 +24,12 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from feedbridge.core.errors import StoreError
+from feedbridge.core.logs import mask_dsn
 from feedbridge.store.postgres import migrations
 from feedbridge.store.postgres.housekeeping import Housekeeping
 from feedbridge.store.postgres.outbox import Outbox
 from feedbridge.store.postgres.polls import Feeds, Polls, Sources
-from feedbridge.store.postgres.statements import mask_dsn, why
+from feedbridge.store.postgres.statements import why
 
 __all__ = ["PostgresStore"]
 

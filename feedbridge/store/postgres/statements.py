@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -18,15 +17,6 @@ OUTBOX_COLUMNS = (
     "id, target, kind, key, payload, queued_at, attempts, first_attempt_at, next_at, "
     "done_urls, last_error"
 )
-
-
-def mask_dsn(url: str) -> str:
-    """The URL with its password replaced by ***, for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def write_source(
