@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from feedbridge.core.models import Entry, FeedInfo
 from feedbridge.feeds.board import FeedBoard
 from feedbridge.feeds.fragments import FragmentCache
-from feedbridge.feeds.render import FORMATS, render_all
+from feedbridge.feeds.render import FEED_FORMATS, render_all
 from tests.atomcheck import check_atom
 from tests.test_render import INFO, hf_entries, samples
 
@@ -82,7 +82,7 @@ def histories(draw: Any) -> list[list[Entry]]:
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(info=INFOS, history=histories(), order=st.permutations(list(FORMATS)))
+@given(info=INFOS, history=histories(), order=st.permutations(list(FEED_FORMATS)))
 def test_incremental_render_equals_the_full_feedgen_render(
     info: FeedInfo, history: list[list[Entry]], order: list[str]
 ) -> None:

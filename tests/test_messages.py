@@ -16,7 +16,7 @@ import pytest
 
 from feedbridge.core.durations import parse_digest
 from feedbridge.core.models import Entry, HealthEvent
-from feedbridge.notify.channel import Channel
+from feedbridge.notify.channel import TargetChannel
 from feedbridge.notify.outbox import Notifier, entry_notice
 from feedbridge.store import EmbeddedStore as Store
 from tests.conftest import DATA, Receiver, run_cli
@@ -60,7 +60,7 @@ def tricky(entry: Entry) -> Entry:
 async def test_one_entry_message(tmp_path: Path, receiver: Receiver, fmt: str) -> None:
     with Store(tmp_path) as store:
         store.enqueue([entry_notice("hook", papers(1)[0], NOW)], NOW)
-        await Notifier([Channel("hook", [receiver.url()], format=fmt)], store).deliver()
+        await Notifier([TargetChannel("hook", [receiver.url()], format=fmt)], store).deliver()
     (message,) = receiver.received
     assert_golden(f"entry.{fmt}.txt", received_as_text(message))
 
@@ -68,7 +68,7 @@ async def test_one_entry_message(tmp_path: Path, receiver: Receiver, fmt: str) -
 @pytest.mark.parametrize("fmt", FORMATS)
 async def test_digest_message(tmp_path: Path, receiver: Receiver, fmt: str) -> None:
     clock = Clock(NOW - 86400)
-    channel = Channel(
+    channel = TargetChannel(
         "hook",
         [receiver.url()],
         format=fmt,
@@ -95,7 +95,9 @@ async def test_health_alert_message(tmp_path: Path, receiver: Receiver, fmt: str
         datetime(2026, 5, 8, 7, 0, tzinfo=UTC),
     )
     with Store(tmp_path) as store:
-        notifier = Notifier([Channel("ops", [receiver.url()], format=fmt, health=True)], store)
+        notifier = Notifier(
+            [TargetChannel("ops", [receiver.url()], format=fmt, health=True)], store
+        )
         raise_health(notifier, event)
         await notifier.deliver()
     (message,) = receiver.received

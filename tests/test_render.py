@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from feedbridge.core.models import Entry, FeedInfo
 from feedbridge.feeds.render import (
     FALLBACK_TIME,
-    FORMATS,
+    FEED_FORMATS,
     entry_id,
     feed_id,
     render_all,
@@ -184,13 +184,13 @@ def test_entries_of_equal_time_keep_the_order_given() -> None:
 
 def test_render_all_equals_each_renderer() -> None:
     out = render_all(INFO, samples())
-    assert set(out) == set(FORMATS) == {"atom", "rss", "json"}
+    assert set(out) == set(FEED_FORMATS) == {"atom", "rss", "json"}
     for fmt, render in RENDERERS.items():
         assert out[fmt] == render(INFO, samples())
 
 
 def test_formats_table_gives_extension_and_content_type() -> None:
-    assert FORMATS == {
+    assert FEED_FORMATS == {
         "atom": ("atom", "application/atom+xml; charset=utf-8"),
         "rss": ("rss", "application/rss+xml; charset=utf-8"),
         "json": ("json", "application/feed+json; charset=utf-8"),

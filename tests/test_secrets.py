@@ -116,7 +116,7 @@ async def test_failed_deliveries_at_debug_log_no_secret(
 @pytest.mark.parametrize(
     ("url", "shown"),
     [
-        ("postgresql://feedbridge:s3cret@db:5432/feeds", "postgresql://feedbridge:***@db:5432/feeds"),
+        ("postgresql://fb:s3cret@db:5432/feeds", "postgresql://fb:***@db:5432/feeds"),
         ("postgresql://feedbridge@db/feeds", "postgresql://feedbridge@db/feeds"),
         ("postgresql://db/feeds?sslmode=require", "postgresql://db/feeds?sslmode=require"),
         ("postgresql://u:p%40ss@db/p%40ss", "postgresql://u:***@db/p%40ss"),

@@ -15,17 +15,17 @@ from feedbridge.feeds.board import FeedBoard, Publisher
 from feedbridge.fetch.browser import BrowserPool, BrowserSettings
 from feedbridge.fetch.http import HttpClient, HttpSettings
 from feedbridge.messages.templates import Templates
-from feedbridge.notify.channel import Channel
+from feedbridge.notify.channel import TargetChannel
 from feedbridge.notify.outbox import Notifier
 from feedbridge.poll.worker import TargetRule, Worker
 from feedbridge.sources import Source, build_source
 from feedbridge.store import Store, open_store
 
 
-def channels(config: Config) -> list[Channel]:
+def channels(config: Config) -> list[TargetChannel]:
     """One delivery channel per configured target."""
     return [
-        Channel(
+        TargetChannel(
             name=t.name,
             urls=t.urls(),
             format=t.format,

@@ -19,9 +19,9 @@ from feedbridge.core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedbridge.core.metrics import Metrics
 from feedbridge.core.wording import plural
 from feedbridge.feeds.board import FeedBoard
-from feedbridge.feeds.render import FORMATS
+from feedbridge.feeds.render import FEED_FORMATS
 
-_EXTENSIONS = {ext: fmt for fmt, (ext, _) in FORMATS.items()}
+_EXTENSIONS = {ext: fmt for fmt, (ext, _) in FEED_FORMATS.items()}
 HEARTBEAT_STALE = 120.0
 
 
@@ -108,8 +108,8 @@ def create_app(
             return Response(status_code=304, headers=headers)
         if zipped:
             headers["Content-Encoding"] = "gzip"
-            return Response(rendered.gzipped, media_type=FORMATS[fmt][1], headers=headers)
-        return Response(rendered.body(), media_type=FORMATS[fmt][1], headers=headers)
+            return Response(rendered.gzipped, media_type=FEED_FORMATS[fmt][1], headers=headers)
+        return Response(rendered.body(), media_type=FEED_FORMATS[fmt][1], headers=headers)
 
     async def healthz(request: Request) -> Response:
         if alive():

@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 from feedbridge.core.models import Entry, FeedInfo
 from feedbridge.feeds.render import (
     FEED_AUTHOR,
-    FORMATS,
+    FEED_FORMATS,
     GENERATOR,
     SUMMARY_MAX,
     _defused,
@@ -186,7 +186,7 @@ WRITERS: dict[str, _Writer] = {
     "rss": _Writer(rss_head, rss_item, b"", b"</channel></rss>"),
     "json": _Writer(json_head, json_item, b", ", b"]}"),
 }
-assert WRITERS.keys() == FORMATS.keys()
+assert WRITERS.keys() == FEED_FORMATS.keys()
 
 
 # --- the cache ----------------------------------------------------------------------------

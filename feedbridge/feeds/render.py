@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from feedbridge.core.models import Entry, FeedInfo
 
-FORMATS: dict[str, tuple[str, str]] = {
+FEED_FORMATS: dict[str, tuple[str, str]] = {  # a served feed's formats: extension, media type
     "atom": ("atom", "application/atom+xml; charset=utf-8"),
     "rss": ("rss", "application/rss+xml; charset=utf-8"),
     "json": ("json", "application/feed+json; charset=utf-8"),
@@ -84,7 +84,7 @@ def _urn(name: str) -> str:
 
 def feed_url(info: FeedInfo, fmt: str) -> str:
     """Absolute URL of the feed in `fmt`: `info.self_url` with `.atom` swapped for its extension."""
-    ext = FORMATS[fmt][0]
+    ext = FEED_FORMATS[fmt][0]
     if info.self_url:
         parts = urlsplit(_url(info.self_url))
         if parts.path.endswith(".atom"):
@@ -110,7 +110,7 @@ def render_json(info: FeedInfo, entries: Sequence[Entry]) -> bytes:
 
 
 def render_all(info: FeedInfo, entries: Sequence[Entry]) -> dict[str, bytes]:
-    """Every format at once, sharing the preparation: keys are those of FORMATS."""
+    """Every format at once, sharing the preparation: keys are those of FEED_FORMATS."""
     updated, items = _prepare(info, entries)
     return {
         "atom": _atom(info, updated, items),

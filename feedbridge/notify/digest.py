@@ -10,7 +10,7 @@ from typing import Any
 from feedbridge.core.durations import DigestSpec
 from feedbridge.core.models import Entry
 from feedbridge.messages.templates import Message, digest_message
-from feedbridge.notify.channel import Channel
+from feedbridge.notify.channel import TargetChannel
 from feedbridge.store import OutboxRow
 
 
@@ -24,7 +24,7 @@ def next_fire(spec: DigestSpec, after: float) -> float:
 
 
 def digest_due(
-    channel: Channel,
+    channel: TargetChannel,
     state: dict[str, Any],
     rows: Sequence[OutboxRow],
     now: float,
@@ -57,7 +57,9 @@ def digest_label(spec: DigestSpec, since: float, at: datetime, rows: int) -> dic
     }
 
 
-def render_digest(channel: Channel, at: datetime, fmt: str, owed: Sequence[OutboxRow]) -> Message:
+def render_digest(
+    channel: TargetChannel, at: datetime, fmt: str, owed: Sequence[OutboxRow]
+) -> Message:
     """The digest of the rows one URL still owes, in that URL's format."""
     entries = [Entry.from_dict(r.payload) for r in owed]
     return digest_message(entries, fmt, channel.top, at, channel.templates)

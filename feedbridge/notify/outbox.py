@@ -21,7 +21,7 @@ from feedbridge.core.models import Entry, HealthEvent
 from feedbridge.core.wording import plural
 from feedbridge.messages.templates import Message
 from feedbridge.notify.attempts import Attempt, after_attempt, allowed, backoff, owed
-from feedbridge.notify.channel import Channel
+from feedbridge.notify.channel import TargetChannel
 from feedbridge.notify.digest import digest_due, digest_label, next_fire, render_digest
 from feedbridge.store import LeaseLost, Notice, OutboxRow, Store, TargetState, notice_key
 
@@ -58,7 +58,7 @@ class Notifier:
 
     def __init__(
         self,
-        channels: Sequence[Channel],
+        channels: Sequence[TargetChannel],
         store: Store,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
@@ -100,7 +100,11 @@ class Notifier:
         return total
 
     async def deliver_target(
-        self, channel: Channel, *, respect_backoff: bool = True, stop: asyncio.Event | None = None
+        self,
+        channel: TargetChannel,
+        *,
+        respect_backoff: bool = True,
+        stop: asyncio.Event | None = None,
     ) -> RoundResult:
         """One round for one target: single messages in order, then its digest if due."""
         result = RoundResult(more=True)
@@ -121,7 +125,7 @@ class Notifier:
 
     async def _deliver_rows(
         self,
-        channel: Channel,
+        channel: TargetChannel,
         pending: Sequence[OutboxRow],
         state: dict[str, Any],
         result: RoundResult,
@@ -152,7 +156,7 @@ class Notifier:
 
     async def _attempt(
         self,
-        channel: Channel,
+        channel: TargetChannel,
         rows: Sequence[OutboxRow],
         render: Render,
         state: dict[str, Any],
@@ -195,7 +199,7 @@ class Notifier:
 
     async def _send(
         self,
-        channel: Channel,
+        channel: TargetChannel,
         rows: Sequence[OutboxRow],
         render: Render,
         label: Mapping[str, Any],
@@ -213,7 +217,7 @@ class Notifier:
             self.sending.discard(sending)
 
     def _target_health(
-        self, channel: Channel, state: dict[str, Any], error: str | None
+        self, channel: TargetChannel, state: dict[str, Any], error: str | None
     ) -> list[Notice]:
         """Update the target's health in `state`; the events it raises for other targets."""
         subject = f"target {channel.name}"
@@ -230,7 +234,7 @@ class Notifier:
 
     async def _digest(
         self,
-        channel: Channel,
+        channel: TargetChannel,
         rows: Sequence[OutboxRow],
         state: dict[str, Any],
         result: RoundResult,
@@ -254,7 +258,7 @@ class Notifier:
             state["digest_next_at"] = now + backoff(int(state.get("failures", 1)))
 
 
-def queue_report(channel: Channel, store: Store, now: float) -> str | None:
+def queue_report(channel: TargetChannel, store: Store, now: float) -> str | None:
     """What `once` says about a target's queue: a digest's waiting entries are not a failure."""
     pending = store.pending(channel.name)
     waiting = [d for d in pending if channel.digest is not None and d.kind == "entry"]
@@ -274,7 +278,7 @@ def queue_report(channel: Channel, store: Store, now: float) -> str | None:
     return f"target {channel.name}: {'; '.join(parts)}" if parts else None
 
 
-def _log_failure(channel: Channel, attempt: Attempt, label: Mapping[str, Any]) -> None:
+def _log_failure(channel: TargetChannel, attempt: Attempt, label: Mapping[str, Any]) -> None:
     what = {"target": channel.name, **label, "reason": attempt.reason}
     if attempt.expired:
         log.error("delivery given up", extra=what)
