@@ -19,7 +19,7 @@ from feedbridge.core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedbridge.core.metrics import Metrics
 from feedbridge.core.wording import plural
 from feedbridge.feeds.board import FeedBoard
-from feedbridge.feeds.render import FEED_FORMATS
+from feedbridge.feeds.items import FEED_FORMATS
 
 _EXTENSIONS = {ext: fmt for fmt, (ext, _) in FEED_FORMATS.items()}
 HEARTBEAT_STALE = 120.0
