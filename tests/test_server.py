@@ -13,7 +13,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from feedbridge.app.server import SourceInfo, create_app
+from feedbridge.app.pages import SourceInfo
+from feedbridge.app.server import create_app
 from feedbridge.core.metrics import Metrics
 from feedbridge.core.models import FeedInfo
 from feedbridge.feeds.board import FeedBoard

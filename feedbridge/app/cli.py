@@ -20,6 +20,7 @@ from feedbridge.app.operations import (
     exit_leaving_abandoned_threads,
     once_exit_code,
 )
+from feedbridge.app.pages import opml
 from feedbridge.app.preview import extract_once, report
 from feedbridge.app.runtime import (
     build_sources,
@@ -30,7 +31,6 @@ from feedbridge.app.runtime import (
     source_infos,
     sources,
 )
-from feedbridge.app.server import opml
 from feedbridge.config import (
     Config,
     adhoc_source_config,

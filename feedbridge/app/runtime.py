@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
-from feedbridge.app.server import SourceInfo
+from feedbridge.app.pages import SourceInfo
 from feedbridge.config import Config
 from feedbridge.core.errors import ConfigError, StoreError
 from feedbridge.core.filters import EntryFilter
