@@ -1,10 +1,19 @@
-"""`feedbridge preview`: fetch a source once and show what it extracts, store untouched."""
+"""`feedbridge preview`: fetch a source once and show what it extracts, store untouched.
+
+The command sees two calls: `preview` (the one fetch, through the HTTP client or the
+browser as the worker would, without validators) and `report` (its `Preview` as the
+table a user shapes selectors with). Only `preview` touches the fetchers.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from feedbridge.app.runtime import http_settings
+from feedbridge.config import Config
 from feedbridge.core.health import status_of
 from feedbridge.core.models import Entry
 from feedbridge.core.wording import plural
@@ -12,6 +21,28 @@ from feedbridge.fetch.browser import BrowserPool, BrowserSettings, RenderInfo
 from feedbridge.fetch.http import HttpClient, HttpSettings
 from feedbridge.sources import Source
 from feedbridge.sources.collect import Extraction, describe_skipped
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What one fetch of a source extracted; `loaded` says how the browser loaded the page
+    (None when it came over plain HTTP)."""
+
+    name: str
+    kind: str
+    url: str
+    result: Extraction
+    loaded: str | None = None
+
+
+async def preview(source: Source, config: Config | None = None) -> Preview:
+    """Fetch `source` once with the config's HTTP and browser settings (the defaults for an
+    ad hoc source); raises FeedbridgeError when the fetch or the extraction fails."""
+    http = http_settings(config) if config is not None else None
+    browser = BrowserSettings.from_config(config) if config is not None else None
+    result, render = await extract_once(source, http, browser)
+    loaded = render.describe() if render is not None else None
+    return Preview(source.name, source.kind, source.url, result, loaded)
 
 
 async def extract_once(
@@ -51,17 +82,14 @@ def _score(entry: Entry) -> str:
     return "—" if entry.score is None else f"{entry.score:g}"
 
 
-def report(
-    source: Source,
-    result: Extraction,
-    state: dict[str, Any] | None = None,
-    render: RenderInfo | None = None,
-) -> str:
-    """The table a user shapes selectors with: entries, then what matched nothing."""
-    lines = [f"{source.name} [{source.kind}] {source.url}"]
-    if render is not None:
-        lines.append(render.describe())
-    if source.kind == "feed":
+def report(shown: Preview, state: Mapping[str, Any] | None = None) -> str:
+    """The table a user shapes selectors with: entries, then what matched nothing; `state`
+    is the source's last poll by the worker, if the store has one."""
+    result = shown.result
+    lines = [f"{shown.name} [{shown.kind}] {shown.url}"]
+    if shown.loaded is not None:
+        lines.append(shown.loaded)
+    if shown.kind == "feed":
         lines.append(f"feed title: {result.title or '—'} · site: {result.link or '—'}")
     elif result.title:
         lines.append(f"page title: {result.title}")
@@ -74,6 +102,18 @@ def report(
         )
     lines.append("")
     lines.append(f"{plural(len(result.entries), 'entry')} from {plural(result.items, 'item')}")
+    lines += _matches(shown)
+    if result.skipped:
+        lines.append(f"skipped: {describe_skipped(result.skipped)}")
+    if state:
+        _, status, detail = status_of(state)
+        lines.append(f"last poll by the worker: {status}" + (f" ({detail})" if detail else ""))
+    return "\n".join(lines)
+
+
+def _matches(shown: Preview) -> list[str]:
+    """What each selector matched, and a hint when the items matched nothing."""
+    result, lines = shown.result, []
     if result.matched:
         fields = ", ".join(
             f"{name} {count}/{result.items}" for name, count in result.matched.items()
@@ -82,16 +122,11 @@ def report(
         empty = [name for name, count in result.matched.items() if count == 0]
         if empty and result.items:
             lines.append(f"matched nothing: {', '.join(empty)} (check these selectors)")
-    if result.items == 0 and source.kind != "hf_papers":
+    if result.items == 0 and shown.kind != "hf_papers":
         lines.append("the item selector matched nothing on this page")
-        if source.kind == "html" and render is None and result.scripted:
+        if shown.kind == "html" and shown.loaded is None and result.scripted:
             lines.append(
                 'the page runs scripts: if they build the items, set fetch = "browser" '
                 "(preview --fetch browser)"
             )
-    if result.skipped:
-        lines.append(f"skipped: {describe_skipped(result.skipped)}")
-    if state:
-        _, status, detail = status_of(state)
-        lines.append(f"last poll by the worker: {status}" + (f" ({detail})" if detail else ""))
-    return "\n".join(lines)
+    return lines
