@@ -49,6 +49,11 @@ class RoundResult:
     given_up: int = 0  # rows past their retry window, moved to the failed log
     more: bool = False  # the round stopped early to renew the target's lease
 
+    def add(self, other: RoundResult) -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.given_up += other.given_up
+
 
 Render = Callable[[str, Sequence[OutboxRow]], Message]
 
@@ -94,9 +99,7 @@ class Notifier:
             if stop is not None and stop.is_set():
                 break
             result = await self.deliver_target(channel, respect_backoff=respect_backoff, stop=stop)
-            total.sent += result.sent
-            total.failed += result.failed
-            total.given_up += result.given_up
+            total.add(result)
         return total
 
     async def deliver_target(
