@@ -1,4 +1,5 @@
-"""Commands: run, once, check, preview, notify-test, export-opml. Wiring only."""
+"""The commands (run, once, check, healthcheck, preview, notify-test, export-opml): parse the
+flags, call the runtime, print what an operator reads. Wiring only."""
 
 from __future__ import annotations
 

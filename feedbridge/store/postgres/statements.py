@@ -1,5 +1,5 @@
 """The PostgreSQL store's statements that several calls share: the fenced source write, delivery
-marks, queuing notices once, rendered feeds, outbox rows. Used only by the PostgreSQL store."""
+marks, seen keys, queuing notices once, outbox rows. Used only by the PostgreSQL store."""
 
 from __future__ import annotations
 
