@@ -23,7 +23,7 @@ from feedbridge.core.models import Entry, HealthEvent
 from feedbridge.core.wording import plural
 from feedbridge.messages.templates import Message, digest_message
 from feedbridge.notify.channel import Channel
-from feedbridge.store import LeaseLost, Notice, OutboxRow, Store, TargetState, notice_key
+from feedbridge.store import LeaseLost, Notice, OutboxRow, Store, TargetState, health_notices
 
 log = logging.getLogger("feedbridge.notify")
 
@@ -36,18 +36,6 @@ def backoff(attempts: int, rng: random.Random | None = None) -> float:
     """Seconds before the next try: exponential from 30 s, capped at 1 h, jittered."""
     delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(attempts - 1, 0))
     return float(delay / 2 + (rng or random).random() * delay / 2)
-
-
-def entry_notice(target: str, entry: Entry, now: float) -> Notice:
-    """An entry owed to `target`; queuing it twice queues it once."""
-    payload = entry.to_dict()
-    return Notice(target, "entry", notice_key("entry", payload), payload)
-
-
-def health_notice(target: str, event: HealthEvent) -> Notice:
-    fields = {"subject": event.subject, "kind": event.kind, "message": event.message}
-    payload = {**fields, "at": event.at.isoformat()}
-    return Notice(target, "health", notice_key("health", payload), payload)
 
 
 @dataclass
@@ -87,11 +75,7 @@ class Notifier:
             "health event",
             extra={"subject": event.subject, "kind": event.kind, "detail": event.message},
         )
-        return [
-            health_notice(c.name, event)
-            for c in self.channels.values()
-            if c.health and c.name != exclude
-        ]
+        return health_notices((c.name for c in self.channels.values() if c.health), event, exclude)
 
     def raise_health(self, event: HealthEvent, exclude: str | None = None) -> None:
         """Queue a health event to every target that asked for them."""

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 from feedbridge.core.errors import FeedbridgeError, FetchError
 from feedbridge.core.health import health_after_failure, health_after_success
 from feedbridge.core.models import Entry, HealthEvent
-from feedbridge.notify.outbox import entry_notice
 from feedbridge.poll.decide import Decision
-from feedbridge.store import PollOutcome, PollView, SourceState
+from feedbridge.store import PollOutcome, PollView, SourceState, entry_notice
 
 if TYPE_CHECKING:
     from feedbridge.sources import Source
