@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from feedbridge.core.health import status_of
 from feedbridge.core.models import Entry
@@ -12,6 +11,7 @@ from feedbridge.fetch.browser import BrowserPool, BrowserSettings, RenderInfo
 from feedbridge.fetch.http import HttpClient, HttpSettings
 from feedbridge.sources import Source
 from feedbridge.sources.collect import Extraction, describe_skipped
+from feedbridge.store import SourceState
 
 
 async def extract_once(
@@ -54,7 +54,7 @@ def _score(entry: Entry) -> str:
 def report(
     source: Source,
     result: Extraction,
-    state: dict[str, Any] | None = None,
+    state: SourceState | None = None,
     render: RenderInfo | None = None,
 ) -> str:
     """The table a user shapes selectors with: entries, then what matched nothing."""
@@ -91,7 +91,7 @@ def report(
             )
     if result.skipped:
         lines.append(f"skipped: {describe_skipped(result.skipped)}")
-    if state:
+    if state is not None:
         _, status, detail = status_of(state)
         lines.append(f"last poll by the worker: {status}" + (f" ({detail})" if detail else ""))
     return "\n".join(lines)

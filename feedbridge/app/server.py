@@ -20,6 +20,7 @@ from feedbridge.core.metrics import Metrics
 from feedbridge.core.wording import plural
 from feedbridge.feeds.board import FeedBoard
 from feedbridge.feeds.render import FORMATS
+from feedbridge.store import SourceState
 
 _EXTENSIONS = {ext: fmt for fmt, (ext, _) in FORMATS.items()}
 HEARTBEAT_STALE = 120.0
@@ -58,7 +59,7 @@ def create_app(
     base_url: str,
     token: str | None = None,
     alive: Callable[[], bool] = lambda: True,
-    source_state: Callable[[str], dict[str, object]] = lambda name: {},
+    source_state: Callable[[str], SourceState | None] = lambda name: None,
     metrics: Metrics | None = None,
 ) -> Starlette:
     """The ASGI app. `alive` says whether the worker loop and the store are healthy.
@@ -163,7 +164,7 @@ def index_page(
     board: FeedBoard,
     sources: Sequence[SourceInfo],
     base_url: str,
-    source_state: Callable[[str], dict[str, object]],
+    source_state: Callable[[str], SourceState | None],
     token: str | None,
 ) -> str:
     """A plain HTML page: every source, its health and subscribe links, with autodiscovery."""
@@ -195,8 +196,8 @@ def index_page(
             f'<td class="status {escape(status)}">{escape(shown)}'
             + (f"<br><small>{escape(detail)}</small>" if detail else "")
             + "</td>"
-            f"<td>{_when(state.get('last_poll'))}<br>"
-            f"<small>last success {_when(state.get('last_success'))}</small></td>"
+            f"<td>{_when(state.last_poll if state else None)}<br>"
+            f"<small>last success {_when(state.last_success if state else None)}</small></td>"
             f"<td>{rendered.entry_count if rendered else 0}</td>"
             f"<td>{newest_html}</td>"
             f'<td><a href="{feed_base}.atom{suffix}">Atom</a> · '

@@ -257,12 +257,13 @@ class Notifier:
         """Update the target's health in `state`; the events it raises for other targets."""
         subject = f"target {channel.name}"
         at = datetime.fromtimestamp(self.clock(), UTC)
+        counted = TargetState.from_dict(state)
         if error is None:
-            health = health_after_success(state, subject, at)
+            health = health_after_success(counted, subject, at)
         else:
-            health = health_after_failure(state, subject, error, at, FAILURE_THRESHOLD)
+            health = health_after_failure(counted, subject, error, at, FAILURE_THRESHOLD)
         state.clear()
-        state.update(health.state)
+        state.update(health.state.to_dict())
         if health.event is None:
             return []
         return self.health_notices(health.event, exclude=channel.name)

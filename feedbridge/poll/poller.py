@@ -26,7 +26,15 @@ from feedbridge.poll.outcome import PollReport, extracted_poll, failed_poll, unc
 from feedbridge.poll.scheduler import next_due
 from feedbridge.sources import Fetcher, Source
 from feedbridge.sources.collect import describe_skipped
-from feedbridge.store import KnownFeed, Lease, LeaseLost, PollOutcome, Store, health_notices
+from feedbridge.store import (
+    KnownFeed,
+    Lease,
+    LeaseLost,
+    PollOutcome,
+    SourceState,
+    Store,
+    health_notices,
+)
 
 if TYPE_CHECKING:
     from feedbridge.fetch.browser import BrowserPool
@@ -136,15 +144,11 @@ class Poller:
             stored = lease.state
         else:
             stored = self.store.source_state(source.name)
-        state = stored.to_dict()
         # Validators (and body digests) hold only for the config that read those bodies.
         fingerprint = self._fingerprints.get(source.name) or _fingerprint(source)
         self._fingerprints[source.name] = fingerprint
-        validators: dict[str, Any] = {}
-        if state.get("config") == fingerprint:
-            validators = dict(stored.validators)
-        state["config"] = fingerprint
-        state["last_poll"] = now.timestamp()
+        validators = dict(stored.validators) if stored.config == fingerprint else {}
+        state = replace(stored, config=fingerprint, last_poll=now.timestamp())
         try:
             entries = await source.poll(self._fetcher(source, validators), now)
         except StoreError:
@@ -154,9 +158,7 @@ class Poller:
         except Exception as exc:  # a bug in one source must not stop the others
             log.exception("source crashed", extra={"source": source.name, "url": source.url})
             return self._failed(source, state, exc, now, started, lease)
-        state["validators"] = validators
-        if source.identity():
-            state["upstream"] = source.identity()
+        state = replace(state, validators=validators, upstream=source.identity() or state.upstream)
         if entries is None:
             written = unchanged_poll(source, state, now, self._next_due(source, 0, None))
             self._save(source, written.outcome, written.event, lease)
@@ -202,7 +204,7 @@ class Poller:
         self,
         source: Source,
         entries: Sequence[Entry],
-        state: dict[str, Any],
+        state: SourceState,
         now: datetime,
         lease: Lease | None,
         warning: str | None = None,
@@ -226,9 +228,10 @@ class Poller:
             first_run_latest=config.first_run_latest,
             now=now,
         )
+        changed_at = time.time()
         written = extracted_poll(
             source, entries, state, view, decision, now,
-            due=self._next_due(source, 0, None), changed_at=time.time(), warning=warning,
+            due=self._next_due(source, 0, None), changed_at=changed_at, warning=warning,
         )  # fmt: skip
         report = written.report
         version = self._save(source, written.outcome, written.event, lease)
@@ -240,7 +243,7 @@ class Poller:
         if report.warning:
             log.warning("poll warning", extra={"source": name, "warning": report.warning})
         if report.changed:
-            self.publisher.publish(source, decision.feed, written.state["feed_changed_at"])
+            self.publisher.publish(source, decision.feed, changed_at)
             if version is not None:
                 self.board.versions[name] = version
         return report
@@ -254,7 +257,7 @@ class Poller:
     def _failed(
         self,
         source: Source,
-        state: dict[str, Any],
+        state: SourceState,
         exc: BaseException,
         now: datetime,
         started: float,
