@@ -32,8 +32,7 @@ async def _extract_http(source: Source, settings: HttpSettings | None) -> Extrac
     async with HttpClient(settings) as http:
         fetcher = http.fetcher(source.name, headers=getattr(source.config, "headers", None))
         if source.kind == "hf_papers":
-            entries = await source.poll(fetcher, datetime.now(UTC)) or []
-            return Extraction(entries=entries, items=len(entries))
+            return await source.poll(fetcher, datetime.now(UTC)) or Extraction()
         page = await fetcher.get(source.url, conditional=False)
         return source.analyze(page)
 

@@ -150,7 +150,7 @@ class Poller:
         validators = dict(stored.validators) if stored.config == fingerprint else {}
         state = replace(stored, config=fingerprint, last_poll=now.timestamp())
         try:
-            entries = await source.poll(self._fetcher(source, validators), now)
+            extraction = await source.poll(self._fetcher(source, validators), now)
         except StoreError:
             raise
         except FeedbridgeError as exc:
@@ -159,17 +159,15 @@ class Poller:
             log.exception("source crashed", extra={"source": source.name, "url": source.url})
             return self._failed(source, state, exc, now, started, lease)
         state = replace(state, validators=validators, upstream=source.identity() or state.upstream)
-        if entries is None:
+        if extraction is None:
             written = unchanged_poll(source, state, now, self._next_due(source, 0, None))
             self._save(source, written.outcome, written.event, lease)
             log.debug("poll unchanged", extra={"source": source.name})
             written.report.seconds = time.monotonic() - started
             return written.report
-        extraction, source.last_extraction = source.last_extraction, None
-        warning = extraction.warning if extraction else None
-        report = self._apply(source, entries, state, now, lease, warning)
+        report = self._apply(source, extraction.entries, state, now, lease, extraction.warning)
         report.seconds = time.monotonic() - started
-        report.skipped = describe_skipped(extraction.skipped) if extraction else ""
+        report.skipped = describe_skipped(extraction.skipped)
         log.info(
             "poll done",
             extra={

@@ -36,7 +36,6 @@ class Source(ABC):
 
     def __init__(self, config: Any) -> None:
         self.config = config
-        self.last_extraction: Extraction | None = None  # of the last poll: skipped items, ...
 
     @property
     def name(self) -> str:
@@ -65,13 +64,13 @@ class Source(ABC):
         """Take back `identity()` from the stored state, so a restart serves the same titles."""
         return None
 
-    async def poll(self, fetcher: Fetcher, now: datetime) -> list[Entry] | None:
-        """Fetch and extract; None means unchanged since the last poll (304)."""
+    async def poll(self, fetcher: Fetcher, now: datetime) -> Extraction | None:
+        """Fetch and extract: the entries with what was skipped and any warning; None means
+        unchanged since the last poll (304, or the very same body)."""
         page = await fetcher.get(self.url)
         if page.not_modified:
             return None
-        self.last_extraction = self.analyze(page)
-        return self.last_extraction.entries
+        return self.analyze(page)
 
     @abstractmethod
     def extract(self, page: Page) -> list[Entry]:

@@ -16,7 +16,7 @@ from selectolax.lexbor import LexborHTMLParser
 from feedbridge.core.errors import FetchError, ParseError
 from feedbridge.core.models import Entry, Page
 from feedbridge.sources.base import Fetcher, Source
-from feedbridge.sources.collect import parse_errors
+from feedbridge.sources.collect import Extraction, parse_errors
 from feedbridge.sources.decoding import parse_html
 
 log = logging.getLogger("feedbridge.sources.hf_papers")
@@ -103,7 +103,8 @@ class HfPapersSource(Source):
             return [{"sort": "trending"}]
         return [{"q": str(self.config.query)}]
 
-    async def poll(self, fetcher: Fetcher, now: datetime) -> list[Entry] | None:
+    async def poll(self, fetcher: Fetcher, now: datetime) -> Extraction | None:
+        """Every listing request (days back, pages on) as one extraction; never unchanged."""
         entries: list[Entry] = []
         days_found = 0
         for params in self.listing_params(now):
@@ -115,7 +116,7 @@ class HfPapersSource(Source):
                 days_found += 1
             if days_found >= self.config.days:
                 break
-        return entries
+        return Extraction(entries=entries, items=len(entries))
 
     async def _listing(self, fetcher: Fetcher, params: Mapping[str, str]) -> list[Entry]:
         """The API's answer; in `auto` mode the page's when the API fails (but not on 429)."""
