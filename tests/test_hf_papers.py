@@ -6,11 +6,11 @@ import html
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from feedbridge.config.models import HfPapersConfig
 from feedbridge.core.errors import FetchError, ParseError
 from feedbridge.core.models import Page
 from feedbridge.sources.hf_papers import HfPapersSource
@@ -34,7 +34,7 @@ def source(**overrides: Any) -> HfPapersSource:
         headers={},
     )
     config.update(overrides)
-    return HfPapersSource(SimpleNamespace(**config))
+    return HfPapersSource(HfPapersConfig.model_validate(config))
 
 
 def page(data: object, url: str = "https://huggingface.co/api/daily_papers") -> Page:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from feedbridge.config.models import HtmlConfig
 from feedbridge.core.health import status_of
 from feedbridge.core.models import Entry
 from feedbridge.core.wording import plural
@@ -20,9 +21,10 @@ async def extract_once(
     browser: BrowserSettings | None = None,
 ) -> tuple[Extraction, RenderInfo | None]:
     """One fetch without validators (never a 304); how the browser loaded it, if it did."""
-    if getattr(source.config, "fetch", "http") == "browser":
+    config = source.config
+    if isinstance(config, HtmlConfig) and config.uses_browser:
         async with BrowserPool(browser) as pool:
-            fetcher = pool.fetcher(source.name, source.config)
+            fetcher = pool.fetcher(source.name, config)
             page = await fetcher.get(source.url)
             return source.analyze(page), fetcher.last
     return await _extract_http(source, settings), None
@@ -30,7 +32,7 @@ async def extract_once(
 
 async def _extract_http(source: Source, settings: HttpSettings | None) -> Extraction:
     async with HttpClient(settings) as http:
-        fetcher = http.fetcher(source.name, headers=getattr(source.config, "headers", None))
+        fetcher = http.fetcher(source.name, headers=source.config.headers)
         if source.kind == "hf_papers":
             return await source.poll(fetcher, datetime.now(UTC)) or Extraction()
         page = await fetcher.get(source.url, conditional=False)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from feedbridge.config.models import Config, HtmlConfig
 from feedbridge.core.errors import FetchError
 from feedbridge.core.models import Page
 from feedbridge.fetch.chromium import (
@@ -47,7 +48,8 @@ class BrowserSettings:
     launch_timeout: float = 30.0
 
     @classmethod
-    def from_config(cls, config: Any) -> BrowserSettings:
+    def from_config(cls, config: Config) -> BrowserSettings:
+        """`[browser]`, with `[http]`'s deadline and body cap."""
         b, h = config.browser, config.http
         return cls(
             executable=b.executable,
@@ -71,7 +73,8 @@ class PageOptions:
     block: frozenset[str] = frozenset({"image", "font", "media"})
 
     @classmethod
-    def from_config(cls, config: Any) -> PageOptions:
+    def from_config(cls, config: HtmlConfig) -> PageOptions:
+        """An html source's browser keys (`wait_for`, `scroll`, ...) and its headers."""
         return cls(
             item=config.item,
             wait_for=config.wait_for or config.item,
@@ -129,7 +132,7 @@ class BrowserPool:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def fetcher(self, source: str, config: Any) -> BrowserFetcher:
+    def fetcher(self, source: str, config: HtmlConfig) -> BrowserFetcher:
         """A fetcher for one html source, with its page options."""
         return BrowserFetcher(self, source, PageOptions.from_config(config))
 

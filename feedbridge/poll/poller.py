@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from feedbridge.config.models import HtmlConfig
 from feedbridge.core.errors import FeedbridgeError, FetchError, StoreError
 from feedbridge.core.filters import EntryFilter
 from feedbridge.core.metrics import Metrics
@@ -192,11 +193,12 @@ class Poller:
 
     def _fetcher(self, source: Source, validators: dict[str, Any]) -> Fetcher:
         """The browser for `fetch = "browser"` sources, else the HTTP client."""
-        if getattr(source.config, "fetch", "http") == "browser":
+        config = source.config
+        if isinstance(config, HtmlConfig) and config.uses_browser:
             if self.browser is None:
                 raise FetchError(source.name, source.url, "no browser in this process")
-            return self.browser.fetcher(source.name, source.config)
-        return self.http.fetcher(source.name, validators, source.config.headers)
+            return self.browser.fetcher(source.name, config)
+        return self.http.fetcher(source.name, validators, config.headers)
 
     def _apply(
         self,

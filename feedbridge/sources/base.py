@@ -1,14 +1,21 @@
-"""The seam every source kind implements."""
+"""The seam every source kind implements: `Source`, generic over the kind's config model,
+and the `Fetcher` it fetches through."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol
 
+from typing_extensions import TypeVar
+
+from feedbridge.config.models import SourceBase
 from feedbridge.core.models import Entry, Page
 from feedbridge.sources.collect import Extraction
+
+# The kind's config model (`HtmlConfig`, ...); a bare `Source` is any kind's.
+C = TypeVar("C", bound=SourceBase, covariant=True, default=SourceBase)
 
 
 class Fetcher(Protocol):
@@ -29,17 +36,17 @@ class Fetcher(Protocol):
     ) -> Page: ...
 
 
-class Source(ABC):
+class Source(ABC, Generic[C]):
     """One configured source. `extract` is pure; `poll` does the fetching."""
 
     kind: ClassVar[str]
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: C) -> None:
         self.config = config
 
     @property
     def name(self) -> str:
-        return str(self.config.name)
+        return self.config.name
 
     @property
     @abstractmethod
@@ -49,7 +56,7 @@ class Source(ABC):
     @property
     def title(self) -> str:
         """Human title of the feed."""
-        return str(getattr(self.config, "title", None) or self.name)
+        return self.config.title or self.name
 
     @property
     def site_url(self) -> str:

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from selectolax.lexbor import LexborHTMLParser
 
+from feedbridge.config.models import HfPapersConfig
 from feedbridge.core.errors import FetchError, ParseError
 from feedbridge.core.models import Entry, Page
 from feedbridge.sources.base import Fetcher, Source
@@ -46,14 +47,14 @@ def _name(person: Any) -> str | None:
     return _text(person.get("fullname")) or _text(person.get("name")) or None
 
 
-class HfPapersSource(Source):
+class HfPapersSource(Source[HfPapersConfig]):
     """Reads `/api/daily_papers` (or `/api/papers/search`) and maps each paper to an entry."""
 
     kind = "hf_papers"
 
     @property
     def base_url(self) -> str:
-        return str(self.config.base_url).rstrip("/")
+        return self.config.base_url.rstrip("/")
 
     @property
     def url(self) -> str:
@@ -68,7 +69,7 @@ class HfPapersSource(Source):
     @property
     def title(self) -> str:
         if self.config.title:
-            return str(self.config.title)
+            return self.config.title
         listing = self.config.listing
         if listing == "search":
             return f"Hugging Face papers: {self.config.query}"
@@ -145,9 +146,9 @@ class HfPapersSource(Source):
         return self.extract(page)
 
     async def _paginate(self, fetcher: Fetcher, params: Mapping[str, str]) -> list[Entry]:
-        limit = int(self.config.limit)
+        limit = self.config.limit
         entries: list[Entry] = []
-        for number in range(int(self.config.max_pages)):
+        for number in range(self.config.max_pages):
             query = {**params, "limit": str(limit)}
             if number:
                 query["p"] = str(number)
