@@ -18,7 +18,7 @@ import httpx
 import xxhash
 
 from feedbridge.config.models import DEFAULT_USER_AGENT
-from feedbridge.core.errors import FetchError
+from feedbridge.core.errors import FeedbridgeError, FetchError
 from feedbridge.core.models import Page
 
 log = logging.getLogger("feedbridge.http")
@@ -246,8 +246,9 @@ class HttpClient:
             )
 
 
-class BodyTooLarge(Exception):
-    """Raised by BoundedDecoder when the decoded body passes its cap."""
+class BodyTooLarge(FeedbridgeError):
+    """Raised by BoundedDecoder when the decoded body passes its cap (the fetch reports it
+    as a FetchError)."""
 
 
 class BoundedDecoder:
