@@ -17,7 +17,7 @@ from feedbridge.fetch.http import HttpClient, HttpSettings
 from feedbridge.messages.templates import Templates
 from feedbridge.notify.channel import Channel
 from feedbridge.notify.outbox import Notifier
-from feedbridge.poll.poller import TargetRule
+from feedbridge.poll.decide import TargetRule
 from feedbridge.poll.worker import Worker
 from feedbridge.sources import Source, build_source
 from feedbridge.store import Store, open_store

@@ -7,24 +7,22 @@ loops that call it (embedded store, shared store, `once`) live in worker.py and 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from feedbridge.config.models import HtmlConfig
 from feedbridge.core.errors import FeedbridgeError, FetchError, StoreError
-from feedbridge.core.filters import EntryFilter
 from feedbridge.core.metrics import Metrics
 from feedbridge.core.models import Entry, HealthEvent
 from feedbridge.feeds.board import Publisher
 from feedbridge.fetch.http import HttpClient
-from feedbridge.poll.decide import TargetView, decide
+from feedbridge.poll.decide import TargetRule, decide_poll
 from feedbridge.poll.outcome import PollReport, extracted_poll, failed_poll, unchanged_poll
-from feedbridge.poll.scheduler import next_due
+from feedbridge.poll.scheduler import source_due
 from feedbridge.sources import Fetcher, Source
 from feedbridge.sources.collect import describe_skipped
 from feedbridge.store import (
@@ -41,15 +39,6 @@ if TYPE_CHECKING:
     from feedbridge.fetch.browser import BrowserPool
 
 log = logging.getLogger("feedbridge.worker")
-
-
-@dataclass(frozen=True, slots=True)
-class TargetRule:
-    """What a poll needs of a target: its filter, and whether it gets health events."""
-
-    name: str
-    filter: EntryFilter
-    health: bool = False
 
 
 class Poller:
@@ -79,7 +68,6 @@ class Poller:
         self.clock = clock  # the schedule's clock (next due times), replaceable by tests
         self.polling: set[str] = set()  # sources whose poll is in progress
         self.queued = asyncio.Event()  # set when a poll queued notices: delivery wakes up
-        self._fingerprints: dict[str, str] = {}
 
     async def poll(
         self, source: Source, now: datetime | None = None, lease: Lease | None = None
@@ -108,35 +96,27 @@ class Poller:
 
     def schedule(self, source: Source, failures: int, retry_after: float | None) -> float:
         """Epoch seconds of the source's next poll, after `failures` failed polls in a row."""
-        interval = source.config.interval.total_seconds()
-        return next_due(
-            self.clock(), interval, jitter=source.config.jitter, failures=failures,
-            retry_after=retry_after,
-        )  # fmt: skip
+        return source_due(source.config, self.clock(), failures, retry_after)
 
     async def _poll(self, source: Source, now: datetime | None, lease: Lease | None) -> PollReport:
         started = time.monotonic()
-        now = now or datetime.now(UTC)
         try:
-            return await self._poll_stored(source, now, started, lease)
+            return await self._poll_stored(source, now or datetime.now(UTC), started, lease)
         except LeaseLost as exc:
+            error = str(exc)
             log.warning(
-                "lease lost, outcome dropped", extra={"source": source.name, "error": str(exc)}
+                "lease lost, outcome dropped", extra={"source": source.name, "error": error}
             )
-            return PollReport(
-                source.name, ok=False, error=str(exc), seconds=time.monotonic() - started,
-                lease_lost=True,
-            )  # fmt: skip
+            lost = True
         except StoreError as exc:
-            message = f"source {source.name!r} ({source.url}): {exc}"
-            log.error("store failed", extra={"source": source.name, "error": message})
-            return PollReport(
-                source.name,
-                ok=False,
-                error=message,
-                seconds=time.monotonic() - started,
-                failures=1,
-            )
+            error = f"source {source.name!r} ({source.url}): {exc}"
+            log.error("store failed", extra={"source": source.name, "error": error})
+            lost = False
+        seconds = time.monotonic() - started
+        return PollReport(
+            source.name, ok=False, error=error, seconds=seconds, lease_lost=lost,
+            failures=0 if lost else 1,
+        )  # fmt: skip
 
     async def _poll_stored(
         self, source: Source, now: datetime, started: float, lease: Lease | None
@@ -146,12 +126,12 @@ class Poller:
         else:
             stored = self.store.source_state(source.name)
         # Validators (and body digests) hold only for the config that read those bodies.
-        fingerprint = self._fingerprints.get(source.name) or _fingerprint(source)
-        self._fingerprints[source.name] = fingerprint
+        fingerprint = source.fingerprint
         validators = dict(stored.validators) if stored.config == fingerprint else {}
         state = replace(stored, config=fingerprint, last_poll=now.timestamp())
         try:
-            extraction = await source.poll(self._fetcher(source, validators), now)
+            fetcher = _fetcher(source, self.http, self.browser, validators)
+            extraction = await source.poll(fetcher, now)
         except StoreError:
             raise
         except FeedbridgeError as exc:
@@ -169,17 +149,7 @@ class Poller:
         report = self._apply(source, extraction.entries, state, now, lease, extraction.warning)
         report.seconds = time.monotonic() - started
         report.skipped = describe_skipped(extraction.skipped)
-        log.info(
-            "poll done",
-            extra={
-                "source": source.name,
-                "entries": report.entries,
-                "new": report.new,
-                "queued": report.queued,
-                "ms": round(report.seconds * 1000),
-                **({"skipped": report.skipped} if report.skipped else {}),
-            },
-        )
+        _log_done(source, report)
         return report
 
     def _next_due(
@@ -191,15 +161,6 @@ class Poller:
             return None
         return self.schedule(source, failures, retry_after)
 
-    def _fetcher(self, source: Source, validators: dict[str, Any]) -> Fetcher:
-        """The browser for `fetch = "browser"` sources, else the HTTP client."""
-        config = source.config
-        if isinstance(config, HtmlConfig) and config.uses_browser:
-            if self.browser is None:
-                raise FetchError(source.name, source.url, "no browser in this process")
-            return self.browser.fetcher(source.name, config)
-        return self.http.fetcher(source.name, validators, config.headers)
-
     def _apply(
         self,
         source: Source,
@@ -210,24 +171,10 @@ class Poller:
         warning: str | None = None,
     ) -> PollReport:
         name = source.name
-        config = source.config
         keys = [e.key for e in entries]
         wanted = [t for t in self.targets if t.filter.wants_source(name)]
         view = self.store.poll_view(name, keys, [t.name for t in wanted], self._known(name))
-        views = [
-            TargetView(t.name, t.filter, t.name in view.knows, view.handed.get(t.name, frozenset()))
-            for t in wanted
-        ]
-        decision = decide(
-            extracted=entries,
-            previous_feed=view.feed,
-            seen=view.seen,
-            targets=views,
-            keep=config.keep,
-            first_run=config.first_run_mode,
-            first_run_latest=config.first_run_latest,
-            now=now,
-        )
+        decision = decide_poll(source.config, entries, view, wanted, now)
         changed_at = time.time()
         written = extracted_poll(
             source, entries, state, view, decision, now,
@@ -293,6 +240,27 @@ class Poller:
         return version
 
 
-def _fingerprint(source: Source) -> str:
-    """A digest of a source's config: a changed config must re-read an unchanged page."""
-    return hashlib.sha256(repr(source.config).encode()).hexdigest()[:16]
+def _fetcher(
+    source: Source, http: HttpClient, browser: BrowserPool | None, validators: dict[str, Any]
+) -> Fetcher:
+    """The browser for `fetch = "browser"` sources, else the HTTP client."""
+    config = source.config
+    if isinstance(config, HtmlConfig) and config.uses_browser:
+        if browser is None:
+            raise FetchError(source.name, source.url, "no browser in this process")
+        return browser.fetcher(source.name, config)
+    return http.fetcher(source.name, validators, config.headers)
+
+
+def _log_done(source: Source, report: PollReport) -> None:
+    log.info(
+        "poll done",
+        extra={
+            "source": source.name,
+            "entries": report.entries,
+            "new": report.new,
+            "queued": report.queued,
+            "ms": round(report.seconds * 1000),
+            **({"skipped": report.skipped} if report.skipped else {}),
+        },
+    )

@@ -19,9 +19,10 @@ from feedbridge.core.metrics import Metrics
 from feedbridge.feeds.board import Publisher
 from feedbridge.fetch.http import HttpClient
 from feedbridge.notify.outbox import Notifier, RoundResult
+from feedbridge.poll.decide import TargetRule
 from feedbridge.poll.leases import LeasedPolls, sync_loop
 from feedbridge.poll.outcome import PollReport
-from feedbridge.poll.poller import Poller, TargetRule
+from feedbridge.poll.poller import Poller
 from feedbridge.poll.scheduler import first_due
 from feedbridge.sources import Source
 from feedbridge.store import Lease, Store

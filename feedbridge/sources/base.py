@@ -3,9 +3,11 @@ and the `Fetcher` it fetches through."""
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cached_property
 from typing import Any, ClassVar, Generic, Protocol
 
 from typing_extensions import TypeVar
@@ -47,6 +49,11 @@ class Source(ABC, Generic[C]):
     @property
     def name(self) -> str:
         return self.config.name
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A digest of the config: a changed config must re-read an unchanged page."""
+        return hashlib.sha256(repr(self.config).encode()).hexdigest()[:16]
 
     @property
     @abstractmethod
