@@ -61,4 +61,3 @@ class FetchError(SourceError):
 
 class ParseError(SourceError):
     """The response was fetched but could not be turned into entries."""
-

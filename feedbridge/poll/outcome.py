@@ -75,9 +75,7 @@ def failed_poll(
     message = (
         str(exc)
         if isinstance(exc, FeedbridgeError)
-        else (
-            f"source {source.name!r} ({source.url}): internal error {type(exc).__name__}: {exc}"
-        )
+        else (f"source {source.name!r} ({source.url}): internal error {type(exc).__name__}: {exc}")
     )
     retry_after = exc.retry_after if isinstance(exc, FetchError) else None
     health = health_after_failure(state, f"source {source.name}", message, now, failure_threshold)

@@ -152,9 +152,7 @@ class Poller:
         _log_done(source, report)
         return report
 
-    def _next_due(
-        self, source: Source, failures: int, retry_after: float | None
-    ) -> float | None:
+    def _next_due(self, source: Source, failures: int, retry_after: float | None) -> float | None:
         """When the store should make the source due again: only a shared store keeps it
         (None otherwise; the source's own loop schedules itself)."""
         if not self.store.shared:

@@ -46,6 +46,4 @@ def first_due(now: float, interval: float, last_poll: float | None, failures: in
 def source_due(config: SourceBase, now: float, failures: int, retry_after: float | None) -> float:
     """`next_due` for a source: its interval and jitter as configured."""
     interval = config.interval.total_seconds()
-    return next_due(
-        now, interval, jitter=config.jitter, failures=failures, retry_after=retry_after
-    )
+    return next_due(now, interval, jitter=config.jitter, failures=failures, retry_after=retry_after)
