@@ -1,4 +1,6 @@
-"""Source kinds: one module per kind, looked up by the config's `kind`."""
+"""Source kinds: one module per kind, looked up by the config's `kind`; beside them what
+they share (`base`: the Source seam, `items`, `collect`, `decoding`, `markup`, `values`,
+`text`)."""
 
 from __future__ import annotations
 
