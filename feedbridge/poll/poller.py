@@ -42,8 +42,8 @@ log = logging.getLogger("feedbridge.worker")
 
 
 class Poller:
-    """Polls one source at a time for the worker's loops; writes each outcome in one
-    transaction and puts a changed feed on the board."""
+    """Polls sources for the worker's loops (any number at once, each source once at a
+    time); writes each outcome in one transaction and puts a changed feed on the board."""
 
     def __init__(
         self,
