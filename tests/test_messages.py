@@ -17,8 +17,9 @@ import pytest
 from feedbridge.core.durations import parse_digest
 from feedbridge.core.models import Entry, HealthEvent
 from feedbridge.notify.channel import TargetChannel
-from feedbridge.notify.outbox import Notifier, entry_notice
+from feedbridge.notify.outbox import Notifier
 from feedbridge.store import EmbeddedStore as Store
+from feedbridge.store import entry_notice
 from tests.conftest import DATA, Receiver, run_cli
 from tests.helpers import raise_health
 from tests.test_notify import Clock, papers

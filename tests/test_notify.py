@@ -21,9 +21,10 @@ from feedbridge.core.durations import parse_digest
 from feedbridge.core.models import Entry, HealthEvent
 from feedbridge.messages.templates import Templates
 from feedbridge.notify.channel import TargetChannel
-from feedbridge.notify.outbox import Notifier, entry_notice, next_fire
+from feedbridge.notify.outbox import Notifier, next_fire
 from feedbridge.sources.hf_papers import HfPapersSource
 from feedbridge.store import EmbeddedStore as Store
+from feedbridge.store import entry_notice
 from tests.conftest import Receiver, hf_items
 from tests.helpers import raise_health
 from tests.test_hf_papers import page, source

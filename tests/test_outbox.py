@@ -17,9 +17,9 @@ from werkzeug import Request, Response
 
 from feedbridge.core.durations import parse_digest
 from feedbridge.notify.channel import TargetChannel
-from feedbridge.notify.outbox import Notifier, entry_notice, queue_report
+from feedbridge.notify.outbox import Notifier, queue_report
 from feedbridge.store import EmbeddedStore as Store
-from feedbridge.store import Notice, TargetState
+from feedbridge.store import Notice, TargetState, entry_notice
 from feedbridge.store.embedded import target_segment
 from tests.conftest import HfApi, run_cli
 from tests.test_notify import Clock, papers

@@ -28,8 +28,9 @@ from aiosmtpd.controller import Controller
 from feedbridge.core.durations import parse_digest
 from feedbridge.core.models import Entry
 from feedbridge.notify.channel import TargetChannel, service_format
-from feedbridge.notify.outbox import Notifier, entry_notice
+from feedbridge.notify.outbox import Notifier
 from feedbridge.store import EmbeddedStore as Store
+from feedbridge.store import entry_notice
 from tests.conftest import Receiver
 from tests.test_messages import NOW, assert_golden, tricky
 from tests.test_notify import Clock, papers

@@ -13,8 +13,9 @@ import requests
 from feedbridge.app.runtime import channels
 from feedbridge.config import load_config, secret_fragments
 from feedbridge.core.logs import setup_logging
-from feedbridge.notify.outbox import Notifier, entry_notice
+from feedbridge.notify.outbox import Notifier
 from feedbridge.store import EmbeddedStore as Store
+from feedbridge.store import entry_notice
 from tests.conftest import run_cli
 from tests.test_notify import papers
 

@@ -25,8 +25,9 @@ from feedbridge.messages.templates import (
     render_template,
 )
 from feedbridge.notify.channel import TargetChannel, service_format
-from feedbridge.notify.outbox import Notifier, entry_notice
+from feedbridge.notify.outbox import Notifier
 from feedbridge.store import EmbeddedStore as Store
+from feedbridge.store import entry_notice
 from tests.conftest import Receiver, run_cli
 from tests.test_notify import Clock, papers
 

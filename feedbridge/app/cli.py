@@ -299,7 +299,7 @@ def preview(
     state = None
     if config is not None and config.storage.path.is_dir():
         with contextlib.suppress(StoreError), open_embedded(config.storage.path) as store:
-            state = store.source_state(src.name).to_dict()
+            state = store.source_state(src.name)
     click.echo(report(shown, state))
 
 

@@ -12,6 +12,7 @@ from xml.sax.saxutils import quoteattr
 from feedbridge.core.health import status_of
 from feedbridge.core.wording import plural
 from feedbridge.feeds.board import FeedBoard, LiveFeed
+from feedbridge.store import SourceState
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ def index_page(
     board: FeedBoard,
     sources: Sequence[SourceInfo],
     base_url: str,
-    source_state: Callable[[str], dict[str, object]],
+    source_state: Callable[[str], SourceState | None],
     token: str | None,
 ) -> str:
     """A plain HTML page: every source, its health and subscribe links, with autodiscovery."""
@@ -91,7 +92,7 @@ def index_page(
 def _index_row(
     s: SourceInfo,
     rendered: LiveFeed | None,
-    state: Mapping[str, object],
+    state: SourceState | None,
     feeds: str,
     suffix: str,
 ) -> str:
@@ -113,8 +114,8 @@ def _index_row(
         f'<td class="status {escape(status)}">{escape(shown)}'
         + (f"<br><small>{escape(detail)}</small>" if detail else "")
         + "</td>"
-        f"<td>{_when(state.get('last_poll'))}<br>"
-        f"<small>last success {_when(state.get('last_success'))}</small></td>"
+        f"<td>{_when(state.last_poll if state else None)}<br>"
+        f"<small>last success {_when(state.last_success if state else None)}</small></td>"
         f"<td>{rendered.entry_count if rendered else 0}</td>"
         f"<td>{newest_html}</td>"
         f'<td><a href="{feed_base}.atom{suffix}">Atom</a> · '

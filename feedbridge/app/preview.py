@@ -7,13 +7,12 @@ table a user shapes selectors with). Only `preview` touches the fetchers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from feedbridge.app.runtime import http_settings
 from feedbridge.config import Config
+from feedbridge.config.models import HtmlConfig
 from feedbridge.core.health import status_of
 from feedbridge.core.models import Entry
 from feedbridge.core.wording import plural
@@ -21,6 +20,7 @@ from feedbridge.fetch.browser import BrowserPool, BrowserSettings, RenderInfo
 from feedbridge.fetch.http import HttpClient, HttpSettings
 from feedbridge.sources import Source
 from feedbridge.sources.collect import Extraction, describe_skipped
+from feedbridge.store import SourceState
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +51,10 @@ async def extract_once(
     browser: BrowserSettings | None = None,
 ) -> tuple[Extraction, RenderInfo | None]:
     """One fetch without validators (never a 304); how the browser loaded it, if it did."""
-    if getattr(source.config, "fetch", "http") == "browser":
+    config = source.config
+    if isinstance(config, HtmlConfig) and config.uses_browser:
         async with BrowserPool(browser) as pool:
-            fetcher = pool.fetcher(source.name, source.config)
+            fetcher = pool.fetcher(source.name, config)
             page = await fetcher.get(source.url)
             return source.analyze(page), fetcher.last
     return await _extract_http(source, settings), None
@@ -61,10 +62,9 @@ async def extract_once(
 
 async def _extract_http(source: Source, settings: HttpSettings | None) -> Extraction:
     async with HttpClient(settings) as http:
-        fetcher = http.fetcher(source.name, headers=getattr(source.config, "headers", None))
+        fetcher = http.fetcher(source.name, headers=source.config.headers)
         if source.kind == "hf_papers":
-            entries = await source.poll(fetcher, datetime.now(UTC)) or []
-            return Extraction(entries=entries, items=len(entries))
+            return await source.poll(fetcher, datetime.now(UTC)) or Extraction()
         page = await fetcher.get(source.url, conditional=False)
         return source.analyze(page)
 
@@ -82,7 +82,7 @@ def _score(entry: Entry) -> str:
     return "—" if entry.score is None else f"{entry.score:g}"
 
 
-def report(shown: Preview, state: Mapping[str, Any] | None = None) -> str:
+def report(shown: Preview, state: SourceState | None = None) -> str:
     """The table a user shapes selectors with: entries, then what matched nothing; `state`
     is the source's last poll by the worker, if the store has one."""
     result = shown.result
@@ -105,7 +105,7 @@ def report(shown: Preview, state: Mapping[str, Any] | None = None) -> str:
     lines += _matches(shown)
     if result.skipped:
         lines.append(f"skipped: {describe_skipped(result.skipped)}")
-    if state:
+    if state is not None:
         _, status, detail = status_of(state)
         lines.append(f"last poll by the worker: {status}" + (f" ({detail})" if detail else ""))
     return "\n".join(lines)

@@ -24,7 +24,7 @@ from feedbridge.app.runtime import Runtime, runtime, source_infos
 from feedbridge.app.server import HEARTBEAT_STALE, create_app
 from feedbridge.config import Config
 from feedbridge.core.errors import StoreError
-from feedbridge.store import Store
+from feedbridge.store import SourceState, Store
 
 log = logging.getLogger("feedbridge")
 GC_YOUNG = 50_000  # allocations between young collections (Python: 700)
@@ -38,10 +38,10 @@ def serve(config: Config, open_store: Callable[[], Store]) -> None:
         asyncio.run(_run(config, open_store))
 
 
-def _shown_state(store: Store, name: str) -> dict[str, object]:
-    """A source's state for the index page; empty (shown "pending") before its first poll."""
+def _shown_state(store: Store, name: str) -> SourceState | None:
+    """A source's state for the index page; None (shown "pending") before its first poll."""
     state = store.source_state(name)
-    return state.to_dict() if state.last_poll is not None else {}
+    return state if state.last_poll is not None else None
 
 
 class _Server(uvicorn.Server):

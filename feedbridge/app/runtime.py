@@ -17,7 +17,8 @@ from feedbridge.fetch.http import HttpClient, HttpSettings
 from feedbridge.messages.templates import Templates
 from feedbridge.notify.channel import TargetChannel
 from feedbridge.notify.outbox import Notifier
-from feedbridge.poll.worker import TargetRule, Worker
+from feedbridge.poll.decide import TargetRule
+from feedbridge.poll.worker import Worker
 from feedbridge.sources import Source, build_source
 from feedbridge.store import Store, open_store
 
@@ -43,7 +44,7 @@ def channels(config: Config) -> list[TargetChannel]:
 
 
 def target_rules(config: Config) -> list[TargetRule]:
-    """Each target's filter, as the worker applies it to every poll."""
+    """Each target's filter (and whether it gets health events), as every poll applies it."""
     return [
         TargetRule(
             t.name,
@@ -54,6 +55,7 @@ def target_rules(config: Config) -> list[TargetRule]:
                 exclude=t.exclude,
                 max_age=t.max_age,
             ),
+            health=t.health,
         )
         for t in config.targets
     ]

@@ -20,6 +20,7 @@ from feedbridge.core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedbridge.core.metrics import Metrics
 from feedbridge.feeds.board import FeedBoard
 from feedbridge.feeds.items import FEED_FORMATS
+from feedbridge.store import SourceState
 
 _EXTENSIONS = {ext: fmt for fmt, (ext, _) in FEED_FORMATS.items()}
 HEARTBEAT_STALE = 120.0
@@ -35,7 +36,7 @@ class Routes:
     base_url: str
     token: str | None
     alive: Callable[[], bool]
-    source_state: Callable[[str], dict[str, object]]
+    source_state: Callable[[str], SourceState | None]
     metrics: Metrics | None
 
     def authorized(self, request: Request) -> bool:
@@ -110,7 +111,7 @@ def create_app(
     base_url: str,
     token: str | None = None,
     alive: Callable[[], bool] = lambda: True,
-    source_state: Callable[[str], dict[str, object]] = lambda name: {},
+    source_state: Callable[[str], SourceState | None] = lambda name: None,
     metrics: Metrics | None = None,
 ) -> Starlette:
     """The ASGI app. `alive` says whether the worker loop and the store are healthy.

@@ -9,6 +9,7 @@ from feedbridge.config.fields import mask_url
 from feedbridge.config.models import (
     Config,
     HfPapersConfig,
+    HtmlConfig,
     SourceConfig,
     TargetConfig,
 )
@@ -26,7 +27,7 @@ def _describe_source(source: SourceConfig) -> str:
     else:  # the query string and any user:password are left out: they may hold API keys
         url = urlsplit(source.url)
         where = f"{url.scheme}://{url.netloc.rpartition('@')[2]}{url.path}"
-        if getattr(source, "fetch", "http") == "browser":
+        if isinstance(source, HtmlConfig) and source.uses_browser:
             where += " (in the browser)"
     return (
         f"  {source.name} [{source.kind}] {where}, every {format_duration(source.interval)}, "
@@ -70,7 +71,8 @@ def _fragments(config: Config) -> list[str]:
         password = urlsplit(config.storage.url.get_secret_value()).password
         found += [config.storage.url.get_secret_value(), *([password] if password else [])]
     for source in config.sources:  # session cookies are credentials
-        found += [v for v in getattr(source, "cookies", {}).values() if len(v) >= 6]
+        if isinstance(source, HtmlConfig):
+            found += [v for v in source.cookies.values() if len(v) >= 6]
     for target in config.targets:
         for url in target.urls():
             found.append(url)

@@ -23,23 +23,11 @@ from feedbridge.messages.templates import Message
 from feedbridge.notify.attempts import Attempt, after_attempt, allowed, backoff, owed
 from feedbridge.notify.channel import TargetChannel
 from feedbridge.notify.digest import digest_due, digest_label, next_fire, render_digest
-from feedbridge.store import LeaseLost, Notice, OutboxRow, Store, TargetState, notice_key
+from feedbridge.store import LeaseLost, Notice, OutboxRow, Store, TargetState, health_notices
 
 log = logging.getLogger("feedbridge.notify")
 
 FAILURE_THRESHOLD = 3
-
-
-def entry_notice(target: str, entry: Entry, now: float) -> Notice:
-    """An entry owed to `target`; queuing it twice queues it once."""
-    payload = entry.to_dict()
-    return Notice(target, "entry", notice_key("entry", payload), payload)
-
-
-def health_notice(target: str, event: HealthEvent) -> Notice:
-    fields = {"subject": event.subject, "kind": event.kind, "message": event.message}
-    payload = {**fields, "at": event.at.isoformat()}
-    return Notice(target, "health", notice_key("health", payload), payload)
 
 
 @dataclass
@@ -84,11 +72,7 @@ class Notifier:
             "health event",
             extra={"subject": event.subject, "kind": event.kind, "detail": event.message},
         )
-        return [
-            health_notice(c.name, event)
-            for c in self.channels.values()
-            if c.health and c.name != exclude
-        ]
+        return health_notices((c.name for c in self.channels.values() if c.health), event, exclude)
 
     async def deliver(
         self, *, respect_backoff: bool = True, stop: asyncio.Event | None = None
@@ -225,12 +209,13 @@ class Notifier:
         """Update the target's health in `state`; the events it raises for other targets."""
         subject = f"target {channel.name}"
         at = datetime.fromtimestamp(self.clock(), UTC)
+        counted = TargetState.from_dict(state)
         if error is None:
-            health = health_after_success(state, subject, at)
+            health = health_after_success(counted, subject, at)
         else:
-            health = health_after_failure(state, subject, error, at, FAILURE_THRESHOLD)
+            health = health_after_failure(counted, subject, error, at, FAILURE_THRESHOLD)
         state.clear()
-        state.update(health.state)
+        state.update(health.state.to_dict())
         if health.event is None:
             return []
         return self.health_notices(health.event, exclude=channel.name)

@@ -1,10 +1,12 @@
-"""Source kinds: one module per kind, looked up by the config's `kind`."""
+"""Source kinds: one module per kind, looked up by the config's `kind`; beside them what
+they share (`base`: the Source seam, `items`, `collect`, `decoding`, `markup`, `values`,
+`text`)."""
 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
 
+from feedbridge.config.models import SourceBase
 from feedbridge.sources.base import Fetcher, Source
 
 KINDS: dict[str, str] = {
@@ -15,7 +17,7 @@ KINDS: dict[str, str] = {
 }
 
 
-def build_source(config: Any) -> Source:
+def build_source(config: SourceBase) -> Source:
     """The Source object for one validated source config."""
     module, _, cls = KINDS[config.kind].partition(":")
     source_cls: type[Source] = getattr(import_module(module), cls)

@@ -45,19 +45,22 @@ def _present(record: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class SourceState:
-    """What the store remembers of a source between polls. `extra` keeps keys this
-    version does not know, so an older process never drops a newer one's fields."""
+    """What the store remembers of a source between polls, stored as a JSON object of these
+    keys (None ones left out). `extra` keeps keys this version does not know, so an older
+    process never drops a newer one's fields."""
 
     last_poll: float | None = None
     last_success: float | None = None
     last_count: int = 0
     failures: int = 0
-    status: str | None = None  # "ok", "failing", "empty"; None before the first poll
+    status: str | None = None  # "ok", "warning", "failing", "empty"; None before the first poll
     last_error: str | None = None
-    retry_after: float | None = None
-    validators: Mapping[str, Any] = field(default_factory=dict)
+    retry_after: float | None = None  # the last failure's Retry-After, in seconds
+    validators: Mapping[str, Any] = field(default_factory=dict)  # ETag, Last-Modified, digest
     feed_changed_at: float | None = None
     upstream: Mapping[str, Any] = field(default_factory=dict)  # the feed's own title and site
+    config: str | None = None  # fingerprint of the config the validators were read with
+    warning: str | None = None  # the last poll worked but found something wrong
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -67,7 +67,7 @@ class PostgresStore(Sources, Polls, Feeds, Outbox, Housekeeping):
                 f"cannot open the store at {self.location}: {why(exc)}; check that "
                 "PostgreSQL runs there and accepts this user and password"
             ) from exc
-        except RuntimeError as exc:
+        except StoreError as exc:  # a schema newer than this feedbridge
             raise StoreError(f"cannot open the store at {self.location}: {exc}") from exc
 
     def close(self) -> None:
