@@ -200,7 +200,7 @@ def run(quick: bool = False) -> list[Row]:
         tree = LexborHTMLParser(body)
         node = tree.css_first('div[data-target="DailyPapers"]')
         props = json.loads(node.attributes["data-props"])
-        return [e for e in map(hf.entry, props["dailyPapers"]) if e is not None]
+        return [e for e in map(hf.papers.entry, props["dailyPapers"]) if e is not None]
 
     def via_bs4() -> list[Any]:
         from bs4 import BeautifulSoup
@@ -208,7 +208,7 @@ def run(quick: bool = False) -> list[Row]:
         soup = BeautifulSoup(body, "lxml")
         node = soup.select_one('div[data-target="DailyPapers"]')
         props = json.loads(node["data-props"])
-        return [e for e in map(hf.entry, props["dailyPapers"]) if e is not None]
+        return [e for e in map(hf.papers.entry, props["dailyPapers"]) if e is not None]
 
     rows += _feed_rows(runs)
     fallback: Callable[[], Any] = (lambda: hf_page_src.extract(html_page)) if native else emulated

@@ -4,7 +4,7 @@ The receiver (`bench.receiver`, a raw asyncio server answering 200) runs in its 
 Each run enqueues 1,000 entry payloads in a fresh embedded store (as a poll does), then times one
 `Notifier.deliver()` round for a `json://127.0.0.1:PORT/` target, which sends them one by one
 in order, removing each row only after Apprise reported success.
-Baselines in the same run: the same 1,000 messages through `Channel.send` alone (Apprise, no
+Baselines in the same run: the same 1,000 messages through `TargetChannel.send` alone (Apprise, no
 outbox), and 1,000 sequential POSTs of the same JSON with a bare aiohttp session (the floor).
 """
 
@@ -26,7 +26,7 @@ COUNT = 1000
 
 
 def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
-    from feedbridge.notify.channel import Channel
+    from feedbridge.notify.channel import TargetChannel
     from feedbridge.notify.outbox import Notifier, entry_notice
     from feedbridge.store import EmbeddedStore, OutboxRow
 
@@ -57,7 +57,7 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
             work = Path(tempfile.mkdtemp(prefix="fb-bench-notify-"))
             try:
                 store = EmbeddedStore(work / "store")
-                channel = Channel(name="hook", urls=[url])
+                channel = TargetChannel(name="hook", urls=[url])
                 notifier = Notifier([channel], store)
                 stamp = time.time()
                 store.enqueue([entry_notice("hook", e, stamp) for e in entries], stamp)
@@ -74,7 +74,7 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
                 shutil.rmtree(work, ignore_errors=True)
 
         async def one_apprise_run() -> float:
-            channel = Channel(name="hook", urls=[url])
+            channel = TargetChannel(name="hook", urls=[url])
             messages = [channel.message(row(e), "text") for e in entries]
             t = time.perf_counter()
             for m in messages:
@@ -85,7 +85,7 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
         async def one_floor_run() -> float:
             import aiohttp
 
-            channel = Channel(name="hook", urls=[url])
+            channel = TargetChannel(name="hook", urls=[url])
             bodies = [
                 json.dumps(
                     {

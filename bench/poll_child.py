@@ -152,7 +152,6 @@ async def shared_mode(args: dict[str, Any]) -> list[dict[str, Any]]:
     (up to the concurrency) and poll them under their leases until none is due."""
     from feedbridge.app.runtime import runtime
     from feedbridge.config import load_config
-    from feedbridge.poll.leases import poll_leased
 
     n, base, work, db = int(args["n"]), str(args["base"]), Path(args["work"]), str(args["db"])
     cfg_path = work / "config.toml"
@@ -174,7 +173,7 @@ async def shared_mode(args: dict[str, Any]) -> list[dict[str, Any]]:
             free = CONCURRENCY - len(running)
             leases = store.claim_sources(names, time.time(), free, 60) if free else []
             for lease in leases:
-                task = asyncio.create_task(poll_leased(worker, by_name[lease.source], lease))
+                task = asyncio.create_task(worker.leases.poll_leased(by_name[lease.source], lease))
                 running.add(task)
                 task.add_done_callback(running.discard)
             polled += len(leases)

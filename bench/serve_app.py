@@ -19,7 +19,8 @@ from pathlib import Path
 import uvicorn
 
 from bench.common import LOCAL, hf_entries
-from feedbridge.app.server import SourceInfo, create_app
+from feedbridge.app.pages import SourceInfo
+from feedbridge.app.server import create_app
 from feedbridge.core.models import FeedInfo
 from feedbridge.feeds.board import FeedBoard
 

@@ -807,7 +807,7 @@ async def test_store_write_failure_during_a_poll_is_a_failed_poll_not_a_crash(
             raise sqlite3.OperationalError("database or disk is full")
 
         # the seen keys are written after the feed, in the same transaction
-        monkeypatch.setattr("feedbridge.store.tables.see", disk_full)
+        monkeypatch.setattr("feedbridge.store.embedded.tables.see", disk_full)
         report = await r.worker.poll(r.source("healthy"))
         assert not report.ok
         assert "disk is full" in (report.error or "") and "'healthy'" in (report.error or "")

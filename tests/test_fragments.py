@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from feedbridge.core.models import Entry, FeedInfo
 from feedbridge.feeds.board import FeedBoard
 from feedbridge.feeds.fragments import FragmentCache
-from feedbridge.feeds.render import FORMATS, render_all
+from feedbridge.feeds.items import FEED_FORMATS
+from feedbridge.feeds.render import render_all
 from tests.atomcheck import check_atom
 from tests.test_render import INFO, hf_entries, samples
 
@@ -82,7 +83,7 @@ def histories(draw: Any) -> list[list[Entry]]:
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(info=INFOS, history=histories(), order=st.permutations(list(FORMATS)))
+@given(info=INFOS, history=histories(), order=st.permutations(list(FEED_FORMATS)))
 def test_incremental_render_equals_the_full_feedgen_render(
     info: FeedInfo, history: list[list[Entry]], order: list[str]
 ) -> None:
@@ -135,6 +136,6 @@ def test_board_renders_a_format_on_its_first_request_and_keeps_its_etag() -> Non
 
 @given(st.one_of(TEXT, st.text(max_size=40)))
 def test_fast_clean_matches_the_regex(text: str) -> None:
-    from feedbridge.feeds import render
+    from feedbridge.feeds import items
 
-    assert render._clean(text) == render._ILLEGAL.sub("", text).strip()
+    assert items.clean(text) == items._ILLEGAL.sub("", text).strip()

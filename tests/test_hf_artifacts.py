@@ -16,7 +16,7 @@ from feedbridge.config import adhoc_source_config
 from feedbridge.core.filters import EntryFilter
 from feedbridge.core.models import Entry
 from feedbridge.fetch.http import HttpClient
-from feedbridge.poll.worker import TargetRule
+from feedbridge.poll.decide import TargetRule
 from feedbridge.sources import build_source
 from feedbridge.sources.hf_artifacts import ArtifactPapersSource
 from tests.conftest import HfApi
@@ -44,7 +44,8 @@ def papers_source(hub: FakeHub, **table: Any) -> ArtifactPapersSource:
 
 async def poll(source: ArtifactPapersSource, now: datetime = NOW) -> list[Entry]:
     async with HttpClient() as http:
-        return await source.poll(http.fetcher(source.name, {}), now) or []
+        result = await source.poll(http.fetcher(source.name, {}), now)
+    return result.entries if result is not None else []
 
 
 def model_citing(arxiv_id: str, repo_id: str = "TIGER-Lab/DCI-Agent-7B") -> dict[str, Any]:

@@ -6,11 +6,11 @@ import html
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from feedbridge.config.models import HfPapersConfig
 from feedbridge.core.errors import FetchError, ParseError
 from feedbridge.core.models import Page
 from feedbridge.sources.hf_papers import HfPapersSource
@@ -34,7 +34,7 @@ def source(**overrides: Any) -> HfPapersSource:
         headers={},
     )
     config.update(overrides)
-    return HfPapersSource(SimpleNamespace(**config))
+    return HfPapersSource(HfPapersConfig.model_validate(config))
 
 
 def page(data: object, url: str = "https://huggingface.co/api/daily_papers") -> Page:
@@ -108,14 +108,15 @@ async def test_daily_reads_two_papers_days_skipping_empty_ones() -> None:
     papers = hf_items()
     by_day = {"2026-05-08": papers[:3], "2026-05-06": papers[3:5]}  # 05-07 empty
     fetcher = FakeFetcher(lambda p, url: by_day.get(p.get("date", ""), []))
-    entries = await source().poll(fetcher, NOW)
+    found = await source().poll(fetcher, NOW)
     assert [c["date"] for c in fetcher.calls] == ["2026-05-08", "2026-05-07", "2026-05-06"]
-    assert len(entries or []) == 5
+    assert found is not None and len(found.entries) == found.items == 5
 
 
 async def test_daily_with_an_empty_week_looks_back_at_most_seven_days() -> None:
     fetcher = FakeFetcher(lambda p, url: [])
-    assert await source().poll(fetcher, NOW) == []
+    found = await source().poll(fetcher, NOW)
+    assert found is not None and found.entries == []
     assert len(fetcher.calls) == 7
 
 
@@ -127,8 +128,8 @@ async def test_pagination_follows_full_pages() -> None:
         return papers[n * limit : (n + 1) * limit]
 
     fetcher = FakeFetcher(answer)
-    entries = await source(listing="trending", limit=10).poll(fetcher, NOW)
-    assert len(entries or []) == 37
+    found = await source(listing="trending", limit=10).poll(fetcher, NOW)
+    assert found is not None and len(found.entries) == 37
     assert [c.get("p") for c in fetcher.calls] == [None, "1", "2", "3"]
     assert all(c["sort"] == "trending" for c in fetcher.calls)
 
@@ -229,8 +230,8 @@ async def test_auto_mode_reads_the_page_when_the_api_fails() -> None:
         return Page(url=url, status=200, body=body)
 
     fetcher = FakeFetcher(api_down)
-    entries = await source(mode="auto").poll(fetcher, NOW)
-    assert len(entries or []) == 37
+    found = await source(mode="auto").poll(fetcher, NOW)
+    assert found is not None and len(found.entries) == 37
     assert fetcher.urls[:2] == [
         "https://huggingface.co/api/daily_papers",
         "https://huggingface.co/papers/date/2026-05-08",

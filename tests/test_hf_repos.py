@@ -15,6 +15,7 @@ from feedbridge.core.errors import ConfigError, FetchError, ParseError
 from feedbridge.core.models import Entry, Page
 from feedbridge.fetch.http import HttpClient
 from feedbridge.sources import Source, build_source
+from feedbridge.sources.collect import Extraction
 from feedbridge.sources.hub import next_link, summary_line
 from tests.fakehub import FakeHub
 
@@ -38,10 +39,15 @@ def collection(hub: FakeHub, **table: Any) -> Source:
     return build_source(adhoc_source_config({"collection": COLLECTION, **config}))
 
 
-async def poll(source: Source, validators: dict[str, Any] | None = None) -> list[Entry] | None:
+async def extraction(source: Source, validators: dict[str, Any] | None = None) -> Extraction | None:
     async with HttpClient() as http:
         fetcher = http.fetcher(source.name, validators if validators is not None else {})
         return await source.poll(fetcher, NOW)
+
+
+async def poll(source: Source, validators: dict[str, Any] | None = None) -> list[Entry] | None:
+    result = await extraction(source, validators)
+    return result.entries if result is not None else None
 
 
 async def test_a_model_entry_carries_what_the_listing_says(hub: FakeHub) -> None:
@@ -179,9 +185,10 @@ async def test_429_stops_the_poll_and_carries_the_hubs_wait(hub: FakeHub) -> Non
 async def test_500_for_one_author_keeps_the_others_and_warns(hub: FakeHub) -> None:
     hub.fail("/api/models", 500)
     source = repos(hub, author=["deepseek-ai", "Qwen"])
-    entries = await poll(source) or []
-    assert {e.authors[0] for e in entries} == {"Qwen"}
-    warning = source.last_extraction.warning if source.last_extraction else None
+    result = await extraction(source)
+    assert result is not None
+    assert {e.authors[0] for e in result.entries} == {"Qwen"}
+    warning = result.warning
     assert warning and "author=deepseek-ai" in warning and "HTTP 500" in warning
     assert "kept from the last poll" in warning
 

@@ -17,12 +17,14 @@ import pytest
 from feedbridge.config import adhoc_source_config
 from feedbridge.core.durations import parse_digest
 from feedbridge.core.models import Entry, HealthEvent, Page
-from feedbridge.notify.channel import Channel
-from feedbridge.notify.outbox import Notifier, entry_notice
+from feedbridge.notify.channel import TargetChannel
+from feedbridge.notify.outbox import Notifier
 from feedbridge.sources import build_source
 from feedbridge.sources.hf_artifacts import Followed, PaperFollower
 from feedbridge.store import EmbeddedStore as Store
+from feedbridge.store import entry_notice
 from tests.conftest import DATA, Receiver, run_cli
+from tests.helpers import raise_health
 from tests.test_notify import Clock, papers
 
 GOLDEN = DATA / "messages"
@@ -62,7 +64,7 @@ def tricky(entry: Entry) -> Entry:
 async def test_one_entry_message(tmp_path: Path, receiver: Receiver, fmt: str) -> None:
     with Store(tmp_path) as store:
         store.enqueue([entry_notice("hook", papers(1)[0], NOW)], NOW)
-        await Notifier([Channel("hook", [receiver.url()], format=fmt)], store).deliver()
+        await Notifier([TargetChannel("hook", [receiver.url()], format=fmt)], store).deliver()
     (message,) = receiver.received
     assert_golden(f"entry.{fmt}.txt", received_as_text(message))
 
@@ -70,7 +72,7 @@ async def test_one_entry_message(tmp_path: Path, receiver: Receiver, fmt: str) -
 @pytest.mark.parametrize("fmt", FORMATS)
 async def test_digest_message(tmp_path: Path, receiver: Receiver, fmt: str) -> None:
     clock = Clock(NOW - 86400)
-    channel = Channel(
+    channel = TargetChannel(
         "hook",
         [receiver.url()],
         format=fmt,
@@ -97,8 +99,10 @@ async def test_health_alert_message(tmp_path: Path, receiver: Receiver, fmt: str
         datetime(2026, 5, 8, 7, 0, tzinfo=UTC),
     )
     with Store(tmp_path) as store:
-        notifier = Notifier([Channel("ops", [receiver.url()], format=fmt, health=True)], store)
-        notifier.raise_health(event)
+        notifier = Notifier(
+            [TargetChannel("ops", [receiver.url()], format=fmt, health=True)], store
+        )
+        raise_health(notifier, event)
         await notifier.deliver()
     (message,) = receiver.received
     assert_golden(f"health.{fmt}.txt", received_as_text(message))
@@ -170,7 +174,7 @@ HUB_KINDS = (
 async def test_hub_entry_message(tmp_path: Path, receiver: Receiver, kind: str, fmt: str) -> None:
     with Store(tmp_path) as store:
         store.enqueue([entry_notice("hook", hub_entry(kind), NOW)], NOW)
-        await Notifier([Channel("hook", [receiver.url()], format=fmt)], store).deliver()
+        await Notifier([TargetChannel("hook", [receiver.url()], format=fmt)], store).deliver()
     (message,) = receiver.received
     assert_golden(f"{kind}.{fmt}.txt", received_as_text(message))
 
@@ -178,7 +182,7 @@ async def test_hub_entry_message(tmp_path: Path, receiver: Receiver, kind: str, 
 @pytest.mark.parametrize("fmt", FORMATS)
 async def test_hub_digest_message(tmp_path: Path, receiver: Receiver, fmt: str) -> None:
     clock = Clock(NOW - 86400)
-    channel = Channel(
+    channel = TargetChannel(
         "hook",
         [receiver.url()],
         format=fmt,

@@ -102,7 +102,7 @@ async def test_a_poll_reads_no_stored_feed_that_the_board_holds(
 ) -> None:
     """Each poll compares with the previous feed: the one this process published (at the
     version it wrote) is not read and parsed from the store again; after a restart it is."""
-    from feedbridge.store import tables
+    from feedbridge.store.embedded import tables
 
     pages = [PAGE.format(votes=v) for v in (1, 2, 3)]
     url = serve(httpserver, [*pages, pages[-1] + "<!-- x -->"])

@@ -20,11 +20,13 @@ from werkzeug import Response
 from feedbridge.core.durations import parse_digest
 from feedbridge.core.models import Entry, HealthEvent
 from feedbridge.messages.templates import Templates
-from feedbridge.notify.channel import Channel
-from feedbridge.notify.outbox import Notifier, entry_notice, next_fire
+from feedbridge.notify.channel import TargetChannel
+from feedbridge.notify.outbox import Notifier, next_fire
 from feedbridge.sources.hf_papers import HfPapersSource
 from feedbridge.store import EmbeddedStore as Store
+from feedbridge.store import entry_notice
 from tests.conftest import Receiver, hf_items
+from tests.helpers import raise_health
 from tests.test_hf_papers import page, source
 
 
@@ -73,7 +75,8 @@ async def test_email_digest_arrives_as_a_newsletter_sorted_by_upvotes(
     start = datetime(2026, 5, 8, 6, 0, tzinfo=UTC).timestamp()
     clock = Clock(start)
     url = f"mailto://feedbridge@127.0.0.1:{port}?to=reader@example.com&from=feedbridge@example.com"
-    channel = Channel("inbox", [url], format="html", digest=parse_digest("daily 08:00 UTC"), top=10)
+    digest = parse_digest("daily 08:00 UTC")
+    channel = TargetChannel("inbox", [url], format="html", digest=digest, top=10)
     with Store(tmp_path) as store:
         notifier = Notifier([channel], store, clock=clock)
         await notifier.deliver()  # first round: the digest period starts now
@@ -107,7 +110,7 @@ async def test_digest_missed_while_down_is_sent_once_on_return(
 ) -> None:
     start = datetime(2026, 5, 4, 9, 0, tzinfo=UTC).timestamp()
     clock = Clock(start)
-    channel = Channel(
+    channel = TargetChannel(
         "hook", [receiver.url()], format="text", digest=parse_digest("daily 08:00 UTC")
     )
     with Store(tmp_path) as store:
@@ -125,7 +128,7 @@ async def test_digest_missed_while_down_is_sent_once_on_return(
 async def test_empty_digest_period_sends_nothing(tmp_path: Path, receiver: Receiver) -> None:
     start = datetime(2026, 5, 4, 9, 0, tzinfo=UTC).timestamp()
     clock = Clock(start)
-    channel = Channel("hook", [receiver.url()], digest=parse_digest("daily 08:00 UTC"))
+    channel = TargetChannel("hook", [receiver.url()], digest=parse_digest("daily 08:00 UTC"))
     with Store(tmp_path) as store:
         notifier = Notifier([channel], store, clock=clock)
         await notifier.deliver()
@@ -149,7 +152,7 @@ async def test_webhook_outage_then_recovery_delivers_everything_once_in_order(
     clock = Clock(1_000_000.0)
     entries = papers(6)
     slow_url = receiver.url() + "?rto=0.5"  # Apprise's read timeout, so a hang is a failure
-    channel = Channel("hook", [slow_url], format="text")
+    channel = TargetChannel("hook", [slow_url], format="text")
 
     def hang(request: Any) -> Response:
         time.sleep(1.5)  # longer than the client waits; the post is never accepted
@@ -186,7 +189,7 @@ async def test_webhook_outage_then_recovery_delivers_everything_once_in_order(
 async def test_backoff_holds_retries_until_due(tmp_path: Path, receiver: Receiver) -> None:
     clock = Clock(1_000_000.0)
     with Store(tmp_path) as store:
-        notifier = Notifier([Channel("hook", [receiver.url()])], store, clock=clock)
+        notifier = Notifier([TargetChannel("hook", [receiver.url()])], store, clock=clock)
         queue(store, "hook", papers(1), clock.now)
         receiver.status = 500
         await notifier.deliver()
@@ -203,7 +206,8 @@ async def test_connection_refused_counts_as_failure_and_nothing_is_lost(tmp_path
         dead = s.getsockname()[1]
     clock = Clock(1_000_000.0)
     with Store(tmp_path) as store:
-        notifier = Notifier([Channel("hook", [f"json://127.0.0.1:{dead}/x"])], store, clock=clock)
+        channel = TargetChannel("hook", [f"json://127.0.0.1:{dead}/x"])
+        notifier = Notifier([channel], store, clock=clock)
         queue(store, "hook", papers(2), clock.now)
         result = await notifier.deliver()
         assert result.failed == 1
@@ -215,8 +219,8 @@ async def test_deliveries_past_the_retry_window_are_recorded_with_a_health_alert
     tmp_path: Path, receiver: Receiver
 ) -> None:
     clock = Clock(1_000_000.0)
-    failing = Channel("broken", [receiver.url("/missing")], retry_window=3600)
-    watcher = Channel("ops", [receiver.url()], format="text", health=True)
+    failing = TargetChannel("broken", [receiver.url("/missing")], retry_window=3600)
+    watcher = TargetChannel("ops", [receiver.url()], format="text", health=True)
     with Store(tmp_path) as store:
         notifier = Notifier([failing, watcher], store, clock=clock)
         queue(store, "broken", papers(1), clock.now)
@@ -233,7 +237,8 @@ async def test_deliveries_past_the_retry_window_are_recorded_with_a_health_alert
 async def test_max_per_hour_spreads_messages_out(tmp_path: Path, receiver: Receiver) -> None:
     clock = Clock(1_000_000.0)
     with Store(tmp_path) as store:
-        notifier = Notifier([Channel("hook", [receiver.url()], max_per_hour=2)], store, clock=clock)
+        channel = TargetChannel("hook", [receiver.url()], max_per_hour=2)
+        notifier = Notifier([channel], store, clock=clock)
         queue(store, "hook", papers(5), clock.now)
         await notifier.deliver()
         assert len(receiver.received) == 2
@@ -249,13 +254,14 @@ async def test_health_events_go_only_to_health_targets(tmp_path: Path, receiver:
     with Store(tmp_path) as store:
         notifier = Notifier(
             [
-                Channel("news", [receiver.url("/news")]),
-                Channel("ops", [receiver.url()], health=True),
+                TargetChannel("news", [receiver.url("/news")]),
+                TargetChannel("ops", [receiver.url()], health=True),
             ],
             store,
         )
-        notifier.raise_health(
-            HealthEvent("source hf", "failing", "source hf failing: HTTP 500", datetime.now(UTC))
+        raise_health(
+            notifier,
+            HealthEvent("source hf", "failing", "source hf failing: HTTP 500", datetime.now(UTC)),
         )
         assert store.pending_count("news") == 0
         await notifier.deliver()
@@ -265,7 +271,7 @@ async def test_health_events_go_only_to_health_targets(tmp_path: Path, receiver:
 async def test_custom_templates_see_entry_fields_and_extras(
     tmp_path: Path, receiver: Receiver
 ) -> None:
-    channel = Channel(
+    channel = TargetChannel(
         "hook",
         [receiver.url()],
         format="text",
@@ -318,7 +324,8 @@ async def test_chat_services_get_the_payload_apprise_would_send(
     with mock.patch("requests.sessions.Session.request", side_effect=fake_request) as post:
         with Store(tmp_path) as store:
             queue(store, "chat", [entry, long_entry], 0)
-            channel = Channel("chat", [url], templates=Templates(body="{{ title }}\n{{ summary }}"))
+            templates = Templates(body="{{ title }}\n{{ summary }}")
+            channel = TargetChannel("chat", [url], templates=templates)
             result = await Notifier([channel], store).deliver()
             assert result.sent == 2
         calls = post.call_args_list

@@ -16,10 +16,10 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from feedbridge.core.durations import parse_digest
-from feedbridge.notify.channel import Channel
-from feedbridge.notify.outbox import Notifier, entry_notice, queue_report
+from feedbridge.notify.channel import TargetChannel
+from feedbridge.notify.outbox import Notifier, queue_report
 from feedbridge.store import EmbeddedStore as Store
-from feedbridge.store import Notice, TargetState
+from feedbridge.store import Notice, TargetState, entry_notice
 from feedbridge.store.embedded import target_segment
 from tests.conftest import HfApi, run_cli
 from tests.test_notify import Clock, papers
@@ -83,7 +83,7 @@ def test_each_target_sees_only_its_own_rows_whatever_the_names(
             rows = store.pending(target)
             assert [(r.payload["for"], r.payload["n"]) for r in rows] == [(target, 0), (target, 1)]
             assert store.pending_count(target) == 2
-            store.give_up(target, rows[:1], "x", TargetState())
+            store.settle(target, TargetState(), failed=rows[:1], reason="x")
             assert len(store.failed(target)) == 1
 
 
@@ -110,8 +110,10 @@ async def test_a_target_does_not_drain_the_queue_of_a_target_it_prefixes(
     tmp_path: Path, hooks: Hooks
 ) -> None:
     clock = Clock(T0)
-    mail = Channel("mail", [hooks.url("mail")])
-    digest = Channel("mail-digest", [hooks.url("mail-digest")], digest=parse_digest("daily 08:00"))
+    mail = TargetChannel("mail", [hooks.url("mail")])
+    digest = TargetChannel(
+        "mail-digest", [hooks.url("mail-digest")], digest=parse_digest("daily 08:00")
+    )
     entries = papers(16)
     with Store(tmp_path) as store:
         notifier = Notifier([mail, digest], store, clock=clock)
@@ -133,7 +135,7 @@ async def test_a_digest_to_two_urls_reaches_each_once_when_one_fails_for_a_while
     tmp_path: Path, hooks: Hooks
 ) -> None:
     clock = Clock(T0)
-    channel = Channel(
+    channel = TargetChannel(
         "both",
         [hooks.url("a"), hooks.url("b")],
         digest=parse_digest("0 * * * *"),  # hourly
@@ -171,7 +173,9 @@ async def test_single_messages_go_only_to_the_urls_still_owed(tmp_path: Path, ho
     clock = Clock(T0)
     hooks.down.add("b")
     with Store(tmp_path) as store:
-        notifier = Notifier([Channel("both", [hooks.url("a"), hooks.url("b")])], store, clock=clock)
+        notifier = Notifier(
+            [TargetChannel("both", [hooks.url("a"), hooks.url("b")])], store, clock=clock
+        )
         for e in papers(2):
             store.enqueue([entry_notice("both", e, clock.now)], clock.now)
         await notifier.deliver()
@@ -187,8 +191,8 @@ async def test_an_entry_is_given_up_only_after_failing_for_its_whole_window(
 ) -> None:
     clock = Clock(T0)
     hooks.down.add("a")
-    failing = Channel("hook", [hooks.url("a")], retry_window=20)
-    ops = Channel("ops", [hooks.url("b")], health=True)
+    failing = TargetChannel("hook", [hooks.url("a")], retry_window=20)
+    ops = TargetChannel("ops", [hooks.url("b")], health=True)
     with Store(tmp_path) as store:
         notifier = Notifier([failing, ops], store, clock=clock)
         for e in papers(2):
@@ -232,7 +236,7 @@ def test_once_reports_a_digest_as_waiting_not_as_missed(tmp_path: Path, hf_api: 
 
 def test_a_failing_target_is_reported_with_its_last_error(tmp_path: Path, hooks: Hooks) -> None:
     hooks.down.add("a")
-    channel = Channel("hook", [hooks.url("a")])
+    channel = TargetChannel("hook", [hooks.url("a")])
     with Store(tmp_path) as store:
         store.enqueue([entry_notice("hook", papers(1)[0], T0)], T0)
         asyncio.run(Notifier([channel], store).deliver())

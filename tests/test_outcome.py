@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -12,8 +11,8 @@ from feedbridge.core.errors import FetchError, ParseError
 from feedbridge.core.filters import EntryFilter
 from feedbridge.core.models import Entry
 from feedbridge.poll.decide import TargetView, decide
-from feedbridge.poll.outcome import extracted_poll, failed_poll, unchanged_poll
-from feedbridge.store import PollView
+from feedbridge.poll.outcome import Written, extracted_poll, failed_poll, unchanged_poll
+from feedbridge.store import PollView, SourceState
 
 NOW = datetime(2026, 5, 8, 12, tzinfo=UTC)
 
@@ -44,8 +43,8 @@ def view(feed: list[Entry], knows: bool = True) -> PollView:
 
 
 def extracted(
-    entries: list[Entry], before: PollView, state: dict[str, Any], warning: str | None = None
-) -> Any:
+    entries: list[Entry], before: PollView, state: SourceState, warning: str | None = None
+) -> Written:
     targets = [
         TargetView("chat", EntryFilter.build(), "chat" in before.knows, before.handed["chat"])
     ]
@@ -60,38 +59,40 @@ def extracted(
 
 
 def test_a_new_entry_changes_the_feed_and_is_owed_to_the_target() -> None:
-    written = extracted([entry("b"), entry("a", 1)], view([entry("a", 1)]), {"status": "ok"})
+    before = view([entry("a", 1)])
+    written = extracted([entry("b"), entry("a", 1)], before, SourceState(status="ok"))
     assert written.report.changed and written.report.new == 1 and written.report.queued == 1
     assert [e.key for e in written.outcome.feed] == ["b", "a"]
     assert [n.payload["key"] for n in written.outcome.notices] == ["b"]
-    assert written.state["feed_changed_at"] == 1000.0 and written.outcome.next_due == 123.0
+    assert written.outcome.state.feed_changed_at == 1000.0 and written.outcome.next_due == 123.0
     assert written.event is None
 
 
 def test_the_same_entries_leave_the_feed_unwritten() -> None:
-    written = extracted([entry("a", 1)], view([entry("a", 1)]), {"status": "ok"})
+    written = extracted([entry("a", 1)], view([entry("a", 1)]), SourceState(status="ok"))
     assert not written.report.changed and written.outcome.feed is None
-    assert "feed_changed_at" not in written.state and written.outcome.notices == []
+    assert written.outcome.state.feed_changed_at is None and written.outcome.notices == []
 
 
 def test_an_empty_poll_keeps_the_feed_and_raises_one_empty_event() -> None:
-    written = extracted([], view([entry("a", 1)]), {"status": "ok"})
+    written = extracted([], view([entry("a", 1)]), SourceState(status="ok"))
     assert not written.report.changed and written.outcome.feed is None
-    assert written.outcome.seen == [] and written.state["status"] == "empty"
+    assert written.outcome.seen == [] and written.outcome.state.status == "empty"
     assert written.event is not None and written.event.kind == "empty"
 
 
 def test_a_warning_names_the_source_and_url_and_marks_the_status() -> None:
-    written = extracted([entry("a")], view([]), {}, warning="selector matched nothing")
+    written = extracted([entry("a")], view([]), SourceState(), warning="selector matched nothing")
     expected = "source 'papers' (https://ex.com/papers): selector matched nothing"
-    assert written.report.warning == written.state["warning"] == expected
-    assert written.state["status"] == "warning"
+    assert written.report.warning == written.outcome.state.warning == expected
+    assert written.outcome.state.status == "warning"
 
 
 def test_an_unchanged_page_keeps_its_warning_and_reports_unchanged() -> None:
-    written = unchanged_poll(FakeSource(), {"status": "warning", "warning": "w"}, NOW, None)
+    written = unchanged_poll(FakeSource(), SourceState(status="warning", warning="w"), NOW, None)
     assert written.report.unchanged and written.report.ok and written.report.warning == "w"
-    assert written.state["status"] == "warning" and written.state["last_success"] == NOW.timestamp()
+    state = written.outcome.state
+    assert state.status == "warning" and state.last_success == NOW.timestamp()
 
 
 @pytest.mark.parametrize(
@@ -119,16 +120,27 @@ def test_a_failure_is_counted_worded_and_scheduled(
         asked.append((failures, retry))
         return 500.0
 
-    state = {"status": "failing", "failures": 2}
+    state = SourceState(status="failing", failures=2)
     written = failed_poll(FakeSource(), state, exc, NOW, 3, schedule)
     assert error in (written.report.error or "")
     assert asked == [(3, retry_after)] and written.report.next_due == 500.0
-    assert written.report.failures == 3 and written.state["retry_after"] == retry_after
+    assert written.report.failures == 3 and written.outcome.state.retry_after == retry_after
     assert written.event is None  # already failing: the event was raised once, before
 
 
 def test_the_threshold_th_failure_in_a_row_raises_the_failing_event() -> None:
     exc = ParseError("papers", "https://ex.com/papers", "invalid JSON")
-    written = failed_poll(FakeSource(), {"failures": 2}, exc, NOW, 3, lambda f, r: None)
+    written = failed_poll(FakeSource(), SourceState(failures=2), exc, NOW, 3, lambda f, r: None)
     assert written.event is not None and written.event.kind == "failing"
     assert written.outcome.next_due is None
+
+
+def test_a_written_state_keeps_the_stored_json_keys_and_unknown_ones() -> None:
+    """`config` and `warning` are declared fields now, stored under the same keys as before;
+    a key this version does not know (a newer node's) survives a poll."""
+    stored = {"config": "abc", "warning": "w", "status": "warning", "newer": 1}
+    state = SourceState.from_dict(stored)
+    assert (state.config, state.warning, state.extra) == ("abc", "w", {"newer": 1})
+    written = unchanged_poll(FakeSource(), state, NOW, None)
+    saved = written.outcome.state.to_dict()
+    assert {"config": "abc", "warning": "w", "newer": 1}.items() <= saved.items()

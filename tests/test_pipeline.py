@@ -10,6 +10,7 @@ from feedbridge.core.filters import EntryFilter
 from feedbridge.core.health import health_after_failure, health_after_success
 from feedbridge.core.models import Entry
 from feedbridge.poll.decide import TargetView, decide, merge_feed
+from feedbridge.store import SourceState
 
 NOW = datetime(2026, 5, 8, 12, tzinfo=UTC)
 
@@ -152,7 +153,7 @@ def test_duplicate_keys_in_one_poll_count_once() -> None:
 
 
 def test_health_raises_one_failing_event_after_threshold_and_one_recovery() -> None:
-    state: dict[str, object] = {}
+    state = SourceState()
     events = []
     for _ in range(5):
         h = health_after_failure(state, "source s", "HTTP 500", NOW, threshold=3)
@@ -165,7 +166,7 @@ def test_health_raises_one_failing_event_after_threshold_and_one_recovery() -> N
 
 
 def test_sudden_emptiness_is_one_event_and_recovers() -> None:
-    h = health_after_success({}, "source s", NOW, empty=True)
+    h = health_after_success(SourceState(), "source s", NOW, empty=True)
     assert h.event is not None and h.event.kind == "empty"
     assert health_after_success(h.state, "source s", NOW, empty=True).event is None
     back = health_after_success(h.state, "source s", NOW)

@@ -27,9 +27,10 @@ from aiosmtpd.controller import Controller
 
 from feedbridge.core.durations import parse_digest
 from feedbridge.core.models import Entry
-from feedbridge.notify.channel import Channel, service_format
-from feedbridge.notify.outbox import Notifier, entry_notice
+from feedbridge.notify.channel import TargetChannel, service_format
+from feedbridge.notify.outbox import Notifier
 from feedbridge.store import EmbeddedStore as Store
+from feedbridge.store import entry_notice
 from tests.conftest import Receiver
 from tests.test_messages import NOW, assert_golden, tricky
 from tests.test_notify import Clock, papers
@@ -114,7 +115,7 @@ async def test_email_has_a_text_part_with_every_link_and_an_encoded_subject(
 ) -> None:
     box, port = strict_smtp
     paper = replace(long_summary_paper(), title="Café & <b>Crème</b>: agents that plan 🚀")
-    channel = Channel("mail", [mail_url(port)])
+    channel = TargetChannel("mail", [mail_url(port)])
     assert channel.formats == ["html"]
     with Store(tmp_path) as store:
         store.enqueue([entry_notice("mail", paper, NOW)], NOW)
@@ -144,7 +145,7 @@ async def test_email_digest_text_part_lists_each_link(
     box, port = strict_smtp
     clock = Clock(NOW - 86400)
     digest = parse_digest("daily 08:00 Europe/Berlin")
-    channel = Channel("mail", [mail_url(port)], digest=digest)
+    channel = TargetChannel("mail", [mail_url(port)], digest=digest)
     entries = [*papers(3), tricky(papers(1)[0]), long_summary_paper()]
     with Store(tmp_path) as store:
         notifier = Notifier([channel], store, clock=clock)
@@ -227,7 +228,7 @@ async def test_mqtt_gets_plain_text_with_the_title_once(tmp_path: Path, mosquitt
     try:
         with Store(tmp_path) as store:
             store.enqueue([entry_notice("mqtt", paper, NOW)], NOW)
-            result = await Notifier([Channel("mqtt", [url])], store).deliver()
+            result = await Notifier([TargetChannel("mqtt", [url])], store).deliver()
         assert result.sent == 1
         (payload,) = subscriber.wait(1)
     finally:
@@ -252,7 +253,7 @@ async def test_webhook_gets_the_title_as_is_and_never_twice(
     tmp_path: Path, receiver: Receiver, title: str
 ) -> None:
     paper = replace(papers(1)[0], title=title)
-    channel = Channel("hook", [receiver.url()])
+    channel = TargetChannel("hook", [receiver.url()])
     assert channel.formats == ["text"]  # Apprise's json:// renders text first
     with Store(tmp_path) as store:
         store.enqueue([entry_notice("hook", paper, NOW)], NOW)
@@ -284,7 +285,7 @@ async def test_chat_services_get_their_own_markup_and_the_title_once(
         Store(tmp_path) as store,
     ):
         store.enqueue([entry_notice("chat", paper, NOW)], NOW)
-        assert (await Notifier([Channel("chat", [url])], store).deliver()).sent == 1
+        assert (await Notifier([TargetChannel("chat", [url])], store).deliver()).sent == 1
     (call,) = post.call_args_list
     sent = json.loads(call.kwargs["data"])
     text = json.dumps(sent[field], ensure_ascii=False) if field == "attachments" else sent[field]

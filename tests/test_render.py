@@ -21,16 +21,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from feedbridge.core.models import Entry, FeedInfo
-from feedbridge.feeds.render import (
-    FALLBACK_TIME,
-    FORMATS,
-    entry_id,
-    feed_id,
-    render_all,
-    render_atom,
-    render_json,
-    render_rss,
-)
+from feedbridge.feeds.items import FALLBACK_TIME, FEED_FORMATS, entry_id, feed_id
+from feedbridge.feeds.render import render_all, render_atom, render_json, render_rss
 from tests.atomcheck import check_atom
 
 A = "{http://www.w3.org/2005/Atom}"
@@ -184,13 +176,13 @@ def test_entries_of_equal_time_keep_the_order_given() -> None:
 
 def test_render_all_equals_each_renderer() -> None:
     out = render_all(INFO, samples())
-    assert set(out) == set(FORMATS) == {"atom", "rss", "json"}
+    assert set(out) == set(FEED_FORMATS) == {"atom", "rss", "json"}
     for fmt, render in RENDERERS.items():
         assert out[fmt] == render(INFO, samples())
 
 
 def test_formats_table_gives_extension_and_content_type() -> None:
-    assert FORMATS == {
+    assert FEED_FORMATS == {
         "atom": ("atom", "application/atom+xml; charset=utf-8"),
         "rss": ("rss", "application/rss+xml; charset=utf-8"),
         "json": ("json", "application/feed+json; charset=utf-8"),
@@ -603,12 +595,12 @@ _NAME_PARTS = st.sampled_from(["Ann", " ", "  ", "|", "é", "\t", "\x85", "\ufff
 @example(["Ann ", "Bob"])
 @example(["Ann", "B  b"])
 def test_fast_text_paths_clean_as_the_slow_ones(names: list[str]) -> None:
-    from feedbridge.feeds import render
+    from feedbridge.feeds import items
 
-    expected = tuple(a for a in (render._line(n, render.TITLE_MAX) for n in names) if a)
-    assert render._names(tuple(names)) == expected
+    expected = tuple(a for a in (items.line(n, items.TITLE_MAX) for n in names) if a)
+    assert items._names(tuple(names)) == expected
     for text in names:
-        assert render._clean(text) == render._ILLEGAL.sub("", text).strip()
-    assert render._urn("feedbridge:s:" + "".join(names)) == (
+        assert items.clean(text) == items._ILLEGAL.sub("", text).strip()
+    assert items._urn("feedbridge:s:" + "".join(names)) == (
         f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'feedbridge:s:' + ''.join(names))}"
     )

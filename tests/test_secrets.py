@@ -13,8 +13,9 @@ import requests
 from feedbridge.app.runtime import channels
 from feedbridge.config import load_config, secret_fragments
 from feedbridge.core.logs import setup_logging
-from feedbridge.notify.outbox import Notifier, entry_notice
+from feedbridge.notify.outbox import Notifier
 from feedbridge.store import EmbeddedStore as Store
+from feedbridge.store import entry_notice
 from tests.conftest import run_cli
 from tests.test_notify import papers
 
@@ -111,3 +112,19 @@ async def test_failed_deliveries_at_debug_log_no_secret(
     assert reasons, "the deliveries should have failed"
     assert "delivery given up" in logs
     assert_no_secret(logs + "\n".join(reasons))
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://fb:s3cret@db:5432/feeds", "postgresql://fb:***@db:5432/feeds"),
+        ("postgresql://feedbridge@db/feeds", "postgresql://feedbridge@db/feeds"),
+        ("postgresql://db/feeds?sslmode=require", "postgresql://db/feeds?sslmode=require"),
+        ("postgresql://u:p%40ss@db/p%40ss", "postgresql://u:***@db/p%40ss"),
+    ],
+)
+def test_a_database_url_is_shown_without_its_password(url: str, shown: str) -> None:
+    """`check`'s summary and the store's errors show the one masked form of `[storage] url`."""
+    from feedbridge.core.logs import mask_dsn
+
+    assert mask_dsn(url) == shown

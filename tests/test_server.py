@@ -13,10 +13,12 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from feedbridge.app.server import SourceInfo, create_app
+from feedbridge.app.pages import SourceInfo
+from feedbridge.app.server import create_app
 from feedbridge.core.metrics import Metrics
 from feedbridge.core.models import FeedInfo
 from feedbridge.feeds.board import FeedBoard
+from feedbridge.store import SourceState
 from tests.conftest import hf_items
 from tests.test_hf_papers import page, source
 
@@ -74,12 +76,12 @@ def client(
     metrics: Metrics | None = None,
 ) -> Client:
     state = {
-        "hf-daily": {"status": "ok", "last_poll": time.time(), "last_success": time.time()},
-        "blog": {
-            "status": "failing",
-            "failures": 3,
-            "last_error": "source 'blog' (https://blog.example.com/): HTTP 500",
-        },
+        "hf-daily": SourceState(status="ok", last_poll=time.time(), last_success=time.time()),
+        "blog": SourceState(
+            status="failing",
+            failures=3,
+            last_error="source 'blog' (https://blog.example.com/): HTTP 500",
+        ),
     }
     app = create_app(
         board or board_with(),
@@ -87,7 +89,7 @@ def client(
         base_url=BASE,
         token=token,
         alive=lambda: alive,
-        source_state=lambda n: state.get(n, {}),
+        source_state=state.get,
         metrics=metrics,
     )
     return Client(app)

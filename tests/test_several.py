@@ -349,7 +349,6 @@ async def test_a_poll_that_outruns_its_limit_gives_up_its_lease_to_another_node(
 
     from feedbridge.app.runtime import runtime
     from feedbridge.config import load_config
-    from feedbridge.poll.leases import poll_leased
     from feedbridge.store.postgres import PostgresStore
 
     config = tmp_path / "config.toml"
@@ -360,7 +359,7 @@ async def test_a_poll_that_outruns_its_limit_gives_up_its_lease_to_another_node(
     )
     async with runtime(load_config(config)) as rt:
         worker = rt.worker
-        worker.poll_limit = 2.0
+        worker.leases.poll_limit = 2.0
         source = worker.sources[0]
         never = asyncio.Event()
 
@@ -371,13 +370,13 @@ async def test_a_poll_that_outruns_its_limit_gives_up_its_lease_to_another_node(
         worker.store.register_sources(["stuck"], time.time())
         (lease,) = worker.store.claim_sources(["stuck"], time.time(), 1, worker.lease)
         started = time.monotonic()
-        report = await asyncio.wait_for(poll_leased(worker, source, lease), 30)
+        report = await asyncio.wait_for(worker.leases.poll_leased(source, lease), 30)
         took = time.monotonic() - started
         assert not report.ok and report.lease_lost
         assert report.error == "poll still running after 2s; its lease is left to lapse"
         assert 2.0 <= took < 10, took
         await asyncio.sleep(0)  # the cancelled poll unwinds
-        assert "stuck" not in worker.polling
+        assert "stuck" not in worker.poller.polling
         assert "poll overran" in caplog.text
 
         other = PostgresStore(pg_url)

@@ -8,7 +8,6 @@ import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +16,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from feedbridge.config import adhoc_source_config
+from feedbridge.config.models import FeedConfig, HtmlConfig, JsonConfig, SourceBase
 from feedbridge.core.errors import ConfigError, FeedbridgeError, ParseError
 from feedbridge.core.models import Page
 from feedbridge.sources import build_source
@@ -39,15 +39,15 @@ def utc(
     return datetime(year, month, day, hour, minute, second, us, tzinfo=UTC)
 
 
-def config(kind: str, **values: Any) -> SimpleNamespace:
-    defaults: dict[str, Any] = {"name": "src", "kind": kind, "url": "https://ex.com/"}
+def config(kind: str, **values: Any) -> SourceBase:
+    """A source config as written, unvalidated: the sources check selectors themselves."""
+    defaults: dict[str, Any] = {"name": "src", "url": "https://ex.com/"}
     if kind == "html":
         defaults["item"] = "article"
     if kind == "json":
         defaults["items"] = "items"
-    fields = ("title", "link", "summary", "content", "date", "author", "image", "score", "id")
-    options = ("date_format", "encoding", "timezone", "link_pattern", "limit", "feed_title")
-    return SimpleNamespace(**{**dict.fromkeys(fields + options), **defaults, **values})
+    models: dict[str, type[SourceBase]] = {"html": HtmlConfig, "json": JsonConfig}
+    return models.get(kind, FeedConfig).model_construct(**{**defaults, **values})
 
 
 def page(body: bytes, content_type: str = "", url: str = "https://ex.com/") -> Page:

@@ -18,7 +18,7 @@ import pytest
 from feedbridge.core.errors import StoreError
 from feedbridge.core.models import Entry
 from feedbridge.store import EmbeddedStore, PollOutcome, SourceState, open_embedded
-from feedbridge.store.diskjson import JSONOnlyDisk
+from feedbridge.store.embedded.diskjson import JSONOnlyDisk
 from feedbridge.store.feedjson import feed_entries, feed_json
 
 

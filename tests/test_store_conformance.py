@@ -265,19 +265,22 @@ def test_outbox_keeps_order_per_target_and_never_mixes_targets(store: Store) -> 
     assert store.target_state("mail").sent_times == (T0,)
 
 
-def test_retry_keeps_progress_and_give_up_moves_to_failed(store: Store) -> None:
+def test_a_retried_row_keeps_its_progress_a_failed_one_goes_to_the_failed_log(store: Store) -> None:
     store.enqueue([notice("t", entry("a")), notice("t", entry("b"))], T0)
     first, _ = store.claim_due("t", T0)
     tried = replace(
         first, attempts=2, first_attempt_at=T0, next_at=T0 + 30,
         done_urls=frozenset({0}), last_error="HTTP 500",
     )  # fmt: skip
-    store.retry(tried, TargetState(failures=1, status="ok", last_error="HTTP 500"))
+    store.settle("t", TargetState(failures=1, status="ok", last_error="HTTP 500"), retry=[tried])
     again = store.claim_due("t", T0 + 1)
     assert again[0] == replace(tried, id=again[0].id)
     assert store.target_state("t").failures == 1
     health = Notice("ops", "health", "target t|failing|x", {"subject": "target t"})
-    store.give_up("t", [again[1]], "HTTP 500", TargetState(failures=2), [health], now=T0 + 2)
+    store.settle(
+        "t", TargetState(failures=2), failed=[again[1]], reason="HTTP 500", notices=[health],
+        now=T0 + 2,
+    )  # fmt: skip
     assert [r.key for r in store.claim_due("t", T0 + 2)] == ["s:a"]
     (failed,) = store.failed("t")
     assert (failed.reason, failed.payload["key"], failed.at) == ("HTTP 500", "b", T0 + 2)
@@ -438,14 +441,13 @@ def test_one_node_delivers_a_target_until_its_lease_expires(
 def test_the_schema_is_migrated_once_and_versioned(pg_url: str) -> None:
     import psycopg
 
-    from feedbridge.store import pgschema
-    from feedbridge.store.postgres import PostgresStore
+    from feedbridge.store.postgres import PostgresStore, migrations
 
     with PostgresStore(pg_url), PostgresStore(pg_url):
         pass
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute("SELECT version, name FROM schema_version").fetchall()
-        assert rows == [(v, n) for v, n, _ in pgschema.migrations()]
+        assert rows == [(v, n) for v, n, _ in migrations.migrations()]
         conn.execute("INSERT INTO schema_version (version, name) VALUES (999, 'future.sql')")
         conn.commit()
     from feedbridge.core.errors import StoreError

@@ -17,16 +17,17 @@ from feedbridge.core.errors import ConfigError
 from feedbridge.core.logs import setup_logging
 from feedbridge.core.wording import plural
 from feedbridge.messages.templates import (
-    FORMATS,
+    MESSAGE_FORMATS,
     SAMPLE_ENTRY,
     Templates,
     digest_message,
     entry_message,
-    render,
+    render_template,
 )
-from feedbridge.notify.channel import Channel, service_format
-from feedbridge.notify.outbox import Notifier, entry_notice
+from feedbridge.notify.channel import TargetChannel, service_format
+from feedbridge.notify.outbox import Notifier
 from feedbridge.store import EmbeddedStore as Store
+from feedbridge.store import entry_notice
 from tests.conftest import Receiver, run_cli
 from tests.test_notify import Clock, papers
 
@@ -34,8 +35,8 @@ README = Path(__file__).parent.parent / "README.md"
 
 
 def test_a_body_keeps_every_line_break_its_template_has() -> None:
-    body = render("{% if x %}A{% endif %}\n{% for i in n %}{{ i }}\n{% endfor %}end", "text",
-                  {"x": True, "n": [1, 2]})  # fmt: skip
+    template = "{% if x %}A{% endif %}\n{% for i in n %}{{ i }}\n{% endfor %}end"
+    body = render_template(template, "text", {"x": True, "n": [1, 2]})
     assert body == "A\n1\n2\nend"
 
 
@@ -47,7 +48,7 @@ def test_digest_lines_do_not_glue_score_to_the_next_item() -> None:
     assert "▲ 862." not in message.body
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", MESSAGE_FORMATS)
 def test_the_link_stands_apart_and_the_title_is_not_repeated(fmt: str) -> None:
     paper = papers(1)[0]
     message = entry_message(paper, fmt)
@@ -64,7 +65,7 @@ def test_the_link_stands_apart_and_the_title_is_not_repeated(fmt: str) -> None:
 
 def test_an_unknown_name_is_an_error_not_an_empty_string() -> None:
     with pytest.raises(UndefinedError, match="'entry' is undefined"):
-        render("{{ entry.title }}", "text", {"title": "x"})
+        render_template("{{ entry.title }}", "text", {"title": "x"})
 
 
 def test_a_template_failing_at_send_time_falls_back_to_the_default(
@@ -125,7 +126,7 @@ def test_the_documented_variables_render_in_every_format(tmp_path: Path) -> None
     load_config(
         config_with(tmp_path, f"digest = 'daily 08:00'\ndigest_body = '''{digest_body}'''\n")
     )
-    assert "title=feedbridge test notification" in render(body, "text", _ctx())
+    assert "title=feedbridge test notification" in render_template(body, "text", _ctx())
 
 
 def _ctx() -> dict[str, object]:
@@ -151,9 +152,11 @@ def test_the_default_format_is_what_the_service_renders(url: str, fmt: str) -> N
 
 
 def test_a_target_with_mixed_services_renders_per_url() -> None:
-    channel = Channel("mixed", ["mqtt://127.0.0.1:1883/t", "mailto://u:p@example.com"])
+    channel = TargetChannel("mixed", ["mqtt://127.0.0.1:1883/t", "mailto://u:p@example.com"])
     assert channel.formats == ["text", "html"]
-    assert Channel("forced", ["mqtt://127.0.0.1:1883/t"], format="markdown").formats == ["markdown"]
+    assert TargetChannel("forced", ["mqtt://127.0.0.1:1883/t"], format="markdown").formats == [
+        "markdown"
+    ]
 
 
 def test_plural_words() -> None:
@@ -175,7 +178,7 @@ async def test_names_are_never_masked_and_a_digest_logs_its_period_and_count(
     config = load_config(path)
     setup_logging("info", secret_fragments(config))
     clock = Clock(datetime(2026, 5, 7, 7, 0, tzinfo=UTC).timestamp())
-    channel = Channel(
+    channel = TargetChannel(
         secret_path, [receiver.url()], digest=parse_digest("daily 08:00 Europe/Berlin")
     )
     try:
@@ -199,7 +202,7 @@ async def test_names_are_never_masked_and_a_digest_logs_its_period_and_count(
     assert "entry=" not in line
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", MESSAGE_FORMATS)
 def test_an_entry_without_a_link_renders_no_empty_link(fmt: str) -> None:
     note = replace(SAMPLE_ENTRY, link="", extras={})
     body = entry_message(note, fmt).body

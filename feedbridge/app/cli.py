@@ -1,4 +1,5 @@
-"""Commands: run, once, check, preview, notify-test, export-opml. Wiring only."""
+"""The commands (run, once, check, healthcheck, preview, notify-test, export-opml): parse the
+flags, call the runtime, print what an operator reads. Wiring only."""
 
 from __future__ import annotations
 
@@ -20,17 +21,17 @@ from feedbridge.app.operations import (
     exit_leaving_abandoned_threads,
     once_exit_code,
 )
-from feedbridge.app.preview import extract_once, report
+from feedbridge.app.pages import opml
+from feedbridge.app.preview import preview as fetch_preview
+from feedbridge.app.preview import report
 from feedbridge.app.runtime import (
     build_sources,
     channels,
-    http_settings,
     open_config_store,
     runtime,
     source_infos,
     sources,
 )
-from feedbridge.app.server import opml
 from feedbridge.config import (
     Config,
     adhoc_source_config,
@@ -49,10 +50,10 @@ from feedbridge.core.errors import (
 )
 from feedbridge.core.logs import setup_logging
 from feedbridge.core.wording import plural
-from feedbridge.fetch.browser import BrowserSettings, BrowserUnavailable, describe_browser
+from feedbridge.fetch.browser import BrowserUnavailable, describe_browser
 from feedbridge.messages.templates import SAMPLE_ENTRY, entry_message
 from feedbridge.notify.outbox import queue_report
-from feedbridge.sources import build_source
+from feedbridge.sources import Source, build_source
 from feedbridge.store import Store, open_store
 from feedbridge.store.embedded import open_embedded
 
@@ -282,48 +283,54 @@ def preview(
     The store is not written: use this to build selectors, then copy them into
     the config.
     """
+    config: Config | None = None
     if url is None:
         config = _setup(ctx)
-        if source is None:
-            raise click.UsageError("give a SOURCE from the config, or --url and --item")
-        try:
-            source_config: Any = config.source(source)
-        except KeyError:
-            click.echo(f"error: no source named {source!r}", err=True)
-            sys.exit(EXIT_CONFIG)
+        src = _configured_source(config, source)
     else:
         setup_logging(ctx.obj["log_level"] or "warning")
-        if kind != "feed" and item is None:
-            raise click.UsageError(f"--item is required with --kind {kind}")
-        table: dict[str, Any] = {"name": source or "preview", "kind": kind, "url": url}
-        if kind != "feed":
-            table["item" if kind == "html" else "items"] = item
         extra = {**fields, "id": id_, "fetch": fetch, "wait_for": wait_for}
-        table.update({k: v for k, v in extra.items() if v is not None})
-        try:
-            source_config = adhoc_source_config(table)
-            src = build_source(source_config)
-        except ConfigError as exc:
-            click.echo(as_flags(exc, kind), err=True)
-            sys.exit(EXIT_CONFIG)
-        config = None
-    if config is not None:
-        try:
-            src = build_source(source_config)
-        except ConfigError as exc:
-            click.echo(str(exc), err=True)
-            sys.exit(EXIT_CONFIG)
+        src = _adhoc_source(source, url, kind, item, extra)
     try:
-        http, browser = None, None
-        if config is not None:
-            browser = BrowserSettings.from_config(config)
-            http = http_settings(config)
-        result, render = asyncio.run(extract_once(src, http, browser))
+        shown = asyncio.run(fetch_preview(src, config))
     except FeedbridgeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     state = None
     if config is not None and config.storage.path.is_dir():
         with contextlib.suppress(StoreError), open_embedded(config.storage.path) as store:
-            state = store.source_state(src.name).to_dict()
-    click.echo(report(src, result, state, render))
+            state = store.source_state(src.name)
+    click.echo(report(shown, state))
+
+
+def _configured_source(config: Config, name: str | None) -> Source:
+    """SOURCE from the config, built; a missing or unbuildable one ends with EXIT_CONFIG."""
+    if name is None:
+        raise click.UsageError("give a SOURCE from the config, or --url and --item")
+    try:
+        source_config: Any = config.source(name)
+    except KeyError:
+        click.echo(f"error: no source named {name!r}", err=True)
+        sys.exit(EXIT_CONFIG)
+    try:
+        return build_source(source_config)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+def _adhoc_source(
+    name: str | None, url: str, kind: str, item: str | None, extra: dict[str, str | None]
+) -> Source:
+    """A source from --url and the selector flags; errors are worded as flags."""
+    if kind != "feed" and item is None:
+        raise click.UsageError(f"--item is required with --kind {kind}")
+    table: dict[str, Any] = {"name": name or "preview", "kind": kind, "url": url}
+    if kind != "feed":
+        table["item" if kind == "html" else "items"] = item
+    table.update({k: v for k, v in extra.items() if v is not None})
+    try:
+        return build_source(adhoc_source_config(table))
+    except ConfigError as exc:
+        click.echo(as_flags(exc, kind), err=True)
+        sys.exit(EXIT_CONFIG)

@@ -1,10 +1,18 @@
-"""`feedbridge preview`: fetch a source once and show what it extracts, store untouched."""
+"""`feedbridge preview`: fetch a source once and show what it extracts, store untouched.
+
+The command sees two calls: `preview` (the one fetch, through the HTTP client or the
+browser as the worker would, without validators) and `report` (its `Preview` as the
+table a user shapes selectors with). Only `preview` touches the fetchers.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+from feedbridge.app.runtime import http_settings
+from feedbridge.config import Config
+from feedbridge.config.models import HtmlConfig
 from feedbridge.core.health import status_of
 from feedbridge.core.models import Entry
 from feedbridge.core.wording import plural
@@ -13,9 +21,32 @@ from feedbridge.fetch.http import HttpClient, HttpSettings
 from feedbridge.messages.templates import entry_message
 from feedbridge.sources import Source
 from feedbridge.sources.collect import Extraction, describe_skipped
+from feedbridge.store import SourceState
 
 # kinds whose own poll makes their requests (several listings, pages, dates): preview polls them
 POLLED = ("hf_papers", "hf_repos", "hf_collection")
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What one fetch of a source extracted; `loaded` says how the browser loaded the page
+    (None when it came over plain HTTP)."""
+
+    name: str
+    kind: str
+    url: str
+    result: Extraction
+    loaded: str | None = None
+
+
+async def preview(source: Source, config: Config | None = None) -> Preview:
+    """Fetch `source` once with the config's HTTP and browser settings (the defaults for an
+    ad hoc source); raises FeedbridgeError when the fetch or the extraction fails."""
+    http = http_settings(config) if config is not None else None
+    browser = BrowserSettings.from_config(config) if config is not None else None
+    result, render = await extract_once(source, http, browser)
+    loaded = render.describe() if render is not None else None
+    return Preview(source.name, source.kind, source.url, result, loaded)
 
 
 async def extract_once(
@@ -24,9 +55,10 @@ async def extract_once(
     browser: BrowserSettings | None = None,
 ) -> tuple[Extraction, RenderInfo | None]:
     """One fetch without validators (never a 304); how the browser loaded it, if it did."""
-    if getattr(source.config, "fetch", "http") == "browser":
+    config = source.config
+    if isinstance(config, HtmlConfig) and config.uses_browser:
         async with BrowserPool(browser) as pool:
-            fetcher = pool.fetcher(source.name, source.config)
+            fetcher = pool.fetcher(source.name, config)
             page = await fetcher.get(source.url)
             return source.analyze(page), fetcher.last
     return await _extract_http(source, settings), None
@@ -34,11 +66,9 @@ async def extract_once(
 
 async def _extract_http(source: Source, settings: HttpSettings | None) -> Extraction:
     async with HttpClient(settings) as http:
-        fetcher = http.fetcher(source.name, headers=getattr(source.config, "headers", None))
+        fetcher = http.fetcher(source.name, headers=source.config.headers)
         if source.kind in POLLED:
-            entries = await source.poll(fetcher, datetime.now(UTC)) or []
-            polled, source.last_extraction = source.last_extraction, None
-            return polled or Extraction(entries=entries, items=len(entries))
+            return await source.poll(fetcher, datetime.now(UTC)) or Extraction()
         page = await fetcher.get(source.url, conditional=False)
         return source.analyze(page)
 
@@ -66,17 +96,14 @@ def _as_message(result: Extraction) -> list[str]:
     return lines
 
 
-def report(
-    source: Source,
-    result: Extraction,
-    state: dict[str, Any] | None = None,
-    render: RenderInfo | None = None,
-) -> str:
-    """The table a user shapes selectors with: entries, then what matched nothing."""
-    lines = [f"{source.name} [{source.kind}] {source.url}"]
-    if render is not None:
-        lines.append(render.describe())
-    if source.kind == "feed":
+def report(shown: Preview, state: SourceState | None = None) -> str:
+    """The table a user shapes selectors with: entries, then what matched nothing; `state`
+    is the source's last poll by the worker, if the store has one."""
+    result = shown.result
+    lines = [f"{shown.name} [{shown.kind}] {shown.url}"]
+    if shown.loaded is not None:
+        lines.append(shown.loaded)
+    if shown.kind == "feed":
         lines.append(f"feed title: {result.title or '—'} · site: {result.link or '—'}")
     elif result.title:
         lines.append(f"page title: {result.title}")
@@ -89,6 +116,20 @@ def report(
         )
     lines.append("")
     lines.append(f"{plural(len(result.entries), 'entry')} from {plural(result.items, 'item')}")
+    lines += _matches(shown)
+    if result.skipped:
+        lines.append(f"skipped: {describe_skipped(result.skipped)}")
+    if shown.kind in POLLED:
+        lines += _as_message(result)
+    if state is not None:
+        _, status, detail = status_of(state)
+        lines.append(f"last poll by the worker: {status}" + (f" ({detail})" if detail else ""))
+    return "\n".join(lines)
+
+
+def _matches(shown: Preview) -> list[str]:
+    """What each selector matched, and a hint when the items matched nothing."""
+    result, lines = shown.result, []
     if result.matched:
         fields = ", ".join(
             f"{name} {count}/{result.items}" for name, count in result.matched.items()
@@ -97,18 +138,11 @@ def report(
         empty = [name for name, count in result.matched.items() if count == 0]
         if empty and result.items:
             lines.append(f"matched nothing: {', '.join(empty)} (check these selectors)")
-    if result.items == 0 and source.kind not in POLLED:
+    if result.items == 0 and shown.kind not in POLLED:
         lines.append("the item selector matched nothing on this page")
-        if source.kind == "html" and render is None and result.scripted:
+        if shown.kind == "html" and shown.loaded is None and result.scripted:
             lines.append(
                 'the page runs scripts: if they build the items, set fetch = "browser" '
                 "(preview --fetch browser)"
             )
-    if result.skipped:
-        lines.append(f"skipped: {describe_skipped(result.skipped)}")
-    if source.kind in POLLED:
-        lines += _as_message(result)
-    if state:
-        _, status, detail = status_of(state)
-        lines.append(f"last poll by the worker: {status}" + (f" ({detail})" if detail else ""))
-    return "\n".join(lines)
+    return lines

@@ -20,11 +20,11 @@ try:
 except ImportError:  # pragma: no cover - Windows
     uvloop = None  # type: ignore[assignment]
 
-from feedbridge.app.runtime import runtime, source_infos
+from feedbridge.app.runtime import Runtime, runtime, source_infos
 from feedbridge.app.server import HEARTBEAT_STALE, create_app
 from feedbridge.config import Config
 from feedbridge.core.errors import StoreError
-from feedbridge.store import Store
+from feedbridge.store import SourceState, Store
 
 log = logging.getLogger("feedbridge")
 GC_YOUNG = 50_000  # allocations between young collections (Python: 700)
@@ -38,10 +38,10 @@ def serve(config: Config, open_store: Callable[[], Store]) -> None:
         asyncio.run(_run(config, open_store))
 
 
-def _shown_state(store: Store, name: str) -> dict[str, object]:
-    """A source's state for the index page; empty (shown "pending") before its first poll."""
+def _shown_state(store: Store, name: str) -> SourceState | None:
+    """A source's state for the index page; None (shown "pending") before its first poll."""
     state = store.source_state(name)
-    return state.to_dict() if state.last_poll is not None else {}
+    return state if state.last_poll is not None else None
 
 
 class _Server(uvicorn.Server):
@@ -70,61 +70,15 @@ async def _run(config: Config, open_store: Callable[[], Store]) -> None:
         tasks: list[asyncio.Task[Any]] = []
         server: _Server | None = None
         if config.server.enabled:
-            token = config.server.token.get_secret_value() if config.server.token else None
-
-            def alive() -> bool:
-                if time.time() - rt.worker.heartbeat > HEARTBEAT_STALE:
-                    return False
-                try:
-                    rt.store.ping()
-                except StoreError:
-                    return False
-                return True
-
-            app = create_app(
-                rt.board,
-                lambda: source_infos(rt.worker.sources),
-                base_url=config.server.base_url,
-                token=token,
-                alive=alive,
-                source_state=lambda name: _shown_state(rt.store, name),
-                metrics=rt.metrics,
-            )
-            server = _Server(
-                uvicorn.Config(
-                    app,
-                    host=config.server.host,
-                    port=config.server.port,
-                    log_level="warning",
-                    lifespan="off",
-                    access_log=False,
-                    timeout_graceful_shutdown=1,  # a slow reader must not hold up the stop
-                )
-            )
+            server = _server(config, rt)
             tasks.append(asyncio.create_task(server.serve()))
-            if config.server.base_url_derived:
-                log.info(
-                    "server.base_url not set: feed links use the server's address; set it to "
-                    "the address your readers use",
-                    extra={"base_url": config.server.base_url},
-                )
-            log.info(
-                "serving",
-                extra={
-                    "url": f"http://{config.server.host}:{config.server.port}",
-                    "feeds": f"{config.server.base_url}/feeds/",
-                },
-            )
+            _log_serving(config)
             # the stored feeds are served first; then every source's schedule is read
             up = asyncio.create_task(server.up.wait())
             await asyncio.wait([up, tasks[-1]], return_when=asyncio.FIRST_COMPLETED)
             up.cancel()
             await rt.metrics.settle()  # every source's series, between the first requests
-        gc.collect()
-        gc.freeze()  # imports and configured sources live for good: out of full collections
-        # A poll's parse tree and entries live for thousands of allocations: collected young
-        # at 700 they were promoted and traversed again by the older generations' collections.
-        gc.set_threshold(GC_YOUNG, 20, 20)
+        _tune_gc()
         work = rt.worker.run_forever if config.worker.enabled else rt.worker.serve_only
         tasks.append(asyncio.create_task(work(stop)))
         await stop.wait()
@@ -135,3 +89,63 @@ async def _run(config: Config, open_store: Callable[[], Store]) -> None:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
 
+
+def _server(config: Config, rt: Runtime) -> _Server:
+    """The HTTP server on the runtime's board and store; healthy while the worker beats and
+    the store answers."""
+    token = config.server.token.get_secret_value() if config.server.token else None
+
+    def alive() -> bool:
+        if time.time() - rt.worker.heartbeat > HEARTBEAT_STALE:
+            return False
+        try:
+            rt.store.ping()
+        except StoreError:
+            return False
+        return True
+
+    app = create_app(
+        rt.board,
+        lambda: source_infos(rt.worker.sources),
+        base_url=config.server.base_url,
+        token=token,
+        alive=alive,
+        source_state=lambda name: _shown_state(rt.store, name),
+        metrics=rt.metrics,
+    )
+    return _Server(
+        uvicorn.Config(
+            app,
+            host=config.server.host,
+            port=config.server.port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=1,  # a slow reader must not hold up the stop
+        )
+    )
+
+
+def _log_serving(config: Config) -> None:
+    if config.server.base_url_derived:
+        log.info(
+            "server.base_url not set: feed links use the server's address; set it to "
+            "the address your readers use",
+            extra={"base_url": config.server.base_url},
+        )
+    log.info(
+        "serving",
+        extra={
+            "url": f"http://{config.server.host}:{config.server.port}",
+            "feeds": f"{config.server.base_url}/feeds/",
+        },
+    )
+
+
+def _tune_gc() -> None:
+    """Set up the collector for a long run, once start-up is done."""
+    gc.collect()
+    gc.freeze()  # imports and configured sources live for good: out of full collections
+    # A poll's parse tree and entries live for thousands of allocations: collected young
+    # at 700 they were promoted and traversed again by the older generations' collections.
+    gc.set_threshold(GC_YOUNG, 20, 20)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from feedbridge.app.server import SourceInfo
+from feedbridge.app.pages import SourceInfo
 from feedbridge.config import Config
 from feedbridge.core.errors import ConfigError, StoreError
 from feedbridge.core.filters import EntryFilter
@@ -17,18 +17,19 @@ from feedbridge.feeds.board import FeedBoard, Publisher
 from feedbridge.fetch.browser import BrowserPool, BrowserSettings
 from feedbridge.fetch.http import HttpClient, HttpSettings
 from feedbridge.messages.templates import Templates
-from feedbridge.notify.channel import Channel
+from feedbridge.notify.channel import TargetChannel
 from feedbridge.notify.outbox import Notifier
-from feedbridge.poll.worker import TargetRule, Worker
+from feedbridge.poll.decide import TargetRule
+from feedbridge.poll.worker import Worker
 from feedbridge.sources import Source, build_source
 from feedbridge.sources.hf_artifacts import ArtifactPapersSource
 from feedbridge.store import Store, open_store
 
 
-def channels(config: Config) -> list[Channel]:
+def channels(config: Config) -> list[TargetChannel]:
     """One delivery channel per configured target."""
     return [
-        Channel(
+        TargetChannel(
             name=t.name,
             urls=t.urls(),
             format=t.format,
@@ -46,7 +47,7 @@ def channels(config: Config) -> list[Channel]:
 
 
 def target_rules(config: Config) -> list[TargetRule]:
-    """Each target's filter, as the worker applies it to every poll."""
+    """Each target's filter (and whether it gets health events), as every poll applies it."""
     return [
         TargetRule(
             t.name,
@@ -57,6 +58,7 @@ def target_rules(config: Config) -> list[TargetRule]:
                 exclude=t.exclude,
                 max_age=t.max_age,
             ),
+            health=t.health,
         )
         for t in config.targets
     ]

@@ -30,7 +30,7 @@ from feedbridge.config.models import (
     default_config,
 )
 from feedbridge.core.errors import ConfigError
-from feedbridge.messages.templates import FORMATS, Templates, check_templates
+from feedbridge.messages.templates import MESSAGE_FORMATS, Templates, check_templates
 
 Loc = tuple[str | int, ...]
 
@@ -257,7 +257,7 @@ def _template_problems(config: Config) -> list[str]:
                 sends = "digests" if target.digest else "one message per entry (no digest)"
                 problems.append(f"{where}.{key}: not used, this target sends {sends}")
         templates = Templates(target.title, target.body, target.digest_title, target.digest_body)
-        for key, problem in check_templates(templates, FORMATS):
+        for key, problem in check_templates(templates, MESSAGE_FORMATS):
             problems.append(f"{where}.{key}: {problem} (see the README's template variables)")
     return problems
 

@@ -108,12 +108,15 @@ class ServerConfig(_Model):
         return "base_url" not in self.model_fields_set
 
 
+DEFAULT_USER_AGENT = "feedbridge/0.1 (+https://github.com/feedbridge/feedbridge)"
+
+
 class HttpConfig(_Model):
     """Limits of the one HTTP client every source fetches through."""
 
     timeout: Duration = timedelta(seconds=30)
     max_body: Size = 10_000_000
-    user_agent: str = "feedbridge/0.1 (+https://github.com/feedbridge/feedbridge)"
+    user_agent: str = DEFAULT_USER_AGENT
     per_host: Positive = 4
     concurrency: Positive = 50
     max_redirects: Annotated[int, Field(ge=0)] = 5
@@ -317,6 +320,11 @@ class HfCollectionConfig(SourceBase):
         return self.title or f"Hugging Face collection {self.collection}"
 
 
+# The fields of one item the html and json kinds pick (a selector or an expression each),
+# in the order they are read and reported by `preview`.
+ITEM_FIELDS = ("id", "title", "link", "summary", "content", "date", "author", "image", "score")
+
+
 class _ItemFields(SourceBase):
     """Shared by html and json: `title` there picks item titles; the feed's is `feed_title`."""
 
@@ -337,6 +345,15 @@ class _ItemFields(SourceBase):
     @property
     def display_title(self) -> str:
         return self.feed_title or self.name
+
+    @property
+    def item_fields(self) -> dict[str, str]:
+        """Each configured item field (`ITEM_FIELDS` order) and its selector or expression."""
+        values = (
+            self.id, self.title, self.link, self.summary, self.content, self.date,
+            self.author, self.image, self.score,
+        )  # fmt: skip
+        return {name: value for name, value in zip(ITEM_FIELDS, values, strict=True) if value}
 
 
 BROWSER_ONLY = ("wait_for", "wait", "scroll", "cookies", "block")
@@ -475,7 +492,7 @@ class Config(_Model):
     @property
     def uses_browser(self) -> bool:
         """Whether an enabled source loads its page in the browser."""
-        return any(getattr(s, "fetch", "http") == "browser" for s in self.sources if s.enabled)
+        return any(isinstance(s, HtmlConfig) and s.uses_browser for s in self.sources if s.enabled)
 
     def source(self, name: str) -> SourceConfig:
         """The source called `name`; KeyError if there is none."""

@@ -11,6 +11,7 @@ from feedbridge.config.models import (
     HfCollectionConfig,
     HfPapersConfig,
     HfReposConfig,
+    HtmlConfig,
     SourceConfig,
     TargetConfig,
 )
@@ -18,6 +19,7 @@ from feedbridge.core.durations import (
     format_duration,
     format_size,
 )
+from feedbridge.core.logs import mask_dsn
 
 
 def _describe_source(source: SourceConfig) -> str:
@@ -32,7 +34,7 @@ def _describe_source(source: SourceConfig) -> str:
     else:  # the query string and any user:password are left out: they may hold API keys
         url = urlsplit(source.url)
         where = f"{url.scheme}://{url.netloc.rpartition('@')[2]}{url.path}"
-        if getattr(source, "fetch", "http") == "browser":
+        if isinstance(source, HtmlConfig) and source.uses_browser:
             where += " (in the browser)"
     return (
         f"  {source.name} [{source.kind}] {where}, every {format_duration(source.interval)}, "
@@ -58,13 +60,6 @@ def _describe_target(target: TargetConfig) -> list[str]:
     ]
 
 
-def _mask_dsn(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
-
-
 def secret_fragments(config: Config) -> list[str]:
     """The secret parts of the config (tokens, passwords, URL path tokens) for log masking.
 
@@ -83,7 +78,8 @@ def _fragments(config: Config) -> list[str]:
         password = urlsplit(config.storage.url.get_secret_value()).password
         found += [config.storage.url.get_secret_value(), *([password] if password else [])]
     for source in config.sources:  # session cookies are credentials
-        found += [v for v in getattr(source, "cookies", {}).values() if len(v) >= 6]
+        if isinstance(source, HtmlConfig):
+            found += [v for v in source.cookies.values() if len(v) >= 6]
     for target in config.targets:
         for url in target.urls():
             found.append(url)
@@ -100,7 +96,7 @@ def redacted_summary(config: Config) -> str:
     """A human summary for `feedbridge check`; URLs are masked and the server token is ***."""
     storage, server, http = config.storage, config.server, config.http
     where = (
-        f"postgresql {_mask_dsn(storage.url.get_secret_value())} "
+        f"postgresql {mask_dsn(storage.url.get_secret_value())} "
         f"(lease {format_duration(storage.lease)}"
         if storage.url is not None
         else f"{storage.path} (size_limit {format_size(storage.size_limit)}"

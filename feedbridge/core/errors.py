@@ -1,4 +1,9 @@
-"""One exception tree: every error feedbridge raises on purpose is a FeedbridgeError."""
+"""One exception tree: every error feedbridge raises on purpose is a FeedbridgeError.
+
+The exceptions: pydantic's validators raise ValueError (loading turns them into one
+ConfigError), and a few internals raise what their caller turns into ours at once
+(tests/test_errors.py keeps the list).
+"""
 
 from __future__ import annotations
 
@@ -56,7 +61,3 @@ class FetchError(SourceError):
 
 class ParseError(SourceError):
     """The response was fetched but could not be turned into entries."""
-
-
-class NotifyError(FeedbridgeError):
-    """A notification target could not be set up or reached."""

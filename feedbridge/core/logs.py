@@ -1,10 +1,11 @@
-"""Log lines: short lowercase events with their context as key=value pairs."""
+"""Log lines: short lowercase events with their context as key=value pairs, secrets masked."""
 
 from __future__ import annotations
 
 import logging
 import sys
 from collections.abc import Iterable
+from urllib.parse import urlsplit, urlunsplit
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -48,6 +49,15 @@ class Redactor(logging.Filter):
                 if key not in _STANDARD and isinstance(value, str):
                     setattr(record, key, self.redact(value))
         return True
+
+
+def mask_dsn(url: str) -> str:
+    """The URL with its password replaced by ***, for logs, errors and `check`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def setup_logging(level: str = "info", secrets: Iterable[str] = ()) -> None:

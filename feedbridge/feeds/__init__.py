@@ -1,1 +1,2 @@
-"""Serving what was polled: the feed board and the Atom, RSS and JSON Feed renderers."""
+"""Serving what was polled: the feed board, the items every format writes, and the Atom, RSS
+and JSON Feed output (fragments for the server, feedgen for reference)."""

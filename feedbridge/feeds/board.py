@@ -24,8 +24,8 @@ from isal import igzip
 
 from feedbridge.core.errors import StoreError
 from feedbridge.core.models import Entry, FeedInfo
-from feedbridge.feeds import render
 from feedbridge.feeds.fragments import FragmentCache
+from feedbridge.feeds.items import FEED_FORMATS
 from feedbridge.sources import Source
 from feedbridge.store import Store
 
@@ -158,7 +158,7 @@ class Publisher:
     def publish(self, source: Source, entries: Sequence[Entry], changed_at: float) -> None:
         feed = self.board.publish(self.feed_info(source), entries, changed_at)
         if self.output_dir is not None:
-            for fmt, (ext, _) in render.FORMATS.items():
+            for fmt, (ext, _) in FEED_FORMATS.items():
                 _write_atomic(self.output_dir / f"{source.name}.{ext}", feed.body(fmt))
 
     def publish_stored(self, sources: Iterable[Source], store: Store) -> None:

@@ -16,24 +16,24 @@ from datetime import datetime
 from xml.sax.saxutils import escape
 
 from feedbridge.core.models import Entry, FeedInfo
-from feedbridge.feeds.render import (
+from feedbridge.feeds.items import (
     FEED_AUTHOR,
-    FORMATS,
+    FEED_FORMATS,
     GENERATOR,
     SUMMARY_MAX,
-    _defused,
-    _feed_title,
-    _home,
-    _Item,
-    _json_item,
-    _line,
-    _looks_like_html,
-    _url,
+    Item,
+    defused,
     feed_id,
+    feed_title,
     feed_url,
+    home,
     json_feed_head,
+    json_item_fields,
+    line,
+    looks_like_html,
     prepare_item,
     settle,
+    url,
 )
 
 # What libxml2 (lxml, under feedgen) escapes besides & < >: CR in text; quotes and
@@ -70,7 +70,7 @@ def _rfc822(moment: datetime) -> str:
 
 def _typed(tag: str, value: str) -> str:
     """An Atom text construct, declared html (and escaped once more) where it looks like markup."""
-    if _looks_like_html(value):
+    if looks_like_html(value):
         return f'<{tag} type="html">{_text(html.escape(value, quote=False))}</{tag}>'
     return f'<{tag} type="text">{_text(value)}</{tag}>'
 
@@ -83,30 +83,30 @@ def atom_head(info: FeedInfo, updated: datetime) -> str:
         _XML_DECLARATION,
         '<feed xmlns="http://www.w3.org/2005/Atom">',
         f"<id>{_text(feed_id(info.name))}</id>",
-        _typed("title", _feed_title(info)),
+        _typed("title", feed_title(info)),
         f"<updated>{updated.isoformat()}</updated>",
         f"<author><name>{_text(FEED_AUTHOR)}</name></author>",
         f'<link href="{_attr(feed_url(info, "atom"))}" rel="self" type="application/atom+xml"/>',
     ]
-    if _url(info.link):
-        parts.append(f'<link href="{_attr(_url(info.link))}" rel="alternate" type="text/html"/>')
+    if url(info.link):
+        parts.append(f'<link href="{_attr(url(info.link))}" rel="alternate" type="text/html"/>')
     parts.append(f"<generator>{_text(GENERATOR)}</generator>")
-    subtitle = _line(info.description, SUMMARY_MAX)
+    subtitle = line(info.description, SUMMARY_MAX)
     if subtitle:
         parts.append(_typed("subtitle", subtitle))
     return "".join(parts)
 
 
 def rss_head(info: FeedInfo, updated: datetime) -> str:
-    description = _line(info.description, SUMMARY_MAX) or _feed_title(info)
+    description = line(info.description, SUMMARY_MAX) or feed_title(info)
     return "".join(
         (
             _XML_DECLARATION,
             '<rss xmlns:dc="http://purl.org/dc/elements/1.1/" '
             'xmlns:atom="http://www.w3.org/2005/Atom" '
             'xmlns:content="http://purl.org/rss/1.0/modules/content/" version="2.0"><channel>',
-            f"<title>{_text(_feed_title(info))}</title>",
-            f"<link>{_text(_home(info) or feed_url(info, 'rss'))}</link>",
+            f"<title>{_text(feed_title(info))}</title>",
+            f"<link>{_text(home(info) or feed_url(info, 'rss'))}</link>",
             f"<description>{_text(description)}</description>",
             f'<atom:link href="{_attr(feed_url(info, "rss"))}" rel="self" '
             'type="application/rss+xml"/>',
@@ -124,7 +124,7 @@ def json_head(info: FeedInfo, updated: datetime) -> str:
 # --- one entry each -----------------------------------------------------------------------
 
 
-def atom_entry(item: _Item) -> str:
+def atom_entry(item: Item) -> str:
     parts = [
         f"<entry><id>{_text(item.id)}</id>",
         _typed("title", item.title),
@@ -148,11 +148,11 @@ def _atom_authors(names: tuple[str, ...]) -> str:
     """The <author> elements; names without & < > CR (most) are joined without a look each."""
     text = "".join(names)
     if "&" in text or "<" in text or ">" in text or "\r" in text:
-        names = tuple(_text(_defused(name)) for name in names)
+        names = tuple(_text(defused(name)) for name in names)
     return "<author><name>" + "</name></author><author><name>".join(names) + "</name></author>"
 
 
-def rss_item(item: _Item) -> str:
+def rss_item(item: Item) -> str:
     parts = [f"<item><title>{_text(item.title)}</title>"]
     if item.link:
         parts.append(f"<link>{_text(item.link)}</link>")
@@ -169,14 +169,14 @@ def rss_item(item: _Item) -> str:
     return "".join(parts)
 
 
-def json_item(item: _Item) -> str:
-    return json.dumps(_json_item(item), ensure_ascii=False)
+def json_item(item: Item) -> str:
+    return json.dumps(json_item_fields(item), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
 class _Writer:
     head: Callable[[FeedInfo, datetime], str]
-    item: Callable[[_Item], str]
+    item: Callable[[Item], str]
     separator: bytes
     tail: bytes
 
@@ -186,7 +186,7 @@ WRITERS: dict[str, _Writer] = {
     "rss": _Writer(rss_head, rss_item, b"", b"</channel></rss>"),
     "json": _Writer(json_head, json_item, b", ", b"]}"),
 }
-assert WRITERS.keys() == FORMATS.keys()
+assert WRITERS.keys() == FEED_FORMATS.keys()
 
 
 # --- the cache ----------------------------------------------------------------------------
@@ -196,7 +196,7 @@ assert WRITERS.keys() == FORMATS.keys()
 class _Row:
     entry: Entry
     when: datetime
-    item: _Item
+    item: Item
     parts: dict[str, bytes] = field(default_factory=dict)
 
 

@@ -1,9 +1,9 @@
 """The browser fetcher: pages built by JavaScript, loaded in headless Chromium via Playwright.
 
-One warm browser per process (a local Chromium we start, or a remote one over CDP), a
-fresh context per fetch, at most `max_pages` pages at once, the http fetcher's deadline
-and body cap. Playwright is the optional extra `feedbridge[browser]`; it drives the
-system Chromium and never downloads one.
+One warm browser per process (a local Chromium we start, or a remote one over CDP),
+restarted when it crashes or hangs; at most `max_pages` pages at once, each in a fresh
+context (page.py) under the http fetcher's deadline and body cap. Playwright is the
+optional extra `feedbridge[browser]`; it drives the system Chromium and never downloads one.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import asyncio
 import contextlib
 import logging
 import re
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from feedbridge.config.models import Config, HtmlConfig
 from feedbridge.core.errors import FetchError
 from feedbridge.core.models import Page
 from feedbridge.fetch.chromium import (
@@ -27,12 +27,19 @@ from feedbridge.fetch.chromium import (
     describe_browser,
     with_address,
 )
-from feedbridge.fetch.http import retry_after_seconds
+from feedbridge.fetch.page import PageOptions, RenderInfo, load_page, open_context
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, BrowserContext, Playwright, Route
+    from playwright.async_api import Browser, BrowserContext, Playwright
 
-__all__ = ["BrowserPool", "BrowserSettings", "BrowserUnavailable", "describe_browser"]
+__all__ = [
+    "BrowserPool",
+    "BrowserSettings",
+    "BrowserUnavailable",
+    "PageOptions",
+    "RenderInfo",
+    "describe_browser",
+]
 
 log = logging.getLogger("feedbridge.browser")
 
@@ -47,7 +54,8 @@ class BrowserSettings:
     launch_timeout: float = 30.0
 
     @classmethod
-    def from_config(cls, config: Any) -> BrowserSettings:
+    def from_config(cls, config: Config) -> BrowserSettings:
+        """`[browser]`, with `[http]`'s deadline and body cap."""
         b, h = config.browser, config.http
         return cls(
             executable=b.executable,
@@ -55,56 +63,6 @@ class BrowserSettings:
             max_pages=b.max_pages,
             timeout=h.timeout.total_seconds(),
             max_body=h.max_body,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class PageOptions:
-    """What one source asks of the page: what to wait for, scrolling, headers, blocking."""
-
-    item: str = "*"  # the item selector: scrolling goes on while their number grows
-    wait_for: str | None = None
-    wait: float = 15.0
-    scroll: int = 0
-    headers: Mapping[str, str] = field(default_factory=dict)
-    cookies: Mapping[str, str] = field(default_factory=dict)
-    block: frozenset[str] = frozenset({"image", "font", "media"})
-
-    @classmethod
-    def from_config(cls, config: Any) -> PageOptions:
-        return cls(
-            item=config.item,
-            wait_for=config.wait_for or config.item,
-            wait=config.wait.total_seconds(),
-            scroll=config.scroll,
-            headers=dict(config.headers),
-            cookies=dict(config.cookies),
-            block=frozenset(config.block),
-        )
-
-
-@dataclass(slots=True)
-class RenderInfo:
-    """How a page was loaded, for `preview`."""
-
-    browser: str = ""
-    status: int = 0
-    seconds: float = 0.0  # from navigation to the DOM read
-    waited_for: str | None = None
-    appeared_after: float | None = None
-    scrolls: int = 0
-    blocked: int = 0
-
-    def describe(self) -> str:
-        waited = (
-            f'waited for "{self.waited_for}": there after {self.appeared_after:.2f} s'
-            if self.waited_for and self.appeared_after is not None
-            else "waited for nothing"
-        )
-        scrolled = f", scrolled {self.scrolls} times" if self.scrolls else ""
-        return (
-            f"browser: {self.browser}; page ready in {self.seconds:.2f} s (HTTP {self.status}); "
-            f"{waited}{scrolled}; {self.blocked} requests blocked"
         )
 
 
@@ -129,7 +87,7 @@ class BrowserPool:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def fetcher(self, source: str, config: Any) -> BrowserFetcher:
+    def fetcher(self, source: str, config: HtmlConfig) -> BrowserFetcher:
         """A fetcher for one html source, with its page options."""
         return BrowserFetcher(self, source, PageOptions.from_config(config))
 
@@ -251,8 +209,12 @@ class BrowserPool:
         context: BrowserContext | None = None
         try:
             async with asyncio.timeout(seconds):
-                context = await self._context(browser, url, options, info)
-                return await self._load(context, source, url, options, info)
+                context = await open_context(browser, url, options, info, self._user_agent)
+                page = await load_page(
+                    context, source, url, options, info,
+                    deadline=seconds, max_body=self.settings.max_body,
+                )  # fmt: skip
+                return page, info
         except TimeoutError:
             # no context within the deadline, or one that will not close: the browser hangs
             hung = context is None or not await _closed(context)
@@ -268,101 +230,6 @@ class BrowserPool:
         finally:
             if context is not None:
                 await _closed(context)
-
-    async def _context(
-        self, browser: Browser, url: str, options: PageOptions, info: RenderInfo
-    ) -> BrowserContext:
-        headers = {k: v for k, v in options.headers.items() if k.lower() != "user-agent"}
-        agent = next((v for k, v in options.headers.items() if k.lower() == "user-agent"), None)
-        context = await browser.new_context(
-            user_agent=agent or self._user_agent,
-            extra_http_headers=headers,
-            service_workers="block",
-        )
-        if options.cookies:
-            await context.add_cookies(
-                [{"name": k, "value": v, "url": url} for k, v in options.cookies.items()]
-            )
-        if options.block:
-
-            async def route(route: Route) -> None:
-                if route.request.resource_type in options.block:
-                    info.blocked += 1
-                    await route.abort("blockedbyclient")
-                else:
-                    await route.fallback()
-
-            await context.route("**/*", route)
-        return context
-
-    async def _load(
-        self,
-        context: BrowserContext,
-        source: str,
-        url: str,
-        options: PageOptions,
-        info: RenderInfo,
-    ) -> tuple[Page, RenderInfo]:
-        from playwright.async_api import TimeoutError as WaitTimeout
-
-        page = await context.new_page()
-        no_limit = self.settings.timeout * 1000 + 5000  # asyncio's deadline rules
-        page.set_default_timeout(no_limit)
-        started = time.monotonic()
-        response = await page.goto(url, wait_until="domcontentloaded")
-        status = response.status if response is not None else 200
-        info.status = status
-        if status >= 400:
-            head = await response.all_headers() if response is not None else {}
-            raise FetchError(
-                source,
-                page.url,
-                f"HTTP {status} {response.status_text if response else ''}".strip(),
-                status=status,
-                retry_after=retry_after_seconds(head),
-            )
-        if options.wait_for:
-            info.waited_for = options.wait_for
-            try:
-                await page.wait_for_selector(
-                    options.wait_for, state="attached", timeout=options.wait * 1000
-                )
-            except WaitTimeout:
-                raise FetchError(
-                    source,
-                    page.url,
-                    f'waited {options.wait:g}s for "{options.wait_for}" (wait_for); '
-                    "it never appeared",
-                ) from None
-            info.appeared_after = time.monotonic() - started
-        settle = min(options.wait, SCROLL_SETTLE) * 1000
-        for _ in range(options.scroll):
-            count = await page.evaluate(_COUNT, options.item)
-            await page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
-            try:  # more items, or the list has ended
-                await page.wait_for_function(_GREW, arg=[options.item, count], timeout=settle)
-            except WaitTimeout:
-                break
-            info.scrolls += 1
-        body = (await page.content()).encode("utf-8")
-        info.seconds = time.monotonic() - started
-        if len(body) > self.settings.max_body:
-            raise FetchError(
-                source, page.url, f"page of {len(body)} bytes exceeds {self.settings.max_body}"
-            )
-        page_out = Page(
-            url=page.url,
-            status=status,
-            body=body,
-            headers={"content-type": "text/html; charset=utf-8"},
-            encoding="utf-8",
-        )
-        return page_out, info
-
-
-SCROLL_SETTLE = 3.0  # seconds without new items after a scroll: the list has ended
-_COUNT = "s => document.querySelectorAll(s).length"
-_GREW = "([s, n]) => document.querySelectorAll(s).length > n"
 
 
 async def _closed(context: BrowserContext) -> bool:

@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from feedbridge.core.errors import FeedbridgeError
+
 log = logging.getLogger("feedbridge.browser")
 
 # Headless, as root in a container, and quiet on a closed network: without the
@@ -50,8 +52,9 @@ _DEVTOOLS = re.compile(r"DevTools listening on (wss?://\S+)")
 _PR_SET_PDEATHSIG = 1
 
 
-class BrowserUnavailable(Exception):
-    """No browser could be started or reached; the message says why and what to do."""
+class BrowserUnavailable(FeedbridgeError):
+    """No browser could be started or reached; the message says why and what to do. A fetch
+    reports it as a FetchError naming the source and URL."""
 
 
 def find_executable(configured: str | None = None) -> str | None:

@@ -17,12 +17,12 @@ from urllib.parse import urlsplit
 import httpx
 import xxhash
 
-from feedbridge.core.errors import FetchError
+from feedbridge.config.models import DEFAULT_USER_AGENT
+from feedbridge.core.errors import FeedbridgeError, FetchError
 from feedbridge.core.models import Page
 
 log = logging.getLogger("feedbridge.http")
 
-DEFAULT_USER_AGENT = "feedbridge/0.1 (+https://github.com/feedbridge/feedbridge)"
 _RATE_STATUSES = (429, 503)
 READ_CHUNK = 256 * 1024  # bytes per read of a response body (the event loop reads up to 256 KB)
 _RESET = re.compile(r"(?:^|[;,\s])(?:t|reset)=(\d+)")
@@ -246,8 +246,9 @@ class HttpClient:
             )
 
 
-class BodyTooLarge(Exception):
-    """Raised by BoundedDecoder when the decoded body passes its cap."""
+class BodyTooLarge(FeedbridgeError):
+    """Raised by BoundedDecoder when the decoded body passes its cap (the fetch reports it
+    as a FetchError)."""
 
 
 class BoundedDecoder:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("feedbridge.templates")
 
-FORMATS = ("text", "markdown", "html")
+MESSAGE_FORMATS = ("text", "markdown", "html")  # a message body's formats (Apprise's)
 
 # Fields some sources keep in `extras` (HF papers and repos, feeds); None when an entry lacks
 # them, so one template serves every source. The README's table documents each name.
@@ -274,13 +274,13 @@ def _environment(autoescape: bool) -> SandboxedEnvironment:
     return SandboxedEnvironment(undefined=StrictUndefined, autoescape=autoescape)
 
 
-def render(template: str, fmt: str, context: Mapping[str, Any]) -> str:
+def render_template(template: str, fmt: str, context: Mapping[str, Any]) -> str:
     """Render strictly: an undefined name raises jinja2.UndefinedError."""
     return _compiled(template, fmt).render(context).strip()
 
 
 def _alternative(fmt: str, text_template: str, context: Mapping[str, Any]) -> str | None:
-    return render(text_template, "text", context) if fmt == "html" else None
+    return render_template(text_template, "text", context) if fmt == "html" else None
 
 
 def entry_message(entry: Entry, fmt: str, templates: Templates = Templates()) -> Message:
@@ -292,8 +292,8 @@ def entry_message(entry: Entry, fmt: str, templates: Templates = Templates()) ->
     defaults = DEFAULT_REPO_BODY if context["facts"] is not None else DEFAULT_BODY
     try:
         return Message(
-            render(templates.title or DEFAULT_TITLE, "text", context),
-            render(templates.body or defaults[fmt], fmt, context),
+            render_template(templates.title or DEFAULT_TITLE, "text", context),
+            render_template(templates.body or defaults[fmt], fmt, context),
             fmt,
             # a custom HTML body has no text twin: Apprise derives the text part from it
             None if templates.body else _alternative(fmt, defaults["text"], context),
@@ -339,8 +339,8 @@ def digest_message(
     context = digest_context(entries, top, now)
     try:
         return Message(
-            render(templates.digest_title or DIGEST_TITLE, "text", context),
-            render(templates.digest_body or DIGEST_BODY[fmt], fmt, context),
+            render_template(templates.digest_title or DIGEST_TITLE, "text", context),
+            render_template(templates.digest_body or DIGEST_BODY[fmt], fmt, context),
             fmt,
             None if templates.digest_body else _alternative(fmt, DIGEST_BODY["text"], context),
         )
@@ -361,8 +361,8 @@ def health_context(event: HealthEvent) -> dict[str, Any]:
 def health_message(event: HealthEvent, fmt: str) -> Message:
     context = health_context(event)
     return Message(
-        render(HEALTH_TITLE, "text", context),
-        render(HEALTH_BODY[fmt], fmt, context),
+        render_template(HEALTH_TITLE, "text", context),
+        render_template(HEALTH_BODY[fmt], fmt, context),
         fmt,
         _alternative(fmt, HEALTH_BODY["text"], context),
     )
@@ -414,7 +414,7 @@ def check_templates(templates: Templates, formats: Sequence[str]) -> list[tuple[
         if template is None or any(k == key for k, _ in problems):
             continue
         try:
-            render(template, fmt, context)
+            render_template(template, fmt, context)
         except TemplateError as exc:
             problems.append((key, str(exc)))
     health_message(SAMPLE_EVENT, "text")  # the built-in health template must render too

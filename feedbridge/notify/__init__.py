@@ -1,1 +1,2 @@
-"""Delivering notices: the outbox loop, each target's channel (Apprise) and email."""
+"""Delivering notices: the outbox rounds, what an attempt leaves (pure), digests, each
+target's channel (Apprise) and email."""

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from feedbridge.core.durations import DigestSpec
 from feedbridge.core.models import Entry, HealthEvent
-from feedbridge.messages.templates import FORMATS, Message, Templates, entry_message, health_message
+from feedbridge.messages.templates import (
+    MESSAGE_FORMATS,
+    Message,
+    Templates,
+    entry_message,
+    health_message,
+)
 from feedbridge.store import OutboxRow
 
 if TYPE_CHECKING:
@@ -32,7 +38,7 @@ def service_format(url: str) -> str:
         return "text"
     # resolve_format honours a `?format=` on the URL, else the plugin's first notify_format
     value = str(plugin.resolve_format().value)
-    return value if value in FORMATS else "text"
+    return value if value in MESSAGE_FORMATS else "text"
 
 
 def with_overflow(url: str, mode: str) -> str:
@@ -48,8 +54,10 @@ def _event(row: OutboxRow) -> HealthEvent:
 
 
 @dataclass
-class Channel:
-    """One configured target: its Apprise URLs (one Apprise object each) and how it sends.
+class TargetChannel:
+    """One target as the notifier sends to it: its Apprise URLs (one Apprise object each)
+    and how it sends. The same target is `TargetConfig` in the config, `TargetState` in the
+    store (its delivery health) and `TargetRule`/`TargetView` in the poll (its filter, marks).
 
     `format` None means each URL gets the format its service renders (`service_format`).
     """

@@ -9,45 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from feedbridge.core.durations import DigestSpec
 from feedbridge.core.health import health_after_failure, health_after_success
 from feedbridge.core.metrics import Metrics
-from feedbridge.core.models import Entry, HealthEvent
+from feedbridge.core.models import HealthEvent
 from feedbridge.core.wording import plural
-from feedbridge.messages.templates import Message, digest_message
-from feedbridge.notify.channel import Channel
-from feedbridge.store import LeaseLost, Notice, OutboxRow, Store, TargetState, notice_key
+from feedbridge.messages.templates import Message
+from feedbridge.notify.attempts import Attempt, after_attempt, allowed, backoff, owed
+from feedbridge.notify.channel import TargetChannel
+from feedbridge.notify.digest import digest_due, digest_label, next_fire, render_digest
+from feedbridge.store import LeaseLost, Notice, OutboxRow, Store, TargetState, health_notices
 
 log = logging.getLogger("feedbridge.notify")
 
-BACKOFF_BASE = 30.0
-BACKOFF_CAP = 3600.0
 FAILURE_THRESHOLD = 3
-
-
-def backoff(attempts: int, rng: random.Random | None = None) -> float:
-    """Seconds before the next try: exponential from 30 s, capped at 1 h, jittered."""
-    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(attempts - 1, 0))
-    return float(delay / 2 + (rng or random).random() * delay / 2)
-
-
-def entry_notice(target: str, entry: Entry, now: float) -> Notice:
-    """An entry owed to `target`; queuing it twice queues it once."""
-    payload = entry.to_dict()
-    return Notice(target, "entry", notice_key("entry", payload), payload)
-
-
-def health_notice(target: str, event: HealthEvent) -> Notice:
-    fields = {"subject": event.subject, "kind": event.kind, "message": event.message}
-    payload = {**fields, "at": event.at.isoformat()}
-    return Notice(target, "health", notice_key("health", payload), payload)
 
 
 @dataclass
@@ -56,6 +36,11 @@ class RoundResult:
     failed: int = 0  # attempts that failed this round (they stay queued)
     given_up: int = 0  # rows past their retry window, moved to the failed log
     more: bool = False  # the round stopped early to renew the target's lease
+
+    def add(self, other: RoundResult) -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.given_up += other.given_up
 
 
 Render = Callable[[str, Sequence[OutboxRow]], Message]
@@ -66,7 +51,7 @@ class Notifier:
 
     def __init__(
         self,
-        channels: Sequence[Channel],
+        channels: Sequence[TargetChannel],
         store: Store,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
@@ -87,15 +72,7 @@ class Notifier:
             "health event",
             extra={"subject": event.subject, "kind": event.kind, "detail": event.message},
         )
-        return [
-            health_notice(c.name, event)
-            for c in self.channels.values()
-            if c.health and c.name != exclude
-        ]
-
-    def raise_health(self, event: HealthEvent, exclude: str | None = None) -> None:
-        """Queue a health event to every target that asked for them."""
-        self.store.enqueue(self.health_notices(event, exclude), self.clock())
+        return health_notices((c.name for c in self.channels.values() if c.health), event, exclude)
 
     async def deliver(
         self, *, respect_backoff: bool = True, stop: asyncio.Event | None = None
@@ -106,13 +83,15 @@ class Notifier:
             if stop is not None and stop.is_set():
                 break
             result = await self.deliver_target(channel, respect_backoff=respect_backoff, stop=stop)
-            total.sent += result.sent
-            total.failed += result.failed
-            total.given_up += result.given_up
+            total.add(result)
         return total
 
     async def deliver_target(
-        self, channel: Channel, *, respect_backoff: bool = True, stop: asyncio.Event | None = None
+        self,
+        channel: TargetChannel,
+        *,
+        respect_backoff: bool = True,
+        stop: asyncio.Event | None = None,
     ) -> RoundResult:
         """One round for one target: single messages in order, then its digest if due."""
         result = RoundResult(more=True)
@@ -133,7 +112,7 @@ class Notifier:
 
     async def _deliver_rows(
         self,
-        channel: Channel,
+        channel: TargetChannel,
         pending: Sequence[OutboxRow],
         state: dict[str, Any],
         result: RoundResult,
@@ -153,7 +132,7 @@ class Notifier:
             now = self.clock()
             if respect_backoff and row.next_at > now:
                 break
-            if not self._allowed(channel, state, now):
+            if not allowed(channel.max_per_hour, state, now):
                 break
             render: Render = lambda fmt, rows: channel.message(rows[0], fmt)  # noqa: E731
             if not await self._attempt(channel, [row], render, state, result, _label(row)):
@@ -162,49 +141,22 @@ class Notifier:
             rows = [d for d in pending if d.kind != "health"]
             await self._digest(channel, rows, state, result, respect_backoff)
 
-    def _allowed(self, channel: Channel, state: dict[str, Any], now: float) -> bool:
-        """The per-target rate limit: at most `max_per_hour` messages in any hour."""
-        if channel.max_per_hour is None:
-            return True
-        recent = [t for t in state.get("sent_times", []) if now - t < 3600]
-        state["sent_times"] = recent
-        return len(recent) < channel.max_per_hour
-
     async def _attempt(
         self,
-        channel: Channel,
+        channel: TargetChannel,
         rows: Sequence[OutboxRow],
         render: Render,
         state: dict[str, Any],
         result: RoundResult,
         label: Mapping[str, Any],
     ) -> bool:
-        """Send `rows` (one row, or a digest's) to each URL that still owes some of them.
-
-        A URL gets the message rendered from exactly the rows it has not taken yet. True
-        when nothing stays queued (all sent, or given up); False when rows wait for a retry.
-        """
-        outcome: dict[int, str | None] = {}
-        owed: dict[int, set[str]] = {}
-        sending = f"{channel.name}: " + ", ".join(f"{k} {v}" for k, v in label.items())
-        self.sending.add(sending)
-        try:
-            for index, fmt in enumerate(channel.formats):
-                these = [r for r in rows if index not in r.done_urls]
-                owed[index] = {r.id for r in these}
-                if these or not rows:  # an empty digest still goes to every URL
-                    outcome[index] = await channel.send(index, render(fmt, these))
-        finally:
-            self.sending.discard(sending)
+        """Send `rows` (one row, or a digest's) to each URL that still owes some of them, and
+        settle what that leaves (`attempts.after_attempt`). True when nothing stays queued
+        (all sent, or given up); False when rows wait for a retry."""
+        answers = await self._send(channel, rows, render, label)
         now = self.clock()
-        took = {i for i, reason in outcome.items() if reason is None}
-        errors = [reason for reason in outcome.values() if reason is not None]
-        everyone = set(range(len(channel.formats)))
-        updated = [
-            replace(r, done_urls=r.done_urls | {i for i in took if r.id in owed[i]}) for r in rows
-        ]
-        finished = [r for r in updated if r.done_urls >= everyone]
-        if not errors:
+        attempt = after_attempt(rows, answers, len(channel.formats), now, channel.retry_window)
+        if attempt.reason is None:
             if channel.max_per_hour is not None:
                 state.setdefault("sent_times", []).append(now)
             notices = self._target_health(channel, state, None)
@@ -217,75 +169,60 @@ class Notifier:
         result.failed += 1
         if self.metrics is not None:
             self.metrics.failed.labels(channel.name).inc()
-        reason = "; ".join(errors)
-        retried = [
-            replace(
-                r,
-                attempts=r.attempts + 1,
-                first_attempt_at=now if r.first_attempt_at is None else r.first_attempt_at,
-                next_at=now + backoff(r.attempts + 1),
-                last_error=reason,
-            )
-            for r in updated
-            if r not in finished
-        ]
-        expired = [
-            r
-            for r in retried
-            if r.first_attempt_at is not None and now - r.first_attempt_at >= channel.retry_window
-        ]
-        if expired:
-            tries = plural(max(r.attempts for r in expired), "try")
-            what = f" on {plural(len(expired), 'entry')}" if len(rows) > 1 else ""
-            notices = self._target_health(channel, state, f"gave up{what} after {tries}: {reason}")
-        else:
-            notices = self._target_health(channel, state, reason)
+        notices = self._target_health(channel, state, attempt.error)
         self.store.settle(
             channel.name,
             TargetState.from_dict(state),
-            done=finished,
-            retry=[r for r in retried if r not in expired and r.id],
-            failed=expired,
-            reason=reason,
+            done=attempt.finished,
+            retry=attempt.retry,
+            failed=attempt.expired,
+            reason=attempt.reason,
             notices=notices,
             now=now,
         )
-        if expired:
-            result.given_up += len(expired)
-            log.error(
-                "delivery given up", extra={"target": channel.name, **label, "reason": reason}
-            )
-            return len(expired) == len(retried)  # those rows are gone; later rows may go on
-        log.warning(
-            "delivery failed, will retry",
-            extra={
-                "target": channel.name,
-                **label,
-                "reason": reason,
-                "attempt": max((r.attempts for r in retried), default=1),
-            },
-        )
-        return False
+        result.given_up += len(attempt.expired)
+        _log_failure(channel, attempt, label)
+        return attempt.settled
+
+    async def _send(
+        self,
+        channel: TargetChannel,
+        rows: Sequence[OutboxRow],
+        render: Render,
+        label: Mapping[str, Any],
+    ) -> dict[int, str | None]:
+        """Each owed URL's answer: None when it took the message rendered from exactly the
+        rows it has not taken yet, else why not."""
+        sending = f"{channel.name}: " + ", ".join(f"{k} {v}" for k, v in label.items())
+        self.sending.add(sending)
+        try:
+            return {
+                index: await channel.send(index, render(channel.formats[index], these))
+                for index, these in owed(rows, len(channel.formats)).items()
+            }
+        finally:
+            self.sending.discard(sending)
 
     def _target_health(
-        self, channel: Channel, state: dict[str, Any], error: str | None
+        self, channel: TargetChannel, state: dict[str, Any], error: str | None
     ) -> list[Notice]:
         """Update the target's health in `state`; the events it raises for other targets."""
         subject = f"target {channel.name}"
         at = datetime.fromtimestamp(self.clock(), UTC)
+        counted = TargetState.from_dict(state)
         if error is None:
-            health = health_after_success(state, subject, at)
+            health = health_after_success(counted, subject, at)
         else:
-            health = health_after_failure(state, subject, error, at, FAILURE_THRESHOLD)
+            health = health_after_failure(counted, subject, error, at, FAILURE_THRESHOLD)
         state.clear()
-        state.update(health.state)
+        state.update(health.state.to_dict())
         if health.event is None:
             return []
         return self.health_notices(health.event, exclude=channel.name)
 
     async def _digest(
         self,
-        channel: Channel,
+        channel: TargetChannel,
         rows: Sequence[OutboxRow],
         state: dict[str, Any],
         result: RoundResult,
@@ -295,30 +232,13 @@ class Notifier:
         spec = channel.digest
         assert spec is not None
         now = self.clock()
-        last = state.get("last_digest")
-        if last is None:
-            state["last_digest"] = now  # the first digest covers what arrives from now on
+        if not digest_due(channel, state, rows, now, respect_backoff):
             return
-        if next_fire(spec, float(last)) > now:
-            return
-        if respect_backoff and state.get("digest_next_at", 0) > now:
-            return
-        if not rows and not channel.digest_empty:
-            state["last_digest"] = now
-            return
-        if not self._allowed(channel, state, now):
+        if not allowed(channel.max_per_hour, state, now):
             return
         at = datetime.fromtimestamp(now, spec.tz)
-
-        def render(fmt: str, owed: Sequence[OutboxRow]) -> Message:
-            entries = [Entry.from_dict(r.payload) for r in owed]
-            return digest_message(entries, fmt, channel.top, at, channel.templates)
-
-        since = datetime.fromtimestamp(float(last), spec.tz)
-        label = {
-            "digest": f"{since:%Y-%m-%d %H:%M} to {at:%Y-%m-%d %H:%M} {spec.tz.key}",
-            "entries": len(rows),
-        }
+        label = digest_label(spec, float(state["last_digest"]), at, len(rows))
+        render: Render = lambda fmt, owed: render_digest(channel, at, fmt, owed)  # noqa: E731
         if await self._attempt(channel, rows, render, state, result, label):
             state["last_digest"] = now
             state.pop("digest_next_at", None)
@@ -326,16 +246,7 @@ class Notifier:
             state["digest_next_at"] = now + backoff(int(state.get("failures", 1)))
 
 
-def next_fire(spec: DigestSpec, after: float) -> float:
-    """Epoch seconds of the digest's first scheduled time after `after`."""
-    from croniter import croniter  # digest targets only
-
-    start = datetime.fromtimestamp(after, spec.tz)
-    fire: datetime = croniter(spec.cron, start).get_next(datetime)
-    return fire.timestamp()
-
-
-def queue_report(channel: Channel, store: Store, now: float) -> str | None:
+def queue_report(channel: TargetChannel, store: Store, now: float) -> str | None:
     """What `once` says about a target's queue: a digest's waiting entries are not a failure."""
     pending = store.pending(channel.name)
     waiting = [d for d in pending if channel.digest is not None and d.kind == "entry"]
@@ -353,6 +264,15 @@ def queue_report(channel: Channel, store: Store, now: float) -> str | None:
         reason = f" (last error: {errors[-1]})" if errors else ""
         parts.append(f"{plural(len(owed), 'message')} not delivered yet, will retry{reason}")
     return f"target {channel.name}: {'; '.join(parts)}" if parts else None
+
+
+def _log_failure(channel: TargetChannel, attempt: Attempt, label: Mapping[str, Any]) -> None:
+    what = {"target": channel.name, **label, "reason": attempt.reason}
+    if attempt.expired:
+        log.error("delivery given up", extra=what)
+    else:
+        attempts = max((r.attempts for r in attempt.retried), default=1)
+        log.warning("delivery failed, will retry", extra={**what, "attempt": attempts})
 
 
 def _label(row: OutboxRow) -> dict[str, str]:

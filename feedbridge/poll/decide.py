@@ -7,10 +7,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from feedbridge.config.models import SourceBase
 from feedbridge.core.filters import EntryFilter
 from feedbridge.core.models import Entry
+from feedbridge.store import PollView
 
 FirstRun = Literal["baseline", "notify", "latest"]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRule:
+    """A configured target as every poll applies it: its filter, and whether it gets
+    health events (sources failing, recovering)."""
+
+    name: str
+    filter: EntryFilter
+    health: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,4 +126,29 @@ def decide(
         deliveries=deliveries,
         suppressed=suppressed,
         first_cycle=first_cycle,
+    )
+
+
+def decide_poll(
+    config: SourceBase,
+    extracted: Sequence[Entry],
+    view: PollView,
+    targets: Sequence[TargetRule],
+    now: datetime,
+) -> Decision:
+    """`decide` for one poll of the source `config` describes: `targets` (those that want
+    the source) as the store's `view` knows them."""
+    views = [
+        TargetView(t.name, t.filter, t.name in view.knows, view.handed.get(t.name, frozenset()))
+        for t in targets
+    ]
+    return decide(
+        extracted=extracted,
+        previous_feed=view.feed,
+        seen=view.seen,
+        targets=views,
+        keep=config.keep,
+        first_run=config.first_run_mode,
+        first_run_latest=config.first_run_latest,
+        now=now,
     )

@@ -1,99 +1,132 @@
-"""The worker on a shared store: claim due sources under leases, poll each while renewing its
-lease, and load the feeds other nodes rendered. See docs/architecture.md, "The lease protocol"."""
+"""Polling on a shared store: claim due sources under leases, poll each while renewing its
+lease, and load the feeds other nodes rendered. See docs/architecture.md, "The lease protocol".
+
+It drives a `Poller` (one poll) and never the worker: the worker's loops start these.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from feedbridge.core.errors import StoreError
+from feedbridge.feeds.board import FeedBoard
 from feedbridge.poll.outcome import PollReport
+from feedbridge.poll.poller import Poller
 from feedbridge.sources import Source
-from feedbridge.store import Lease, LeaseLost
-
-if TYPE_CHECKING:
-    from feedbridge.poll.worker import Worker
+from feedbridge.store import Lease, LeaseLost, Store
 
 log = logging.getLogger("feedbridge.worker")
 
 CLAIM_TICK = 1.0  # how often a worker on a shared store looks for due sources
 SYNC_TICK = 2.0  # how often a node on a shared store loads feeds other nodes rendered
 
+Sleep = Callable[[asyncio.Event, float], Awaitable[bool]]  # wait or stop; True if stopping
 
-async def claim_loop(worker: Worker, stop: asyncio.Event) -> None:
-    """Claim due sources (up to the free poll slots), poll each under its lease."""
-    by_name = {s.name: s for s in worker.sources}
-    worker.store.register_sources(list(by_name), time.time())
-    width = max(1, worker.http.settings.concurrency)
-    running: set[asyncio.Task[PollReport]] = set()
-    while not stop.is_set():
-        worker.heartbeat = time.time()
-        free = width - len(running)
-        if free > 0:
-            try:
-                leases = worker.store.claim_sources(list(by_name), time.time(), free, worker.lease)
-            except StoreError as exc:
-                log.error("claiming sources failed", extra={"error": str(exc)})
-                leases = []
-            for lease in leases:
-                if lease.taken_over is not None:
-                    worker.takeovers += 1
-                    log.warning(
-                        "lease taken over",
-                        extra={"source": lease.source, "previous": lease.taken_over},
-                    )
-                task = asyncio.create_task(poll_leased(worker, by_name[lease.source], lease))
+
+class LeasedPolls:
+    """A worker's polls on a shared store: `ttl` is the lease's length, `width` the polls at
+    once, `poll_limit` the seconds a poll may run before its lease is left to lapse."""
+
+    def __init__(
+        self,
+        poller: Poller,
+        store: Store,
+        *,
+        ttl: float,
+        width: int,
+        poll_limit: float,
+        beat: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.poller = poller
+        self.store = store
+        self.ttl = ttl
+        self.width = max(1, width)
+        self.poll_limit = poll_limit
+        self.beat = beat  # called on every round: the worker's heartbeat
+        self.takeovers = 0  # leases taken from a holder that stopped renewing
+
+    async def claim_loop(self, sources: Sequence[Source], stop: asyncio.Event) -> None:
+        """Claim due sources (up to the free poll slots), poll each under its lease."""
+        by_name = {s.name: s for s in sources}
+        self.store.register_sources(list(by_name), time.time())
+        running: set[asyncio.Task[PollReport]] = set()
+        while not stop.is_set():
+            self.beat()
+            free = self.width - len(running)
+            for lease in self._claim(list(by_name), free) if free > 0 else []:
+                task = asyncio.create_task(self.poll_leased(by_name[lease.source], lease))
                 running.add(task)
                 task.add_done_callback(running.discard)
-        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait()), *running]
-        try:
-            await asyncio.wait(waiters, timeout=CLAIM_TICK, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiters[0].cancel()
-            if stop.is_set():  # polls are cut at once; the leases are released on exit
-                for task in running:
-                    task.cancel()
+            waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait()), *running]
+            try:
+                await asyncio.wait(waiters, timeout=CLAIM_TICK, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiters[0].cancel()
+                if stop.is_set():  # polls are cut at once; the leases are released on exit
+                    for task in running:
+                        task.cancel()
 
-
-async def poll_leased(worker: Worker, source: Source, lease: Lease | None) -> PollReport:
-    """Poll under `lease`, renewing it every third of its length; a lease lost while
-    fetching cancels the poll (the new holder polls instead). A poll still running after
-    `worker.poll_limit` seconds (its fetches have deadlines far shorter) is cancelled and its
-    lease no longer renewed: it lapses and the source is polled again, by any node."""
-    if lease is None:
-        return await worker.poll(source)
-    task = asyncio.create_task(worker.poll(source, lease=lease))
-    started = time.monotonic()
-    while True:
+    def _claim(self, names: list[str], free: int) -> list[Lease]:
+        """Up to `free` due sources nobody holds; a claim that fails is logged, not raised."""
         try:
-            done, _ = await asyncio.wait({task}, timeout=worker.lease / 3)
-        except asyncio.CancelledError:
-            task.cancel()  # a stop cuts the poll itself, not only its renewals
-            raise
-        if done:
-            return task.result()
-        if time.monotonic() - started > worker.poll_limit:
-            task.cancel()  # not awaited: a poll that outran every deadline may not end at once
-            message = f"poll still running after {worker.poll_limit:g}s; its lease is left to lapse"
-            log.error("poll overran", extra={"source": source.name, "url": source.url})
-            return PollReport(source.name, ok=False, error=message, lease_lost=True)
-        try:
-            lease = worker.store.renew(lease, time.time(), worker.lease)
-        except LeaseLost:
-            log.warning("lease lost while polling", extra={"source": source.name})
-            task.cancel()
-            return PollReport(source.name, ok=False, error="lease lost", lease_lost=True)
+            leases = self.store.claim_sources(names, time.time(), free, self.ttl)
         except StoreError as exc:
-            log.error("renewing a lease failed", extra={"source": source.name, "error": str(exc)})
+            log.error("claiming sources failed", extra={"error": str(exc)})
+            return []
+        for lease in leases:
+            if lease.taken_over is not None:
+                self.takeovers += 1
+                log.warning(
+                    "lease taken over", extra={"source": lease.source, "previous": lease.taken_over}
+                )
+        return leases
+
+    async def poll_leased(self, source: Source, lease: Lease | None) -> PollReport:
+        """Poll under `lease`, renewing it every third of its length; a lease lost while
+        fetching cancels the poll (the new holder polls instead). A poll still running after
+        `poll_limit` seconds (its fetches have deadlines far shorter) is cancelled and its
+        lease no longer renewed: it lapses and the source is polled again, by any node."""
+        if lease is None:
+            return await self.poller.poll(source)
+        task = asyncio.create_task(self.poller.poll(source, lease=lease))
+        started = time.monotonic()
+        while True:
+            try:
+                done, _ = await asyncio.wait({task}, timeout=self.ttl / 3)
+            except asyncio.CancelledError:
+                task.cancel()  # a stop cuts the poll itself, not only its renewals
+                raise
+            if done:
+                return task.result()
+            if time.monotonic() - started > self.poll_limit:
+                task.cancel()  # not awaited: a poll that outran every deadline may not end at once
+                log.error("poll overran", extra={"source": source.name, "url": source.url})
+                limit = f"{self.poll_limit:g}s"
+                message = f"poll still running after {limit}; its lease is left to lapse"
+                return PollReport(source.name, ok=False, error=message, lease_lost=True)
+            try:
+                lease = self.store.renew(lease, time.time(), self.ttl)
+            except LeaseLost:
+                log.warning("lease lost while polling", extra={"source": source.name})
+                task.cancel()
+                return PollReport(source.name, ok=False, error="lease lost", lease_lost=True)
+            except StoreError as exc:
+                log.error(
+                    "renewing a lease failed", extra={"source": source.name, "error": str(exc)}
+                )
 
 
-async def sync_loop(worker: Worker, stop: asyncio.Event) -> None:
+async def sync_loop(
+    board: FeedBoard, store: Store, stop: asyncio.Event, sleep: Sleep, beat: Callable[[], None]
+) -> None:
     """Serve what other nodes rendered: load feeds whose stored version changed."""
-    while not await worker.sleep(stop, SYNC_TICK):
-        worker.heartbeat = time.time()
+    while not await sleep(stop, SYNC_TICK):
+        beat()
         try:
-            worker.board.sync(worker.store)
+            board.sync(store)
         except StoreError as exc:
             log.error("loading stored feeds failed", extra={"error": str(exc)})

@@ -1,21 +1,21 @@
-"""What one poll writes and reports: the source's new state, its `PollOutcome` and `PollReport`.
+"""What one poll writes and reports: the source's new `SourceState`, its `PollOutcome` and
+`PollReport`, for a poll that extracted entries, read nothing new, or failed.
 
-Pure (no store, no clock but the times given), so the worker keeps only the I/O around it.
+Pure (no store, no clock but the times given), so the poller keeps only the I/O around it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from feedbridge.core.errors import FeedbridgeError, FetchError
 from feedbridge.core.health import health_after_failure, health_after_success
 from feedbridge.core.models import Entry, HealthEvent
-from feedbridge.notify.outbox import entry_notice
 from feedbridge.poll.decide import Decision
-from feedbridge.store import PollOutcome, PollView, SourceState
+from feedbridge.store import PollOutcome, PollView, SourceState, entry_notice
 
 if TYPE_CHECKING:
     from feedbridge.sources import Source
@@ -42,32 +42,29 @@ class PollReport:
 
 @dataclass(frozen=True, slots=True)
 class Written:
-    """One poll's outcome for the store, the health event it raised, and its report."""
+    """One poll's outcome for the store (with the source's new state), the health event it
+    raised, and its report."""
 
     outcome: PollOutcome
     event: HealthEvent | None
     report: PollReport
-    state: dict[str, Any]  # the source's new state, as written in `outcome`
 
 
-def unchanged_poll(
-    source: Source, state: dict[str, Any], now: datetime, due: float | None
-) -> Written:
+def unchanged_poll(source: Source, state: SourceState, now: datetime, due: float | None) -> Written:
     """A poll that read nothing (304 or the very same body): the source is healthy again."""
     health = health_after_success(state, f"source {source.name}", now)
-    health.state["last_success"] = now.timestamp()
-    if health.state.get("warning") and health.state["status"] == "ok":
-        health.state["status"] = "warning"  # the page is unchanged, so is its problem
+    new_state = replace(health.state, last_success=now.timestamp())
+    if new_state.warning and new_state.status == "ok":
+        new_state = replace(new_state, status="warning")  # the page is unchanged, so is its problem
     report = PollReport(
-        source.name, ok=True, next_due=due, unchanged=True, warning=health.state.get("warning")
+        source.name, ok=True, next_due=due, unchanged=True, warning=new_state.warning
     )
-    outcome = PollOutcome(SourceState.from_dict(health.state), due)
-    return Written(outcome, health.event, report, health.state)
+    return Written(PollOutcome(new_state, due), health.event, report)
 
 
 def failed_poll(
     source: Source,
-    state: dict[str, Any],
+    state: SourceState,
     exc: BaseException,
     now: datetime,
     failure_threshold: int,
@@ -78,14 +75,12 @@ def failed_poll(
     message = (
         str(exc)
         if isinstance(exc, FeedbridgeError)
-        else (
-            f"source {source.name!r} ({source.url}): internal error {type(exc).__name__}: {exc}"
-        )
+        else (f"source {source.name!r} ({source.url}): internal error {type(exc).__name__}: {exc}")
     )
     retry_after = exc.retry_after if isinstance(exc, FetchError) else None
     health = health_after_failure(state, f"source {source.name}", message, now, failure_threshold)
-    health.state["retry_after"] = retry_after
-    failures = int(health.state["failures"])
+    new_state = replace(health.state, retry_after=retry_after)
+    failures = new_state.failures
     due = schedule(failures, retry_after)
     report = PollReport(
         source.name,
@@ -95,14 +90,13 @@ def failed_poll(
         failures=failures,
         next_due=due,
     )
-    outcome = PollOutcome(SourceState.from_dict(health.state), due)
-    return Written(outcome, health.event, report, health.state)
+    return Written(PollOutcome(new_state, due), health.event, report)
 
 
 def extracted_poll(
     source: Source,
     entries: Sequence[Entry],
-    state: dict[str, Any],
+    state: SourceState,
     view: PollView,
     decision: Decision,
     now: datetime,
@@ -115,18 +109,17 @@ def extracted_poll(
     the seen keys; `changed_at` is the feed's Last-Modified if it changed."""
     name = source.name
     health = health_after_success(state, f"source {name}", now, empty=decision.empty)
-    new_state = health.state
-    new_state["last_success"] = now.timestamp()
-    warning = warning and f"source {name!r} ({source.url}): {warning}"
-    new_state["warning"] = warning
-    if warning and new_state["status"] == "ok":
-        new_state["status"] = "warning"
-    new_state["last_count"] = len(entries)
-    changed = [e.to_dict() for e in decision.feed] != [e.to_dict() for e in view.feed]
-    if changed and not decision.empty:
-        new_state["feed_changed_at"] = changed_at
-    else:
-        changed = False
+    warning = f"source {name!r} ({source.url}): {warning}" if warning else None
+    status = "warning" if warning and health.state.status == "ok" else health.state.status
+    changed = not decision.empty and _feed_changed(decision.feed, view.feed)
+    new_state = replace(
+        health.state,
+        last_success=now.timestamp(),
+        warning=warning,
+        status=status,
+        last_count=len(entries),
+        feed_changed_at=changed_at if changed else health.state.feed_changed_at,
+    )
     stamp = now.timestamp()
     notices = [
         entry_notice(target, entry, stamp)
@@ -134,7 +127,7 @@ def extracted_poll(
         for entry in owed
     ]
     outcome = PollOutcome(
-        state=SourceState.from_dict(new_state),
+        state=new_state,
         next_due=due,
         feed=decision.feed if changed else None,
         seen=[] if decision.empty else entries,
@@ -151,6 +144,11 @@ def extracted_poll(
         new=len(decision.new),
         queued=len(notices),
         next_due=due,
-        warning=warning or None,
+        warning=warning,
     )
-    return Written(outcome, health.event, report, new_state)
+    return Written(outcome, health.event, report)
+
+
+def _feed_changed(feed: Sequence[Entry], before: Sequence[Entry]) -> bool:
+    """Whether the feed differs from the stored one as stored (entries as their JSON objects)."""
+    return [e.to_dict() for e in feed] != [e.to_dict() for e in before]

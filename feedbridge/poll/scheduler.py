@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+from feedbridge.config.models import SourceBase
+
 RETRY_FIRST = 60.0  # a failed poll is retried this soon, then twice as late each time
 
 
@@ -39,3 +41,9 @@ def first_due(now: float, interval: float, last_poll: float | None, failures: in
         return now
     wait = interval if failures <= 0 else min(interval, RETRY_FIRST * 2 ** min(failures - 1, 32))
     return min(max(last_poll + wait, now), now + wait)
+
+
+def source_due(config: SourceBase, now: float, failures: int, retry_after: float | None) -> float:
+    """`next_due` for a source: its interval and jitter as configured."""
+    interval = config.interval.total_seconds()
+    return next_due(now, interval, jitter=config.jitter, failures=failures, retry_after=retry_after)

@@ -1,10 +1,12 @@
-"""Source kinds: one module per kind, looked up by the config's `kind`."""
+"""Source kinds: one module per kind, looked up by the config's `kind`; beside them what
+they share (`base`: the Source seam, `items`, `collect`, `decoding`, `markup`, `values`,
+`text`)."""
 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
 
+from feedbridge.config.models import HfPapersConfig, SourceBase
 from feedbridge.sources.base import Fetcher, Source
 
 KINDS: dict[str, str] = {
@@ -21,9 +23,10 @@ KINDS: dict[str, str] = {
 ARTIFACTS = "feedbridge.sources.hf_artifacts:ArtifactPapersSource"
 
 
-def build_source(config: Any) -> Source:
+def build_source(config: SourceBase) -> Source:
     """The Source object for one validated source config."""
-    path = ARTIFACTS if config.kind == "hf_papers" and config.artifacts else KINDS[config.kind]
+    artifacts = isinstance(config, HfPapersConfig) and config.artifacts
+    path = ARTIFACTS if artifacts else KINDS[config.kind]
     module, _, cls = path.partition(":")
     source_cls: type[Source] = getattr(import_module(module), cls)
     return source_cls(config)

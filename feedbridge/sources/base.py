@@ -1,14 +1,23 @@
-"""The seam every source kind implements."""
+"""The seam every source kind implements: `Source`, generic over the kind's config model,
+and the `Fetcher` it fetches through."""
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from functools import cached_property
+from typing import Any, ClassVar, Generic, Protocol
 
+from typing_extensions import TypeVar
+
+from feedbridge.config.models import SourceBase
 from feedbridge.core.models import Entry, Page
 from feedbridge.sources.collect import Extraction
+
+# The kind's config model (`HtmlConfig`, ...); a bare `Source` is any kind's.
+C = TypeVar("C", bound=SourceBase, covariant=True, default=SourceBase)
 
 
 class Fetcher(Protocol):
@@ -29,18 +38,22 @@ class Fetcher(Protocol):
     ) -> Page: ...
 
 
-class Source(ABC):
+class Source(ABC, Generic[C]):
     """One configured source. `extract` is pure; `poll` does the fetching."""
 
     kind: ClassVar[str]
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: C) -> None:
         self.config = config
-        self.last_extraction: Extraction | None = None  # of the last poll: skipped items, ...
 
     @property
     def name(self) -> str:
-        return str(self.config.name)
+        return self.config.name
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A digest of the config: a changed config must re-read an unchanged page."""
+        return hashlib.sha256(repr(self.config).encode()).hexdigest()[:16]
 
     @property
     @abstractmethod
@@ -50,7 +63,7 @@ class Source(ABC):
     @property
     def title(self) -> str:
         """Human title of the feed."""
-        return str(getattr(self.config, "title", None) or self.name)
+        return self.config.title or self.name
 
     @property
     def site_url(self) -> str:
@@ -65,13 +78,13 @@ class Source(ABC):
         """Take back `identity()` from the stored state, so a restart serves the same titles."""
         return None
 
-    async def poll(self, fetcher: Fetcher, now: datetime) -> list[Entry] | None:
-        """Fetch and extract; None means unchanged since the last poll (304)."""
+    async def poll(self, fetcher: Fetcher, now: datetime) -> Extraction | None:
+        """Fetch and extract: the entries with what was skipped and any warning; None means
+        unchanged since the last poll (304, or the very same body)."""
         page = await fetcher.get(self.url)
         if page.not_modified:
             return None
-        self.last_extraction = self.analyze(page)
-        return self.last_extraction.entries
+        return self.analyze(page)
 
     @abstractmethod
     def extract(self, page: Page) -> list[Entry]:

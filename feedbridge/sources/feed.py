@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import feedparser
 
+from feedbridge.config.models import FeedConfig
 from feedbridge.core.errors import ParseError
 from feedbridge.core.models import Entry, Page
 from feedbridge.sources.base import Source
@@ -73,24 +74,24 @@ def _html_of(detail: Mapping[str, Any] | None, base: str) -> str:
     return sanitize_html(as_text(detail.get("value")), str(detail.get("base") or base))
 
 
-class FeedSource(Source):
+class FeedSource(Source[FeedConfig]):
     """A feed the user already follows, read for filtering, merging and alerts."""
 
     kind: ClassVar[str] = "feed"
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: FeedConfig) -> None:
         super().__init__(config)
         self._feed_title = ""
         self._feed_link = ""
 
     @property
     def url(self) -> str:
-        return str(self.config.url)
+        return self.config.url
 
     @property
     def title(self) -> str:
         """The configured title, else the feed's own, else the source name."""
-        return str(getattr(self.config, "title", None) or self._feed_title or self.name)
+        return self.config.title or self._feed_title or self.name
 
     @property
     def site_url(self) -> str:

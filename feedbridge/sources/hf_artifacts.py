@@ -11,12 +11,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from html import escape
-from typing import Any, ClassVar
+from typing import Any
 
 from feedbridge.config.hub import ARXIV_ID, REPO_ID
+from feedbridge.config.models import HfPapersConfig
 from feedbridge.core.errors import FetchError, SourceError
 from feedbridge.core.models import Entry
 from feedbridge.sources.base import Fetcher
+from feedbridge.sources.collect import Extraction
 from feedbridge.sources.decoding import load_json
 from feedbridge.sources.hf_papers import HfPapersSource
 from feedbridge.sources.hub import hub_time, repo_extras, repo_html, repo_link, text
@@ -238,12 +240,10 @@ def _repo_id(item: Mapping[str, Any]) -> str:
 class ArtifactPapersSource(HfPapersSource):
     """hf_papers with `artifacts = true`: the listing, then the follower's checks."""
 
-    kind: ClassVar[str] = "hf_papers"
-
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: HfPapersConfig) -> None:
         super().__init__(config)
         self.follower = PaperFollower(
-            self.name, self.base_url, config.follow_for, int(config.follow_requests)
+            self.name, self.base_url, config.follow_for, config.follow_requests
         )
 
     def identity(self) -> dict[str, Any]:
@@ -252,8 +252,9 @@ class ArtifactPapersSource(HfPapersSource):
     def restore_identity(self, saved: Mapping[str, Any]) -> None:
         self.follower.restore(saved)
 
-    async def poll(self, fetcher: Fetcher, now: datetime) -> list[Entry] | None:
-        papers = await super().poll(fetcher, now)
-        if papers is None:
+    async def poll(self, fetcher: Fetcher, now: datetime) -> Extraction | None:
+        listed = await super().poll(fetcher, now)
+        if listed is None:
             return None
-        return await self.follower.follow(fetcher, papers, now)
+        entries = await self.follower.follow(fetcher, listed.entries, now)
+        return replace(listed, entries=entries, items=len(entries))

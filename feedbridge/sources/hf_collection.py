@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from feedbridge.config.hub import ARXIV_ID, COLLECTION_SLUG
+from feedbridge.config.models import HfCollectionConfig
 from feedbridge.core.errors import ParseError
 from feedbridge.core.models import Entry, Page
 from feedbridge.sources.base import Fetcher, Source
@@ -24,18 +25,18 @@ def _note(item: Mapping[str, Any]) -> str:
     return text(note.get("text"), 500) if isinstance(note, Mapping) else ""
 
 
-class HfCollectionSource(Source):
+class HfCollectionSource(Source[HfCollectionConfig]):
     """`GET /api/collections/{namespace}/{slug-id}`: the collection with all its items."""
 
-    kind: ClassVar[str] = "hf_collection"
+    kind = "hf_collection"
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: HfCollectionConfig) -> None:
         super().__init__(config)
         self._upstream_title = ""
 
     @property
     def base_url(self) -> str:
-        return str(self.config.base_url).rstrip("/")
+        return self.config.base_url.rstrip("/")
 
     @property
     def url(self) -> str:
@@ -49,10 +50,10 @@ class HfCollectionSource(Source):
     def title(self) -> str:
         """The config's title, else the collection's own (as last polled), else its slug."""
         if self.config.title:
-            return str(self.config.title)
+            return self.config.title
         if self._upstream_title:
             return f"{self._upstream_title} (Hugging Face collection)"
-        return str(self.config.display_title)
+        return self.config.display_title
 
     def identity(self) -> dict[str, str]:
         return {"title": self._upstream_title} if self._upstream_title else {}
@@ -60,12 +61,11 @@ class HfCollectionSource(Source):
     def restore_identity(self, saved: Mapping[str, Any]) -> None:
         self._upstream_title = self._upstream_title or text(saved.get("title"), 200)
 
-    async def poll(self, fetcher: Fetcher, now: datetime) -> list[Entry] | None:
+    async def poll(self, fetcher: Fetcher, now: datetime) -> Extraction | None:
         page = await fetcher.get(self.url, accept="application/json")
         if page.not_modified:
             return None
-        self.last_extraction = self.analyze(page)
-        return self.last_extraction.entries
+        return self.analyze(page)
 
     def extract(self, page: Page) -> list[Entry]:
         return self.analyze(page).entries

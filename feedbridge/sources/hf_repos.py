@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlencode
 
 from feedbridge.config.hub import EXPAND
+from feedbridge.config.models import HfReposConfig
 from feedbridge.core.errors import FetchError, ParseError, SourceError
 from feedbridge.core.models import Entry, Page
 from feedbridge.sources.base import Fetcher, Source
@@ -44,19 +45,18 @@ def expanded(item: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
     return kept
 
 
-class HfReposSource(Source):
+class HfReposSource(Source[HfReposConfig]):
     """`/api/models|datasets|spaces` with author(s), search, filter, pipeline_tag, sort."""
 
-    kind: ClassVar[str] = "hf_repos"
+    kind = "hf_repos"
 
     @property
     def base_url(self) -> str:
-        return str(self.config.base_url).rstrip("/")
+        return self.config.base_url.rstrip("/")
 
     @property
     def url(self) -> str:
-        authors = list(self.config.author) or [None]
-        return self.listing_url(authors[0])
+        return self.listing_url(self.config.author[0] if self.config.author else None)
 
     @property
     def site_url(self) -> str:
@@ -69,7 +69,7 @@ class HfReposSource(Source):
 
     @property
     def title(self) -> str:
-        return str(self.config.display_title)
+        return self.config.display_title
 
     def params(self, author: str | None) -> list[tuple[str, str]]:
         """The listing's query: repeated `filter` and `expand` keys, as huggingface_hub sends."""
@@ -89,11 +89,11 @@ class HfReposSource(Source):
     def listing_url(self, author: str | None) -> str:
         return listing_url(self.base_url, self.config.type, self.params(author))
 
-    async def poll(self, fetcher: Fetcher, now: datetime) -> list[Entry] | None:
+    async def poll(self, fetcher: Fetcher, now: datetime) -> Extraction | None:
         """Every author's listing; one that fails while others answer is a warning and keeps
         its repos from the last poll (429 stops the poll: the Hub asked us to wait)."""
         authors: list[str | None] = list(self.config.author) or [None]
-        requests = Requests(fetcher, self.name, int(self.config.max_requests))
+        requests = Requests(fetcher, self.name, self.config.max_requests)
         allowance = max(1, requests.cap // len(authors))
         out = Collector(self.name)
         changed, failed = False, []
@@ -119,9 +119,8 @@ class HfReposSource(Source):
             out.result.warning = "; ".join(f"{e.url}: {e.message}" for e in failed) + (
                 " (their repos are kept from the last poll)"
             )
-        self.last_extraction = out.result
         log.debug("hub requests", extra={"source": self.name, "requests": requests.made})
-        return out.result.entries
+        return out.result
 
     def add(self, out: Collector, item: Any) -> None:
         extra = expanded(item, list(self.config.expand)) if isinstance(item, Mapping) else {}

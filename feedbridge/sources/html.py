@@ -6,17 +6,18 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, ClassVar
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
+from feedbridge.config.models import HtmlConfig
 from feedbridge.core.errors import ConfigError, ParseError
-from feedbridge.core.models import Entry, Page
-from feedbridge.sources.base import Source
-from feedbridge.sources.collect import Collector, Extraction, parse_errors
+from feedbridge.core.models import Page
+from feedbridge.sources.collect import Collector, Extraction
 from feedbridge.sources.decoding import describe_kind, parse_html, sniff
+from feedbridge.sources.items import ItemSource
 from feedbridge.sources.markup import (
     node_text,
     node_texts,
@@ -25,11 +26,10 @@ from feedbridge.sources.markup import (
     text_and_html,
 )
 from feedbridge.sources.text import clean_text
-from feedbridge.sources.values import load_timezone, parse_date, parse_score, reference_time
+from feedbridge.sources.values import parse_date, parse_score, reference_time
 
 log = logging.getLogger("feedbridge.sources.html")
 
-FIELDS = ("id", "title", "link", "summary", "content", "date", "author", "image", "score")
 _ATTRIBUTE = re.compile(r"[A-Za-z_:][\w:.-]*")
 _TITLE_ATTRIBUTES = ("title", "aria-label")
 _IMAGE_ATTRIBUTES = ("src", "data-src", "data-lazy-src", "data-original")
@@ -157,24 +157,21 @@ def _image_url(node: LexborNode) -> str | None:
     return srcset.split(",")[0].split()[0] if srcset else None
 
 
-class HtmlSource(Source):
+class HtmlSource(ItemSource[HtmlConfig]):
     """A page scraped with CSS selectors: `item` picks the items, each field a part of one."""
 
     kind: ClassVar[str] = "html"
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: HtmlConfig) -> None:
         super().__init__(config)
-        where = f"sources.{self.name}"
-        self._item = str(config.item)
-        _check_selector("item", where, self._item)
+        self._item = config.item
+        _check_selector("item", self.where, self._item)
         self._fields: dict[str, Selector] = {}
-        for name in FIELDS:
-            spec = getattr(config, name, None)
-            if spec:
-                selector = Selector.parse(str(spec))
-                if selector.css is not None:
-                    _check_selector(name, where, selector.css)
-                self._fields[name] = selector
+        for name, spec in config.item_fields.items():
+            selector = Selector.parse(spec)
+            if selector.css is not None:
+                _check_selector(name, self.where, selector.css)
+            self._fields[name] = selector
         # The plan: one query per distinct selector on the whole page (`_matches`), fields
         # read in this order; authors read all matches, the others the first.
         self._single = tuple((n, sel) for n, sel in self._fields.items() if n != "author")
@@ -183,22 +180,12 @@ class HtmlSource(Source):
         self._queries = tuple(dict.fromkeys(css for css in wanted if css))
         if "link" not in self._fields:
             self._queries += (_ANY_LINK,)
-        pattern = getattr(config, "link_pattern", None)
-        try:
-            self._link_pattern = re.compile(pattern) if pattern else None
-        except re.error as exc:
-            raise ConfigError([f"{where}.link_pattern: invalid regex ({exc})"]) from exc
-        self._tz: tzinfo = load_timezone(getattr(config, "timezone", None), f"{where}.timezone")
         self._page_title = ""
-
-    @property
-    def url(self) -> str:
-        return str(self.config.url)
 
     @property
     def title(self) -> str:
         """`feed_title`, else the page <title> once read, else the name (`title` is a selector)."""
-        return str(getattr(self.config, "feed_title", None) or self._page_title or self.name)
+        return self.config.feed_title or self._page_title or self.name
 
     def identity(self) -> dict[str, str]:
         return {"title": self._page_title} if self._page_title else {}
@@ -206,27 +193,18 @@ class HtmlSource(Source):
     def restore_identity(self, saved: Mapping[str, Any]) -> None:
         self._page_title = self._page_title or str(saved.get("title") or "")
 
-    def extract(self, page: Page) -> list[Entry]:
-        return self.analyze(page).entries
-
-    def analyze(self, page: Page) -> Extraction:
-        """Extract with details for `preview`: skipped items by reason, matches per field."""
-        with parse_errors(self.name, page.url):
-            return self._analyze(page)
-
     def _analyze(self, page: Page) -> Extraction:
         kind = sniff(page.body, page.content_type)
         if kind in ("empty", "binary", "json"):
             message = f"response is {describe_kind(kind)}, expected HTML"
             raise ParseError(self.name, page.url, message)
-        charset = getattr(self.config, "encoding", None) or page.encoding
+        charset = self.config.encoding or page.encoding
         tree = parse_html(page.body, charset)
         base = page.url
         base_node = tree.css_first("base[href]")
         if base_node is not None:
             base = resolve_url(base_node.attributes.get("href"), page.url) or page.url
-        limit = getattr(self.config, "limit", None)
-        collector = Collector(self.name, limit=limit, link_pattern=self._link_pattern)
+        collector = self._collector()
         matched = dict.fromkeys(self._fields, 0)
         now = reference_time(page)
         items = tree.css(self._item)
@@ -244,7 +222,7 @@ class HtmlSource(Source):
         self._page_title = result.title or self._page_title
         if not result.items and tree.css_first("script") is not None:
             result.scripted = True
-            if getattr(self.config, "fetch", "http") == "http":  # preview says it itself
+            if not self.config.uses_browser:  # preview says it itself
                 log.info(
                     "item selector matched nothing; the page runs scripts: if they build the "
                     'items, set fetch = "browser"',
@@ -338,7 +316,7 @@ class HtmlSource(Source):
         if node is None:
             return None
         selector = self._fields["date"]
-        fmt = getattr(self.config, "date_format", None)
+        fmt = self.config.date_format
         candidates = [selector.value(node)]
         if selector.attr is None:
             attributes = node.attributes

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import Any, ClassVar
 
 import jmespath
 from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
+from feedbridge.config.models import JsonConfig
 from feedbridge.core.errors import ConfigError, ParseError
-from feedbridge.core.models import Entry, Page
-from feedbridge.sources.base import Source
-from feedbridge.sources.collect import Collector, Extraction, parse_errors
+from feedbridge.core.models import Page
+from feedbridge.sources.collect import Collector, Extraction
 from feedbridge.sources.decoding import load_json
+from feedbridge.sources.items import ItemSource
 from feedbridge.sources.markup import html_to_text, looks_like_html, resolve_url, sanitize_html
 from feedbridge.sources.text import as_text, clean_text
-from feedbridge.sources.values import load_timezone, parse_date, parse_score, reference_time
-
-FIELDS = ("id", "title", "link", "summary", "content", "date", "author", "image", "score")
+from feedbridge.sources.values import parse_date, parse_score, reference_time
 
 
 def _compile(expression: str, where: str) -> ParsedResult:
@@ -47,44 +45,19 @@ def _text_and_html(value: Any, base: str) -> tuple[str, str]:
     return clean_text(raw), ""
 
 
-class JsonSource(Source):
+class JsonSource(ItemSource[JsonConfig]):
     """A JSON API: `items` selects the list, each field is an expression on one item."""
 
     kind: ClassVar[str] = "json"
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: JsonConfig) -> None:
         super().__init__(config)
-        where = f"sources.{self.name}"
-        self._items_expression = str(config.items)
-        self._items = _compile(self._items_expression, f"{where}.items")
+        self._items_expression = config.items
+        self._items = _compile(self._items_expression, f"{self.where}.items")
         self._fields: dict[str, ParsedResult] = {
-            name: _compile(str(expression), f"{where}.{name}")
-            for name in FIELDS
-            if (expression := getattr(config, name, None))
+            name: _compile(expression, f"{self.where}.{name}")
+            for name, expression in config.item_fields.items()
         }
-        pattern = getattr(config, "link_pattern", None)
-        try:
-            self._link_pattern = re.compile(pattern) if pattern else None
-        except re.error as exc:
-            raise ConfigError([f"{where}.link_pattern: invalid regex ({exc})"]) from exc
-        self._tz: tzinfo = load_timezone(getattr(config, "timezone", None), f"{where}.timezone")
-
-    @property
-    def url(self) -> str:
-        return str(self.config.url)
-
-    @property
-    def title(self) -> str:
-        """`feed_title`, else the source name: `title` is the title expression for this kind."""
-        return str(getattr(self.config, "feed_title", None) or self.name)
-
-    def extract(self, page: Page) -> list[Entry]:
-        return self.analyze(page).entries
-
-    def analyze(self, page: Page) -> Extraction:
-        """Extract with details for `preview`: skipped items by reason, matches per field."""
-        with parse_errors(self.name, page.url):
-            return self._analyze(page)
 
     def _analyze(self, page: Page) -> Extraction:
         data = load_json(page, self.name)
@@ -105,8 +78,7 @@ class JsonSource(Source):
                 f"{type(found).__name__}, expected a list"
             )
             raise ParseError(self.name, page.url, message)
-        limit = getattr(self.config, "limit", None)
-        out = Collector(self.name, limit=limit, link_pattern=self._link_pattern)
+        out = self._collector()
         matched: Counter[str] = Counter()
         now = reference_time(page)
         for item in items:
@@ -138,7 +110,7 @@ class JsonSource(Source):
         image = _first(values.get("image"))
         if isinstance(image, dict):
             image = image.get("url") or image.get("src")
-        fmt = getattr(self.config, "date_format", None)
+        fmt = self.config.date_format
         out.add(
             key=key,
             title=html_to_text(as_text(values.get("title"))),

@@ -23,7 +23,7 @@ from feedbridge.store.base import (
     TargetState,
 )
 from feedbridge.store.embedded import EmbeddedStore, open_embedded
-from feedbridge.store.legacy import notice_key
+from feedbridge.store.notices import entry_notice, health_notice, health_notices, notice_key
 
 if TYPE_CHECKING:
     from feedbridge.config import StorageConfig
@@ -43,6 +43,9 @@ __all__ = [
     "Store",
     "StoreInfo",
     "TargetState",
+    "entry_notice",
+    "health_notice",
+    "health_notices",
     "notice_key",
     "open_embedded",
     "open_store",

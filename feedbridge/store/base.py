@@ -1,7 +1,7 @@
 """The store interface: typed records and the `Store` protocol both backends implement.
 
 Callers (worker, notifier, server, feed board) see only these records and calls;
-key formats and SQL stay inside `embedded.py` and `postgres.py`.
+key formats and SQL stay inside the backends, `embedded/` and `postgres/`.
 """
 
 from __future__ import annotations
@@ -45,19 +45,22 @@ def _present(record: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class SourceState:
-    """What the store remembers of a source between polls. `extra` keeps keys this
-    version does not know, so an older process never drops a newer one's fields."""
+    """What the store remembers of a source between polls, stored as a JSON object of these
+    keys (None ones left out). `extra` keeps keys this version does not know, so an older
+    process never drops a newer one's fields."""
 
     last_poll: float | None = None
     last_success: float | None = None
     last_count: int = 0
     failures: int = 0
-    status: str | None = None  # "ok", "failing", "empty"; None before the first poll
+    status: str | None = None  # "ok", "warning", "failing", "empty"; None before the first poll
     last_error: str | None = None
-    retry_after: float | None = None
-    validators: Mapping[str, Any] = field(default_factory=dict)
+    retry_after: float | None = None  # the last failure's Retry-After, in seconds
+    validators: Mapping[str, Any] = field(default_factory=dict)  # ETag, Last-Modified, digest
     feed_changed_at: float | None = None
     upstream: Mapping[str, Any] = field(default_factory=dict)  # the feed's own title and site
+    config: str | None = None  # fingerprint of the config the validators were read with
+    warning: str | None = None  # the last poll worked but found something wrong
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -206,7 +209,7 @@ class StoreInfo:
 
 
 class OutboxCalls:
-    """`complete`, `retry` and `give_up` as the common cases of `settle` (both backends)."""
+    """`complete`, the common case of `settle` (both backends)."""
 
     def settle(
         self,
@@ -230,20 +233,6 @@ class OutboxCalls:
         notices: Sequence[Notice] = (),
     ) -> None:
         self.settle(target, state, done=rows, notices=notices)
-
-    def retry(self, row: OutboxRow, state: TargetState, notices: Sequence[Notice] = ()) -> None:
-        self.settle(row.target, state, retry=[row], notices=notices)
-
-    def give_up(
-        self,
-        target: str,
-        rows: Sequence[OutboxRow],
-        reason: str,
-        state: TargetState,
-        notices: Sequence[Notice] = (),
-        now: float | None = None,
-    ) -> None:
-        self.settle(target, state, failed=rows, reason=reason, notices=notices, now=now)
 
 
 class Store(Protocol):
@@ -343,20 +332,6 @@ class Store(Protocol):
         notices: Sequence[Notice] = (),
     ) -> None:
         """`settle` with every row done."""
-
-    def retry(self, row: OutboxRow, state: TargetState, notices: Sequence[Notice] = ()) -> None:
-        """`settle` with one row to retry."""
-
-    def give_up(
-        self,
-        target: str,
-        rows: Sequence[OutboxRow],
-        reason: str,
-        state: TargetState,
-        notices: Sequence[Notice] = (),
-        now: float | None = None,
-    ) -> None:
-        """`settle` with every row failed."""
 
     def pending(self, target: str, limit: int | None = None) -> list[OutboxRow]:
         """The target's queued rows, oldest first, read only (no lease): for reports."""

@@ -6,16 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from feedbridge.store.base import Kind, Notice
-
-
-def notice_key(kind: str, payload: Mapping[str, Any]) -> str:
-    """The unique key of a notice per (target, kind): `source:entry-key` for an entry
-    (payload: Entry.to_dict()), `subject|kind|time` for a health event (its fields)."""
-    if kind == "entry":
-        return f"{payload['source']}:{payload['key']}"
-    if kind == "health":
-        return f"{payload['subject']}|{payload['kind']}|{payload['at']}"
-    return str(payload.get("at", ""))
+from feedbridge.store.notices import notice_key
 
 
 def legacy_row(target: str, value: Mapping[str, Any]) -> tuple[Notice, dict[str, Any]]:

@@ -7,7 +7,7 @@ its feed as one row of UTF-8 JSON that stays in the database, however long (no f
 it). No index on `expires`: it would double the cost of a poll's inserts; `expire` finds
 the expired rows with a scan that takes no lock, then deletes them by key. Stores of the
 earlier layout (`seen:`, `sent:`, `feed:`, `fver:` rows in diskcache's `Cache` table) move
-over once when opened. Used only by `embedded.py`, whose transaction holds every write.
+over once when opened. Used only by the embedded store, whose transaction holds every write.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from feedbridge.core.models import Entry
-from feedbridge.store.diskjson import chunks
+from feedbridge.store.embedded.diskjson import chunks
 from feedbridge.store.feedjson import feed_entries, feed_json, json_text
 
 SCHEMA = (

@@ -1,11 +1,10 @@
 """The PostgreSQL store's statements that several calls share: the fenced source write, delivery
-marks, queuing notices once, rendered feeds, outbox rows. Used only by `postgres.py`."""
+marks, seen keys, queuing notices once, outbox rows. Used only by the PostgreSQL store."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -18,15 +17,6 @@ OUTBOX_COLUMNS = (
     "id, target, kind, key, payload, queued_at, attempts, first_attempt_at, next_at, "
     "done_urls, last_error"
 )
-
-
-def mask_dsn(url: str) -> str:
-    """The URL with its password replaced by ***, for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def write_source(

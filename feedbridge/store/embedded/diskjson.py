@@ -1,5 +1,5 @@
 """The embedded store's disk format: string keys, JSON values, never a pickle; outbox rows as
-JSON and target names as key segments. Used only by `embedded.py`."""
+JSON and target names as key segments. Used only by the embedded store."""
 
 from __future__ import annotations
 

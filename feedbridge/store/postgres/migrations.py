@@ -10,6 +10,8 @@ import re
 from importlib import resources
 from typing import Any
 
+from feedbridge.core.errors import StoreError
+
 _LOCK = 0x66656564  # "feed": the advisory lock id that serializes migrations
 _NAME = re.compile(r"(\d+)_[a-z0-9_]+\.sql")
 
@@ -17,7 +19,7 @@ _NAME = re.compile(r"(\d+)_[a-z0-9_]+\.sql")
 def migrations() -> list[tuple[int, str, str]]:
     """(version, file name, SQL) of every schema file, in version order."""
     found = []
-    for item in resources.files("feedbridge.store").joinpath("schema").iterdir():
+    for item in resources.files("feedbridge.store.postgres").joinpath("schema").iterdir():
         match = _NAME.fullmatch(item.name)
         if match:
             found.append((int(match.group(1)), item.name, item.read_text(encoding="utf-8")))
@@ -40,7 +42,7 @@ def current(conn: Any) -> int | None:
 def migrate(conn: Any) -> list[int]:
     """Apply the schema files newer than the database; returns the versions applied.
 
-    Raises RuntimeError when the database is newer than this feedbridge (an older
+    Raises StoreError when the database is newer than this feedbridge (an older
     process must not write a schema it does not know).
     """
     applied = []
@@ -54,7 +56,7 @@ def migrate(conn: Any) -> list[int]:
         )
         have = current(conn) or 0
         if have > latest():
-            raise RuntimeError(
+            raise StoreError(
                 f"the database has schema version {have}, newer than this feedbridge knows "
                 f"({latest()}); upgrade feedbridge on this node"
             )
