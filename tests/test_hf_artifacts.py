@@ -6,20 +6,21 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
 
-from feedbridge.app.runtime import follow_what_targets_want
-from feedbridge.config import adhoc_source_config
+from feedbridge.app.runtime import follow_what_targets_want, runtime
+from feedbridge.config import adhoc_source_config, load_config
 from feedbridge.core.filters import EntryFilter
 from feedbridge.core.models import Entry
 from feedbridge.fetch.http import HttpClient
 from feedbridge.poll.decide import TargetRule
 from feedbridge.sources import build_source
 from feedbridge.sources.hf_artifacts import ArtifactPapersSource
-from tests.conftest import HfApi
+from tests.conftest import HfApi, Receiver
 from tests.fakehub import FakeHub
 
 NOW = datetime(2026, 5, 8, 12, tzinfo=UTC)
@@ -178,3 +179,44 @@ async def test_only_the_papers_a_target_wants_are_followed(hub: FakeHub) -> None
     follow_what_targets_want([source], [TargetRule("t", wants), TargetRule("o", other)])
     await poll(source)
     assert hub.paths("/api/arxiv/") == [f"/api/arxiv/{CITED}/repos"]
+
+
+async def test_two_nodes_on_one_postgresql_continue_one_follow_list(
+    tmp_path: Path, hub: FakeHub, receiver: Receiver, pg_url: str
+) -> None:
+    """Both nodes start before either polls; each poll takes the follow list the other left
+    in the shared store, so a paper checked on one node is not checked from scratch on the
+    other (whose first check would take the new model as its baseline: no alert)."""
+    path = tmp_path / "config.toml"
+    path.write_text(f"""
+[storage]
+url = "{pg_url}"
+[[sources]]
+name = "papers"
+kind = "hf_papers"
+listing = "trending"
+mode = "api"
+base_url = "{hub.base_url}"
+artifacts = true
+follow_for = "3650d"                   # the fixture's papers are from May 2026
+[[targets]]
+name = "hook"
+url = "{receiver.url()}"
+include = ["latent diffusion"]         # follows PAPER only
+""")
+    async with runtime(load_config(path)) as one, runtime(load_config(path)) as two:
+        (first,) = await one.worker.run_once()  # and the target's deliveries stay with it
+        assert first.ok and first.queued == 0, "the baseline"
+        assert hub.paths("/api/arxiv/") == [f"/api/arxiv/{PAPER}/repos"]
+
+        hub.publish("model", model_citing(PAPER))
+        (second,) = await two.worker.run_once()
+        assert second.queued == 1, "the other node's check goes on from the first one's"
+
+        hub.publish("model", model_citing(PAPER, "someone/DCI-Agent-7B-GGUF"))
+        (third,) = await one.worker.run_once()
+        assert third.queued == 0, "the first node knows the weights were announced"
+        assert len(hub.paths("/api/arxiv/")) == 3, "one check a poll, whichever node polls"
+    assert receiver.titles == [
+        "Weights released: TIGER-Lab/DCI-Agent-7B for “Continuous Latent Diffusion Language Model”"
+    ]

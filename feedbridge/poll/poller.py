@@ -125,6 +125,8 @@ class Poller:
             stored = lease.state
         else:
             stored = self.store.source_state(source.name)
+        # upstream state as stored: another node may have polled it since (artifacts follow list)
+        source.restore_identity(dict(stored.upstream))
         # Validators (and body digests) hold only for the config that read those bodies.
         fingerprint = source.fingerprint
         validators = dict(stored.validators) if stored.config == fingerprint else {}
