@@ -73,7 +73,8 @@ class Selector:
         return node_text(node)
 
 
-def _check_selector(name: str, where: str, css: str) -> None:
+def check_selector(name: str, where: str, css: str) -> None:
+    """A ConfigError naming `where.name` unless lexbor compiles `css`."""
     if not _valid_selector(css):
         raise ConfigError([f"{where}.{name}: invalid CSS selector {css!r}"])
 
@@ -166,14 +167,14 @@ class HtmlSource(Source):
         super().__init__(config)
         where = f"sources.{self.name}"
         self._item = str(config.item)
-        _check_selector("item", where, self._item)
+        check_selector("item", where, self._item)
         self._fields: dict[str, Selector] = {}
         for name in FIELDS:
             spec = getattr(config, name, None)
             if spec:
                 selector = Selector.parse(str(spec))
                 if selector.css is not None:
-                    _check_selector(name, where, selector.css)
+                    check_selector(name, where, selector.css)
                 self._fields[name] = selector
         # The plan: one query per distinct selector on the whole page (`_matches`), fields
         # read in this order; authors read all matches, the others the first.
