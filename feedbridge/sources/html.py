@@ -89,7 +89,7 @@ def _valid_selector(css: str) -> bool:
     return True
 
 
-def _matches(
+def item_matches(
     tree: LexborHTMLParser, items: list[LexborNode], queries: tuple[str, ...]
 ) -> dict[str, list[list[LexborNode]]]:
     """Each query's matches inside each item (the item itself included), in page order.
@@ -176,7 +176,7 @@ class HtmlSource(Source):
                 if selector.css is not None:
                     check_selector(name, where, selector.css)
                 self._fields[name] = selector
-        # The plan: one query per distinct selector on the whole page (`_matches`), fields
+        # The plan: one query per distinct selector on the whole page (`item_matches`), fields
         # read in this order; authors read all matches, the others the first.
         self._single = tuple((n, sel) for n, sel in self._fields.items() if n != "author")
         self._author = self._fields.get("author")
@@ -231,7 +231,7 @@ class HtmlSource(Source):
         matched = dict.fromkeys(self._fields, 0)
         now = reference_time(page)
         items = tree.css(self._item)
-        tables = _matches(tree, items, self._queries)
+        tables = item_matches(tree, items, self._queries)
         for i, item in enumerate(items):
             found = {css: table[i] for css, table in tables.items()}
             self._add_item(item, found, base, page.url, now, collector, matched)

@@ -320,7 +320,7 @@ def blog_ghost() -> Built:
     """Ghost's Casper: article.post-card, the title inside a link that wraps the excerpt."""
     items, cards = [], []
     for n, title in enumerate(picks(TECH, 12, 4)):
-        when = day(n * 2 + 1, 8)
+        when = day(n * 2 + 1)  # the card shows the day only
         link = f"/{slug(title)}/"
         items.append(item(link, title, when))
         image = (
@@ -1413,7 +1413,7 @@ def job_board() -> Built:
             "Security Engineer (Cloud)", "Machine Learning Engineer", "Developer Advocate",
             "Database Reliability Engineer", "QA Automation Engineer", "Product Designer"]
     for n, title in enumerate(jobs):
-        when = day(n // 2 + 1, 9)
+        when = day(n // 2 + 1)  # the card shows the day only
         link = f"/jobs/{4100 + n}-{slug(title)}"
         items.append(item(link, title, when))
         featured = " job-listing--featured" if n == 0 else ""

@@ -1,0 +1,108 @@
+"""Detection of one page: every plausible list, checked through the real source kinds, ranked.
+
+Cheapest and most faithful first: a feed the page advertises, then structured data (JSON-LD,
+microdata, microformats, embedded application state), then the page's repeating structure.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from feedbridge.core.models import Page
+from feedbridge.core.wording import plural
+from feedbridge.detect.page import PageView
+from feedbridge.detect.reading import complete, draft
+from feedbridge.detect.result import Candidate, Detection
+from feedbridge.detect.structure import MIN_ITEMS, item_sets
+from feedbridge.detect.verify import difference, run
+
+MAX_DETAILED = 6  # drafts whose every field is chosen
+MAX_CHECKED = 4  # candidates run through the source kind
+MIN_SCORE = 200.0  # about ten items of a title and a line: less is navigation or a teaser
+_MOUNTS = "#root, #app, #__next, #__nuxt, [data-reactroot], [ng-app], app-root"
+
+Fetch = Literal["http", "browser"]
+
+
+def structure_candidates(view: PageView, fetch: Fetch) -> list[Candidate]:
+    """Lists found in the repeating structure, best first, the best few checked."""
+    drafts = [d for s in item_sets(view) if (d := draft(view, s)) is not None]
+    drafts.sort(key=lambda d: -d.score)
+    found: list[tuple[float, dict[str, Any], Any]] = []
+    for candidate in drafts[:MAX_DETAILED]:
+        fields = complete(view, candidate)
+        if "link" not in fields.specs or fields.score <= 0:
+            continue
+        table: dict[str, Any] = {"kind": "html", "url": view.page.url, "item": fields.item}
+        table.update(fields.specs)
+        if fetch == "browser":
+            table["fetch"] = "browser"
+        found.append((fields.score, table, fields))
+    found.sort(key=lambda f: -f[0])
+    out = []
+    for n, (score, table, fields) in enumerate(found):
+        entries: tuple[Any, ...] = ()
+        matched: dict[str, int] = {}
+        problem: str | None = "not checked"
+        items = len(fields.items)
+        if n < MAX_CHECKED:
+            result = run(table, view.page)
+            if isinstance(result, str):
+                problem = result
+            else:
+                entries, matched, items = tuple(result.entries), result.matched, result.items
+                problem = difference(fields.expected, result.entries)
+        description = f"{plural(len(fields.expected), 'item')} matching {fields.item!r}"
+        out.append(
+            Candidate("structure", description, table, entries, score, problem, matched, items)
+        )
+    return out
+
+
+def detect_page(page: Page, *, fetch: Fetch = "http") -> Detection:
+    """Every list on one fetched page, best first; advertised feeds are not fetched here."""
+    view = PageView.read(page)
+    candidates = structure_candidates(view, fetch)
+    return decide(view, candidates, fetch)
+
+
+def decide(view: PageView, candidates: list[Candidate], fetch: Fetch) -> Detection:
+    """The verdict: a list when the best candidate is checked and big enough, else why not."""
+    ranked = sorted(candidates, key=_rank)
+    best = ranked[0] if ranked else None
+    if best is not None and best.checked and _enough(best):
+        message = f"found {best.description} ({best.method})"
+        return Detection(view.page.url, view.title, tuple(ranked), "found", message, fetch)
+    if fetch == "http" and _scripted(view):
+        message = (
+            "no list of entries in the page as served: it is built by scripts; try --fetch browser"
+        )
+        return Detection(view.page.url, view.title, tuple(ranked), "scripted", message, fetch)
+    message = "no list of entries on this page (a single article, a login wall, or a page "
+    message += "whose items have no links)"
+    if best is not None and not best.checked and best.problem and _enough(best):
+        message = f"the best list found cannot be reproduced by a source: {best.problem}"
+    return Detection(view.page.url, view.title, tuple(ranked), "no list", message, fetch)
+
+
+_TIER = {"feed": 0, "json-ld": 1, "microdata": 1, "microformats": 1, "app state": 1}
+
+
+def _rank(candidate: Candidate) -> tuple[int, int, float]:
+    return (0 if candidate.checked else 1, _TIER.get(candidate.method, 2), -candidate.score)
+
+
+def _enough(candidate: Candidate) -> bool:
+    if candidate.method != "structure":
+        return len(candidate.entries) >= 2
+    return len(candidate.entries) >= MIN_ITEMS and candidate.score >= MIN_SCORE
+
+
+def _scripted(view: PageView) -> bool:
+    """Whether the page looks built by scripts: scripts, and little text or an empty mount."""
+    if view.tree.css_first("script") is None:
+        return False
+    mount = view.tree.css_first(_MOUNTS)
+    if mount is not None and len(mount.text(deep=True, strip=True)) < 40:
+        return True
+    return view.body_text() < 300
