@@ -10,9 +10,11 @@ from typing import Any, Literal
 
 from feedbridge.core.models import Page
 from feedbridge.core.wording import plural
+from feedbridge.detect.jsondata import json_lists
 from feedbridge.detect.page import PageView
 from feedbridge.detect.reading import complete, draft
 from feedbridge.detect.result import Candidate, Detection
+from feedbridge.detect.semantic import choose_fields, microdata, microformats
 from feedbridge.detect.structure import MIN_ITEMS, item_sets
 from feedbridge.detect.verify import difference, run
 
@@ -59,19 +61,72 @@ def structure_candidates(view: PageView, fetch: Fetch) -> list[Candidate]:
     return out
 
 
+MAX_STRUCTURED = 4  # lists from JSON-LD, microdata, microformats and app state, each
+
+
+def structured_candidates(view: PageView, fetch: Fetch) -> list[Candidate]:
+    """Lists the page describes itself, each read by the source kind that reads that markup."""
+    out = []
+    for found in json_lists(view)[:MAX_STRUCTURED]:
+        table: dict[str, Any] = {"kind": "json", "url": view.page.url}
+        table.update(embedded=found.embedded, items=found.items, **found.fields)
+        where = "JSON-LD" if found.method == "json-ld" else f"the JSON in {found.embedded!r}"
+        description = f"{plural(len(found.expected), 'item')} in {where}"
+        out.append(_checked(view, found.method, description, table, found.expected, found.count))
+    for marked in (microdata(view) + microformats(view))[:MAX_STRUCTURED]:
+        if not choose_fields(view, marked):
+            continue
+        table = {"kind": "html", "url": view.page.url, "item": marked.item, **marked.specs}
+        if fetch == "browser":
+            table["fetch"] = "browser"
+        description = f"{plural(len(marked.expected), 'item')} marked up as {marked.item}"
+        out.append(
+            _checked(view, marked.method, description, table, marked.expected, len(marked.items))
+        )
+    return out
+
+
+def _checked(
+    view: PageView,
+    method: Any,
+    description: str,
+    table: dict[str, Any],
+    expected: list[tuple[str, str]],
+    count: int,
+) -> Candidate:
+    result = run(table, view.page)
+    if isinstance(result, str):
+        return Candidate(method, description, table, (), 0.0, result, {}, count)
+    problem = difference(expected, result.entries)
+    score = float(len(result.entries))
+    return Candidate(method, description, table, tuple(result.entries), score, problem,
+                     result.matched, result.items)  # fmt: skip
+
+
 def detect_page(page: Page, *, fetch: Fetch = "http") -> Detection:
     """Every list on one fetched page, best first; advertised feeds are not fetched here."""
-    view = PageView.read(page)
-    candidates = structure_candidates(view, fetch)
+    return detect_view(PageView.read(page), fetch=fetch)
+
+
+def detect_view(
+    view: PageView, *, fetch: Fetch = "http", more: list[Candidate] | None = None
+) -> Detection:
+    """`detect_page` on a page already read; `more`: candidates found elsewhere (the feeds
+    the page advertises, fetched by the caller)."""
+    candidates = list(more or [])
+    candidates += structured_candidates(view, fetch)
+    candidates += structure_candidates(view, fetch)
     return decide(view, candidates, fetch)
 
 
 def decide(view: PageView, candidates: list[Candidate], fetch: Fetch) -> Detection:
     """The verdict: a list when the best candidate is checked and big enough, else why not."""
-    ranked = sorted(candidates, key=_rank)
+    structure = [c for c in candidates if c.method == "structure" and c.checked]
+    widest = max((len(c.entries) for c in structure), default=0)
+    ranked = sorted(candidates, key=lambda c: _rank(c, widest))
     best = ranked[0] if ranked else None
     if best is not None and best.checked and _enough(best):
-        message = f"found {best.description} ({best.method})"
+        message = f"found {best.description} ({_HOW[best.method]})"
         return Detection(view.page.url, view.title, tuple(ranked), "found", message, fetch)
     if fetch == "http" and _scripted(view):
         message = (
@@ -85,11 +140,24 @@ def decide(view: PageView, candidates: list[Candidate], fetch: Fetch) -> Detecti
     return Detection(view.page.url, view.title, tuple(ranked), "no list", message, fetch)
 
 
+_HOW = {
+    "feed": "an advertised feed",
+    "json-ld": "JSON-LD",
+    "microdata": "microdata",
+    "microformats": "microformats",
+    "app state": "embedded app state",
+    "structure": "the page's repeating structure",
+}
 _TIER = {"feed": 0, "json-ld": 1, "microdata": 1, "microformats": 1, "app state": 1}
 
 
-def _rank(candidate: Candidate) -> tuple[int, int, float]:
-    return (0 if candidate.checked else 1, _TIER.get(candidate.method, 2), -candidate.score)
+def _rank(candidate: Candidate, widest: int) -> tuple[int, int, float]:
+    """Checked first; then feeds, then self-described lists unless they hold clearly fewer
+    items than the page's structure shows (a teaser, a breadcrumb), then the structure."""
+    tier = _TIER.get(candidate.method, 2)
+    if tier == 1 and len(candidate.entries) < 0.8 * widest:
+        tier = 3
+    return (0 if candidate.checked else 1, tier, -candidate.score)
 
 
 def _enough(candidate: Candidate) -> bool:

@@ -244,7 +244,7 @@ def choose(
                 break
     options = options[:MAX_OPTIONS]
     tables = item_matches(view.tree, list(items), tuple(options))
-    best, best_share = None, 0.0
+    best, best_share, best_named = None, 0.0, False
     for option in options:
         right = wrong = 0
         for target, found in zip(targets, tables[option], strict=True):
@@ -256,9 +256,19 @@ def choose(
             else:
                 wrong += 1 if got is not None else 0
         share = (right - wrong) / wanted
-        if share > best_share + 1e-9:
-            best, best_share = option, share
+        named = _named(option)
+        if share > best_share + 1e-9 or (share > best_share - 1e-9 and named and not best_named):
+            best, best_share, best_named = option, share, named
     return best, best_share
+
+
+_SEMANTIC = re.compile(r"(?:^|[\s>+])(?:h[1-6]|time|img|article|relative-time)(?:$|[\s.#\[>+])")
+
+
+def _named(option: str) -> bool:
+    """Whether a selector says what it picks: a class, an itemprop or a semantic tag; a person
+    keeps `span.age` where `span` (whichever span comes first) would work today."""
+    return "." in option or "[" in option or "#" in option or bool(_SEMANTIC.search(option))
 
 
 def spec(css: str | None, attr: str | None) -> str:

@@ -29,6 +29,12 @@ _STATE_PREFIX = ("is-", "has-", "js-", "no-", "u-", "ember", "ng-", "v-", "x-")
 _ID_WORD = re.compile(r"[A-Za-z][A-Za-z_-]{1,40}")
 _CLASS_WORD = re.compile(r"[A-Za-z][A-Za-z_-]{1,60}")
 _MIXED_CASE = re.compile(r"[a-z][A-Z].*[a-z][A-Z]|[A-Z]{2}[a-z][A-Z]")
+_MICROFORMAT = re.compile(  # microformats2 roots and properties: markup meant to be read
+    r"h-(?:entry|feed|event|card|cite|review|product|recipe|adr|geo|item)|"
+    r"p-(?:name|summary|author|category|content|location|rating|price|description)|"
+    r"u-(?:url|photo|uid|featured|in-reply-to|repost-of|like-of|syndication)|"
+    r"dt-(?:published|updated|start|end)|e-(?:content|description)"
+)
 _CSS_MODULE = re.compile(r"__[A-Za-z0-9_-]{4,}$")
 
 
@@ -39,6 +45,8 @@ def stable_class(name: str, modifiers: bool = False) -> bool:
     BEM modifiers (`story--lead`) mark a variant of an item, so they never name items; inside
     an item (`modifiers=True`) they are as stable as any other name.
     """
+    if _MICROFORMAT.fullmatch(name):
+        return True
     if not _CLASS_WORD.fullmatch(name) or ("--" in name and not modifiers):
         return False
     if _GENERATED_PREFIX.match(name) or _MIXED_CASE.search(name) or name.startswith("_"):
@@ -87,9 +95,12 @@ def variants(node: LexborNode, stop: LexborNode | None = None) -> list[str]:
     own = [*(f"{tag}.{c}" for c in names[:3]), *(f".{c}" for c in names[:2])]
     # a bare tag is the simplest, except for links: "a" is whichever link comes first
     own.insert(len(own) if tag == "a" else 0, tag)
-    prop = node.attributes.get("itemprop")
-    if prop and _CLASS_WORD.fullmatch(prop):
-        own.insert(1, f"[itemprop={quote(prop)}]")
+    prop = (node.attributes.get("itemprop") or "").split()
+    if prop and _CLASS_WORD.fullmatch(prop[0]):  # the page's own name for the field first
+        own.insert(0, f"[itemprop={quote(prop[0])}]")
+    mf = [c for c in names if _MICROFORMAT.fullmatch(c)]
+    if mf:
+        own.insert(0, f".{mf[0]}")
     out = list(own)
     parent = node.parent
     inside = parent is not None and parent.is_element_node
@@ -97,9 +108,12 @@ def variants(node: LexborNode, stop: LexborNode | None = None) -> list[str]:
         pnames = classes(parent, modifiers=True)
         ptag = parent.tag or "*"
         heading = ptag in _HEADINGS or parent.attributes.get("role") == "heading"
+        if heading and ptag not in _HEADINGS:
+            ptag = '[role="heading"]'
         for inner in own[:3]:
-            out.insert(0 if heading and tag == "a" else len(out), f"{ptag} {inner}")
-            if pnames:
+            # "h2 a" says more than "a": it goes first
+            out.insert(0 if heading and inner == "a" else len(out), f"{ptag} {inner}")
+            if pnames and not heading:
                 out.append(f".{pnames[0]} {inner}")
             if heading:
                 break

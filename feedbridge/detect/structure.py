@@ -20,6 +20,7 @@ MAX_UP = 12  # ancestors climbed from each link: items sit a few levels above th
 MIN_ITEMS = 3
 MAX_GROUPS = 40  # sibling groups turned into item selectors
 MAX_MATCHES = 2000  # an item selector matching more is no list a feed would want
+_SEMANTIC_ITEMS = frozenset({"article"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,8 @@ def _selectors(parent: LexborNode, children: list[LexborNode]) -> list[str]:
     own = [f"{tag}.{name}" for name in shared]
     context = _context(parent)
     out = list(own)
+    if tag in _SEMANTIC_ITEMS:
+        out.append(tag)  # "article" when every article on the page is one of them
     for selector in own or [tag]:
         out.extend(f"{ctx} > {selector}" for ctx in context)
     return list(dict.fromkeys(out))

@@ -1,0 +1,37 @@
+"""What detection finds on the page of an html source whose item selector matched nothing:
+one line for `preview` and for the poll's warning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feedbridge.core.errors import FeedbridgeError
+from feedbridge.core.models import Page
+from feedbridge.detect.detector import Fetch, detect_page
+from feedbridge.sources.text import shorten
+
+_SHOWN = ("item", "title", "link", "date")
+
+
+def suggestion(page: Page, config: Any = None) -> str | None:
+    """ "the page changed? these selectors match 24 items: ..." or None when nothing is found."""
+    fetch: Fetch = "browser" if getattr(config, "fetch", "http") == "browser" else "http"
+    try:
+        detection = detect_page(page, fetch=fetch)
+    except (FeedbridgeError, RecursionError):
+        return None
+    best = detection.best
+    if best is None:
+        return None
+    first = shorten(best.entries[0].title, 60)
+    count = len(best.entries)
+    if best.source.get("kind") == "html":
+        shown = ", ".join(f"{k} = {best.source[k]!r}" for k in _SHOWN if k in best.source)
+        return (
+            f"the page changed? these selectors match {count} items: {shown} "
+            f"(first: {first!r}); `feedbridge detect {page.url}` prints the whole source"
+        )
+    return (
+        f"the page changed? it now holds {best.description} (first: {first!r}); "
+        f"`feedbridge detect {page.url}` prints a source for it"
+    )
