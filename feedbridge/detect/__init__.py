@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 import tomli_w
 
 from feedbridge.core.errors import FeedbridgeError
-from feedbridge.detect.detector import Fetch, detect_page, detect_view
+from feedbridge.detect.detector import Fetch, detect_page, detect_view, refused
 from feedbridge.detect.feeds import feed_candidate, feed_links
-from feedbridge.detect.page import PageView
+from feedbridge.detect.page import PageView, TooDeep
 from feedbridge.detect.result import Candidate, Detection
 from feedbridge.fetch.browser import BrowserFetcher, BrowserPool, BrowserSettings, PageOptions
 from feedbridge.fetch.http import HttpClient, HttpSettings
@@ -34,7 +34,10 @@ async def detect(
 ) -> Detection:
     """Fetch `url` once with `fetcher`, its advertised feeds with `feeds` (else `fetcher`)."""
     page = await fetcher.get(url, conditional=False)
-    view = PageView.read(page)
+    try:
+        view = PageView.read(page)
+    except TooDeep as exc:
+        return refused(page, exc, fetch)
     found: list[Candidate] = []
     for link in feed_links(view):
         try:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from feedbridge.core.models import Page
 from feedbridge.core.wording import plural
 from feedbridge.detect.jsondata import json_lists
-from feedbridge.detect.page import PageView
+from feedbridge.detect.page import PageView, TooDeep
 from feedbridge.detect.reading import complete, draft
 from feedbridge.detect.result import Candidate, Detection
 from feedbridge.detect.semantic import choose_fields, microdata, microformats
@@ -105,7 +105,16 @@ def _checked(
 
 def detect_page(page: Page, *, fetch: Fetch = "http") -> Detection:
     """Every list on one fetched page, best first; advertised feeds are not fetched here."""
-    return detect_view(PageView.read(page), fetch=fetch)
+    try:
+        view = PageView.read(page)
+    except TooDeep as exc:
+        return refused(page, exc, fetch)
+    return detect_view(view, fetch=fetch)
+
+
+def refused(page: Page, reason: Exception, fetch: Fetch) -> Detection:
+    """The Detection of a page too hostile to read: no list, and why."""
+    return Detection(page.url, "", (), "no list", f"not read: {reason}", fetch)
 
 
 def detect_view(

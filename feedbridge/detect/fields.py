@@ -21,6 +21,7 @@ from feedbridge.sources.values import parse_date
 MAX_ITEMS = 300  # items of one candidate read in detail
 MAX_OPTIONS = 14  # selectors tried for one field
 SAMPLE = 8  # items whose nodes suggest selectors
+MAX_WALK = 400  # nodes of one item looked at for its date, summary, score or title
 
 HEADINGS = "h1, h2, h3, h4, h5, h6, [role=heading]"
 DATED = "[datetime], [data-time], [data-timestamp], [data-seconds], [data-date], [data-utime]"
@@ -149,7 +150,7 @@ def title_node(item: LexborNode, link: Anchor, headings: list[LexborNode]) -> Le
         if len(visible) < len(text) / 2:
             return heading
     if len(link.text) > 160 or _blocks(link.node) > 1:
-        for node in link.node.css("[class]"):
+        for node in link.node.css("[class]")[:MAX_WALK]:
             if any(_TITLE_CLASS.search(name) for name in classes(node)) and node_text(node):
                 return node
     return link.node
@@ -168,7 +169,9 @@ def date_target(
         for attr in _DATE_ATTRS:
             if attrs.get(attr) and parse_date(attrs[attr], now=view.now) is not None:
                 return node, attr
-    for node in item.traverse():
+    for n, node in enumerate(item.traverse()):
+        if n > MAX_WALK:
+            break
         if not node.is_element_node or node.tag in ("script", "style", "a"):
             continue
         attrs = node.attributes
@@ -191,21 +194,21 @@ def date_target(
 def summary_target(item: LexborNode, title: LexborNode) -> LexborNode | None:
     """The item's longest paragraph-like text that is not its title."""
     best, size = None, 39
-    for node in item.css("p, div, span, a, [itemprop=description]"):
+    for node in item.css("p, div, span, a, [itemprop=description]")[:MAX_WALK]:
         if _inside(title, node) or _inside(node, title):
             continue
         names = classes(node, modifiers=True)
         named = any(_SUMMARY_CLASS.search(name) for name in names)
         if node.tag != "p" and not named and node.attributes.get("itemprop") != "description":
             continue
-        length = len(node.text(deep=True, strip=True))
+        length = len(node.text(deep=True, strip=True)[:2000])
         if length > size:
             best, size = node, length
     return best
 
 
 def score_target(item: LexborNode) -> LexborNode | None:
-    for node in item.css("[class]"):
+    for node in item.css("[class]")[:MAX_WALK]:
         named = any(_SCORE_CLASS.search(name) for name in classes(node))
         if named and _NUMBER.match(node_text(node)):
             return node

@@ -26,6 +26,34 @@ _BOILER_CLASS = re.compile(
     re.I,
 )
 MAX_CLIMB = 40  # ancestors looked at to tell whether a node sits in boilerplate
+# lexbor's parse time grows with the square of the nesting depth (a 5 MB page of nested divs
+# takes 35 s; a browser stops nesting at 512): deeper pages are refused before parsing
+MAX_NESTING = 2000
+_BLOCK = re.compile(
+    rb"<(/?)(?:div|ul|ol|section|article|table|blockquote|dl|main|aside|nav|header|footer|"
+    rb"form|fieldset|details)\b",
+    re.IGNORECASE,
+)
+
+
+class TooDeep(ValueError):
+    """The page nests block elements more than MAX_NESTING levels deep."""
+
+
+def nesting(body: bytes, limit: int = MAX_NESTING) -> int:
+    """The deepest nesting of block elements, counted up to `limit` + 1 (li and p, which pages
+    often leave open, are not counted)."""
+    depth = deepest = 0
+    for closing in _BLOCK.findall(body):
+        if closing:
+            depth -= depth > 0
+        else:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    break
+    return deepest
 
 
 @dataclass
@@ -41,6 +69,9 @@ class PageView:
 
     @classmethod
     def read(cls, page: Page, encoding: str | None = None) -> PageView:
+        """The page parsed; TooDeep before parsing when it nests too deeply to parse quickly."""
+        if nesting(page.body) > MAX_NESTING:
+            raise TooDeep(f"the page nests elements more than {MAX_NESTING:,} levels deep")
         tree = parse_html(page.body, encoding or page.encoding)
         base = page.url
         base_node = tree.css_first("base[href]")
