@@ -8,6 +8,7 @@ from typing import Any
 from feedbridge.core.health import status_of
 from feedbridge.core.models import Entry
 from feedbridge.core.wording import plural
+from feedbridge.detect.suggest import suggestion
 from feedbridge.fetch.browser import BrowserPool, BrowserSettings, RenderInfo
 from feedbridge.fetch.http import HttpClient, HttpSettings
 from feedbridge.sources import Source
@@ -84,6 +85,9 @@ def report(
             lines.append(f"matched nothing: {', '.join(empty)} (check these selectors)")
     if result.items == 0 and source.kind != "hf_papers":
         lines.append("the item selector matched nothing on this page")
+        hint = suggestion(result.page, source.config) if result.page is not None else None
+        if hint:
+            lines.append(hint)
         if source.kind == "html" and render is None and result.scripted:
             lines.append(
                 'the page runs scripts: if they build the items, set fetch = "browser" '

@@ -3,11 +3,14 @@ one line for `preview` and for the poll's warning."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 from feedbridge.core.errors import FeedbridgeError
 from feedbridge.core.models import Page
 from feedbridge.detect.detector import Fetch, detect_page
+from feedbridge.sources.collect import Extraction
 from feedbridge.sources.text import shorten
 
 _SHOWN = ("item", "title", "link", "date")
@@ -26,7 +29,7 @@ def suggestion(page: Page, config: Any = None) -> str | None:
     first = shorten(best.entries[0].title, 60)
     count = len(best.entries)
     if best.source.get("kind") == "html":
-        shown = ", ".join(f"{k} = {best.source[k]!r}" for k in _SHOWN if k in best.source)
+        shown = ", ".join(f"{k} = {json.dumps(best.source[k])}" for k in _SHOWN if k in best.source)
         return (
             f"the page changed? these selectors match {count} items: {shown} "
             f"(first: {first!r}); `feedbridge detect {page.url}` prints the whole source"
@@ -35,3 +38,16 @@ def suggestion(page: Page, config: Any = None) -> str | None:
         f"the page changed? it now holds {best.description} (first: {first!r}); "
         f"`feedbridge detect {page.url}` prints a source for it"
     )
+
+
+async def warning_with_suggestion(extraction: Extraction | None, config: Any) -> str | None:
+    """A poll's warning, with what detection finds when the item selector matched nothing
+    (run in a thread: it costs up to a few tens of milliseconds, only while the source is
+    broken and its page changes)."""
+    if extraction is None or not extraction.warning:
+        return None
+    page, extraction.page = extraction.page, None
+    if page is None:
+        return extraction.warning
+    hint = await asyncio.to_thread(suggestion, page, config)
+    return f"{extraction.warning}; {hint}" if hint else extraction.warning

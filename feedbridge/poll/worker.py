@@ -21,6 +21,7 @@ from feedbridge.core.errors import FeedbridgeError, FetchError, StoreError
 from feedbridge.core.filters import EntryFilter
 from feedbridge.core.metrics import Metrics
 from feedbridge.core.models import Entry, HealthEvent
+from feedbridge.detect.suggest import warning_with_suggestion
 from feedbridge.feeds.board import Publisher
 from feedbridge.fetch.http import HttpClient
 from feedbridge.notify.outbox import Notifier, RoundResult
@@ -175,7 +176,7 @@ class Worker:
             written.report.seconds = time.monotonic() - started
             return written.report
         extraction, source.last_extraction = source.last_extraction, None
-        warning = extraction.warning if extraction else None
+        warning = await warning_with_suggestion(extraction, source.config)
         report = self._apply(source, entries, state, now, lease, warning)
         report.seconds = time.monotonic() - started
         report.skipped = describe_skipped(extraction.skipped) if extraction else ""

@@ -238,6 +238,7 @@ class HtmlSource(Source):
         result = collector.result
         if not items and tree.body is not None and tree.body.text(strip=True):
             result.warning = f"item selector {self._item!r} matched nothing on a page with content"
+            result.page = page
         result.matched = matched
         title_node = tree.css_first("title")
         result.title = node_text(title_node) if title_node is not None else ""
