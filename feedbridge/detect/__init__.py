@@ -24,8 +24,9 @@ from feedbridge.fetch.browser import BrowserFetcher, BrowserPool, BrowserSetting
 from feedbridge.fetch.http import HttpClient, HttpSettings
 from feedbridge.sources.base import Fetcher
 
-# what a page built by scripts shows once they ran, when the user names nothing to wait for
-WAIT_FOR = "#root > *, #app > *, #__next > *, [data-reactroot], [ng-version], main a[href]"
+# with nothing named to wait for, the browser waits while links keep appearing: it scrolls
+# and waits up to 3 s for more, twice (what `scroll` does for a source's items)
+SETTLE_ROUNDS = 2
 _FEED_ACCEPT = "application/atom+xml, application/rss+xml, application/feed+json, */*;q=0.5"
 
 
@@ -63,7 +64,7 @@ async def detect_url(
         if fetch == "http":
             return await detect(url, plain)
         async with BrowserPool(browser) as pool:
-            options = PageOptions(wait_for=wait_for or WAIT_FOR)
+            options = PageOptions(item="a[href]", wait_for=wait_for, scroll=SETTLE_ROUNDS)
             return await detect(url, BrowserFetcher(pool, "detect", options), feeds=plain,
                                 fetch="browser")  # fmt: skip
 
@@ -78,8 +79,8 @@ def source_name(url: str) -> str:
 
 def as_toml(candidate: Candidate, name: str) -> str:
     """The candidate's `[[sources]]` block, ready for a config file."""
-    table: dict[str, Any] = candidate.table(name)
-    return tomli_w.dumps({"sources": [table]})
+    table: dict[str, Any] = candidate.table(name)  # flat: strings only, no sub-tables
+    return "[[sources]]\n" + tomli_w.dumps(table)
 
 
 __all__ = [

@@ -21,6 +21,7 @@ from feedbridge.detect.verify import difference, run
 MAX_DETAILED = 6  # drafts whose every field is chosen
 MAX_CHECKED = 4  # candidates run through the source kind
 MIN_SCORE = 200.0  # about ten items of a title and a line: less is navigation or a teaser
+MIN_COVERAGE = 0.3  # ... unless the items hold this share of the page's text: a short list
 _MOUNTS = "#root, #app, #__next, #__nuxt, [data-reactroot], [ng-app], app-root"
 
 Fetch = Literal["http", "browser"]
@@ -41,6 +42,7 @@ def structure_candidates(view: PageView, fetch: Fetch) -> list[Candidate]:
             table["fetch"] = "browser"
         found.append((fields.score, table, fields))
     found.sort(key=lambda f: -f[0])
+    text = max(view.body_text(), 1)
     out = []
     for n, (score, table, fields) in enumerate(found):
         entries: tuple[Any, ...] = ()
@@ -55,9 +57,11 @@ def structure_candidates(view: PageView, fetch: Fetch) -> list[Candidate]:
                 entries, matched, items = tuple(result.entries), result.matched, result.items
                 problem = difference(fields.expected, result.entries)
         description = f"{plural(len(fields.expected), 'item')} matching {fields.item!r}"
+        held = sum(min(len(item.text(deep=True, strip=True)), 2000) for item in fields.items)
         out.append(
-            Candidate("structure", description, table, entries, score, problem, matched, items)
-        )
+            Candidate("structure", description, table, entries, score, problem, matched, items,
+                      min(1.0, held / text))
+        )  # fmt: skip
     return out
 
 
@@ -172,7 +176,8 @@ def _rank(candidate: Candidate, widest: int) -> tuple[int, int, float]:
 def _enough(candidate: Candidate) -> bool:
     if candidate.method != "structure":
         return len(candidate.entries) >= 2
-    return len(candidate.entries) >= MIN_ITEMS and candidate.score >= MIN_SCORE
+    big = candidate.score >= MIN_SCORE or candidate.coverage >= MIN_COVERAGE
+    return len(candidate.entries) >= MIN_ITEMS and big
 
 
 def _scripted(view: PageView) -> bool:

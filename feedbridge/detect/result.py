@@ -29,6 +29,7 @@ class Candidate:
     problem: str | None = None
     matched: Mapping[str, int] = field(default_factory=dict)  # items each field matched
     items: int = 0  # items the item selector (or expression) matched
+    coverage: float = 0.0  # share of the page's text inside the items (structure only)
 
     @property
     def checked(self) -> bool:
