@@ -157,8 +157,20 @@ def nav(links: list[str], cls: str = "site-nav", tag: str = "nav") -> str:
 
 
 def footer(columns: int = 3, links: int = 5) -> str:
-    words = ["About", "Careers", "Press", "Contact", "Privacy policy", "Terms of use",
-             "Cookie settings", "Accessibility", "Advertise", "Help centre", "Status", "Blog"]
+    words = [
+        "About",
+        "Careers",
+        "Press",
+        "Contact",
+        "Privacy policy",
+        "Terms of use",
+        "Cookie settings",
+        "Accessibility",
+        "Advertise",
+        "Help centre",
+        "Status",
+        "Blog",
+    ]
     cols = []
     for c in range(columns):
         chosen = words[c * 3 : c * 3 + links] or words[:links]
@@ -171,8 +183,24 @@ def footer(columns: int = 3, links: int = 5) -> str:
 
 
 def tag_cloud(count: int = 30) -> str:
-    tags = ["python", "go", "rust", "databases", "testing", "ops", "http", "caching", "design",
-            "career", "security", "linux", "performance", "postgres", "sqlite", "async"]
+    tags = [
+        "python",
+        "go",
+        "rust",
+        "databases",
+        "testing",
+        "ops",
+        "http",
+        "caching",
+        "design",
+        "career",
+        "security",
+        "linux",
+        "performance",
+        "postgres",
+        "sqlite",
+        "async",
+    ]
     inner = " ".join(
         f'<a href="/tag/{t}/" class="tag-cloud-link" style="font-size:{8 + i % 9}pt">{t}</a>'
         for i, t in enumerate((tags * 3)[:count])
@@ -288,7 +316,7 @@ def blog_hugo_papermod() -> Built:
         items.append(item(link, title, when))
         cards.append(
             '<article class="post-entry"><header class="entry-header">'
-            f"<h2 class=\"entry-hint-parent\">{esc(title)}</h2></header>"
+            f'<h2 class="entry-hint-parent">{esc(title)}</h2></header>'
             f'<div class="entry-content"><p>{esc(SUMMARY[n % 6])}</p></div>'
             f'<footer class="entry-footer"><span title="{when:%Y-%m-%d %H:%M:%S} +0000 UTC">'
             f"{when:%B} {when.day}, {when:%Y}</span>&nbsp;·&nbsp;{3 + n % 7} min</footer>"
@@ -302,7 +330,7 @@ def blog_hugo_papermod() -> Built:
         '<li><a href="https://sofia.dev/search/"><span>Search</span></a></li>'
         '<li><a href="https://sofia.dev/tags/"><span>Tags</span></a></li></ul></nav></header>'
         '<main class="main"><article class="first-entry home-info"><header class="entry-header">'
-        "<h1>Hi, I'm Sofia 👋</h1></header><div class=\"entry-content\">I write about systems."
+        '<h1>Hi, I\'m Sofia 👋</h1></header><div class="entry-content">I write about systems.'
         '</div><footer class="entry-footer"><div class="social-icons">'
         '<a href="https://github.com/sofia" title="GitHub">GitHub</a></div></footer></article>'
         + "".join(cards)
@@ -366,7 +394,7 @@ def blog_hashed_classes() -> Built:
     items, cards = [], []
     for n, title in enumerate(picks(TECH, 10, 5)):
         when = day(n * 6 + 3)
-        link = f"https://medium.example/@tom/{slug(title)}-{0x1a2b3c + n:x}"
+        link = f"https://medium.example/@tom/{slug(title)}-{0x1A2B3C + n:x}"
         items.append(item(link, title, when))
         cards.append(
             f'<article class="css-1k3p9x {"e1q8v2ta0 " if n % 2 else ""}css-u8e1rz">'
@@ -429,8 +457,23 @@ def news_front_sections() -> Built:
     )
     body = (
         '<div class="masthead"><a class="logo" href="/">The Daily Ledger</a>'
-        + nav(["News", "World", "Business", "Science", "Sport", "Culture", "Opinion", "Travel",
-               "Weather", "Podcasts", "Newsletters", "Crosswords"], "primary-nav")
+        + nav(
+            [
+                "News",
+                "World",
+                "Business",
+                "Science",
+                "Sport",
+                "Culture",
+                "Opinion",
+                "Travel",
+                "Weather",
+                "Podcasts",
+                "Newsletters",
+                "Crosswords",
+            ],
+            "primary-nav",
+        )
         + '</div><div class="page"><main class="front">'
         + "".join(sections)
         + '</main><aside class="most-read"><h2>Most read</h2><ol>'
@@ -454,7 +497,11 @@ def news_promo_grid() -> Built:
             f'gs-o-faux-block-link" data-entityid="world#{n + 1}"><div class="gs-c-promo-body">'
             f'<div><a class="gs-c-promo-heading gs-o-faux-block-link__overlay-link" href="{link}">'
             f'<h3 class="gs-c-promo-heading__title gel-pica-bold">{esc(title)}</h3></a>'
-            + (f'<p class="gs-c-promo-summary gel-long-primer">{esc(SUMMARY[n % 6])}</p>' if n % 2 else "")
+            + (
+                f'<p class="gs-c-promo-summary gel-long-primer">{esc(SUMMARY[n % 6])}</p>'
+                if n % 2
+                else ""
+            )
             + '</div><ul class="gs-o-list-inline gs-o-bullet gs-c-promo-meta">'
             f'<li class="nw-c-promo-meta"><span class="gs-c-timestamp"><time class="gs-o-date" '
             f'data-seconds="{int(when.timestamp())}" datetime="{when:%Y-%m-%dT%H:%M:%S.000Z}">'
@@ -464,11 +511,31 @@ def news_promo_grid() -> Built:
         )
     body = (
         '<div id="orb-banner"><a href="https://www.example-news.co.uk">Example News</a>'
-        + nav(["Home", "News", "Sport", "Weather", "iPlayer", "Sounds", "Bitesize", "CBBC",
-               "CBeebies", "Food", "Home", "Arts", "Travel", "Earth"], "orb-nav", "div")
+        + nav(
+            [
+                "Home",
+                "News",
+                "Sport",
+                "Weather",
+                "iPlayer",
+                "Sounds",
+                "Bitesize",
+                "CBBC",
+                "CBeebies",
+                "Food",
+                "Home",
+                "Arts",
+                "Travel",
+                "Earth",
+            ],
+            "orb-nav",
+            "div",
+        )
         + '</div><div id="site-container"><div class="nw-c-nav__wide"><ul class="gs-o-list-ui">'
-        + "".join(f'<li><a class="nw-o-link" href="/news/{s}"><span>{s.title()}</span></a></li>'
-                  for s in ["uk", "world", "business", "politics", "tech", "science", "health"])
+        + "".join(
+            f'<li><a class="nw-o-link" href="/news/{s}"><span>{s.title()}</span></a></li>'
+            for s in ["uk", "world", "business", "politics", "tech", "science", "health"]
+        )
         + '</ul></div><div id="latest-stories-tab-container"><ol class="gs-u-m0 gs-u-p0 lx-stream__feed">'
         + "".join(promos)
         + "</ol></div></div>"
@@ -517,14 +584,15 @@ def releases_github() -> Built:
         "Home</a>"
         + nav(["Pull requests", "Issues", "Codespaces", "Marketplace", "Explore"], "AppHeader-nav")
         + '</header><div id="repo-content-pjax-container"><nav class="UnderlineNav">'
-        + "".join(f'<a class="UnderlineNav-item" href="/huggingface/transformers/{t}">{t.title()}</a>'
-                  for t in ["issues", "pulls", "actions", "projects", "wiki", "security"])
+        + "".join(
+            f'<a class="UnderlineNav-item" href="/huggingface/transformers/{t}">{t.title()}</a>'
+            for t in ["issues", "pulls", "actions", "projects", "wiki", "security"]
+        )
         + '</nav><div data-pjax="" data-hpc="">'
         + "".join(sections)
         + '</div><div class="paginate-container"><div class="pagination"><span class="current">1'
         '</span><a href="?page=2">2</a><a class="next_page" href="?page=2">Next</a></div></div>'
-        "</div></div>"
-        + footer()
+        "</div></div>" + footer()
     )
     return page("Releases · huggingface/transformers", body), items, {}
 
@@ -547,15 +615,22 @@ def releases_table() -> Built:
         )
     body = (
         '<div id="touchnav-wrapper"><header class="main-header"><a href="/">Python</a>'
-        + nav(["About", "Downloads", "Documentation", "Community", "Success Stories", "News",
-               "Events"], "meta-navigation menu")
+        + nav(
+            [
+                "About",
+                "Downloads",
+                "Documentation",
+                "Community",
+                "Success Stories",
+                "News",
+                "Events",
+            ],
+            "meta-navigation menu",
+        )
         + '</header><section class="main-content"><h1 class="page-title">Python releases</h1>'
         '<div class="row download-list-widget"><table class="release-table"><thead><tr>'
         "<th>Release version</th><th>Release date</th><th></th><th>Click for more</th></tr>"
-        "</thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table></div></section></div>"
-        + footer(4, 5)
+        "</thead><tbody>" + "".join(rows) + "</tbody></table></div></section></div>" + footer(4, 5)
     )
     return page("Python Releases", body), items, {}
 
@@ -577,8 +652,12 @@ def hn_table() -> Built:
             f'class="votelinks"><center><a id="up_{story}" href="vote?id={story}&amp;how=up">'
             f'<div class="votearrow" title="upvote"></div></a></center></td><td class="title">'
             f'<span class="titleline"><a href="{esc(link)}">{esc(shown)}</a>'
-            + (f'<span class="sitebit comhead"> (<a href="from?site={site}"><span class="sitestr">'
-               f"{site}</span></a>)</span>" if n % 7 else "")
+            + (
+                f'<span class="sitebit comhead"> (<a href="from?site={site}"><span class="sitestr">'
+                f"{site}</span></a>)</span>"
+                if n % 7
+                else ""
+            )
             + f'</span></td></tr><tr><td colspan="2"></td><td class="subtext"><span class="subline">'
             f'<span class="score" id="score_{story}">{300 - n * 9} points</span> by '
             f'<a href="user?id=u{n}" class="hnuser">u{n}</a> <span class="age" '
@@ -600,8 +679,10 @@ def hn_table() -> Built:
         + '<tr class="morespace" style="height:10px"></tr><tr><td colspan="2"></td>'
         '<td class="title"><a href="?p=2" class="morelink" rel="next">More</a></td></tr>'
         "</table></td></tr><tr><td><center>"
-        + " | ".join(f'<a href="{w.lower()}">{w}</a>' for w in
-                     ["Guidelines", "FAQ", "Lists", "API", "Security", "Legal", "Contact"])
+        + " | ".join(
+            f'<a href="{w.lower()}">{w}</a>'
+            for w in ["Guidelines", "FAQ", "Lists", "API", "Security", "Legal", "Contact"]
+        )
         + "</center></td></tr></table></center>"
     )
     return page("Hacker News", body), items, {}
@@ -680,7 +761,10 @@ def forum_discourse() -> Built:
         '</a></div><div class="panel"><a class="btn sign-up-button" href="/signup">Sign Up</a>'
         '<a class="btn login-button" href="/login">Log In</a></div></header>'
         '<div class="list-controls"><ul class="nav nav-pills">'
-        + "".join(f'<li><a href="/{t}">{t.title()}</a></li>' for t in ["latest", "new", "top", "categories"])
+        + "".join(
+            f'<li><a href="/{t}">{t.title()}</a></li>'
+            for t in ["latest", "new", "top", "categories"]
+        )
         + '</ul></div><table class="topic-list"><thead><tr><th class="default">Topic</th>'
         '<th class="posters">Users</th><th class="posts">Replies</th><th class="views">Views</th>'
         '<th class="activity">Activity</th></tr></thead><tbody class="topic-list-body">'
@@ -696,9 +780,15 @@ def cards_no_heading() -> Built:
     """A course catalogue: each card is one a.card with div.card-title, no heading element."""
     items, cards = [], []
     courses = [
-        "Introduction to Data Engineering", "Kubernetes for Developers", "Practical SQL",
-        "Machine Learning Foundations", "Web Accessibility Essentials", "Designing Data APIs",
-        "Secure Coding in Python", "Observability with OpenTelemetry", "Terraform from Scratch",
+        "Introduction to Data Engineering",
+        "Kubernetes for Developers",
+        "Practical SQL",
+        "Machine Learning Foundations",
+        "Web Accessibility Essentials",
+        "Designing Data APIs",
+        "Secure Coding in Python",
+        "Observability with OpenTelemetry",
+        "Terraform from Scratch",
     ]
     for n, title in enumerate(courses):
         link = f"/courses/{slug(title)}"
@@ -708,8 +798,8 @@ def cards_no_heading() -> Built:
             f'<img src="/img/course-{n}.webp" alt="" width="320" height="180"></div>'
             f'<div class="card-body"><div class="card-kicker">Course · {3 + n % 4} weeks</div>'
             f'<div class="card-title">{esc(title)}</div><div class="card-text">'
-            f"{esc(SUMMARY[n % 6])}</div><div class=\"card-footer\"><span class=\"level\">"
-            f"{['Beginner', 'Intermediate', 'Advanced'][n % 3]}</span><span class=\"rating\">"
+            f'{esc(SUMMARY[n % 6])}</div><div class="card-footer"><span class="level">'
+            f'{["Beginner", "Intermediate", "Advanced"][n % 3]}</span><span class="rating">'
             f"{4.1 + n % 9 / 10:.1f} ★</span></div></div></a>"
         )
     body = (
@@ -730,10 +820,20 @@ def cards_no_heading() -> Built:
 def classifieds_cl() -> Built:
     """A classifieds search: ol > li.cl-static-search-result, link wrapping title, price, place."""
     items, rows = [], []
-    things = ["Trek road bike 56cm", "IKEA Billy bookcase, white", "Canon AE-1 film camera",
-              "Sofa bed – free, must pick up", "Vintage oak desk", "Weber kettle grill 57 cm",
-              "Kids' bunk bed with mattress", "PS5 with two controllers", "Fender Stratocaster (MIM)",
-              "Garden tools lot", "Dyson V11 vacuum", "Road bike helmet, size M"]
+    things = [
+        "Trek road bike 56cm",
+        "IKEA Billy bookcase, white",
+        "Canon AE-1 film camera",
+        "Sofa bed – free, must pick up",
+        "Vintage oak desk",
+        "Weber kettle grill 57 cm",
+        "Kids' bunk bed with mattress",
+        "PS5 with two controllers",
+        "Fender Stratocaster (MIM)",
+        "Garden tools lot",
+        "Dyson V11 vacuum",
+        "Road bike helmet, size M",
+    ]
     for n, title in enumerate(things):
         link = f"https://sfbay.example.org/sfc/bik/d/{slug(title)}/{7700000000 + n}.html"
         items.append(item(link, title, None))
@@ -761,9 +861,17 @@ def classifieds_cl() -> Built:
 def classifieds_kleinanzeigen() -> Built:
     """A German classifieds list: article.aditem, h2 > a.ellipsis, dotted dates, € prices."""
     items, rows = [], []
-    things = ["Kinderfahrrad 20 Zoll", "Esstisch Eiche massiv", "iPhone 13, 128 GB",
-              "Waschmaschine Bosch Serie 6", "Winterreifen 205/55 R16", "Gartenlounge Rattan",
-              "Kinderwagen Bugaboo Fox", "Schreibtisch höhenverstellbar", "Nähmaschine Pfaff"]
+    things = [
+        "Kinderfahrrad 20 Zoll",
+        "Esstisch Eiche massiv",
+        "iPhone 13, 128 GB",
+        "Waschmaschine Bosch Serie 6",
+        "Winterreifen 205/55 R16",
+        "Gartenlounge Rattan",
+        "Kinderwagen Bugaboo Fox",
+        "Schreibtisch höhenverstellbar",
+        "Nähmaschine Pfaff",
+    ]
     for n, title in enumerate(things):
         when = day(n + 1)
         link = f"/s-anzeige/{slug(title)}/{2870000000 + n}-23-{3300 + n}"
@@ -773,8 +881,8 @@ def classifieds_kleinanzeigen() -> Built:
             f'data-href="{link}"><div class="aditem-image"><a href="{link}"><div class="imagebox">'
             f'<img src="/img/{n}.jpg" alt="{esc(title)}"></div></a></div><div class="aditem-main">'
             f'<div class="aditem-main--top"><div class="aditem-main--top--left">'
-            f"{10115 + n * 7} Berlin Mitte</div><div class=\"aditem-main--top--right\">"
-            f"<i class=\"icon icon-small icon-calendar-open\"></i>\n                {when:%d.%m.%Y}</div></div>"
+            f'{10115 + n * 7} Berlin Mitte</div><div class="aditem-main--top--right">'
+            f'<i class="icon icon-small icon-calendar-open"></i>\n                {when:%d.%m.%Y}</div></div>'
             f'<div class="aditem-main--middle"><h2 class="text-module-begin">'
             f'<a class="ellipsis" href="{link}">{esc(title)}</a></h2>'
             f'<p class="aditem-main--middle--description">{esc(SUMMARY[n % 6])}</p>'
@@ -783,12 +891,29 @@ def classifieds_kleinanzeigen() -> Built:
         )
     body = (
         '<header id="site-header"><a id="site-logo" href="/">Kleinanzeigen</a>'
-        + nav(["Meins", "Nachrichten", "Anzeige aufgeben", "Einloggen", "Registrieren"], "header-nav")
+        + nav(
+            ["Meins", "Nachrichten", "Anzeige aufgeben", "Einloggen", "Registrieren"], "header-nav"
+        )
         + '</header><div id="site-content"><aside id="srchrslt-sidebar" class="browsebox">'
         '<h2>Kategorien</h2><ul class="browsebox-attribute">'
-        + "".join(f'<li><a href="/s-{c.lower()}/c{i}">{c}</a> <span class="text-light">({i * 97})</span></li>'
-                  for i, c in enumerate(["Auto", "Elektronik", "Familie", "Freizeit", "Haus", "Mode",
-                                         "Musik", "Jobs", "Immobilien", "Tiere"], 1))
+        + "".join(
+            f'<li><a href="/s-{c.lower()}/c{i}">{c}</a> <span class="text-light">({i * 97})</span></li>'
+            for i, c in enumerate(
+                [
+                    "Auto",
+                    "Elektronik",
+                    "Familie",
+                    "Freizeit",
+                    "Haus",
+                    "Mode",
+                    "Musik",
+                    "Jobs",
+                    "Immobilien",
+                    "Tiere",
+                ],
+                1,
+            )
+        )
         + '</ul></aside><div id="srchrslt-content"><h1>Anzeigen in Berlin</h1>'
         '<ul id="srchrslt-adtable" class="itemlist">'
         + "".join(rows)
@@ -824,10 +949,20 @@ def papers_hf() -> Built:
     for n, p in enumerate(_hf_seed()):
         link = f"/papers/{p['id']}"
         items.append(item(link, p["title"], p["date"]))
-        props.append({"paper": {"id": p["id"], "title": p["title"], "upvotes": p["votes"],
-                                "publishedAt": p["date"].isoformat()}, "numComments": n})
+        props.append(
+            {
+                "paper": {
+                    "id": p["id"],
+                    "title": p["title"],
+                    "upvotes": p["votes"],
+                    "publishedAt": p["date"].isoformat(),
+                },
+                "numComments": n,
+            }
+        )
         byline = (
-            f'<a href="/{p["org"]}" class="org">{p["org"]}</a>' if p["org"]
+            f'<a href="/{p["org"]}" class="org">{p["org"]}</a>'
+            if p["org"]
             else f'<ul class="flex items-center"><li class="text-gray-500">· {p["authors"]} authors</li></ul>'
         )
         cards.append(
@@ -839,10 +974,10 @@ def papers_hf() -> Built:
             f'<h3 class="mb-1 text-lg font-semibold leading-[1.2] hover:underline peer-hover:underline">'
             f'<a href="{link}" class="line-clamp-3 cursor-pointer text-balance">{esc(p["title"])}</a></h3>'
             '</div><p class="line-clamp-2 text-sm text-gray-500">'
-            f'{esc(p["summary"])}</p>'
+            f"{esc(p['summary'])}</p>"
             f'<div class="flex items-center justify-between"><div class="flex items-center">{byline}'
             f'<span class="px-1 text-gray-400">·</span><span class="text-gray-400">'
-            f'{p["date"]:%b} {p["date"].day}</span></div>'
+            f"{p['date']:%b} {p['date'].day}</span></div>"
             '<div class="flex flex-wrap items-center gap-2.5 pt-1"><div class="shadow-alternate '
             'flex h-14 w-12 flex-col items-center justify-center rounded-lg border">'
             f'<div class="leading-none">{p["votes"]}</div></div>'
@@ -857,8 +992,10 @@ def papers_hf() -> Built:
     body = (
         '<div class="flex min-h-dvh flex-col"><header class="border-b"><nav aria-label="Main">'
         '<a href="/">Hugging Face</a><ul>'
-        + "".join(f'<li><a href="/{t.lower()}">{t}</a></li>' for t in
-                  ["Models", "Datasets", "Spaces", "Docs", "Enterprise", "Pricing"])
+        + "".join(
+            f'<li><a href="/{t.lower()}">{t}</a></li>'
+            for t in ["Models", "Datasets", "Spaces", "Docs", "Enterprise", "Pricing"]
+        )
         + '</ul><a href="/login">Log In</a><a href="/join">Sign Up</a></nav></header>'
         '<main class="flex flex-1 flex-col"><section class="pt-8">'
         '<div class="mb-4"><p>Get trending papers in your email inbox!</p>'
@@ -888,10 +1025,12 @@ def papers_openreview() -> Built:
             f'<li class="note " data-id="{link[10:]}"><h4><a href="{link}">{esc(title)}</a>'
             f'<a href="/pdf?id={link[10:]}" class="pdf-link" title="Download PDF" target="_blank">'
             '<img src="/images/pdf_icon_blue.svg"></a></h4><div class="note-authors">'
-            + ", ".join(f'<a href="/profile?id=~{a.replace(" ", "_")}1" title="{a}">{a}</a>'
-                        for a in NAMES[n % 3 : n % 3 + 3])
+            + ", ".join(
+                f'<a href="/profile?id=~{a.replace(" ", "_")}1" title="{a}">{a}</a>'
+                for a in NAMES[n % 3 : n % 3 + 3]
+            )
             + f'</div><ul class="note-meta-info list-inline"><li>Published: {when.day:02d} {when:%b %Y},'
-            f' Last Modified: {when.day:02d} {when:%b %Y}</li><li>ICML 2026 Poster</li>'
+            f" Last Modified: {when.day:02d} {when:%b %Y}</li><li>ICML 2026 Poster</li>"
             '<li>Readers: <span class="readers-icon glyphicon glyphicon-globe"></span> Everyone</li>'
             "</ul></li>"
         )
@@ -907,9 +1046,20 @@ def papers_openreview() -> Built:
         + "".join(rows)
         + "</ul></div></div></div></div>"
         + '<footer class="sitemap"><div class="container"><ul>'
-        + "".join(f'<li><a href="/{t.lower()}">{t}</a></li>' for t in
-                  ["About", "Hosting a Venue", "All Venues", "Sponsors", "Frequently Asked Questions",
-                   "Contact", "Feedback", "Terms of Use", "Privacy Policy"])
+        + "".join(
+            f'<li><a href="/{t.lower()}">{t}</a></li>'
+            for t in [
+                "About",
+                "Hosting a Venue",
+                "All Venues",
+                "Sponsors",
+                "Frequently Asked Questions",
+                "Contact",
+                "Feedback",
+                "Terms of Use",
+                "Privacy Policy",
+            ]
+        )
         + "</ul></div></footer>"
     )
     return page("ICML 2026 | OpenReview", body), items, {}
@@ -920,18 +1070,43 @@ def nav_heavy_shop() -> Built:
     """A shop's journal page: a mega menu of 100+ product links (several words each) and a
     "you may also like" product strip, around eight journal articles."""
     groups = {
-        "Women": ["Trail running shoes", "Road running shoes", "Waterproof jackets", "Insulated vests",
-                  "Merino base layers", "Hiking trousers", "Sports bras", "Running tights"],
-        "Men": ["Trail running shoes", "Approach shoes", "Rain shells", "Down jackets",
-                "Merino t-shirts", "Climbing pants", "Running shorts", "Softshell jackets"],
-        "Equipment": ["Ultralight tents", "Three-season sleeping bags", "Trekking poles",
-                      "Headlamps and lanterns", "Hydration packs", "Daypacks 20–30 l",
-                      "Camp stoves and fuel", "Water filters"],
+        "Women": [
+            "Trail running shoes",
+            "Road running shoes",
+            "Waterproof jackets",
+            "Insulated vests",
+            "Merino base layers",
+            "Hiking trousers",
+            "Sports bras",
+            "Running tights",
+        ],
+        "Men": [
+            "Trail running shoes",
+            "Approach shoes",
+            "Rain shells",
+            "Down jackets",
+            "Merino t-shirts",
+            "Climbing pants",
+            "Running shorts",
+            "Softshell jackets",
+        ],
+        "Equipment": [
+            "Ultralight tents",
+            "Three-season sleeping bags",
+            "Trekking poles",
+            "Headlamps and lanterns",
+            "Hydration packs",
+            "Daypacks 20–30 l",
+            "Camp stoves and fuel",
+            "Water filters",
+        ],
     }
     menu = []
     for group, entries in groups.items():
         for sub in ("New arrivals", "Best sellers", "Sale"):
-            menu.append(f'<li class="menu-heading"><a href="/{slug(group)}/{slug(sub)}">{group}: {sub}</a></li>')
+            menu.append(
+                f'<li class="menu-heading"><a href="/{slug(group)}/{slug(sub)}">{group}: {sub}</a></li>'
+            )
         for entry in entries:
             for variant in ("", " – sale", " – outlet"):
                 menu.append(
@@ -939,10 +1114,16 @@ def nav_heavy_shop() -> Built:
                     f"{esc(entry + variant)}</a></li>"
                 )
     items, posts = [], []
-    stories = ["Ten days on the Haute Route with one pack", "How to choose trail running shoes",
-               "Repairing a down jacket at home", "A beginner's guide to winter camping",
-               "Why merino? The science of staying warm", "Our repair programme turns three",
-               "Packing list: a weekend in the Dolomites", "Meet the team behind our new tents"]
+    stories = [
+        "Ten days on the Haute Route with one pack",
+        "How to choose trail running shoes",
+        "Repairing a down jacket at home",
+        "A beginner's guide to winter camping",
+        "Why merino? The science of staying warm",
+        "Our repair programme turns three",
+        "Packing list: a weekend in the Dolomites",
+        "Meet the team behind our new tents",
+    ]
     for n, title in enumerate(stories):
         when = day(n * 9 + 4)
         link = f"/journal/{slug(title)}"
@@ -958,8 +1139,16 @@ def nav_heavy_shop() -> Built:
     strip = "".join(
         f'<div class="product-tile"><a href="/p/{slug(t)}"><img src="/p/{n}.jpg" alt="">'
         f'<span class="product-tile__name">{esc(t)}</span></a><span class="price">€{89 + n * 10}</span></div>'
-        for n, t in enumerate(["Alpine 30 daypack", "Storm shell jacket", "Merino crew, long sleeve",
-                               "Trail runner GTX", "Carbon trekking poles", "Down hoodie"])
+        for n, t in enumerate(
+            [
+                "Alpine 30 daypack",
+                "Storm shell jacket",
+                "Merino crew, long sleeve",
+                "Trail runner GTX",
+                "Carbon trekking poles",
+                "Down hoodie",
+            ]
+        )
     )
     body = (
         '<div class="site-menu"><a class="logo" href="/">Northfold Outdoor</a><ul class="mega-menu">'
@@ -968,10 +1157,7 @@ def nav_heavy_shop() -> Built:
         '</div></div><main class="journal"><h1>Journal</h1><div class="journal-grid">'
         + "".join(posts)
         + '</div></main><section class="recommendations"><h2>You may also like</h2>'
-        '<div class="product-strip">'
-        + strip
-        + "</div></section>"
-        + footer(4, 6)
+        '<div class="product-strip">' + strip + "</div></section>" + footer(4, 6)
     )
     return page("Journal – Northfold Outdoor", body), items, {}
 
@@ -981,15 +1167,29 @@ def nav_heavy_docs() -> Built:
     """A documentation site's "What's new": a sidebar of 80 page links with long titles, and six
     dated change notes in the main column."""
     sections = ["Getting started", "Configuration", "Deployment", "Operations", "Reference"]
-    topics = ["Installing on Linux", "Installing with Docker", "Your first pipeline",
-              "Configuring the HTTP client", "Environment variables and secrets",
-              "Running behind a reverse proxy", "Scaling to several nodes",
-              "Backups and restores", "Upgrading between major versions", "Monitoring with Prometheus",
-              "Troubleshooting slow queries", "The command-line interface", "Writing custom plugins",
-              "Webhooks and notifications", "Access control and tokens", "Glossary of terms"]
+    topics = [
+        "Installing on Linux",
+        "Installing with Docker",
+        "Your first pipeline",
+        "Configuring the HTTP client",
+        "Environment variables and secrets",
+        "Running behind a reverse proxy",
+        "Scaling to several nodes",
+        "Backups and restores",
+        "Upgrading between major versions",
+        "Monitoring with Prometheus",
+        "Troubleshooting slow queries",
+        "The command-line interface",
+        "Writing custom plugins",
+        "Webhooks and notifications",
+        "Access control and tokens",
+        "Glossary of terms",
+    ]
     side = []
     for s in sections:
-        side.append(f'<li class="toctree-l1"><a class="reference internal" href="/docs/{slug(s)}/">{s}</a><ul>')
+        side.append(
+            f'<li class="toctree-l1"><a class="reference internal" href="/docs/{slug(s)}/">{s}</a><ul>'
+        )
         for t in topics:
             side.append(
                 f'<li class="toctree-l2"><a class="reference internal" href="/docs/{slug(s)}/{slug(t)}/">'
@@ -997,9 +1197,14 @@ def nav_heavy_docs() -> Built:
             )
         side.append("</ul></li>")
     items, notes = [], []
-    changes = ["Version 5.2: incremental indexing", "Version 5.1.3: security fix for token scopes",
-               "Version 5.1: a faster query planner", "New: a Helm chart for Kubernetes",
-               "Version 5.0: the plugin API is stable", "Deprecation: the v1 REST endpoints"]
+    changes = [
+        "Version 5.2: incremental indexing",
+        "Version 5.1.3: security fix for token scopes",
+        "Version 5.1: a faster query planner",
+        "New: a Helm chart for Kubernetes",
+        "Version 5.0: the plugin API is stable",
+        "Deprecation: the v1 REST endpoints",
+    ]
     for n, title in enumerate(changes):
         when = day(n * 12 + 1)
         link = f"/docs/whats-new/{slug(title)}/"
@@ -1008,7 +1213,7 @@ def nav_heavy_docs() -> Built:
             f'<div class="section whats-new-entry" id="{slug(title)}"><h2><a class="reference '
             f'internal" href="{link}">{esc(title)}</a><a class="headerlink" href="#{slug(title)}" '
             f'title="Permalink to this heading">¶</a></h2><p class="release-date">Released '
-            f"{when:%Y-%m-%d}</p><p>{esc(SUMMARY[n % 6])} See the <a class=\"reference internal\" "
+            f'{when:%Y-%m-%d}</p><p>{esc(SUMMARY[n % 6])} See the <a class="reference internal" '
             f'href="/docs/reference/">reference</a>.</p></div>'
         )
     body = (
@@ -1029,7 +1234,7 @@ def nav_heavy_docs() -> Built:
 def _rss(title: str, link: str, entries: list[Item]) -> str:
     body = "".join(
         f"<item><title>{esc(e['title'])}</title><link>{esc(e['link'])}</link>"
-        f"<guid isPermaLink=\"true\">{esc(e['link'])}</guid>"
+        f'<guid isPermaLink="true">{esc(e["link"])}</guid>'
         f"<pubDate>{datetime.fromisoformat(e['date']):%a, %d %b %Y %H:%M:%S +0000}</pubDate>"
         f"<description>{esc(SUMMARY[i % 6])}</description></item>"
         for i, e in enumerate(entries)
@@ -1066,16 +1271,17 @@ def feed_wordpress() -> Built:
     body = (
         '<div id="page" class="site"><header id="masthead" class="site-header"><p class="site-title">'
         '<a href="https://journal.example.net/" rel="home">Journal</a></p></header>'
-        '<main id="main" class="site-main">'
-        + "".join(posts)
-        + "</main></div>"
-        + footer()
+        '<main id="main" class="site-main">' + "".join(posts) + "</main></div>" + footer()
     )
     files = {
-        "/feed-wordpress/feed/": ("application/rss+xml; charset=UTF-8",
-                                  _rss("Journal", "https://journal.example.net/", items)),
-        "/feed-wordpress/comments/feed/": ("application/rss+xml; charset=UTF-8",
-                                           _rss("Comments on Journal", "https://journal.example.net/", [])),
+        "/feed-wordpress/feed/": (
+            "application/rss+xml; charset=UTF-8",
+            _rss("Journal", "https://journal.example.net/", items),
+        ),
+        "/feed-wordpress/comments/feed/": (
+            "application/rss+xml; charset=UTF-8",
+            _rss("Comments on Journal", "https://journal.example.net/", []),
+        ),
     }
     return page("Journal", body, head), items, {"kind": "feed", "files": files}
 
@@ -1090,7 +1296,7 @@ def feed_atom_hugo() -> Built:
         items.append(item(link, title, when))
         rows.append(f'<li><time>{when:%Y-%m-%d}</time> <a href="{link}">{esc(title)}</a></li>')
     entries = "".join(
-        f"<entry><title>{esc(e['title'])}</title><link href=\"{e['link']}\"/>"
+        f'<entry><title>{esc(e["title"])}</title><link href="{e["link"]}"/>'
         f"<id>{e['link']}</id><updated>{e['date']}</updated><published>{e['date']}</published>"
         "</entry>"
         for e in items
@@ -1104,9 +1310,7 @@ def feed_atom_hugo() -> Built:
     head = '<link rel="alternate" type="application/atom+xml" title="Ada\'s notes" href="atom.xml">'
     body = (
         '<header><a href="/">Ada Okafor</a> · <a href="/about/">about</a></header><main>'
-        '<h1>Notes</h1><ul class="notes">'
-        + "".join(rows)
-        + "</ul></main>"
+        '<h1>Notes</h1><ul class="notes">' + "".join(rows) + "</ul></main>"
     )
     files = {"/feed-atom-hugo/atom.xml": ("application/atom+xml", feed)}
     return page("Ada's notes", body, head), items, {"kind": "feed", "files": files}
@@ -1118,15 +1322,22 @@ def feed_jsonfeed() -> Built:
     items = []
     for n, title in enumerate(picks(TECH, 7, 14)):
         when = day(n * 3, 18, 30)
-        items.append(item(f"https://priya.example.blog/{when:%Y/%m/%d}/{slug(title)}.html", title, when))
+        items.append(
+            item(f"https://priya.example.blog/{when:%Y/%m/%d}/{slug(title)}.html", title, when)
+        )
     feed = json.dumps(
         {
             "version": "https://jsonfeed.org/version/1.1",
             "title": "Priya Nair",
             "home_page_url": "https://priya.example.blog/",
             "items": [
-                {"id": e["link"], "url": e["link"], "title": e["title"], "date_published": e["date"],
-                 "content_text": SUMMARY[i % 6]}
+                {
+                    "id": e["link"],
+                    "url": e["link"],
+                    "title": e["title"],
+                    "date_published": e["date"],
+                    "content_text": SUMMARY[i % 6],
+                }
                 for i, e in enumerate(items)
             ],
         }
@@ -1149,18 +1360,41 @@ def jsonld_itemlist() -> Built:
     """A shop category rendered by a script; only its JSON-LD (BreadcrumbList, ItemList) lists
     the products."""
     items = []
-    for n, title in enumerate(PRODUCTS):
+    for title in PRODUCTS:
         items.append(item(f"https://shop.example.com/p/{slug(title)}", title, None))
-    head = ld({"@context": "https://schema.org", "@type": "BreadcrumbList", "itemListElement": [
-        {"@type": "ListItem", "position": 1, "name": "Home", "item": "https://shop.example.com/"},
-        {"@type": "ListItem", "position": 2, "name": "Kitchen", "item": "https://shop.example.com/kitchen"},
-    ]}) + ld({"@context": "https://schema.org", "@type": "ItemList", "name": "Kitchen",
-              "itemListElement": [
-                  {"@type": "ListItem", "position": i + 1, "url": e["link"], "name": e["title"]}
-                  for i, e in enumerate(items)]})
+    head = ld(
+        {
+            "@context": "https://schema.org",
+            "@type": "BreadcrumbList",
+            "itemListElement": [
+                {
+                    "@type": "ListItem",
+                    "position": 1,
+                    "name": "Home",
+                    "item": "https://shop.example.com/",
+                },
+                {
+                    "@type": "ListItem",
+                    "position": 2,
+                    "name": "Kitchen",
+                    "item": "https://shop.example.com/kitchen",
+                },
+            ],
+        }
+    ) + ld(
+        {
+            "@context": "https://schema.org",
+            "@type": "ItemList",
+            "name": "Kitchen",
+            "itemListElement": [
+                {"@type": "ListItem", "position": i + 1, "url": e["link"], "name": e["title"]}
+                for i, e in enumerate(items)
+            ],
+        }
+    )
     body = (
         '<div id="app"><header><a href="/">Shop</a><a href="/cart">Cart</a></header>'
-        '<noscript>Please enable JavaScript.</noscript></div>'
+        "<noscript>Please enable JavaScript.</noscript></div>"
         '<script src="/static/js/main.4f2a1c.js"></script>'
     )
     return page("Kitchen | Shop", body, head), items, {"kind": "json"}
@@ -1175,15 +1409,30 @@ def jsonld_blog_graph() -> Built:
         when = day(n, 7 + n, 15)
         link = f"https://ledger.example.com/{when:%Y/%m/%d}/{slug(title)}/"
         items.append(item(link, title, when))
-        cards.append(f'<div class="sc-a1b2c3 kXyZ"><a class="sc-d4e5f6" href="{link}">{esc(title)}</a></div>')
-    graph = {"@context": "https://schema.org", "@graph": [
-        {"@type": "WebSite", "@id": "https://ledger.example.com/#website", "name": "Ledger"},
-        {"@type": "Blog", "@id": "https://ledger.example.com/#blog", "name": "Ledger",
-         "blogPost": [{"@type": "BlogPosting", "headline": e["title"], "url": e["link"],
-                       "datePublished": e["date"],
-                       "author": {"@type": "Person", "name": NAMES[i % 6]}}
-                      for i, e in enumerate(items)]},
-    ]}
+        cards.append(
+            f'<div class="sc-a1b2c3 kXyZ"><a class="sc-d4e5f6" href="{link}">{esc(title)}</a></div>'
+        )
+    graph = {
+        "@context": "https://schema.org",
+        "@graph": [
+            {"@type": "WebSite", "@id": "https://ledger.example.com/#website", "name": "Ledger"},
+            {
+                "@type": "Blog",
+                "@id": "https://ledger.example.com/#blog",
+                "name": "Ledger",
+                "blogPost": [
+                    {
+                        "@type": "BlogPosting",
+                        "headline": e["title"],
+                        "url": e["link"],
+                        "datePublished": e["date"],
+                        "author": {"@type": "Person", "name": NAMES[i % 6]},
+                    }
+                    for i, e in enumerate(items)
+                ],
+            },
+        ],
+    }
     body = '<div id="__app"><div class="sc-x9y8z7">' + "".join(cards) + "</div></div>"
     return page("Ledger", body, ld(graph)), items, {"kind": "json"}
 
@@ -1192,18 +1441,36 @@ def jsonld_blog_graph() -> Built:
 def jsonld_events() -> Built:
     """A venue's programme: a top-level JSON-LD array of Events, the HTML a script-built calendar."""
     items, events = [], []
-    shows = ["Jazz at the Lighthouse", "Chamber music: Schubert & Brahms", "Stand-up night",
-             "The Tempest (open air)", "Kids' theatre: The Gruffalo", "Tango milonga",
-             "Organ recital", "Poetry slam finals"]
+    shows = [
+        "Jazz at the Lighthouse",
+        "Chamber music: Schubert & Brahms",
+        "Stand-up night",
+        "The Tempest (open air)",
+        "Kids' theatre: The Gruffalo",
+        "Tango milonga",
+        "Organ recital",
+        "Poetry slam finals",
+    ]
     for n, title in enumerate(shows):
         when = (NOW + timedelta(days=n * 3 + 2)).replace(hour=19, minute=30)
         link = f"https://venue.example.org/events/{slug(title)}"
         items.append(item(link, title, when))
-        events.append({"@context": "https://schema.org", "@type": "Event", "name": title,
-                       "url": link, "startDate": when.isoformat(),
-                       "location": {"@type": "Place", "name": "Main hall"},
-                       "offers": {"@type": "Offer", "price": 12 + n, "priceCurrency": "EUR",
-                                  "url": link + "/tickets"}})
+        events.append(
+            {
+                "@context": "https://schema.org",
+                "@type": "Event",
+                "name": title,
+                "url": link,
+                "startDate": when.isoformat(),
+                "location": {"@type": "Place", "name": "Main hall"},
+                "offers": {
+                    "@type": "Offer",
+                    "price": 12 + n,
+                    "priceCurrency": "EUR",
+                    "url": link + "/tickets",
+                },
+            }
+        )
     body = '<div id="calendar" data-view="month"></div><script src="/calendar.js"></script>'
     return page("Programme – The Venue", body, ld(events)), items, {"kind": "json"}
 
@@ -1232,8 +1499,10 @@ def microdata_blog() -> Built:
         'itemtype="http://schema.org/Blog"><h1 itemprop="name">Plain Words</h1>'
         + "".join(posts)
         + '</div><div class="col-side"><h3>Blogroll</h3><ul>'
-        + "".join(f'<li><a href="https://{d}/">{d}</a></li>' for d in
-                  ["danluu.example", "jvns.example", "rachelbythebay.example", "lwn.example"])
+        + "".join(
+            f'<li><a href="https://{d}/">{d}</a></li>'
+            for d in ["danluu.example", "jvns.example", "rachelbythebay.example", "lwn.example"]
+        )
         + "</ul></div></div>"
     )
     return page("Plain Words", body), items, {}
@@ -1243,9 +1512,18 @@ def microdata_blog() -> Built:
 def microdata_events() -> Built:
     """A city's events: li scopes of https://schema.org/Event, startDate in meta content."""
     items, rows = [], []
-    events = ["Farmers' market", "Open-air cinema: Casablanca", "Library book sale",
-              "Repair café", "Night run 10 km", "Harbour festival", "Choir concert", "Street food fair",
-              "Bird walk in the park", "Lantern parade"]
+    events = [
+        "Farmers' market",
+        "Open-air cinema: Casablanca",
+        "Library book sale",
+        "Repair café",
+        "Night run 10 km",
+        "Harbour festival",
+        "Choir concert",
+        "Street food fair",
+        "Bird walk in the park",
+        "Lantern parade",
+    ]
     for n, title in enumerate(events):
         when = (NOW + timedelta(days=n + 1)).replace(hour=10 + n % 8, minute=0)
         link = f"/microdata-events/e/{slug(title)}"
@@ -1299,9 +1577,15 @@ def microformats_hfeed() -> Built:
 def microformats_events() -> Built:
     """A meetup list in microformats: div.h-event with a.p-name.u-url and time.dt-start."""
     items, rows = [], []
-    meetups = ["Python user group: async in practice", "Rust & coffee", "Postgres meetup #42",
-               "Women in tech: lightning talks", "Open source hack night", "Design systems roundtable",
-               "Kubernetes operators workshop"]
+    meetups = [
+        "Python user group: async in practice",
+        "Rust & coffee",
+        "Postgres meetup #42",
+        "Women in tech: lightning talks",
+        "Open source hack night",
+        "Design systems roundtable",
+        "Kubernetes operators workshop",
+    ]
     for n, title in enumerate(meetups):
         when = (NOW + timedelta(days=n * 4 + 3)).replace(hour=18, minute=30)
         link = f"/microformats-events/{slug(title)}/"
@@ -1309,16 +1593,14 @@ def microformats_events() -> Built:
         rows.append(
             f'<div class="h-event event"><a class="p-name u-url" href="{link}">{esc(title)}</a>'
             f'<div class="when"><time class="dt-start" datetime="{when:%Y-%m-%dT%H:%M:%S+00:00}">'
-            f"{when:%A %d %B, %H:%M}</time></div><div class=\"p-location h-card\">"
-            f"<span class=\"p-name\">{['Tech hub', 'Library', 'Co-working Nord'][n % 3]}</span></div>"
+            f'{when:%A %d %B, %H:%M}</time></div><div class="p-location h-card">'
+            f'<span class="p-name">{["Tech hub", "Library", "Co-working Nord"][n % 3]}</span></div>'
             f'<div class="attendees"><a href="{link}rsvps">{n * 7 + 5} going</a></div></div>'
         )
     body = (
         '<div class="page"><div class="top-bar"><a href="/">meet.example</a><a href="/groups">Groups</a>'
         '<a href="/calendar">Calendar</a><a href="/login">Sign in</a></div><div class="content">'
-        '<h1>Upcoming events</h1><div class="events">'
-        + "".join(rows)
-        + "</div></div></div>"
+        '<h1>Upcoming events</h1><div class="events">' + "".join(rows) + "</div></div></div>"
     )
     return page("Upcoming events – meet.example", body), items, {}
 
@@ -1332,15 +1614,28 @@ def next_data() -> Built:
         when = day(n * 2 + 1, 15)
         link = f"/next-data/blog/{slug(title)}"
         items.append(item(link, title, when))
-        posts.append({"id": 500 + n, "title": title, "url": link, "publishedAt": when.isoformat(),
-                      "excerpt": SUMMARY[n % 6], "author": {"name": NAMES[n % 6]}})
+        posts.append(
+            {
+                "id": 500 + n,
+                "title": title,
+                "url": link,
+                "publishedAt": when.isoformat(),
+                "excerpt": SUMMARY[n % 6],
+                "author": {"name": NAMES[n % 6]},
+            }
+        )
         cards.append(
             f'<div class="BlogCard_card__x7Ab2"><a class="BlogCard_link__9kQ1z" href="{link}">'
             f'<p class="BlogCard_title__3fGh8">{esc(title)}</p></a><p class="BlogCard_date__Lm2pQ">'
             f"{when:%B %-d, %Y}</p></div>"
         )
-    state = {"props": {"pageProps": {"posts": posts, "total": len(posts)}, "__N_SSG": True},
-             "page": "/blog", "query": {}, "buildId": "k2Jx9aQ", "isFallback": False}
+    state = {
+        "props": {"pageProps": {"posts": posts, "total": len(posts)}, "__N_SSG": True},
+        "page": "/blog",
+        "query": {},
+        "buildId": "k2Jx9aQ",
+        "isFallback": False,
+    }
     body = (
         '<div id="__next"><header class="Header_header__a1B2c"><a href="/">Acme</a>'
         '<a href="/pricing">Pricing</a><a href="/docs">Docs</a><a href="/blog">Blog</a></header>'
@@ -1361,11 +1656,21 @@ def inertia_app() -> Built:
         when = day(n, 11, 30)
         link = f"https://changelog.example.app/entries/{900 + n}"
         items.append(item(link, title, when))
-        rows.append({"id": 900 + n, "title": title, "url": link, "created_at": when.isoformat(),
-                     "tags": ["api"]})
-    data = {"component": "Changelog/Index", "props": {"auth": {"user": None},
-            "entries": {"data": rows, "links": {"next": "?page=2"}}}, "url": "/changelog",
-            "version": "a1b2c3"}
+        rows.append(
+            {
+                "id": 900 + n,
+                "title": title,
+                "url": link,
+                "created_at": when.isoformat(),
+                "tags": ["api"],
+            }
+        )
+    data = {
+        "component": "Changelog/Index",
+        "props": {"auth": {"user": None}, "entries": {"data": rows, "links": {"next": "?page=2"}}},
+        "url": "/changelog",
+        "version": "a1b2c3",
+    }
     body = f'<div id="app" data-page="{esc(json.dumps(data))}"></div><script src="/build/app.js"></script>'
     return page("Changelog", body), items, {"kind": "json"}
 
@@ -1396,9 +1701,7 @@ def video_grid() -> Built:
         'Shorts</a><a href="/feed/subscriptions">Subscriptions</a><a href="/feed/library">Library</a>'
         '</div><div id="channel"><h1>Build Systems Weekly</h1><div class="tabs"><a href="/@bsw/videos">'
         'Videos</a><a href="/@bsw/playlists">Playlists</a><a href="/@bsw/about">About</a></div>'
-        '<div class="video-grid">'
-        + "".join(cards)
-        + "</div></div>"
+        '<div class="video-grid">' + "".join(cards) + "</div></div>"
     )
     return page("Build Systems Weekly - VidTube", body), items, {}
 
@@ -1408,10 +1711,19 @@ def job_board() -> Built:
     """A job board: ul.jobs > li.job-listing (a featured one among them), h3 a titles,
     company, place, and a time element."""
     items, rows = [], []
-    jobs = ["Senior Backend Engineer (Python)", "Site Reliability Engineer", "Staff Data Engineer",
-            "Frontend Developer – React/TypeScript", "Engineering Manager, Platform",
-            "Security Engineer (Cloud)", "Machine Learning Engineer", "Developer Advocate",
-            "Database Reliability Engineer", "QA Automation Engineer", "Product Designer"]
+    jobs = [
+        "Senior Backend Engineer (Python)",
+        "Site Reliability Engineer",
+        "Staff Data Engineer",
+        "Frontend Developer – React/TypeScript",
+        "Engineering Manager, Platform",
+        "Security Engineer (Cloud)",
+        "Machine Learning Engineer",
+        "Developer Advocate",
+        "Database Reliability Engineer",
+        "QA Automation Engineer",
+        "Product Designer",
+    ]
     for n, title in enumerate(jobs):
         when = day(n // 2 + 1)  # the card shows the day only
         link = f"/jobs/{4100 + n}-{slug(title)}"
@@ -1424,15 +1736,17 @@ def job_board() -> Built:
             f'</a></div><ul class="job-listing__tags"><li><a href="/tags/remote">Remote</a></li><li>'
             f'<a href="/tags/python">Python</a></li><li><a href="/tags/full-time">Full-time</a></li></ul>'
             f'</div><div class="job-listing__meta"><span class="job-listing__location">'
-            f'{["Berlin", "Remote (EU)", "London", "Amsterdam"][n % 4]}</span>'
+            f"{['Berlin', 'Remote (EU)', 'London', 'Amsterdam'][n % 4]}</span>"
             f'<time datetime="{when:%Y-%m-%d}">{when:%b %d}</time></div></li>'
         )
     body = (
         '<header class="header"><a href="/" class="logo">RemoteDevJobs</a><nav><a href="/jobs">Jobs</a>'
         '<a href="/companies">Companies</a><a href="/salaries">Salaries</a><a href="/post">Post a job'
         '</a></nav></header><div class="layout"><aside class="filters"><h3>Filter</h3><ul>'
-        + "".join(f'<li><a href="/tags/{t}">{t}</a></li>' for t in
-                  ["python", "go", "rust", "remote", "senior", "junior", "contract", "devops"])
+        + "".join(
+            f'<li><a href="/tags/{t}">{t}</a></li>'
+            for t in ["python", "go", "rust", "remote", "senior", "junior", "contract", "devops"]
+        )
         + '</ul></aside><main><h1>Latest jobs</h1><ul class="jobs">'
         + "".join(rows)
         + "</ul></main></div>"
@@ -1462,9 +1776,7 @@ def podcast_episodes() -> Built:
         '<div class="header"><a href="/">Ship It Slowly</a> — a podcast about software maintenance'
         '<div class="subscribe"><a href="https://podcasts.example.com/x">Apple Podcasts</a>'
         '<a href="https://open.example.com/show/y">Spotify</a><a href="/rss">RSS</a></div></div>'
-        '<div class="episodes">'
-        + "".join(rows)
-        + "</div>"
+        '<div class="episodes">' + "".join(rows) + "</div>"
     )
     return page("Ship It Slowly", body), items, {}
 
@@ -1486,7 +1798,7 @@ def search_results() -> Built:
         ads.append(
             f'<div class="result result--ad"><div class="result__body"><h3 class="result__title">'
             f'<a class="result__a" href="https://ads.example.com/click?x={n}">Try CloudThing free</a></h3>'
-            "<span class=\"badge--ad\">Ad</span></div></div>"
+            '<span class="badge--ad">Ad</span></div></div>'
         )
     body = (
         '<div id="header"><form id="search_form" action="/html/"><input name="q" value="caching">'
@@ -1511,17 +1823,20 @@ def tag_cloud_blog() -> Built:
         posts.append(
             f'<div class="entry"><h3 class="entrytitle"><a href="{link}" rel="bookmark">{esc(title)}</a>'
             f'</h3><div class="entrymeta">Posted by Tom at {when:%I:%M %p} on {when:%A, %B} '
-            f"{when.day}, {when:%Y}</div><div class=\"entrybody\"><p>{esc(SUMMARY[n % 6])} "
-            f"{esc(SUMMARY[(n + 1) % 6])}</p></div><div class=\"entryfooter\">"
+            f'{when.day}, {when:%Y}</div><div class="entrybody"><p>{esc(SUMMARY[n % 6])} '
+            f'{esc(SUMMARY[(n + 1) % 6])}</p></div><div class="entryfooter">'
             f'<a href="{link}#comments">{n + 2} Comments</a> | Filed under '
             '<a href="/tag-cloud-blog/tag/code" rel="tag">code</a></div></div>'
         )
     archive = "".join(
         f'<li><a href="/tag-cloud-blog/{y}/{m:02d}/">{datetime(y, m, 1):%B %Y}</a> ({m + 3})</li>'
-        for y in (2026, 2025, 2024) for m in range(12, 0, -1)
+        for y in (2026, 2025, 2024)
+        for m in range(12, 0, -1)
     )
-    roll = "".join(f'<li><a href="https://{w}.example.net/">{w.title()} Blog</a></li>' for w in
-                   ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"])
+    roll = "".join(
+        f'<li><a href="https://{w}.example.net/">{w.title()} Blog</a></li>'
+        for w in ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    )
     body = (
         '<div id="container"><div id="header"><h1><a href="/tag-cloud-blog/">Tom\'s Weblog</a></h1>'
         '</div><div id="content">'
@@ -1545,7 +1860,8 @@ def reddit_old() -> Built:
     for n, title in enumerate(picks(TECH + NEWS, 18, 24)):
         when = NOW - timedelta(hours=n * 2 + 1)
         link = (
-            f"https://www.example.com/{slug(title)}" if n % 4
+            f"https://www.example.com/{slug(title)}"
+            if n % 4
             else f"/r/programming/comments/{1000 + n:x}/{slug(title)[:30]}/"
         )
         items.append(item(link, title, when))
@@ -1567,9 +1883,25 @@ def reddit_old() -> Built:
         )
     body = (
         '<div id="header"><div id="sr-header-area"><ul class="sr-bar">'
-        + "".join(f'<li><a href="/r/{s}/" class="choice">{s}</a></li>' for s in
-                  ["popular", "all", "random", "askreddit", "worldnews", "funny", "pics", "gaming",
-                   "news", "todayilearned", "movies", "science", "aww", "music"])
+        + "".join(
+            f'<li><a href="/r/{s}/" class="choice">{s}</a></li>'
+            for s in [
+                "popular",
+                "all",
+                "random",
+                "askreddit",
+                "worldnews",
+                "funny",
+                "pics",
+                "gaming",
+                "news",
+                "todayilearned",
+                "movies",
+                "science",
+                "aww",
+                "music",
+            ]
+        )
         + '</ul></div><a href="/" id="header-img">reddit</a><ul class="tabmenu">'
         '<li class="selected"><a href="/r/programming/">hot</a></li><li><a href="/r/programming/new/">'
         'new</a></li><li><a href="/r/programming/top/">top</a></li></ul></div>'
@@ -1590,7 +1922,9 @@ def lobsters() -> Built:
     items, rows = [], []
     for n, title in enumerate(picks(TECH, 20, 25)):
         when = NOW - timedelta(hours=n + 2, minutes=17)
-        link = f"https://{['lwn.net', 'go.dev', 'sqlite.org', 'rust-lang.org'][n % 4]}/x/{slug(title)}"
+        link = (
+            f"https://{['lwn.net', 'go.dev', 'sqlite.org', 'rust-lang.org'][n % 4]}/x/{slug(title)}"
+        )
         items.append(item(link, title, when))
         rows.append(
             f'<li id="story_{n:06x}" data-shortid="{n:06x}" class="story"><div class="story_liner h-entry">'
@@ -1622,10 +1956,18 @@ def github_trending() -> Built:
     """A trending-repositories page: article.Box-row, the h2 link text "owner / name" spread
     over lines, stars today, no dates."""
     items, rows = [], []
-    repos = [("astral-sh", "uv"), ("ollama", "ollama"), ("huggingface", "transformers"),
-             ("microsoft", "markitdown"), ("vercel", "next.js"), ("denoland", "deno"),
-             ("tauri-apps", "tauri"), ("rust-lang", "rust"), ("pytorch", "pytorch"),
-             ("sveltejs", "svelte")]
+    repos = [
+        ("astral-sh", "uv"),
+        ("ollama", "ollama"),
+        ("huggingface", "transformers"),
+        ("microsoft", "markitdown"),
+        ("vercel", "next.js"),
+        ("denoland", "deno"),
+        ("tauri-apps", "tauri"),
+        ("rust-lang", "rust"),
+        ("pytorch", "pytorch"),
+        ("sveltejs", "svelte"),
+    ]
     for n, (owner, name) in enumerate(repos):
         link = f"/{owner}/{name}"
         items.append(item(link, f"{owner} / {name}", None))
@@ -1637,13 +1979,16 @@ def github_trending() -> Built:
             f'<div class="f6 color-fg-muted mt-2"><span class="d-inline-block ml-0 mr-3">'
             f'<span itemprop="programmingLanguage">{["Rust", "Go", "Python", "TypeScript"][n % 4]}</span>'
             f'</span><a href="{link}/stargazers" class="Link--muted d-inline-block mr-3">'
-            f"{(n + 3) * 1234:,}</a><a href=\"{link}/forks\" class=\"Link--muted d-inline-block mr-3\">"
-            f"{(n + 1) * 321:,}</a><span class=\"d-inline-block float-sm-right\">{(n + 1) * 57} stars today"
+            f'{(n + 3) * 1234:,}</a><a href="{link}/forks" class="Link--muted d-inline-block mr-3">'
+            f'{(n + 1) * 321:,}</a><span class="d-inline-block float-sm-right">{(n + 1) * 57} stars today'
             "</span></div></article>"
         )
     body = (
         '<header class="Header"><a href="/">GitHub</a>'
-        + nav(["Product", "Solutions", "Resources", "Open Source", "Enterprise", "Pricing"], "Header-nav")
+        + nav(
+            ["Product", "Solutions", "Resources", "Open Source", "Enterprise", "Pricing"],
+            "Header-nav",
+        )
         + '</header><main><div class="Box"><div class="Box-header"><nav class="subnav">'
         '<a class="subnav-item selected" href="/trending">Repositories</a><a class="subnav-item" '
         'href="/trending/developers">Developers</a></nav></div><div data-hpc>'
@@ -1694,7 +2039,9 @@ def none_login() -> Built:
 def scripted_spa() -> Built:
     """A single-page app: an empty root element, the list built by a script bundle."""
     head = '<script type="module" crossorigin src="/assets/index-4b8e2f.js"></script>'
-    body = '<div id="root"></div><noscript>You need to enable JavaScript to run this app.</noscript>'
+    body = (
+        '<div id="root"></div><noscript>You need to enable JavaScript to run this app.</noscript>'
+    )
     return page("Dashboard", body, head), [], {"expect": "scripted"}
 
 
