@@ -4,8 +4,10 @@ the labelled entries), the answers for pages with no list, and the library's pro
 from __future__ import annotations
 
 import json
+import logging
 import re
 import tomllib
+from collections.abc import Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -44,6 +46,16 @@ def unstable(selector: str) -> list[str]:
 def served_on_the_corpus_day(monkeypatch: pytest.MonkeyPatch) -> None:
     """The local server's Date header is the corpus's day: the anchor of "3 hours ago"."""
     monkeypatch.setattr(BaseHTTPRequestHandler, "date_time_string", lambda *_: SERVED)
+
+
+@pytest.fixture(autouse=True)
+def logging_left_as_found() -> Iterator[None]:
+    """The commands run in process set up logging on the runner's stderr: undo it after."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def serve(httpserver: HTTPServer, name: str) -> str:
