@@ -8,6 +8,7 @@ from datetime import datetime
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from feedbridge.core.errors import FeedbridgeError
 from feedbridge.core.models import Page
 from feedbridge.detect.selectors import classes
 from feedbridge.sources.decoding import parse_html
@@ -36,7 +37,7 @@ _BLOCK = re.compile(
 )
 
 
-class TooDeep(ValueError):
+class TooDeep(FeedbridgeError):
     """The page nests block elements more than MAX_NESTING levels deep."""
 
 
