@@ -21,6 +21,7 @@ from typing import Any
 from bench import (
     case_browser,
     case_convert,
+    case_detect,
     case_extract,
     case_notify,
     case_poll,
@@ -43,6 +44,7 @@ CASES = (
     "convert",
     "startup",
     "nochange",
+    "detect",
 )
 PACKAGES = (
     "httpx",
@@ -167,11 +169,25 @@ def targets(rows: list[Row], poll: dict[str, Any]) -> list[dict[str, Any]]:
                 "of nginx",
                 issue=not gz,
             )
+    detect = {  # issue 22: the detector on the labelled corpus
+        "item-link precision": (">=", 0.95, "", "detect: top candidate's item-link precision"),
+        "item-link recall": (">=", 0.90, "", "detect: top candidate's item-link recall"),
+        "titles exactly": (">=", 95, "%", "detect: titles exactly as labelled"),
+        "dates found": (">=", 80, "%", "detect: dates found where the page shows one"),
+    }
+    for r in rows:
+        if r.case != "detect":
+            continue
+        for start, (op, limit, unit, name) in detect.items():
+            if r.name.startswith(start):
+                add(name, r.stat.median, op, limit, unit)
+        if r.name.startswith("CPU for a") and "papers page" in r.name:
+            add("detect: CPU for a 350 KB page", r.stat.median, "<=", 100, "ms")
     return out
 
 
 def show_targets(found: list[dict[str, Any]]) -> str:
-    lines = ["", "targets (issues 6 and 13)", "-------------------------"]
+    lines = ["", "targets (issues 6, 13 and 22)", "-----------------------------"]
     for t in found:
         v = t["value"]
         mark = "n/a " if t["met"] is None else ("MET " if t["met"] else "MISS")
@@ -244,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows += case_convert.startup(args.quick)
             elif case == "nochange":
                 rows += case_convert.nochange(args.quick)
+            elif case == "detect":
+                got, extras["detect"] = case_detect.run(args.quick)
+                rows += got
         except Exception as exc:  # one broken case must not hide the others' numbers
             errors[case] = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()

@@ -591,3 +591,51 @@ def test_fields_match_inside_each_item_as_a_query_per_item_would(
     for item, (_, authors) in zip(tree.css(fields["item"]), expected, strict=False):
         if "author" in fields:
             assert tuple(n.text() for n in item.css(fields["author"])) == authors
+
+
+EMBEDDED_PAGE = b"""<!doctype html><html><head><title>Shop</title>
+<script type="application/ld+json">{"@type": "WebSite", "name": "Shop"}</script>
+<script type="application/ld+json">{"@context": "https://schema.org", "@type": "ItemList",
+ "itemListElement": [
+  {"@type": "ListItem", "position": 1, "url": "/p/kettle", "name": "Kettle &amp; stand"},
+  {"@type": "ListItem", "position": 2, "item": {"url": "/p/teapot", "name": "Teapot"}}]}</script>
+<div id="app" data-page='{"props": {"posts": [{"title": "Hello", "url": "/hello"}]}}'></div>
+</head><body><p>Loading</p></body></html>"""
+
+
+def _embedded_source(embedded: str, items: str, **fields: str) -> Any:
+    table = {"name": "shop", "kind": "json", "url": "https://shop.test/list", "items": items}
+    return build_source(adhoc_source_config({**table, "embedded": embedded, **fields}))
+
+
+def test_json_source_reads_json_ld_embedded_in_a_page() -> None:
+    source = _embedded_source(
+        'script[type="application/ld+json"]',
+        "[?\"@type\"=='ItemList'].itemListElement[]",
+        title="item.name || name",
+        link="item.url || url",
+    )
+    entries = source.extract(Page("https://shop.test/list", 200, EMBEDDED_PAGE))
+    assert [(e.title, e.link) for e in entries] == [
+        ("Kettle & stand", "https://shop.test/p/kettle"),
+        ("Teapot", "https://shop.test/p/teapot"),
+    ]
+
+
+def test_json_source_reads_json_from_an_attribute_of_a_page() -> None:
+    source = _embedded_source("div#app@data-page", "[0].props.posts", title="title", link="url")
+    entries = source.extract(Page("https://shop.test/list", 200, EMBEDDED_PAGE))
+    assert [(e.title, e.link) for e in entries] == [("Hello", "https://shop.test/hello")]
+
+
+def test_embedded_json_that_does_not_parse_names_the_element() -> None:
+    page = Page("https://shop.test/list", 200, b"<html><script id=s>{oops</script></html>")
+    with pytest.raises(ParseError, match=r"element 1 of embedded 'script#s' holds no valid JSON"):
+        _embedded_source("script#s", "[0]").extract(page)
+
+
+def test_embedded_needs_an_html_page_and_a_valid_selector() -> None:
+    with pytest.raises(ParseError, match="response is JSON, expected HTML holding JSON"):
+        _embedded_source("script", "[0]").extract(Page("https://shop.test/", 200, b"[1]"))
+    with pytest.raises(ConfigError, match=r"sources\.shop\.embedded: invalid CSS selector"):
+        _embedded_source("div[[", "[0]")

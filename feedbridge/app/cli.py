@@ -1,5 +1,5 @@
-"""The commands (run, once, check, healthcheck, preview, notify-test, export-opml): parse the
-flags, call the runtime, print what an operator reads. Wiring only."""
+"""The commands (run, once, check, healthcheck, preview, detect, notify-test, export-opml):
+parse the flags, call the runtime, print what an operator reads. Wiring only."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 import click
 import httpx
 
+from feedbridge.app.detection import json_report, summary, text_report
 from feedbridge.app.operations import (
     as_flags,
     check_store,
@@ -27,6 +28,7 @@ from feedbridge.app.preview import report
 from feedbridge.app.runtime import (
     build_sources,
     channels,
+    http_settings,
     open_config_store,
     runtime,
     source_infos,
@@ -50,7 +52,7 @@ from feedbridge.core.errors import (
 )
 from feedbridge.core.logs import setup_logging
 from feedbridge.core.wording import plural
-from feedbridge.fetch.browser import BrowserUnavailable, describe_browser
+from feedbridge.fetch.browser import BrowserSettings, BrowserUnavailable, describe_browser
 from feedbridge.messages.templates import SAMPLE_ENTRY, entry_message
 from feedbridge.notify.outbox import queue_report
 from feedbridge.sources import Source, build_source
@@ -334,3 +336,56 @@ def _adhoc_source(
     except ConfigError as exc:
         click.echo(as_flags(exc, kind), err=True)
         sys.exit(EXIT_CONFIG)
+
+
+@main.command()
+@click.argument("url")
+@click.option(
+    "--fetch",
+    type=click.Choice(["http", "browser"]),
+    default="http",
+    show_default=True,
+    help="browser: load the page in headless Chromium first (pages built by scripts).",
+)
+@click.option("--wait-for", help="With --fetch browser: CSS selector to wait for.")
+@click.option("--all", "every", is_flag=True, help="Print every candidate list, best first.")
+@click.option("--json", "as_json", is_flag=True, help="Print everything found as JSON.")
+@click.option("--name", help="The source's name (default: from the URL).")
+@click.pass_context
+def detect(
+    ctx: click.Context,
+    url: str,
+    fetch: str,
+    wait_for: str | None,
+    every: bool,
+    as_json: bool,
+    name: str | None,
+) -> None:
+    """Find the lists of entries on URL and print a [[sources]] block that reads the best.
+
+    It tries, in order, a feed the page advertises, structured data (JSON-LD, microdata,
+    microformats, embedded app state) and the page's repeating structure, and checks that
+    the printed source yields the entries it found. Exit status 1 when the page has no list.
+    """
+    from feedbridge.detect import detect_url, source_name
+    from feedbridge.detect.detector import Fetch
+
+    setup_logging(ctx.obj["log_level"] or "warning")
+    config = _load(ctx.obj["config"]) if ctx.obj["config"] else None
+    http = http_settings(config) if config is not None else None
+    browser = BrowserSettings.from_config(config) if config is not None else None
+    mode: Fetch = "browser" if fetch == "browser" else "http"
+    try:
+        detection = asyncio.run(
+            detect_url(url, fetch=mode, http=http, browser=browser, wait_for=wait_for)
+        )
+    except (FeedbridgeError, BrowserUnavailable) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    chosen = name or source_name(url)
+    if as_json:
+        click.echo(json_report(detection, chosen))
+    elif detection.best is not None or (every and detection.candidates):
+        click.echo(text_report(detection, chosen, every))
+    click.echo(summary(detection), err=True)
+    sys.exit(0 if detection.best is not None else EXIT_FAILED)

@@ -16,6 +16,7 @@ from feedbridge.config.models import HtmlConfig
 from feedbridge.core.health import status_of
 from feedbridge.core.models import Entry
 from feedbridge.core.wording import plural
+from feedbridge.detect.suggest import suggestion
 from feedbridge.fetch.browser import BrowserPool, BrowserSettings, RenderInfo
 from feedbridge.fetch.http import HttpClient, HttpSettings
 from feedbridge.messages.templates import entry_message
@@ -37,6 +38,7 @@ class Preview:
     url: str
     result: Extraction
     loaded: str | None = None
+    suggestion: str | None = None  # what detection finds when the item selector matched nothing
 
 
 async def preview(source: Source, config: Config | None = None) -> Preview:
@@ -46,7 +48,8 @@ async def preview(source: Source, config: Config | None = None) -> Preview:
     browser = BrowserSettings.from_config(config) if config is not None else None
     result, render = await extract_once(source, http, browser)
     loaded = render.describe() if render is not None else None
-    return Preview(source.name, source.kind, source.url, result, loaded)
+    hint = suggestion(result.page, source.config) if result.page is not None else None
+    return Preview(source.name, source.kind, source.url, result, loaded, hint)
 
 
 async def extract_once(
@@ -140,6 +143,8 @@ def _matches(shown: Preview) -> list[str]:
             lines.append(f"matched nothing: {', '.join(empty)} (check these selectors)")
     if result.items == 0 and shown.kind not in POLLED:
         lines.append("the item selector matched nothing on this page")
+        if shown.suggestion:
+            lines.append(shown.suggestion)
         if shown.kind == "html" and shown.loaded is None and result.scripted:
             lines.append(
                 'the page runs scripts: if they build the items, set fetch = "browser" '

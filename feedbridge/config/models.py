@@ -410,6 +410,9 @@ class JsonConfig(_ItemFields):
 
     kind: Literal["json"] = "json"
     url: AbsoluteUrl
+    # JSON inside an HTML page: a CSS selector (`selector@attr` reads an attribute) of the
+    # elements holding it; `items` then reads the list of their documents, in page order
+    embedded: str | None = None
     items: JmesPath
     title: JmesPath | None = None
     link: JmesPath | None = None

@@ -18,6 +18,7 @@ from feedbridge.config.models import HtmlConfig
 from feedbridge.core.errors import FeedbridgeError, FetchError, StoreError
 from feedbridge.core.metrics import Metrics
 from feedbridge.core.models import Entry, HealthEvent
+from feedbridge.detect.suggest import warning_with_suggestion
 from feedbridge.feeds.board import Publisher
 from feedbridge.fetch.http import HttpClient
 from feedbridge.poll.decide import TargetRule, decide_poll
@@ -148,7 +149,8 @@ class Poller:
             log.debug("poll unchanged", extra={"source": source.name})
             written.report.seconds = time.monotonic() - started
             return written.report
-        report = self._apply(source, extraction.entries, state, now, lease, extraction.warning)
+        warning = await warning_with_suggestion(extraction, source.config)
+        report = self._apply(source, extraction.entries, state, now, lease, warning)
         report.seconds = time.monotonic() - started
         report.skipped = describe_skipped(extraction.skipped)
         _log_done(source, report)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from feedbridge.core.errors import FeedbridgeError, ParseError
-from feedbridge.core.models import Entry
+from feedbridge.core.models import Entry, Page
 from feedbridge.sources.text import clean_text, shorten
 
 TITLE_LIMIT = 300
@@ -36,6 +36,9 @@ class Extraction:
     # the worker shows it in the source's status and `once` exits 1
     warning: str | None = None
     scripted: bool = False  # the page has <script> elements: its items may come from them
+    # the page, kept when the item selector matched nothing on it: `preview` and the poll's
+    # warning show what detection finds there now
+    page: Page | None = None
 
 
 def content_key(title: str, text: str) -> str:

@@ -73,7 +73,8 @@ class Selector:
         return node_text(node)
 
 
-def _check_selector(name: str, where: str, css: str) -> None:
+def check_selector(name: str, where: str, css: str) -> None:
+    """A ConfigError naming `where.name` unless lexbor compiles `css`."""
     if not _valid_selector(css):
         raise ConfigError([f"{where}.{name}: invalid CSS selector {css!r}"])
 
@@ -88,7 +89,7 @@ def _valid_selector(css: str) -> bool:
     return True
 
 
-def _matches(
+def item_matches(
     tree: LexborHTMLParser, items: list[LexborNode], queries: tuple[str, ...]
 ) -> dict[str, list[list[LexborNode]]]:
     """Each query's matches inside each item (the item itself included), in page order.
@@ -165,14 +166,14 @@ class HtmlSource(ItemSource[HtmlConfig]):
     def __init__(self, config: HtmlConfig) -> None:
         super().__init__(config)
         self._item = config.item
-        _check_selector("item", self.where, self._item)
+        check_selector("item", self.where, self._item)
         self._fields: dict[str, Selector] = {}
         for name, spec in config.item_fields.items():
             selector = Selector.parse(spec)
             if selector.css is not None:
-                _check_selector(name, self.where, selector.css)
+                check_selector(name, self.where, selector.css)
             self._fields[name] = selector
-        # The plan: one query per distinct selector on the whole page (`_matches`), fields
+        # The plan: one query per distinct selector on the whole page (`item_matches`), fields
         # read in this order; authors read all matches, the others the first.
         self._single = tuple((n, sel) for n, sel in self._fields.items() if n != "author")
         self._author = self._fields.get("author")
@@ -208,13 +209,14 @@ class HtmlSource(ItemSource[HtmlConfig]):
         matched = dict.fromkeys(self._fields, 0)
         now = reference_time(page)
         items = tree.css(self._item)
-        tables = _matches(tree, items, self._queries)
+        tables = item_matches(tree, items, self._queries)
         for i, item in enumerate(items):
             found = {css: table[i] for css, table in tables.items()}
             self._add_item(item, found, base, page.url, now, collector, matched)
         result = collector.result
         if not items and tree.body is not None and tree.body.text(strip=True):
             result.warning = f"item selector {self._item!r} matched nothing on a page with content"
+            result.page = page
         result.matched = matched
         title_node = tree.css_first("title")
         result.title = node_text(title_node) if title_node is not None else ""

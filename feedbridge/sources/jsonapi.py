@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import datetime
 from typing import Any, ClassVar
@@ -14,7 +15,8 @@ from feedbridge.config.models import JsonConfig
 from feedbridge.core.errors import ConfigError, ParseError
 from feedbridge.core.models import Page
 from feedbridge.sources.collect import Collector, Extraction
-from feedbridge.sources.decoding import load_json
+from feedbridge.sources.decoding import describe_kind, load_json, parse_html, sniff
+from feedbridge.sources.html import Selector, check_selector
 from feedbridge.sources.items import ItemSource
 from feedbridge.sources.markup import html_to_text, looks_like_html, resolve_url, sanitize_html
 from feedbridge.sources.text import as_text, clean_text
@@ -58,9 +60,19 @@ class JsonSource(ItemSource[JsonConfig]):
             name: _compile(expression, f"{self.where}.{name}")
             for name, expression in config.item_fields.items()
         }
+        self._embedded: tuple[str, str | None] | None = None
+        if config.embedded:
+            selector = Selector.parse(config.embedded)
+            if selector.css is None:
+                raise ConfigError([f"{self.where}.embedded: a CSS selector is needed before @"])
+            check_selector("embedded", self.where, selector.css)
+            self._embedded = (selector.css, selector.attr)
 
     def _analyze(self, page: Page) -> Extraction:
-        data = load_json(page, self.name)
+        if self._embedded is None:
+            data = load_json(page, self.name)
+        else:
+            data = self._documents(page, *self._embedded)
         try:
             found = self._items.search(data)
         except JMESPathError as exc:
@@ -86,6 +98,26 @@ class JsonSource(ItemSource[JsonConfig]):
         out.result.matched = {name: matched[name] for name in self._fields}
         out.result.link = page.url
         return out.result
+
+    def _documents(self, page: Page, css: str, attr: str | None) -> list[Any]:
+        """The JSON held by each element `embedded` matches in an HTML page, in page order."""
+        kind = sniff(page.body, page.content_type)
+        if kind != "html":
+            message = f"response is {describe_kind(kind)}, expected HTML holding JSON"
+            raise ParseError(self.name, page.url, message)
+        tree = parse_html(page.body, page.encoding)
+        documents = []
+        for n, node in enumerate(tree.css(css), 1):
+            raw = node.text(deep=True) if attr is None else node.attributes.get(attr) or ""
+            try:
+                documents.append(json.loads(raw))
+            except json.JSONDecodeError as exc:
+                message = (
+                    f"element {n} of embedded {css!r} holds no valid JSON "
+                    f"(line {exc.lineno} col {exc.colno}: {exc.msg})"
+                )
+                raise ParseError(self.name, page.url, message) from exc
+        return documents
 
     def _values(self, item: Any, matched: Counter[str]) -> dict[str, Any]:
         values: dict[str, Any] = {}

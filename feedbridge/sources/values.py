@@ -141,7 +141,24 @@ def _localize(moment: datetime, zone: tzinfo) -> datetime:
     return moment.astimezone(UTC)
 
 
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+# a date inside longer text that dateutil's fuzzy reading gives up on ("Published: 08 May
+# 2026, Last Modified: 09 May 2026"): the first one is read
+_EMBEDDED = re.compile(
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\.? {_MONTH},? \d{{4}}\b|\b{_MONTH} \d{{1,2}}(?:st|nd|rd|th)?,? "
+    r"\d{4}\b|\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?",
+    re.IGNORECASE,
+)
+
+
 def _parse_text(text: str, zone: tzinfo, now: datetime) -> datetime | None:
+    moment = _parse_whole(text, zone, now)
+    if moment is None and (match := _EMBEDDED.search(text)) and match.group() != text:
+        moment = _parse_whole(match.group(), zone, now)
+    return moment
+
+
+def _parse_whole(text: str, zone: tzinfo, now: datetime) -> datetime | None:
     dayfirst = bool(_DOTTED.match(text))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
