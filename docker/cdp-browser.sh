@@ -3,14 +3,16 @@
 # (CDP) port on 127.0.0.1:9223, published on all interfaces as :9222 by socat (Chromium
 # listens on loopback only). feedbridge connects with [browser] cdp_url =
 # "http://browser:9222". CDP_PORT and CDP_INNER_PORT override the two ports.
-# Everything Chromium writes (profile, ~/.config, ~/.cache, ~/.pki) stays in one temporary
-# directory, removed on exit: HOME is /data in this image, an (anonymous) volume here.
+# Everything Chromium writes (profile, ~/.config, ~/.cache, ~/.pki, its temporary files) stays
+# in one temporary directory, removed on exit: HOME is /data in this image, an (anonymous)
+# volume in this container.
 set -eu
 port=${CDP_PORT:-9222}
 inner=${CDP_INNER_PORT:-9223}
 profile=$(mktemp -d)
-export HOME="$profile" XDG_CONFIG_HOME="$profile/.config" XDG_CACHE_HOME="$profile/.cache"
-chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+export HOME="$profile" XDG_CONFIG_HOME="$profile/.config" XDG_CACHE_HOME="$profile/.cache" \
+    TMPDIR="$profile"
+setsid chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
     --disable-background-networking --disable-component-update --disable-sync \
     --disable-default-apps --disable-extensions --disable-crash-reporter --no-first-run \
     --disable-quic --mute-audio \
@@ -19,11 +21,18 @@ chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
 browser=$!
 socat TCP-LISTEN:"$port",fork,reuseaddr TCP:127.0.0.1:"$inner" &
 relay=$!
-# `docker stop`: end both, wait until Chromium has exited (it writes its profile until
-# then), then remove the profile. Exit 0: stopping on request is success.
+# `docker stop`: end both, and wait until Chromium's whole process group (setsid above) is
+# gone: its helpers (zygote, renderers) outlive the main process briefly and keep writing the
+# profile. Then remove the profile. Exit 0: stopping on request is success.
 stop() {
     kill "$browser" "$relay" 2>/dev/null || true
-    wait "$browser" "$relay" 2>/dev/null || true
+    n=0
+    while kill -0 "-$browser" 2>/dev/null && [ "$n" -lt 100 ]; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+    kill -KILL "-$browser" 2>/dev/null || true
+    wait 2>/dev/null || true
     rm -rf "$profile" || true
     exit 0
 }
