@@ -23,11 +23,11 @@
 #        FEEDBRIDGE_IMAGE_ENGINE   docker | podman (default: docker when `docker info` works)
 #        FEEDBRIDGE_IMAGE_CACHE    cache folder (default ~/.cache/feedbridge-images)
 #        FEEDBRIDGE_IMAGE_WORK     where the work folder is made (default: $TMPDIR or /var/tmp)
-set -euo pipefail
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 
 fail() { echo "test-images: FAILED: $*" >&2; exit 1; }
+trap 'echo "test-images: FAILED: line $LINENO: $BASH_COMMAND" >&2' ERR
 step() { echo "test-images: $*"; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -87,10 +87,16 @@ ctr() {
         --tmpdir "$WORK/libpod" --network-config-dir "$WORK/cni" "$@"
 }
 
-# build TARGET STAGE TAG: one `docker build --target STAGE`.
+# Each line with the seconds since the build began: where a slow build spends its time.
+stamped() {
+    local t0=$SECONDS line
+    while IFS= read -r line; do printf '%4d %s\n' $((SECONDS - t0)) "$line"; done
+}
+
+# build TARGET STAGE TAG: one `docker build --target STAGE`, logged to build-TARGET.log.
 build() {
     if [[ $ENGINE == docker ]]; then
-        docker build ${2:+--target "$2"} -t "$3" . >"$WORK/build-$1.log" 2>&1
+        docker build ${2:+--target "$2"} -t "$3" . 2>&1 | stamped >"$WORK/build-$1.log"
         return
     fi
     # Where the machine intercepts TLS, pip in the build needs the host's CA bundle: it is
@@ -100,8 +106,12 @@ build() {
         printf '[global]\ncert = %s\n' "$bundle" >"$WORK/pip.conf"
         ca=(-v "$bundle:$bundle:ro" -v "$WORK/pip.conf:/etc/pip.conf:ro")
     fi
-    buildah "${STORE[@]}" build --isolation chroot --format docker --layers --pull=never \
-        "${ca[@]}" ${2:+--target "$2"} -t "$3" . >"$WORK/build-$1.log" 2>&1
+    # No --layers: on vfs every cached layer is a full copy of the tree, which made a build
+    # several times slower. The stand-in keeps the .deb files apt downloads (the official
+    # image deletes them): they go to the cache folder, mounted for the build only.
+    buildah "${STORE[@]}" build --isolation chroot --format docker --pull=never "${ca[@]}" \
+        -v "$CACHE/apt:/var/cache/apt/archives" ${2:+--target "$2"} -t "$3" . 2>&1 |
+        stamped >"$WORK/build-$1.log"
 }
 
 # --- the base image ---------------------------------------------------------------------------
@@ -133,7 +143,7 @@ stand_in() {
         { tail -30 "$WORK/base.log" >&2; fail "mmdebstrap could not bootstrap the stand-in for $BASE"; }
     local version
     version=$(tar -xOf "$WORK/base.tar" ./var/lib/dpkg/status | awk '
-        /^Package: python3.11-minimal$/ { p = 1 } p && /^Version:/ { sub(/-.*/, "", $2); print $2; exit }')
+        /^Package: python3.11-minimal$/ { p = 1 } p && /^Version:/ { sub(/-.*/, "", $2); print $2; p = 0 }')
     ctr import -q --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'ENV LANG=C.UTF-8' --change "ENV PYTHON_VERSION=$version" \
         --change 'CMD ["python3"]' "$WORK/base.tar" "$BASE_REF" >/dev/null ||
@@ -161,7 +171,9 @@ start() {
     local health=()
     [[ $ENGINE == podman ]] && health=(--health-interval=disable)
     CONTAINERS=("$name" "${CONTAINERS[@]}")
-    ctr run -d --name "$name" "${health[@]}" "$@" >/dev/null || fail "$name: cannot start (above)"
+    # podman reports on stderr that it has no systemd for health timers: shown on failure only
+    ctr run -d --pull=never --name "$name" "${health[@]}" "$@" >/dev/null 2>"$WORK/start-$name.log" ||
+        { cat "$WORK/start-$name.log" >&2; fail "$name: cannot start (above)"; }
 }
 
 logs_of() { ctr logs "$1" 2>&1 | tail -"${2:-40}" | sed "s/^/  $1| /" >&2; }
@@ -169,7 +181,7 @@ broken() { logs_of "$1"; fail "$1: $2"; }
 
 # healthy NAME: the image's HEALTHCHECK passes within 60 s.
 healthy() {
-    local deadline=$((SECONDS + 60)) out= status
+    local deadline=$((SECONDS + 60)) out='' status
     while ((SECONDS < deadline)); do
         [[ $(ctr inspect -f '{{.State.Running}}' "$1") == true ]] || broken "$1" "exited before it was healthy"
         if [[ $ENGINE == podman ]]; then
@@ -216,7 +228,8 @@ app_checks() {
 stops() {
     local t0 took code
     t0=$(now)
-    ctr stop -t 15 "$1" >/dev/null || broken "$1" "stop failed"
+    ctr stop -t 15 "$1" >/dev/null 2>"$WORK/stop-$1.log" ||
+        { cat "$WORK/stop-$1.log" >&2; broken "$1" "stop failed"; }
     took=$(since "$t0")
     code=$(ctr inspect -f '{{.State.ExitCode}}' "$1")
     echo "  $1 stopped in $took s, exit code $code"
@@ -343,23 +356,42 @@ urllib.request.urlopen("http://127.0.0.1:9222/json/version", timeout=5)' 2>/dev/
 
 declare -A STAGE=([default]="" [cdp]=cdp [browser]=browser)
 declare -A TAG=([default]=feedbridge:latest [cdp]=feedbridge:cdp [browser]=feedbridge:browser)
-step "engine: $ENGINE; work folder $WORK; cache $CACHE"
-base_image
-site
-rows=()
-for target in default cdp browser; do  # cdp before browser: browser builds on its layers
-    [[ " ${TARGETS[*]} " == *" $target "* ]] || continue
+
+main() {
+    step "engine: $ENGINE; work folder $WORK; cache $CACHE"
+    local t0 target wanted=" ${TARGETS[*]} " builds=() size
+    declare -A BUILT SIZE RAN
     t0=$(now)
-    step "building $target (${TAG[$target]})"
-    build "$target" "${STAGE[$target]}" "${TAG[$target]}" ||
-        { tail -40 "$WORK/build-$target.log" >&2; fail "building $target (above)"; }
-    built=$(since "$t0")
-    size=$(ctr image inspect -f '{{.Size}}' "${TAG[$target]}")
-    step "built $target in $built s: $((size / 1000000)) MB; running it"
-    t0=$(now)
-    "smoke_$target"
-    rows+=("$(printf '%-8s %9s %8s %9s' "$target" "$built" "$((size / 1000000))" "$(since "$t0")")")
-done
-step "all passed"
-printf '%-8s %9s %8s %9s\n' target "build s" "size MB" "run s"
-printf '%s\n' "${rows[@]}"
+    base_image
+    BASE_S=$(since "$t0")
+    site
+    # The cdp test runs the browser image's cdp-browser beside it.
+    for target in default browser cdp; do
+        [[ $wanted == *" $target "* || ($target == browser && $wanted == *" cdp "*) ]] &&
+            builds+=("$target")
+    done
+    for target in "${builds[@]}"; do
+        step "building $target (${TAG[$target]})"
+        t0=$(now)
+        build "$target" "${STAGE[$target]}" "${TAG[$target]}" ||
+            { tail -40 "$WORK/build-$target.log" >&2; fail "building $target (above)"; }
+        BUILT[$target]=$(since "$t0")
+        size=$(ctr image inspect -f '{{.Size}}' "${TAG[$target]}")
+        SIZE[$target]=$((size / 1000000))
+        step "built $target in ${BUILT[$target]} s: ${SIZE[$target]} MB"
+    done
+    for target in default browser cdp; do
+        [[ $wanted == *" $target "* ]] || continue
+        step "running $target"
+        t0=$(now)
+        "smoke_$target"
+        RAN[$target]=$(since "$t0")
+    done
+    step "all passed (base image: $BASE_S s)"
+    printf '%-8s %9s %8s %9s\n' target "build s" "size MB" "run s"
+    for target in "${builds[@]}"; do
+        printf '%-8s %9s %8s %9s\n' "$target" "${BUILT[$target]}" "${SIZE[$target]}" "${RAN[$target]:--}"
+    done
+}
+
+main; exit  # one line: bash has read all of it before it runs (safe to edit meanwhile)
