@@ -3,8 +3,9 @@
 #   default  healthy (the image's HEALTHCHECK) within 60 s; /, /healthz and the feed of its
 #            built-in config answer 200; PID 1 is not root; /data is writable; `stop` ends it
 #            with exit code 0 within 15 s and no traceback in its log.
-#   browser  the same, and a page whose items a script builds, served inside the container
-#            network, becomes a feed (feedbridge starts the image's Chromium).
+#   browser  the same; Playwright's Node driver runs; a page whose items a script builds,
+#            served inside the container network, becomes a feed (feedbridge starts the
+#            image's Chromium).
 #   cdp      the same through a second container, the `browser` image's cdp-browser (as in
 #            docker-compose.browser.yml), which must also stop with exit code 0, /data untouched.
 # Containers run with no network (`--network none`); the page server, feedbridge and the
@@ -176,7 +177,16 @@ start() {
         { cat "$WORK/start-$name.log" >&2; fail "$name: cannot start (above)"; }
 }
 
-logs_of() { ctr logs "$1" 2>&1 | tail -"${2:-40}" | sed "s/^/  $1| /" >&2; }
+# logs_of NAME: the first error lines of its log, then its last 40 lines.
+logs_of() {
+    local log
+    log=$(ctr logs "$1" 2>&1 || true)
+    {
+        grep -m 5 -E 'ERROR|[Ee]rror while|[Ee]rror:' <<<"$log" || true
+        echo "..."
+        tail -40 <<<"$log"
+    } | sed "s/^/  $1| /" >&2
+}
 broken() { logs_of "$1"; fail "$1: $2"; }
 
 # healthy NAME: the image's HEALTHCHECK passes within 60 s.
@@ -296,6 +306,14 @@ serve() {
         -m http.server --bind 127.0.0.1 --directory /site 8000
 }
 
+# playwright_runs NAME: Playwright's bundled Node starts in the image (it needs libatomic1).
+playwright_runs() {
+    local out
+    out=$(ctr exec "$1" python -m playwright --version 2>&1) ||
+        broken "$1" "Playwright's driver does not run in the image: $out"
+    echo "  $out (its Node driver runs)"
+}
+
 # page_feed NAME: within 90 s the feed of js-board holds the items the page's script built.
 page_feed() {
     local deadline=$((SECONDS + 90)) titles=
@@ -326,6 +344,7 @@ smoke_browser() {
     start fb-browser --network container:pages-browser \
         -v "$WORK/browser.toml:/config/config.toml:ro" feedbridge:browser
     app_checks fb-browser js-board
+    playwright_runs fb-browser
     page_feed fb-browser
     stops fb-browser
 }
@@ -346,6 +365,7 @@ urllib.request.urlopen("http://127.0.0.1:9222/json/version", timeout=5)' 2>/dev/
     start fb-cdp --network container:cdp-browser -v "$WORK/cdp.toml:/config/config.toml:ro" \
         feedbridge:cdp
     app_checks fb-cdp js-board
+    playwright_runs fb-cdp
     page_feed fb-cdp
     local written
     written=$(ctr exec cdp-browser find /data -mindepth 1 -maxdepth 3)
