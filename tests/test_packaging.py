@@ -318,10 +318,18 @@ def test_env_example_names_every_variable_the_configs_use_with_fake_values_comme
         assert name in named
 
 
-def test_check_image_script_is_valid_bash() -> None:
-    script = ROOT / "scripts" / "check-image.sh"
+@pytest.mark.parametrize("name", ["check-image.sh", "test-images.sh"])
+def test_image_scripts_are_executable_valid_bash(name: str) -> None:
+    script = ROOT / "scripts" / name
     subprocess.run(["bash", "-n", str(script)], check=True, timeout=30)
-    assert script.stat().st_mode & 0o111, "scripts/check-image.sh must be executable"
+    assert script.stat().st_mode & 0o111, f"scripts/{name} must be executable"
+
+
+def test_ci_builds_and_runs_every_image_target() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert 'make image-test TARGETS="${FEEDBRIDGE_IMAGE_TARGETS:-default browser cdp}"' in ci
+    for tool in ("buildah", "podman", "mmdebstrap", "runc"):
+        assert tool in ci, f".ci/run must install {tool} where no Docker engine runs"
 
 
 def test_readme_tells_how_to_run_with_docker() -> None:
