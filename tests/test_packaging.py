@@ -325,9 +325,9 @@ def test_image_scripts_are_executable_valid_bash(name: str) -> None:
     assert script.stat().st_mode & 0o111, f"scripts/{name} must be executable"
 
 
-def test_ci_builds_and_runs_every_image_target() -> None:
+def test_ci_builds_and_runs_the_default_and_browser_images() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
-    assert 'make image-test TARGETS="${FEEDBRIDGE_IMAGE_TARGETS:-default browser cdp}"' in ci
+    assert 'make image-test TARGETS="${FEEDBRIDGE_IMAGE_TARGETS:-default browser}"' in ci
     for tool in ("buildah", "podman", "mmdebstrap", "runc"):
         assert tool in ci, f".ci/run must install {tool} where no Docker engine runs"
 
