@@ -153,6 +153,8 @@ class Publisher:
             self_url=f"{self.base_url}/feeds/{source.name}.atom",
             base_url=self.base_url,
             description=f"{source.title}, via feedbridge",
+            author=source.author,
+            site_name=source.site_name,
         )
 
     def publish(self, source: Source, entries: Sequence[Entry], changed_at: float) -> None:

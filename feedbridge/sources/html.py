@@ -205,7 +205,7 @@ class HtmlSource(ItemSource[HtmlConfig]):
         base_node = tree.css_first("base[href]")
         if base_node is not None:
             base = resolve_url(base_node.attributes.get("href"), page.url) or page.url
-        collector = self._collector()
+        collector = self._collector(page.url)
         matched = dict.fromkeys(self._fields, 0)
         now = reference_time(page)
         items = tree.css(self._item)
@@ -261,7 +261,7 @@ class HtmlSource(ItemSource[HtmlConfig]):
         fields = self._fields
         key = fields["id"].text(nodes["id"]) if "id" in nodes else None
         link_node, href = self._link(found, nodes)
-        link = resolve_url(href, base) or (page_url if key else None)
+        link = resolve_url(href, base)
         title = fields["title"].text(nodes["title"]) if "title" in nodes else ""
         if not title and link_node is not None:
             title = _link_text(link_node)
