@@ -102,9 +102,9 @@ def check_atom(
         _check_updated_after_published(entry, where, problems)
         _check_entry_content(entry, where, problems, noted)
     for node in root.iter():
-        if node.tag in _TEXT_TAGS and node.get("type", "text") == "text":
-            if _undeclared_html(node.text or ""):
-                noted.append(f"{node.tag[len(A):]}: type=text contains undeclared HTML")
+        kind = node.get("type", "text")
+        if node.tag in _TEXT_TAGS and kind == "text" and _undeclared_html(node.text or ""):
+            noted.append(f"{node.tag[len(A):]}: type=text contains undeclared HTML")
     return problems
 
 

@@ -93,7 +93,7 @@ class _EntryFixes(_FeedFixes):
     item: Item | None = None
 
     def extend_atom(self, node: Any) -> Any:
-        from lxml import etree
+        from feedgen.util import xml_elem
 
         _declare_types(node, ("title", "summary"))
         links = list(node.iterfind("link"))
@@ -106,7 +106,7 @@ class _EntryFixes(_FeedFixes):
             attributes = {"href": enclosure.url, "rel": "enclosure", "type": enclosure.type}
             if enclosure.length is not None:
                 attributes["length"] = str(enclosure.length)
-            link = etree.Element("link", attributes)
+            link = xml_elem("link", None, **attributes)
             after.addnext(link)
             after = link
         return self._thumbnail(node)
@@ -116,9 +116,9 @@ class _EntryFixes(_FeedFixes):
 
     def _thumbnail(self, node: Any) -> Any:
         if self.item is not None and self.item.image:
-            from lxml import etree
+            from feedgen.util import xml_elem
 
-            etree.SubElement(node, f"{{{MEDIA_NS}}}thumbnail", url=self.item.image)
+            xml_elem(f"{{{MEDIA_NS}}}thumbnail", node, url=self.item.image)
         return node
 
 
