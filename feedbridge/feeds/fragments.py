@@ -227,14 +227,20 @@ class FragmentCache:
         self._rows: dict[tuple[str, str], _Row] = {}
         self._site = ""  # the link of entries without one: a change rewrites every entry
 
-    def render(self, info: FeedInfo, entries: Sequence[Entry], fmt: str) -> bytes:
-        """The whole feed in `fmt`: the header for these entries plus each entry's fragment."""
+    def render(
+        self, info: FeedInfo, entries: Sequence[Entry], fmt: str, limit: int | None = None
+    ) -> bytes:
+        """The whole feed in `fmt`: the header for these entries plus each entry's fragment;
+        with `limit`, only the newest `limit` entries (the others' fragments are kept)."""
         writer = WRITERS[fmt]
         feed_updated, settled = settle(info, entries)
+        if limit is not None:
+            settled = settled[:limit]
         rows: dict[tuple[str, str], _Row] = {}
         parts = [writer.head(info, feed_updated).encode()]
         site = home(info)
-        old = self._rows if site == self._site else {}
+        same_site = site == self._site
+        old = self._rows if same_site else {}
         self._site = site
         for entry, upd, pub, when in settled:
             key = (entry.source, entry.key)
@@ -246,7 +252,10 @@ class FragmentCache:
             if part is None:
                 part = row.parts[fmt] = writer.item(row.item).encode()
             parts.append(part)
-        self._rows = rows
+        if limit is None or not same_site:
+            self._rows = rows
+        else:
+            self._rows.update(rows)
         return parts[0] + writer.separator.join(parts[1:]) + writer.tail
 
     def __len__(self) -> int:

@@ -144,8 +144,11 @@ class Poller:
         if extraction is None:
             written = unchanged_poll(source, state, now, self._next_due(source, 0, None))
             self._save(source, written.outcome, written.event, lease)
-            log.debug("poll unchanged", extra={"source": source.name})
             written.report.seconds = time.monotonic() - started
+            log.info(  # a healthy `run` says what it does, not only what changed
+                "poll unchanged",
+                extra={"source": source.name, "ms": round(written.report.seconds * 1000)},
+            )
             return written.report
         warning = await warning_with_suggestion(extraction, source.config)
         report = self._apply(
