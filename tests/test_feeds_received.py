@@ -263,3 +263,35 @@ url = "{httpserver.url_for("/feed.xml")}"
     items = json.loads((tmp_path / "public" / "pod.json").read_bytes())["items"]
     assert [item["title"] for item in items] == ["Episode 42", "Only a title"]
     assert items[0]["attachments"][0]["url"] == MP3  # an RSS <enclosure> passes through too
+
+
+# --- ?limit= (item 21) --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss", "json"])
+def test_limit_serves_the_newest_entries_and_readers_read_them(served: Served, fmt: str) -> None:
+    whole = httpx.get(served.url(fmt))
+    one = httpx.get(served.url(fmt), params={"limit": "1"})
+    assert one.status_code == 200 and one.headers["etag"] != whole.headers["etag"]
+    if fmt == "json":
+        assert [item["title"] for item in one.json()["items"]] == [MARKUP_TITLE]
+    else:
+        feed = feedparser.parse(one.content)
+        assert not feed.bozo and [e.title for e in feed.entries] == [MARKUP_TITLE]
+    more = httpx.get(served.url(fmt), params={"limit": "500"})  # more than the feed has
+    assert more.content == whole.content and more.headers["etag"] == whole.headers["etag"]
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "two", "1.5", "", "99999999"])
+def test_a_limit_that_is_not_a_count_is_a_400_that_says_so(served: Served, bad: str) -> None:
+    response = httpx.get(served.atom, params={"limit": bad})
+    assert response.status_code == 400
+    assert response.text.startswith("limit must be a whole number of entries from 1")
+
+
+def test_the_feeds_folder_leads_to_the_index(served: Served) -> None:
+    index = served.atom.rsplit("/feeds/", 1)[0] + "/"
+    for path in ("/feeds/", "/feeds"):
+        response = httpx.get(index.rstrip("/") + path, follow_redirects=True)
+        assert response.status_code == 200 and str(response.url) == index
+        assert "pod" in response.text

@@ -107,7 +107,7 @@ def _load(option: str | None) -> Config:
 
 
 @click.group()
-@click.version_option(package_name="feedbridge", message="%(prog)s %(version)s")
+@click.version_option(package_name="feedbridge", message="feedbridge %(version)s")
 @click.option(
     "--config",
     "-c",
@@ -135,11 +135,7 @@ def _claim_directory(config: Config, command: str) -> tuple[DirectoryOwner | Non
     if config.storage.url is not None:
         return None, None
     owner = DirectoryOwner(config.storage.path)
-    try:
-        holder = owner.claim(command)
-    except StoreError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_STORE)
+    holder = owner.claim(command)
     return (owner, None) if holder is None else (None, holder)
 
 

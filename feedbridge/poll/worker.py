@@ -143,7 +143,8 @@ class Worker:
             ]
         else:  # the sync loop serves what a `once` beside this process wrote (issue 18)
             pollers = [asyncio.create_task(self._source_loop(s, stop)) for s in self.sources]
-            pollers.append(asyncio.create_task(self._sync_loop(stop)))
+            beside = sync_loop(self.board, self.store, stop, _sleep_or_stop, self._beat)
+            pollers.append(asyncio.create_task(beside))  # in real time, whatever the schedule
         delivery = asyncio.create_task(self._delivery_loop(stop))
         housekeeping = asyncio.create_task(self._housekeeping_loop(stop))
         try:

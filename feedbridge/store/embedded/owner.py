@@ -15,8 +15,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from feedbridge.core.errors import StoreError
-
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no flock; one process is the user's care
@@ -48,14 +46,15 @@ class DirectoryOwner:
 
     def claim(self, command: str) -> Holder | None:
         """Take the directory for `command` ("run", "once"): None when taken (held until
-        `release` or the process ends), else who holds it."""
+        `release` or the process ends), else who holds it. A directory that cannot hold the
+        lock file is not claimed (None): opening the store then says what is wrong with it."""
         if fcntl is None:  # pragma: no cover
             return None
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise StoreError(f"cannot use the data directory {self.path}: {exc}") from exc
+        except OSError:
+            return None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
