@@ -254,7 +254,7 @@ def test_preview_of_a_source_whose_selector_matches_nothing_suggests_what_detect
 ) -> None:
     url = serve(httpserver, "blog-ghost")
     result = CliRunner().invoke(main, ["preview", "--url", url, "--item", "div.entry"])
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # as `once` exits (issue 18)
     assert "the item selector matched nothing on this page" in result.stdout
     assert (
         'the page changed? these selectors match 12 items: item = "article.post-card", '

@@ -100,7 +100,7 @@ def test_every_rss_date_form_reaches_the_feed_as_the_same_instant() -> None:
         assert read[f"post {i}"][:6] == expected.timetuple()[:6]
 
 
-# --- items without a link (issue 11, item 1) --------------------------------------------------
+# --- items without a link (issue 11, item 1; issue 18, item 5: linked to the page) ------------
 
 LINKLESS_RSS = rss(
     '<item><title>Release 2.1</title><guid isPermaLink="false">rel-2.1@blog</guid>'
@@ -128,8 +128,10 @@ LINKLESS_ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 def test_rss_items_without_a_link_become_entries_keyed_by_guid_else_content() -> None:
     result = feed_source().analyze(page(LINKLESS_RSS, "application/rss+xml", FEED_URL))
     rows = [(e.title, e.key, e.link) for e in result.entries]
-    assert rows[0] == ("Release 2.1", "rel-2.1@blog", "")
+    site = "https://blog.example/"  # the channel's <link>: the page the items came from
+    assert rows[0] == ("Release 2.1", "rel-2.1@blog", site)
     assert rows[1][0] == "Only a title" and rows[1][1].startswith("sha256:")
+    assert rows[1][2] == site
     assert rows[2][0] == "Only a description, no title or link."
     assert rows[3] == ("Linked", "https://blog.example/linked", "https://blog.example/linked")
     assert result.skipped == {"no title or content": 1}
@@ -145,7 +147,8 @@ def test_atom_entries_without_an_alternate_link_all_become_entries() -> None:
         ("Three", "tag:notes.example,2026:3"),
         ("Four", "https://notes.example/4"),
     ]
-    assert [e.link for e in entries] == ["", "", "", "https://notes.example/4"]
+    site = "https://notes.example/"  # the feed's own link
+    assert [e.link for e in entries] == [site, site, site, "https://notes.example/4"]
 
 
 @pytest.mark.parametrize("body", [LINKLESS_RSS, LINKLESS_ATOM], ids=["rss", "atom"])
@@ -158,10 +161,15 @@ def test_linkless_entries_render_to_a_valid_feed_a_reader_shows(body: bytes) -> 
         assert not parsed.bozo, parsed.get("bozo_exception")
         assert [e.title for e in parsed.entries] == [e.title for e in entries]
     first = ElementTree.fromstring(out["atom"]).find(ATOM + "entry")
-    assert first is not None and first.find(ATOM + "link") is None  # no link to a missing page
-    assert feedparser.parse(out["atom"]).entries[0].content[0].value  # but the text to show
+    assert first is not None
+    link = first.find(ATOM + "link")  # the page it came from, never a urn:uuid in a reader
+    assert link is not None and link.get("href") == entries[0].link
+    assert link.get("href", "").startswith("https://")
+    for fmt in ("atom", "rss"):
+        for item in feedparser.parse(out[fmt]).entries:
+            assert item.link.startswith("https://"), (fmt, item.link)
     items = json.loads(out["json"])["items"]
-    assert [("url" in item) for item in items] == [bool(e.link) for e in entries]
+    assert [item["url"] for item in items] == [e.link for e in entries]
 
 
 # --- the upstream identity (issue 11, item 4) and skipped items in the poll log (item 1) -------
@@ -250,6 +258,8 @@ def test_preview_of_a_feed_lists_linkless_items_and_says_what_it_skipped(
     lines = result.stdout.splitlines()
     assert lines[1] == "feed title: Ada's Notes · site: https://ada.example/"
     first = next(line for line in lines if line.startswith("  1  Release 2.1"))
-    assert "2026-05-07 10:00" in first and first.endswith("(no link; key rel-2.1@blog)")
+    assert "2026-05-07 10:00" in first
+    assert first.endswith("https://ada.example/ (no link of its own; key rel-2.1@blog)")
     assert "1 entry from 2 items" in lines
+    assert "1 entry without a link of its own: linked to the page it came from" in lines
     assert "skipped: 1 no title or content" in lines

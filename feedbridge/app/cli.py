@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,9 @@ import httpx
 from feedbridge.app.detection import json_report, summary, text_report
 from feedbridge.app.operations import (
     as_flags,
+    check_port,
     check_store,
+    connection_detail,
     exit_leaving_abandoned_threads,
     once_exit_code,
 )
@@ -36,6 +40,8 @@ from feedbridge.app.runtime import (
 )
 from feedbridge.config import (
     Config,
+    SourceConfig,
+    TargetConfig,
     adhoc_source_config,
     load_config,
     mask_url,
@@ -43,21 +49,29 @@ from feedbridge.config import (
     secret_fragments,
 )
 from feedbridge.core.errors import (
+    EXIT_BUSY,
     EXIT_CONFIG,
     EXIT_FAILED,
+    EXIT_SERVER,
     EXIT_STORE,
     ConfigError,
     FeedbridgeError,
+    ServerError,
     StoreError,
 )
 from feedbridge.core.logs import setup_logging
+from feedbridge.core.models import Entry
 from feedbridge.core.wording import plural
 from feedbridge.fetch.browser import BrowserSettings, BrowserUnavailable, describe_browser
 from feedbridge.messages.templates import SAMPLE_ENTRY, entry_message
+from feedbridge.notify.channel import TargetChannel
 from feedbridge.notify.outbox import queue_report
 from feedbridge.sources import Source, build_source
 from feedbridge.store import Store, open_store
 from feedbridge.store.embedded import open_embedded
+from feedbridge.store.embedded.owner import DirectoryOwner, Holder
+
+log = logging.getLogger("feedbridge")
 
 
 def _store_or_exit(config: Config) -> Store:
@@ -93,6 +107,7 @@ def _load(option: str | None) -> Config:
 
 
 @click.group()
+@click.version_option(package_name="feedbridge", message="feedbridge %(version)s")
 @click.option(
     "--config",
     "-c",
@@ -114,14 +129,60 @@ def _setup(ctx: click.Context) -> Config:
     return config
 
 
+def _claim_directory(config: Config, command: str) -> tuple[DirectoryOwner | None, Holder | None]:
+    """The data directory for `command`, on the embedded store: (its owner object, None) when
+    taken, (None, the holder) when another process holds it. A shared store needs neither."""
+    if config.storage.url is not None:
+        return None, None
+    owner = DirectoryOwner(config.storage.path)
+    holder = owner.claim(command)
+    return (owner, None) if holder is None else (None, holder)
+
+
+def _own_directory_for_run(config: Config) -> DirectoryOwner | None:
+    """`run` alone on its data directory: after a `once` holding it, refused beside a `run`."""
+    owner, holder = _claim_directory(config, "run")
+    waited = False
+    while holder is not None and holder.command == "once":
+        if not waited:
+            log.info(
+                "waiting for the data directory",
+                extra={"holder": str(holder), "path": str(config.storage.path)},
+            )
+            waited = True
+        time.sleep(0.25)
+        owner, holder = _claim_directory(config, "run")
+    if holder is not None:
+        click.echo(
+            f"error: {holder} already uses the data directory {config.storage.path}: one "
+            "`feedbridge run` per directory (several processes share a PostgreSQL store: "
+            "[storage] url)",
+            err=True,
+        )
+        sys.exit(EXIT_BUSY)
+    return owner
+
+
 @main.command()
 @click.pass_context
 def run(ctx: click.Context) -> None:
-    """Poll every source on its schedule and serve the feeds, until SIGTERM."""
+    """Poll every source on its schedule and serve the feeds, until SIGTERM.
+
+    Exit status: 2 config, 3 store, 4 the server cannot listen on its address, 5 another
+    `run` uses the data directory.
+    """
     config = _setup(ctx)
     from feedbridge.app.runner import serve  # uvicorn and uvloop load for `run` only
 
-    serve(config, lambda: _store_or_exit(config))
+    owner = _own_directory_for_run(config)
+    try:
+        serve(config, lambda: _store_or_exit(config))
+    except ServerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_SERVER)
+    finally:
+        if owner is not None:
+            owner.release()
     exit_leaving_abandoned_threads()
 
 
@@ -131,12 +192,14 @@ def once(ctx: click.Context) -> None:
     """Run one poll cycle and one delivery round, then exit (for cron).
 
     Exit status: 0 all went well, 1 a source or a delivery failed, 2 config, 3 store.
+    Beside a `run` on the same data directory it polls and leaves delivery to that `run`.
     """
     config = _setup(ctx)
+    owner, holder = _claim_directory(config, "once")
 
     async def cycle() -> int:
         async with runtime(config, _store_or_exit(config)) as rt:
-            reports = await rt.worker.run_once()
+            reports = await rt.worker.run_once(deliver=holder is None)
             for r in reports:
                 status = "ok"
                 if not r.ok:
@@ -148,13 +211,25 @@ def once(ctx: click.Context) -> None:
                 if r.unchanged:
                     counts = "unchanged since the last poll, "
                 click.echo(f"{r.source}: {counts}{skipped}{r.seconds * 1000:.0f} ms, {status}")
+            if holder is not None:
+                serves = ", and serves the new feeds within seconds" * (holder.command == "run")
+                click.echo(
+                    f"deliveries: left to {holder}, which holds the data directory "
+                    f"{config.storage.path}{serves}"
+                )
+                return once_exit_code(reports, rt.worker.last_round)
             for channel in rt.notifier.channels.values():
                 line = queue_report(channel, rt.store, time.time())
                 if line:
                     click.echo(line)
             return once_exit_code(reports, rt.worker.last_round)
 
-    sys.exit(asyncio.run(cycle()))
+    try:
+        code = asyncio.run(cycle())
+    finally:
+        if owner is not None:
+            owner.release()
+    sys.exit(code)
 
 
 @main.command()
@@ -169,6 +244,8 @@ def check(ctx: click.Context) -> None:
     except StoreError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_STORE)
+    if warning := check_port(config):
+        click.echo(f"warning: {warning}")
     if config.uses_browser or config.browser.executable or config.browser.cdp_url:
         try:
             click.echo(
@@ -230,14 +307,30 @@ def notify_test(ctx: click.Context, target: str) -> None:
     try:
         chosen = next(c for c in channels(config) if c.name == target)
     except StopIteration:
-        click.echo(f"error: no target named {target!r}", err=True)
+        known = _names("target", config.targets)
+        click.echo(f"error: no target named {target!r}; {known}", err=True)
         sys.exit(EXIT_CONFIG)
     sample = replace(SAMPLE_ENTRY, link=config.server.base_url, extras={})
-    results = asyncio.run(chosen.send_all(lambda fmt: entry_message(sample, fmt, chosen.templates)))
+    results = asyncio.run(_send_each(chosen, sample))
     for index, reason in sorted(results.items()):
         shown = mask_url(chosen.urls[index])
         click.echo(f"{shown}: {'ok' if reason is None else 'FAILED: ' + reason}")
     sys.exit(0 if all(r is None for r in results.values()) else 1)
+
+
+async def _send_each(channel: TargetChannel, sample: Entry) -> dict[int, str | None]:
+    """`sample` to each URL of `channel`; a connection error's reason says where and why
+    (Apprise's warning names the host only: the port and the cause are in its debug log)."""
+    import apprise
+
+    results: dict[int, str | None] = {}
+    for index, fmt in enumerate(channel.formats):
+        with apprise.LogCapture(level=logging.DEBUG) as captured:  # type: ignore[no-untyped-call]
+            reason = await channel.send(index, entry_message(sample, fmt, channel.templates))
+        if reason is not None and (detail := connection_detail(captured.getvalue())):
+            reason = f"{reason} ({detail})"
+        results[index] = reason
+    return results
 
 
 @main.command()
@@ -303,6 +396,15 @@ def preview(
         with contextlib.suppress(StoreError), open_embedded(config.storage.path) as store:
             state = store.source_state(src.name)
     click.echo(report(shown, state))
+    if shown.result.warning or (src.kind in ("html", "json") and shown.result.items == 0):
+        sys.exit(EXIT_FAILED)  # as `once` does: the item selector matched nothing
+
+
+def _names(kind: str, tables: Sequence[SourceConfig] | Sequence[TargetConfig]) -> str:
+    """The configured names of `kind`, for an error about one that does not exist."""
+    if not tables:
+        return f"the config has no {kind}s"
+    return f"the config's {kind}s: {', '.join(t.name for t in tables)}"
 
 
 def _configured_source(config: Config, name: str | None) -> Source:
@@ -312,7 +414,8 @@ def _configured_source(config: Config, name: str | None) -> Source:
     try:
         source_config: Any = config.source(name)
     except KeyError:
-        click.echo(f"error: no source named {name!r}", err=True)
+        known = _names("source", config.sources)
+        click.echo(f"error: no source named {name!r}; {known}", err=True)
         sys.exit(EXIT_CONFIG)
     try:
         return build_source(source_config)

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable
 
 from feedbridge.config import Config
-from feedbridge.core.errors import EXIT_FAILED, EXIT_OK, ConfigError
+from feedbridge.core.errors import EXIT_FAILED, EXIT_OK, ConfigError, ServerError
 from feedbridge.core.wording import plural
 from feedbridge.notify.outbox import RoundResult
 from feedbridge.poll.outcome import PollReport
@@ -63,6 +63,37 @@ def check_store(config: Config) -> list[str]:
     if unseen:
         lines.append(f"store: {plural(unseen, 'configured source')} not yet taken up by any node")
     return lines
+
+
+def check_port(config: Config) -> str | None:
+    """Whether `run` could listen on [server] host and port now; why not, when it could not
+    (another feedbridge may hold it: then the warning is expected)."""
+    if not config.server.enabled:
+        return None
+    from feedbridge.app.runner import listen  # uvicorn loads for `run` and here only
+
+    try:
+        listen(config.server.host, config.server.port).close()
+    except ServerError as exc:
+        return f"{exc} (fine if that is this config's own `feedbridge run`)"
+    return None
+
+
+_SOCKET = re.compile(r"Socket Exception: (.*)")
+_HOST_PORT = re.compile(r"host='([^']*)', port=(\d+)")
+_CAUSE = re.compile(r"(\[Errno -?\d+\] [^\"'()]+|(?:Read|Connect) timed out|timed out)")
+
+
+def connection_detail(log: str) -> str | None:
+    """`host:port: cause` from Apprise's debug log of a failed send, when it has one."""
+    found = _SOCKET.search(log)
+    if found is None:
+        return None
+    text = found[1]
+    where = _HOST_PORT.search(text)
+    causes = _CAUSE.findall(text)
+    cause = causes[-1].strip() if causes else text[:200]
+    return f"{where[1]}:{where[2]}: {cause}" if where else cause
 
 
 _PROBLEM = re.compile(r"^sources(?:\[0\]|\.[^.]+)\.(\w+)(?:\[\d+\])?: (.*)$")

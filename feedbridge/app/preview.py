@@ -113,12 +113,15 @@ def report(shown: Preview, state: SourceState | None = None) -> str:
     lines.append("")
     lines.append(f"{'#':>3}  {'title':50}  {'date (UTC)':16}  {'score':>6}  link")
     for n, entry in enumerate(result.entries, 1):
+        link = entry.link
+        if entry.key in result.unlinked:
+            link = f"{link} (no link of its own; key {entry.key})"
         lines.append(
-            f"{n:>3}  {_cut(entry.title, 50):50}  {_date(entry):16}  {_score(entry):>6}  "
-            f"{entry.link or f'(no link; key {entry.key})'}"
+            f"{n:>3}  {_cut(entry.title, 50):50}  {_date(entry):16}  {_score(entry):>6}  {link}"
         )
     lines.append("")
     lines.append(f"{plural(len(result.entries), 'entry')} from {plural(result.items, 'item')}")
+    lines += _unlinked(shown)
     lines += _matches(shown)
     if result.skipped:
         lines.append(f"skipped: {describe_skipped(result.skipped)}")
@@ -128,6 +131,35 @@ def report(shown: Preview, state: SourceState | None = None) -> str:
         _, status, detail = status_of(state)
         lines.append(f"last poll by the worker: {status}" + (f" ({detail})" if detail else ""))
     return "\n".join(lines)
+
+
+_KEY_HINTS = {
+    "html": 'set `id` to a selector of something stable in each item (`id = "@data-id"`, '
+    '`id = "h2@id"`)',
+    "json": 'set `id` to the expression of a stable field (`id = "slug"`)',
+    "feed": "the feed gives them no guid or id, so only its publisher can",
+}
+
+
+def _unlinked(shown: Preview) -> list[str]:
+    """Entries without a link of their own: where they link, how they are keyed, and how to
+    key them stably when a hash of their text is all there is."""
+    unlinked = shown.result.unlinked
+    if not unlinked:
+        return []
+    its, they = ("its", "it") if len(unlinked) == 1 else ("their", "they")
+    lines = [
+        f"{plural(len(unlinked), 'entry')} without a link of {its} own: linked to the page "
+        f"{they} came from"
+    ]
+    hashed = sum(1 for key in unlinked if key.startswith("sha256:"))
+    if hashed:
+        hint = _KEY_HINTS.get(shown.kind, "set `id`")
+        lines.append(
+            f"{plural(hashed, 'entry')} keyed by a hash of title and text: an edit makes it a "
+            f"new entry; to key them stably, {hint}"
+        )
+    return lines
 
 
 def _matches(shown: Preview) -> list[str]:

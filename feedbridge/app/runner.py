@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import logging
 import signal
@@ -23,7 +24,7 @@ except ImportError:  # pragma: no cover - Windows
 from feedbridge.app.runtime import Runtime, runtime, source_infos
 from feedbridge.app.server import HEARTBEAT_STALE, create_app
 from feedbridge.config import Config
-from feedbridge.core.errors import StoreError
+from feedbridge.core.errors import ServerError, StoreError
 from feedbridge.store import SourceState, Store
 
 log = logging.getLogger("feedbridge")
@@ -31,11 +32,45 @@ GC_YOUNG = 50_000  # allocations between young collections (Python: 700)
 
 
 def serve(config: Config, open_store: Callable[[], Store]) -> None:
-    """Run until SIGTERM/SIGINT; `open_store` is called once the event loop runs."""
-    if uvloop is not None:
-        uvloop.run(_run(config, open_store))
-    else:  # pragma: no cover - Windows
-        asyncio.run(_run(config, open_store))
+    """Run until SIGTERM/SIGINT; `open_store` is called once the event loop runs. Raises
+    ServerError, before anything starts, when the server cannot listen on its address."""
+    sock = listen(config.server.host, config.server.port) if config.server.enabled else None
+    try:
+        if uvloop is not None:
+            uvloop.run(_run(config, open_store, sock))
+        else:  # pragma: no cover - Windows
+            asyncio.run(_run(config, open_store, sock))
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to `host`:`port` (uvicorn serves on it), or a ServerError that names the
+    address and the key to change: one line, instead of uvicorn's traceback after "serving"."""
+    where = f"{host or '*'}:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ServerError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.set_inheritable(True)
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            reason = "the port is in use (another feedbridge run?); set [server] port to a free one"
+        elif exc.errno == errno.EACCES:
+            reason = "not allowed (ports below 1024 need privileges); set [server] port"
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            reason = "no such address on this machine; check [server] host"
+        raise ServerError(f"cannot listen on {where} ([server] host and port): {reason}") from exc
+    return sock
 
 
 def _shown_state(store: Store, name: str) -> SourceState | None:
@@ -61,7 +96,9 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def _run(config: Config, open_store: Callable[[], Store]) -> None:
+async def _run(
+    config: Config, open_store: Callable[[], Store], sock: socket.socket | None
+) -> None:
     async with runtime(config, open_store()) as rt:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -71,7 +108,7 @@ async def _run(config: Config, open_store: Callable[[], Store]) -> None:
         server: _Server | None = None
         if config.server.enabled:
             server = _server(config, rt)
-            tasks.append(asyncio.create_task(server.serve()))
+            tasks.append(asyncio.create_task(server.serve(sockets=[sock] if sock else None)))
             _log_serving(config)
             # the stored feeds are served first; then every source's schedule is read
             up = asyncio.create_task(server.up.wait())
@@ -137,7 +174,7 @@ def _log_serving(config: Config) -> None:
         "serving",
         extra={
             "url": f"http://{config.server.host}:{config.server.port}",
-            "feeds": f"{config.server.base_url}/feeds/",
+            "index": f"{config.server.base_url}/",  # every feed's address is listed there
         },
     )
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from feedbridge.app.pages import SourceInfo, index_page, opml
@@ -62,7 +62,13 @@ class Routes:
             tries = ", ".join(f"/feeds/{name}.{e}" for e in _EXTENSIONS)
             what = f"no format {ext!r}" if ext else "no format given"
             return PlainTextResponse(f"{what} for feed {name!r}; try {tries}\n", status_code=404)
-        rendered = live.rendered(fmt)
+        limit = request.query_params.get("limit")
+        if limit is not None and not (limit.isdigit() and 0 < len(limit) <= 7 and int(limit)):
+            return PlainTextResponse(
+                f"limit must be a whole number of entries from 1, got {limit[:40]!r}\n",
+                status_code=400,
+            )
+        rendered = live.rendered(fmt, int(limit) if limit is not None else None)
         etag = rendered.etag
         zipped = "gzip" in request.headers.get("accept-encoding", "")
         headers = {
@@ -78,6 +84,12 @@ class Routes:
             headers["Content-Encoding"] = "gzip"
             return Response(rendered.gzipped, media_type=media_type, headers=headers)
         return Response(rendered.body(), media_type=media_type, headers=headers)
+
+    async def feeds(self, request: Request) -> Response:
+        """`/feeds/` has no page of its own: the index lists every feed."""
+        where = "../" if request.url.path.endswith("/") else "./"
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(where + query, status_code=301)
 
     async def healthz(self, request: Request) -> Response:
         if self.alive():
@@ -125,6 +137,8 @@ def create_app(
         routes=[
             Route("/metrics", routes.metrics_text, methods=["GET"]),
             Route("/", routes.index, methods=["GET", "HEAD"]),
+            Route("/feeds", routes.feeds, methods=["GET", "HEAD"]),
+            Route("/feeds/", routes.feeds, methods=["GET", "HEAD"]),
             Route("/feeds/{name}.{ext}", routes.feed, methods=["GET", "HEAD"]),
             Route("/feeds/{name}", routes.feed, methods=["GET", "HEAD"]),
             Route("/opml", routes.opml, methods=["GET", "HEAD"]),

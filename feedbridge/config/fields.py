@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import difflib
 import functools
 import logging
 import re
@@ -61,6 +62,36 @@ def _jmespath(value: str) -> str:
         detail = str(exc).splitlines()[0].rstrip(":").removesuffix(", for expression")
         detail = re.sub(r"^(invalid|bad) jmespath expression: ", "", detail, flags=re.IGNORECASE)
         raise ValueError(f'invalid JMESPath expression "{value}": {detail}') from None
+    return value
+
+
+_ATTRIBUTE = re.compile(r"[A-Za-z_:][\w:.-]*")
+
+
+def split_selector(spec: str) -> tuple[str | None, str | None]:
+    """`selector`, `selector@attr` or `@attr` as (CSS or None for the item itself, attribute)."""
+    css, at, attr = spec.rpartition("@")
+    if at and _ATTRIBUTE.fullmatch(attr.strip()):
+        return css.strip() or None, attr.strip().lower()
+    return spec.strip() or None, None
+
+
+@functools.lru_cache(maxsize=1024)
+def valid_css(css: str) -> bool:
+    """Whether lexbor (the html source's engine) compiles `css`; sources share a few."""
+    from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+
+    try:
+        LexborHTMLParser("<p></p>").css(css)
+    except SelectolaxError:
+        return False
+    return True
+
+
+def check_css(value: str) -> str:
+    css, _ = split_selector(value)
+    if css is not None and not valid_css(css):
+        raise ValueError(f"invalid CSS selector {css!r}")
     return value
 
 
@@ -145,10 +176,32 @@ def check_apprise_urls(urls: list[SecretStr]) -> list[SecretStr]:
     for url in urls:
         found = _apprise_masked(url.get_secret_value())
         if not found:
-            raise ValueError(f"not a valid Apprise URL ({mask_url(url.get_secret_value())})")
+            raise ValueError(_apprise_problem(url.get_secret_value()))
         if len(found) > 1:
             raise ValueError(f"{len(found)} Apprise URLs in one string; give a list of strings")
     return urls
+
+
+def _apprise_problem(url: str) -> str:
+    """Why Apprise takes no service from `url`, worded for the config's author: empty, no
+    scheme, an unknown scheme (with the nearest known ones), or a known one it rejects."""
+    if not url.strip():
+        return "is empty (an Apprise URL such as slack://... or json://host/path)"
+    scheme, sep, _ = url.strip().partition("://")
+    if not sep:
+        return f"not an Apprise URL ({mask_url(url)}): it needs a service, as in slack://..."
+    from apprise.manager_plugins import NotificationManager
+
+    schemas = NotificationManager().schemas()  # type: ignore[no-untyped-call]
+    known = {name.lower() for name in schemas}
+    if scheme.lower() not in known:
+        near = difflib.get_close_matches(scheme.lower(), sorted(known), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(f'{n}://' for n in near)}?" if near else ""
+        return f'unknown Apprise service "{scheme}://" ({mask_url(url)}){hint}'
+    return (
+        f'not a valid Apprise URL for "{scheme}://" ({mask_url(url)}): a part it needs is '
+        "missing or malformed (see that service's page in the Apprise wiki)"
+    )
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -172,6 +225,7 @@ FirstRun = Annotated[
     ),
 ]
 JmesPath = Annotated[str, AfterValidator(_jmespath)]
+CssSelector = Annotated[str, AfterValidator(check_css)]  # `selector`, `selector@attr` or `@attr`
 Template = Annotated[str, AfterValidator(_template)]
 Pattern = Annotated[str, AfterValidator(_pattern)]
 Positive = Annotated[int, Field(ge=1)]

@@ -72,8 +72,9 @@ def _expand_env(value: Any, loc: Loc, problems: _Problems) -> Any:
             return default
         if found is None:
             problems.add(loc, f"environment variable {name} is not set")
-            return ""
-        return found
+        elif not found and default is None:  # `${VAR:-}` says so where empty is meant
+            problems.add(loc, f"environment variable {name} is set but empty")
+        return found or ""
 
     return _ENV_VAR.sub(substitute, value)
 

@@ -23,6 +23,7 @@ from pydantic import (
 from feedbridge.config.fields import (
     AbsoluteUrl,
     BaseUrl,
+    CssSelector,
     Duration,
     FirstRun,
     JmesPath,
@@ -32,6 +33,7 @@ from feedbridge.config.fields import (
     Size,
     Template,
     check_apprise_urls,
+    check_css,
     check_digest,
     check_encoding,
     check_interval,
@@ -386,6 +388,15 @@ class HtmlConfig(_ItemFields):
             raise ValueError('only used with fetch = "browser"')
         return value
 
+    @field_validator(
+        "item", "id", "title", "link", "summary", "content", "date", "author", "image", "score",
+        "wait_for",
+    )  # fmt: skip
+    @classmethod
+    def _css(cls, value: str | None) -> str | None:
+        """Every selector checked at load, so `check` lists every bad one at once."""
+        return None if value is None else check_css(value)
+
     @field_validator("encoding")
     @classmethod
     def _no_encoding_in_browser(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -412,7 +423,7 @@ class JsonConfig(_ItemFields):
     url: AbsoluteUrl
     # JSON inside an HTML page: a CSS selector (`selector@attr` reads an attribute) of the
     # elements holding it; `items` then reads the list of their documents, in page order
-    embedded: str | None = None
+    embedded: CssSelector | None = None
     items: JmesPath
     title: JmesPath | None = None
     link: JmesPath | None = None

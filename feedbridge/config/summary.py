@@ -48,7 +48,11 @@ def _describe_target(target: TargetConfig) -> list[str]:
     filters += [f"exclude {', '.join(target.exclude)}"] if target.exclude else []
     filters += [f"max_age {format_duration(target.max_age)}"] if target.max_age else []
     spec = target.digest_spec
-    delivery = f"digest {target.digest} (cron {spec.cron})" if spec else "one message per entry"
+    delivery = (
+        f"digest {target.digest} (cron {spec.cron} in {spec.tz.key})"
+        if spec
+        else "one message per entry"
+    )
     delivery += f", top {target.top}" if target.top else ""
     delivery += f", at most {target.max_per_hour}/hour" if target.max_per_hour else ""
     delivery += ", health alerts" if target.health else ""

@@ -16,6 +16,7 @@ _SIZE_UNITS = {"": 1, "b": 1} | {
     f"{p}{i}b": (1024 if i else 1000) ** (n + 1) for n, p in enumerate("kmgt") for i in ("", "i")
 }
 _DAYS = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
+_DAY_NAMES = {"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"}
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 _DIGEST_HELP = '(use "daily HH:MM [TZ]", "weekly mon HH:MM [TZ]" or a 5-field cron expression [TZ])'
 
@@ -92,23 +93,62 @@ class DigestSpec:
 
 
 def parse_digest(text: str) -> DigestSpec:
-    """Parse "daily HH:MM [TZ]", "weekly mon HH:MM [TZ]" or "<cron> [TZ]"; TZ defaults to UTC."""
-    words = text.split()
-    if words and words[0] in ("daily", "weekly"):
-        day = words[1] if words[0] == "weekly" and len(words) > 1 else "*"
-        rest = words[2:] if words[0] == "weekly" else words[1:]
-        clock = _CLOCK.fullmatch(rest[0]) if rest else None
-        if not clock or len(rest) > 2 or (day != "*" and day.lower() not in _DAYS):
-            raise ValueError(f'invalid digest "{text}" {_DIGEST_HELP}')
-        dow = "*" if day == "*" else str(_DAYS[day.lower()])
-        cron, zone = f"{int(clock[2])} {int(clock[1])} * * {dow}", rest[1:]
-    else:
-        from croniter import croniter  # here: only a cron-form digest needs it
+    """Parse "daily HH:MM [TZ]", "weekly mon HH:MM [TZ]" or "<cron> [TZ]"; TZ defaults to UTC.
 
-        cron, zone = " ".join(words[:5]), words[5:]
-        if len(words) < 5 or len(zone) > 1 or not croniter.is_valid(cron):
-            raise ValueError(f'invalid digest "{text}" {_DIGEST_HELP}')
+    An invalid one says which part is wrong: the time, the day, a cron field, an extra word.
+    """
+    words = text.split()
+    try:
+        if words and words[0].lower() in ("daily", "weekly"):
+            cron, zone = _named_digest(words)
+        else:
+            cron, zone = _cron_digest(words)
+        if len(zone) > 1:
+            raise ValueError(f'unexpected "{" ".join(zone[1:])}" after the time zone')
+    except ValueError as exc:
+        raise ValueError(f'invalid digest "{text}": {exc}') from None
     return DigestSpec(cron=cron, tz=parse_zone(zone[0] if zone else "UTC"))
+
+
+def _named_digest(words: list[str]) -> tuple[str, list[str]]:
+    """Read `daily HH:MM [TZ]` or `weekly DAY HH:MM [TZ]`: (cron, the words after the time)."""
+    kind, rest = words[0].lower(), words[1:]
+    dow = "*"
+    if kind == "weekly":
+        if not rest or _CLOCK.fullmatch(rest[0]) or ":" in rest[0]:
+            raise ValueError('"weekly" needs a day before the time, as in "weekly mon 09:00"')
+        day = rest[0].lower()
+        found = _DAYS.get(day[:3]) if len(day) == 3 or day in _DAY_NAMES else None
+        if found is None:
+            raise ValueError(f'"{rest[0]}" is not a day (mon, tue, wed, thu, fri, sat, sun)')
+        dow, rest = str(found), rest[1:]
+    if not rest:
+        example = "weekly mon 09:00" if kind == "weekly" else "daily 08:00"
+        raise ValueError(f'"{kind}" needs a time, as in "{example}"')
+    clock = _CLOCK.fullmatch(rest[0])
+    if clock is None:
+        raise ValueError(f'the time "{rest[0]}" is not HH:MM from 00:00 to 23:59')
+    return f"{int(clock[2])} {int(clock[1])} * * {dow}", rest[1:]
+
+
+_CRON_FIELDS = (("minute", "0-59"), ("hour", "0-23"), ("day of month", "1-31"),
+                ("month", "1-12 or jan-dec"), ("day of week", "0-6 or sun-sat"))  # fmt: skip
+
+
+def _cron_digest(words: list[str]) -> tuple[str, list[str]]:
+    """A 5-field cron expression [TZ] as (cron, the words after it); a bad field named."""
+    if len(words) < 5:
+        raise ValueError(f"not a schedule {_DIGEST_HELP}")
+    from croniter import croniter  # here: only a cron-form digest needs it
+
+    cron = " ".join(words[:5])
+    if not croniter.is_valid(cron):
+        for i, (value, (name, allowed)) in enumerate(zip(words[:5], _CRON_FIELDS, strict=True)):
+            alone = " ".join(value if j == i else "*" for j in range(5))
+            if not croniter.is_valid(alone):
+                raise ValueError(f'the {name} field "{value}" is not {allowed}')
+        raise ValueError(f"not a valid cron expression {_DIGEST_HELP}")
+    return cron, words[5:]
 
 
 def parse_zone(name: str) -> ZoneInfo:

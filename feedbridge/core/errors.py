@@ -12,6 +12,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # a source or a delivery failed
 EXIT_CONFIG = 2
 EXIT_STORE = 3
+EXIT_SERVER = 4  # `run` cannot listen on [server] host and port (in use, not allowed)
+EXIT_BUSY = 5  # another feedbridge process already runs on this data directory
 
 
 class FeedbridgeError(Exception):
@@ -30,6 +32,14 @@ class ConfigError(FeedbridgeError):
 
 class StoreError(FeedbridgeError):
     """The store directory cannot be opened or written."""
+
+
+class ServerError(FeedbridgeError):
+    """The server cannot listen where the config says (the port is in use, say)."""
+
+
+class BusyError(FeedbridgeError):
+    """Another feedbridge process holds the data directory that this command needs alone."""
 
 
 class SourceError(FeedbridgeError):

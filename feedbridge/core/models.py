@@ -113,6 +113,8 @@ class FeedInfo:
     base_url: str  # the feedbridge server's base URL
     description: str = ""
     updated: datetime | None = None
+    author: str = ""  # the upstream feed's own author, if it names one
+    site_name: str = ""  # what the upstream site calls itself (Atom's author when none is named)
 
 
 @dataclass(frozen=True, slots=True)

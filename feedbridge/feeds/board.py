@@ -33,6 +33,7 @@ log = logging.getLogger("feedbridge.feeds")
 
 # ISA-L's level 1: 6x faster than zlib's level 1 (nginx's default), and a smaller body
 GZIP_LEVEL = 1
+LIMITED_KEPT = 8  # renders of `?limit=N` kept per feed: any N may be asked, few are used
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +82,20 @@ class LiveFeed:
     def newest(self) -> Entry | None:
         return self.entries[0] if self.entries else None
 
-    def rendered(self, fmt: str) -> Rendered:
-        """`fmt` ("atom", "rss", "json"), rendered now if this is its first request."""
-        done = self._formats.get(fmt)
+    def rendered(self, fmt: str, limit: int | None = None) -> Rendered:
+        """`fmt` ("atom", "rss", "json"), rendered now if this is its first request; with
+        `limit`, the newest `limit` entries only (the whole feed when it has no more)."""
+        if limit is not None and limit >= len(self.entries):
+            limit = None
+        key = fmt if limit is None else f"{fmt}:{limit}"
+        done = self._formats.get(key)
         if done is None:
-            data = self._cache.render(self.info, self.entries, fmt)
-            done = self._formats[fmt] = Rendered(
+            if limit is not None:
+                limited = [k for k in self._formats if ":" in k]
+                if len(limited) >= LIMITED_KEPT:
+                    del self._formats[limited[0]]
+            data = self._cache.render(self.info, self.entries, fmt, limit)
+            done = self._formats[key] = Rendered(
                 gzipped=igzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0),
                 etag='"' + xxhash.xxh3_128_hexdigest(data) + '"',
             )
@@ -153,6 +162,8 @@ class Publisher:
             self_url=f"{self.base_url}/feeds/{source.name}.atom",
             base_url=self.base_url,
             description=f"{source.title}, via feedbridge",
+            author=source.author,
+            site_name=source.site_name,
         )
 
     def publish(self, source: Source, entries: Sequence[Entry], changed_at: float) -> None:

@@ -7,7 +7,6 @@ serializes an lxml tree of every entry on each render, which costs ten times mor
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -17,12 +16,13 @@ from xml.sax.saxutils import escape
 
 from feedbridge.core.models import Entry, FeedInfo
 from feedbridge.feeds.items import (
-    FEED_AUTHOR,
     FEED_FORMATS,
     GENERATOR,
+    MEDIA_NS,
     SUMMARY_MAX,
     Item,
     defused,
+    feed_author,
     feed_id,
     feed_title,
     feed_url,
@@ -30,7 +30,6 @@ from feedbridge.feeds.items import (
     json_feed_head,
     json_item_fields,
     line,
-    looks_like_html,
     prepare_item,
     settle,
     url,
@@ -69,9 +68,8 @@ def _rfc822(moment: datetime) -> str:
 
 
 def _typed(tag: str, value: str) -> str:
-    """An Atom text construct, declared html (and escaped once more) where it looks like markup."""
-    if looks_like_html(value):
-        return f'<{tag} type="html">{_text(html.escape(value, quote=False))}</{tag}>'
+    """An Atom text construct of plain text: a title that reads `<b>` shows `<b>` (the W3C
+    validator may guess HTML in it, a warning whose advice is to declare what it is: text)."""
     return f'<{tag} type="text">{_text(value)}</{tag}>'
 
 
@@ -81,11 +79,11 @@ def _typed(tag: str, value: str) -> str:
 def atom_head(info: FeedInfo, updated: datetime) -> str:
     parts = [
         _XML_DECLARATION,
-        '<feed xmlns="http://www.w3.org/2005/Atom">',
+        f'<feed xmlns:media="{MEDIA_NS}" xmlns="http://www.w3.org/2005/Atom">',
         f"<id>{_text(feed_id(info.name))}</id>",
         _typed("title", feed_title(info)),
         f"<updated>{updated.isoformat()}</updated>",
-        f"<author><name>{_text(FEED_AUTHOR)}</name></author>",
+        f"<author><name>{_text(defused(feed_author(info)))}</name></author>",
         f'<link href="{_attr(feed_url(info, "atom"))}" rel="self" type="application/atom+xml"/>',
     ]
     if url(info.link):
@@ -103,6 +101,7 @@ def rss_head(info: FeedInfo, updated: datetime) -> str:
         (
             _XML_DECLARATION,
             '<rss xmlns:dc="http://purl.org/dc/elements/1.1/" '
+            f'xmlns:media="{MEDIA_NS}" '
             'xmlns:atom="http://www.w3.org/2005/Atom" '
             'xmlns:content="http://purl.org/rss/1.0/modules/content/" version="2.0"><channel>',
             f"<title>{_text(feed_title(info))}</title>",
@@ -132,14 +131,23 @@ def atom_entry(item: Item) -> str:
     ]
     if item.authors:
         parts.append(_atom_authors(item.authors))
-    parts.append(f'<content type="html">{_text(item.body)}</content>')
+    if item.body:
+        parts.append(f'<content type="html">{_text(item.body)}</content>')
     if item.link:
         parts.append(f'<link href="{_attr(item.link)}" rel="alternate"/>')
+    for enclosure in item.enclosures:
+        length = f' length="{enclosure.length}"' if enclosure.length is not None else ""
+        parts.append(
+            f'<link href="{_attr(enclosure.url)}" rel="enclosure" '
+            f'type="{_attr(enclosure.type)}"{length}/>'
+        )
     if item.summary:
         parts.append(_typed("summary", item.summary))
     parts.extend(f'<category term="{_attr(tag)}"/>' for tag in item.tags)
     if item.published:
         parts.append(f"<published>{item.published.isoformat()}</published>")
+    if item.image:
+        parts.append(f'<media:thumbnail url="{_attr(item.image)}"/>')
     parts.append("</entry>")
     return "".join(parts)
 
@@ -156,15 +164,24 @@ def rss_item(item: Item) -> str:
     parts = [f"<item><title>{_text(item.title)}</title>"]
     if item.link:
         parts.append(f"<link>{_text(item.link)}</link>")
-    parts.append(f"<description>{_text(item.body)}</description>")
+    if item.body:
+        parts.append(f"<description>{_text(item.body)}</description>")
     parts.append(f'<guid isPermaLink="false">{_text(item.id)}</guid>')
     parts.extend(f"<category>{_text(tag)}</category>" for tag in item.tags)
+    if item.enclosures:  # RSS 2.0 carries one enclosure an item: the first
+        first = item.enclosures[0]
+        parts.append(
+            f'<enclosure url="{_attr(first.url)}" length="{first.length or 0}" '
+            f'type="{_attr(first.type)}"/>'
+        )
     when = item.published or item.modified
     if when:
         parts.append(f"<pubDate>{_rfc822(when)}</pubDate>")
     if item.authors:
         names = "</dc:creator><dc:creator>".join(map(_text, item.authors))
         parts.append(f"<dc:creator>{names}</dc:creator>")
+    if item.image:
+        parts.append(f'<media:thumbnail url="{_attr(item.image)}"/>')
     parts.append("</item>")
     return "".join(parts)
 
@@ -204,29 +221,41 @@ class FragmentCache:
     """One feed's entry fragments, kept between renders: an entry is written again only when
     it, or the `updated` the feed gives it, changed. Entries gone from the feed are dropped."""
 
-    __slots__ = ("_rows",)
+    __slots__ = ("_rows", "_site")
 
     def __init__(self) -> None:
         self._rows: dict[tuple[str, str], _Row] = {}
+        self._site = ""  # the link of entries without one: a change rewrites every entry
 
-    def render(self, info: FeedInfo, entries: Sequence[Entry], fmt: str) -> bytes:
-        """The whole feed in `fmt`: the header for these entries plus each entry's fragment."""
+    def render(
+        self, info: FeedInfo, entries: Sequence[Entry], fmt: str, limit: int | None = None
+    ) -> bytes:
+        """The whole feed in `fmt`: the header for these entries plus each entry's fragment;
+        with `limit`, only the newest `limit` entries (the others' fragments are kept)."""
         writer = WRITERS[fmt]
         feed_updated, settled = settle(info, entries)
+        if limit is not None:
+            settled = settled[:limit]
         rows: dict[tuple[str, str], _Row] = {}
         parts = [writer.head(info, feed_updated).encode()]
-        old = self._rows
+        site = home(info)
+        same_site = site == self._site
+        old = self._rows if same_site else {}
+        self._site = site
         for entry, upd, pub, when in settled:
             key = (entry.source, entry.key)
             row = old.get(key)
             if row is None or row.when != when or (row.entry is not entry and row.entry != entry):
-                row = _Row(entry, when, prepare_item(entry, upd, pub, when))
+                row = _Row(entry, when, prepare_item(entry, upd, pub, when, site))
             rows[key] = row
             part = row.parts.get(fmt)
             if part is None:
                 part = row.parts[fmt] = writer.item(row.item).encode()
             parts.append(part)
-        self._rows = rows
+        if limit is None or not same_site:
+            self._rows = rows
+        else:
+            self._rows.update(rows)
         return parts[0] + writer.separator.join(parts[1:]) + writer.tail
 
     def __len__(self) -> int:

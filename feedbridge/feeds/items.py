@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import html
 import math
+import mimetypes
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -26,12 +27,15 @@ FEED_FORMATS: dict[str, tuple[str, str]] = {  # a served feed's formats: extensi
 }
 
 GENERATOR = "feedbridge"
-FEED_AUTHOR = "feedbridge"
 # The W3C validator calls dates before 1990 implausible, so the fallback is not the Unix epoch.
 FALLBACK_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 TITLE_MAX = 300
 SUMMARY_MAX = 4000
 JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
+MEDIA_NS = "http://search.yahoo.com/mrss/"  # Media RSS: an entry's thumbnail in Atom and RSS
+MAX_ENCLOSURES = 8  # per entry: a podcast episode has one; a hostile feed may list thousands
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]{0,62}/[A-Za-z0-9][\w.+-]{0,62}")
+_LENGTH = re.compile(r"\d{1,15}")
 
 # Illegal in XML 1.0 (C0 controls, surrogates, U+FFFE/F), plus DEL, C1 controls and U+FFFD,
 # which are legal but make the W3C validator warn "BadCharacters".
@@ -46,8 +50,19 @@ _URL_SAFE = re.compile(r"[A-Za-z0-9_.\-~/:?#\[\]@!$&'()*+,;=%]+")
 
 
 @dataclass(frozen=True, slots=True)
+class Enclosure:
+    """A media file attached to an entry (a podcast's audio): its URL, media type and size in
+    bytes (None when the source does not say)."""
+
+    url: str
+    type: str
+    length: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Item:
-    """One entry as every format writes it: cleaned, times settled, `body` the HTML content."""
+    """One entry as every format writes it: cleaned, times settled, `body` the HTML content
+    (empty when the source gave neither content nor summary)."""
 
     id: str
     key: str
@@ -62,6 +77,7 @@ class Item:
     tags: tuple[str, ...]
     image: str
     score: float | None
+    enclosures: tuple[Enclosure, ...] = ()
 
 
 def entry_id(entry: Entry) -> str:
@@ -170,6 +186,30 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
+def _enclosures(extras: Mapping[str, Any]) -> tuple[Enclosure, ...]:
+    """The entry's enclosures as a feed can carry them: absolute http(s) URLs, a media type
+    (guessed from the file name when the source gave none), the length when it is a number."""
+    raw = extras.get("enclosures")
+    if not raw or not isinstance(raw, list | tuple):
+        return ()
+    found: dict[str, Enclosure] = {}
+    for item in raw:
+        if len(found) >= MAX_ENCLOSURES:
+            break
+        if not isinstance(item, Mapping):
+            continue
+        link = url(str(item.get("url") or ""))
+        if not link.startswith(("http://", "https://")) or link in found:
+            continue
+        kind = line(str(item.get("type") or ""), 127).lower()
+        if not _MEDIA_TYPE.fullmatch(kind):
+            kind = mimetypes.guess_type(urlsplit(link).path)[0] or "application/octet-stream"
+        length = str(item.get("length") or "").strip()
+        size = int(length) if _LENGTH.fullmatch(length) and int(length) > 0 else None
+        found[link] = Enclosure(link, kind, size)
+    return tuple(found.values())
+
+
 def _tags(extras: Mapping[str, Any]) -> tuple[str, ...]:
     raw = extras.get("keywords")
     if not isinstance(raw, list | tuple):
@@ -200,8 +240,12 @@ def settle(info: FeedInfo, entries: Iterable[Entry]) -> tuple[datetime, list[Set
     return feed_updated, settled
 
 
-def prepare_item(e: Entry, upd: datetime | None, pub: datetime | None, when: datetime) -> Item:
-    """One settled entry as every format writes it: cleaned, cut, its id derived."""
+def prepare_item(
+    e: Entry, upd: datetime | None, pub: datetime | None, when: datetime, site: str = ""
+) -> Item:
+    """One settled entry as every format writes it: cleaned, cut, its id derived. An entry
+    without a link links to `site`, the page it came from (entries stored before every source
+    gave one); one without content or summary has no body, rather than its title twice."""
     score = e.score if e.score is None or math.isfinite(e.score) else None
     title = next((t for t in map(_title, (e.title, e.link, e.key)) if t), "untitled")
     summary = clean(e.summary)
@@ -209,9 +253,9 @@ def prepare_item(e: Entry, upd: datetime | None, pub: datetime | None, when: dat
         id=entry_id(e),
         key=_ILLEGAL.sub("", e.key),
         title=title,
-        link=url(e.link),
+        link=url(e.link) or site,
         summary=_truncate(summary, SUMMARY_MAX),
-        body=clean(e.content_html) or html.escape(summary or title, quote=False),
+        body=clean(e.content_html) or html.escape(summary, quote=False),
         published=pub,
         modified=upd,
         updated=when,
@@ -219,6 +263,7 @@ def prepare_item(e: Entry, upd: datetime | None, pub: datetime | None, when: dat
         tags=_tags(e.extras),
         image=url(e.image),
         score=score,
+        enclosures=_enclosures(e.extras),
     )
 
 
@@ -230,6 +275,13 @@ def feed_title(info: FeedInfo) -> str:
 def home(info: FeedInfo) -> str:
     """The feed's site: the upstream link, else feedbridge's own base URL."""
     return url(info.link) or url(info.base_url)
+
+
+def feed_author(info: FeedInfo) -> str:
+    """The Atom feed's author, which entries without one inherit (RFC 4287 4.2.1): the
+    upstream's own, else the name the upstream site goes by, else its host; never invented."""
+    named = line(info.author, TITLE_MAX) or line(info.site_name, TITLE_MAX)
+    return named or urlsplit(home(info)).hostname or feed_title(info)
 
 
 def looks_like_html(text: str) -> bool:
@@ -254,7 +306,8 @@ def json_feed_head(info: FeedInfo) -> dict[str, Any]:
     doc["feed_url"] = feed_url(info, "json")
     if description := line(info.description, SUMMARY_MAX):
         doc["description"] = description
-    doc["authors"] = [{"name": FEED_AUTHOR}]
+    if author := line(info.author, TITLE_MAX):  # items inherit it: only the upstream's own
+        doc["authors"] = [{"name": author}]
     return doc
 
 
@@ -264,7 +317,7 @@ def json_item_fields(item: Item) -> dict[str, Any]:
     if item.link:
         out["url"] = item.link
     out["title"] = item.title
-    out["content_html"] = item.body
+    out["content_html"] = item.body  # JSON Feed needs content_html or content_text, maybe empty
     if item.summary:
         out["summary"] = item.summary
     if item.published:
@@ -276,5 +329,15 @@ def json_item_fields(item: Item) -> dict[str, Any]:
         out["image"] = item.image
     if item.tags:
         out["tags"] = list(item.tags)
+    if item.enclosures:
+        out["attachments"] = [_attachment(enclosure) for enclosure in item.enclosures]
     out["_feedbridge"] = {"score": item.score, "key": item.key}
+    return out
+
+
+def _attachment(enclosure: Enclosure) -> dict[str, Any]:
+    """A JSON Feed attachment: url, mime_type and, when known, size_in_bytes."""
+    out: dict[str, Any] = {"url": enclosure.url, "mime_type": enclosure.type}
+    if enclosure.length is not None:
+        out["size_in_bytes"] = enclosure.length
     return out

@@ -4,7 +4,6 @@ fragments (`fragments.py`); both prepare entries the same way (`items.py`)."""
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -12,11 +11,12 @@ from typing import Any
 
 from feedbridge.core.models import Entry, FeedInfo
 from feedbridge.feeds.items import (
-    FEED_AUTHOR,
     GENERATOR,
+    MEDIA_NS,
     SUMMARY_MAX,
     Item,
     defused,
+    feed_author,
     feed_id,
     feed_title,
     feed_url,
@@ -24,7 +24,6 @@ from feedbridge.feeds.items import (
     json_feed_head,
     json_item_fields,
     line,
-    looks_like_html,
     prepare_item,
     settle,
     url,
@@ -59,27 +58,24 @@ def render_all(info: FeedInfo, entries: Sequence[Entry]) -> dict[str, bytes]:
 def _prepare(info: FeedInfo, entries: Iterable[Entry]) -> tuple[datetime, list[Item]]:
     """Dedupe by (source, key), newest first, settle times; returns (feed updated, items)."""
     feed_updated, rows = settle(info, entries)
-    return feed_updated, [prepare_item(*row) for row in rows]
+    site = home(info)
+    return feed_updated, [prepare_item(*row, site) for row in rows]
 
 
 def _declare_types(parent: Any, tags: tuple[str, ...]) -> None:
-    """Mark text constructs type="text", or type="html" (escaped) where they look like markup."""
+    """Mark text constructs type="text": every title and summary is plain text."""
     for tag in tags:
         node = parent.find(tag)
-        if node is None or node.get("type", "text") != "text":
-            continue
-        if node.text and looks_like_html(node.text):
-            node.set("type", "html")
-            node.text = html.escape(node.text, quote=False)
-        else:
+        if node is not None and node.get("type", "text") == "text":
             node.set("type", "text")
 
 
-class _AtomFeedFixes:
-    """feedgen feed extension: declares the type of the feed's title and subtitle."""
+class _FeedFixes:
+    """feedgen feed extension: the Media RSS namespace, the type of the feed's title and
+    subtitle."""
 
     def extend_ns(self) -> dict[str, str]:
-        return {}
+        return {"media": MEDIA_NS}
 
     def extend_atom(self, node: Any) -> Any:
         _declare_types(node, ("title", "subtitle"))
@@ -89,13 +85,40 @@ class _AtomFeedFixes:
         return node
 
 
-class _AtomEntryFixes(_AtomFeedFixes):
-    """feedgen entry extension: text construct types, and the rel feedgen drops from entry links."""
+class _EntryFixes(_FeedFixes):
+    """feedgen entry extension: text construct types, the rel of alternate links and the
+    enclosures (feedgen writes only href on an entry's links), the thumbnail as
+    media:thumbnail. `item` is set per entry."""
+
+    item: Item | None = None
 
     def extend_atom(self, node: Any) -> Any:
+        from feedgen.util import xml_elem
+
         _declare_types(node, ("title", "summary"))
-        for link in node.iterfind("link"):
+        links = list(node.iterfind("link"))
+        for link in links:
             link.set("rel", "alternate")
+        # enclosures follow the alternate link, else the content, authors or updated
+        before = [*node.iterfind("updated"), *node.iterfind("author"), *node.iterfind("content")]
+        after = links[-1] if links else before[-1]
+        for enclosure in self.item.enclosures if self.item is not None else ():
+            attributes = {"href": enclosure.url, "rel": "enclosure", "type": enclosure.type}
+            if enclosure.length is not None:
+                attributes["length"] = str(enclosure.length)
+            link = xml_elem("link", None, **attributes)
+            after.addnext(link)
+            after = link
+        return self._thumbnail(node)
+
+    def extend_rss(self, node: Any) -> Any:
+        return self._thumbnail(node)
+
+    def _thumbnail(self, node: Any) -> Any:
+        if self.item is not None and self.item.image:
+            from feedgen.util import xml_elem
+
+            xml_elem(f"{{{MEDIA_NS}}}thumbnail", node, url=self.item.image)
         return node
 
 
@@ -112,8 +135,8 @@ def _generator(info: FeedInfo, updated: datetime) -> Any:
 
 def _atom(info: FeedInfo, updated: datetime, items: list[Item]) -> bytes:
     fg = _generator(info, updated)
-    fg.register_extension("feedbridge", _AtomFeedFixes, _AtomEntryFixes, atom=True, rss=False)
-    fg.author({"name": FEED_AUTHOR})
+    fg.register_extension("feedbridge", _FeedFixes, _EntryFixes, atom=True, rss=False)
+    fg.author({"name": defused(feed_author(info))})
     if line(info.description, SUMMARY_MAX):
         fg.subtitle(line(info.description, SUMMARY_MAX))
     fg.link(href=feed_url(info, "atom"), rel="self", type="application/atom+xml")
@@ -130,11 +153,13 @@ def _atom(info: FeedInfo, updated: datetime, items: list[Item]) -> bytes:
             fe.link(href=item.link)
         if item.authors:
             fe.author([{"name": defused(name)} for name in item.authors])
-        fe.content(item.body, type="html")
+        if item.body:
+            fe.content(item.body, type="html")
         if item.summary:
             fe.summary(item.summary, type="text")
         if item.tags:
             fe.category([{"term": tag} for tag in item.tags])
+        fe.feedbridge.item = item
     out: bytes = fg.atom_str(pretty=False)
     return out
 
@@ -142,6 +167,7 @@ def _atom(info: FeedInfo, updated: datetime, items: list[Item]) -> bytes:
 def _rss(info: FeedInfo, updated: datetime, items: list[Item]) -> bytes:
     fg = _generator(info, updated)
     fg.load_extension("dc", atom=False, rss=True)
+    fg.register_extension("feedbridge", _FeedFixes, _EntryFixes, atom=False, rss=True)
     fg.description(line(info.description, SUMMARY_MAX) or feed_title(info))
     fg.link(href=feed_url(info, "rss"), rel="self", type="application/rss+xml")
     fg.link(href=home(info) or feed_url(info, "rss"), rel="alternate")
@@ -151,13 +177,18 @@ def _rss(info: FeedInfo, updated: datetime, items: list[Item]) -> bytes:
         fe.title(item.title)
         if item.link:
             fe.link(href=item.link)
-        fe.description(item.body)
+        if item.enclosures:  # RSS 2.0 carries one enclosure an item: the first
+            first = item.enclosures[0]
+            fe.enclosure(first.url, first.length or 0, first.type)
+        if item.body:
+            fe.description(item.body)
         if item.published or item.modified:
             fe.pubDate(item.published or item.modified)
         if item.authors:
             fe.dc.dc_creator(list(item.authors))
         if item.tags:
             fe.category([{"term": tag} for tag in item.tags])
+        fe.feedbridge.item = item
     out: bytes = fg.rss_str(pretty=False)
     return out
 

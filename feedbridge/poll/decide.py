@@ -61,6 +61,43 @@ def merge_feed(previous: Sequence[Entry], fresh: Sequence[Entry], keep: int) -> 
     return newest_first(merged)[:keep]
 
 
+def keep_identities(
+    extracted: Sequence[Entry],
+    alternates: Mapping[str, Sequence[Entry]],
+    previous_feed: Sequence[Entry],
+) -> list[Entry]:
+    """Where a document gave one key to several items, the one the stored feed has keeps it:
+    an item prepended with an old guid must not take over that entry's title, link and date.
+    `alternates` are the later items of each such key; a key the feed does not have yet
+    keeps its first item."""
+    if not alternates or not previous_feed:
+        return list(extracted)
+    stored = {e.key: e for e in previous_feed if e.key in alternates}
+    if not stored:
+        return list(extracted)
+    kept = []
+    for entry in extracted:
+        old = stored.get(entry.key)
+        if old is not None:
+            entry = _closest(old, [entry, *alternates[entry.key]])
+        kept.append(entry)
+    return kept
+
+
+def _closest(old: Entry, candidates: Sequence[Entry]) -> Entry:
+    """The candidate most like `old`: same link and title, else same link, else same title,
+    else the first."""
+    ranked = sorted(
+        candidates,
+        key=lambda e: (
+            e.link != old.link or e.title != old.title,
+            e.link != old.link,
+            e.title != old.title,
+        ),
+    )  # stable: ties keep document order
+    return ranked[0]
+
+
 def dedupe(entries: Sequence[Entry]) -> list[Entry]:
     """The first entry of each key, in the given order."""
     seen: set[str] = set()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,7 @@ from feedbridge.core.models import Entry, HealthEvent
 from feedbridge.detect.suggest import warning_with_suggestion
 from feedbridge.feeds.board import Publisher
 from feedbridge.fetch.http import HttpClient
-from feedbridge.poll.decide import TargetRule, decide_poll
+from feedbridge.poll.decide import TargetRule, decide_poll, keep_identities
 from feedbridge.poll.outcome import PollReport, extracted_poll, failed_poll, unchanged_poll
 from feedbridge.poll.scheduler import source_due
 from feedbridge.sources import Fetcher, Source
@@ -146,11 +146,16 @@ class Poller:
         if extraction is None:
             written = unchanged_poll(source, state, now, self._next_due(source, 0, None))
             self._save(source, written.outcome, written.event, lease)
-            log.debug("poll unchanged", extra={"source": source.name})
             written.report.seconds = time.monotonic() - started
+            log.info(  # a healthy `run` says what it does, not only what changed
+                "poll unchanged",
+                extra={"source": source.name, "ms": round(written.report.seconds * 1000)},
+            )
             return written.report
         warning = await warning_with_suggestion(extraction, source.config)
-        report = self._apply(source, extraction.entries, state, now, lease, warning)
+        report = self._apply(
+            source, extraction.entries, state, now, lease, warning, extraction.alternates
+        )
         report.seconds = time.monotonic() - started
         report.skipped = describe_skipped(extraction.skipped)
         _log_done(source, report)
@@ -171,11 +176,14 @@ class Poller:
         now: datetime,
         lease: Lease | None,
         warning: str | None = None,
+        alternates: Mapping[str, Sequence[Entry]] | None = None,
     ) -> PollReport:
         name = source.name
         keys = [e.key for e in entries]
         wanted = [t for t in self.targets if t.filter.wants_source(name)]
         view = self.store.poll_view(name, keys, [t.name for t in wanted], self._known(name))
+        if alternates:
+            entries = keep_identities(entries, alternates, view.feed)
         decision = decide_poll(source.config, entries, view, wanted, now)
         changed_at = time.time()
         written = extracted_poll(

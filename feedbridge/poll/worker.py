@@ -95,10 +95,11 @@ class Worker:
 
     # --- cycles ---------------------------------------------------------------------------
 
-    async def run_once(self) -> list[PollReport]:
+    async def run_once(self, deliver: bool = True) -> list[PollReport]:
         """Poll every source once (on a shared store: every source nobody else holds, due or
         not: whoever runs `once` from cron wants every source polled now),
-        then try every queued delivery once.
+        then try every queued delivery once (unless `deliver` is False: a `run` beside this
+        `once` on the same data directory delivers).
 
         A fixed pool of pollers takes sources in turn, so that no more polls are
         in progress (state loaded, fetcher built) than can hold a connection.
@@ -122,7 +123,8 @@ class Worker:
         width = max(1, min(self.http.settings.concurrency, len(work)))
         await asyncio.gather(*(polls() for _ in range(width)))
         self.heartbeat = time.time()
-        self.last_round = await self.notifier.deliver(respect_backoff=False)
+        if deliver:
+            self.last_round = await self.notifier.deliver(respect_backoff=False)
         return [reports[s.name] for s in self.sources if s.name in reports]
 
     async def run_forever(self, stop: asyncio.Event) -> None:
@@ -139,8 +141,10 @@ class Worker:
                 asyncio.create_task(self.leases.claim_loop(self.sources, stop)),
                 asyncio.create_task(self._sync_loop(stop)),
             ]
-        else:
+        else:  # the sync loop serves what a `once` beside this process wrote (issue 18)
             pollers = [asyncio.create_task(self._source_loop(s, stop)) for s in self.sources]
+            beside = sync_loop(self.board, self.store, stop, _sleep_or_stop, self._beat)
+            pollers.append(asyncio.create_task(beside))  # in real time, whatever the schedule
         delivery = asyncio.create_task(self._delivery_loop(stop))
         housekeeping = asyncio.create_task(self._housekeeping_loop(stop))
         try:

@@ -70,6 +70,16 @@ class Source(ABC, Generic[C]):
         """The site the feed is about (the feed's alternate link)."""
         return self.url
 
+    @property
+    def site_name(self) -> str:
+        """What the upstream site calls itself, when the source knows (else its host is used)."""
+        return ""
+
+    @property
+    def author(self) -> str:
+        """The upstream feed's own author, when it names one."""
+        return ""
+
     def identity(self) -> dict[str, str]:
         """What the last poll learnt of the upstream (its title, its site), for the stored state."""
         return {}

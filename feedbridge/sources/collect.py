@@ -16,6 +16,7 @@ from feedbridge.core.models import Entry, Page
 from feedbridge.sources.text import clean_text, shorten
 
 TITLE_LIMIT = 300
+MAX_ALTERNATES = 8  # later items kept per duplicated key, for the poll to choose among
 
 
 def _same(text: str) -> str:
@@ -32,6 +33,7 @@ class Extraction:
     matched: dict[str, int] = field(default_factory=dict)
     title: str = ""
     link: str = ""
+    author: str = ""  # a feed's own author (feed sources)
     # wrong though not an error (a selector that matched nothing on a page with content):
     # the worker shows it in the source's status and `once` exits 1
     warning: str | None = None
@@ -39,6 +41,12 @@ class Extraction:
     # the page, kept when the item selector matched nothing on it: `preview` and the poll's
     # warning show what detection finds there now
     page: Page | None = None
+    # later items of a key already taken, in document order: the poll keeps the one the
+    # stored feed has (a new item that reuses an old guid must not take over its entry)
+    alternates: dict[str, list[Entry]] = field(default_factory=dict)
+    # keys of the entries without a link of their own, linked to the page they came from
+    # (`preview` says so, and how to give those keyed by a hash of their text a stable key)
+    unlinked: set[str] = field(default_factory=set)
 
 
 def content_key(title: str, text: str) -> str:
@@ -54,24 +62,27 @@ def describe_skipped(skipped: Mapping[str, int]) -> str:
 
 
 class Collector:
-    """Builds entries in page order, skipping (and counting) items without link, title or key.
+    """Builds entries in page order, skipping (and counting) items without a title.
 
-    With `linkless=True` (feeds) an item needs only a title or content: it is keyed by its
-    id, else its link, else a hash of its title and content.
+    One rule for every source kind: an item is keyed by its id, else its link, else a hash of
+    its title and text; one without a link of its own links to `page`, the page it came from.
+    `untitled` is the reason an item without a title is skipped under.
     """
 
     def __init__(
         self,
         source: str,
         *,
+        page: str = "",
         limit: int | None = None,
         link_pattern: re.Pattern[str] | None = None,
-        linkless: bool = False,
+        untitled: str = "no title",
     ) -> None:
         self.source = source
+        self.page = page
         self.limit = limit
         self.link_pattern = link_pattern
-        self.linkless = linkless
+        self.untitled = untitled
         self.result = Extraction()
         self._keys: set[str] = set()
 
@@ -100,51 +111,47 @@ class Collector:
         `cleaned`: title, key, summary and authors are already `clean_text`'s output.
         """
         self.result.items += 1
+        if self.link_pattern is not None and not self.link_pattern.search(link or ""):
+            self.skip("link_pattern")
+            return
         clean = _same if cleaned else clean_text
         title = shorten(clean(title), TITLE_LIMIT)
-        key = clean(key or "") or link
-        if self.linkless:
-            if not title:
-                self.skip("no title or content")
-                return
-            key = key or content_key(title, summary or content_html)
-        elif not key or not link:
-            self.skip("no link")
+        if not title:
+            self.skip(self.untitled)
             return
-        reason = self._rejection(key, title, link)
-        if reason is not None:
-            self.skip(reason)
+        key = clean(key or "") or link or ""
+        if not key:
+            key = content_key(title, summary or content_html)
+        duplicate = key in self._keys
+        if not duplicate and self.limit is not None and len(self.result.entries) >= self.limit:
+            self.skip("limit")
             return
-        self._keys.add(key)
         names = dict.fromkeys(authors if cleaned else map(clean, authors))
         names.pop("", None)
-        self.result.entries.append(
-            Entry(
-                source=self.source,
-                key=key,
-                title=title,
-                link=link or "",
-                summary=shorten(clean(summary)),
-                content_html=content_html,
-                published=published,
-                updated=updated,
-                authors=tuple(names),
-                score=score,
-                image=image,
-                extras=dict(extras or {}),
-            )
+        entry = Entry(
+            source=self.source,
+            key=key,
+            title=title,
+            link=link or self.page,
+            summary=shorten(clean(summary)),
+            content_html=content_html,
+            published=published,
+            updated=updated,
+            authors=tuple(names),
+            score=score,
+            image=image,
+            extras=dict(extras or {}),
         )
-
-    def _rejection(self, key: str, title: str, link: str | None) -> str | None:
-        if self.link_pattern is not None and not self.link_pattern.search(link or ""):
-            return "link_pattern"
-        if not title:
-            return "no title"
-        if key in self._keys:
-            return "duplicate"
-        if self.limit is not None and len(self.result.entries) >= self.limit:
-            return "limit"
-        return None
+        if duplicate:
+            self.skip("duplicate")
+            alternates = self.result.alternates.setdefault(key, [])
+            if len(alternates) < MAX_ALTERNATES:
+                alternates.append(entry)
+            return
+        self._keys.add(key)
+        if not link:
+            self.result.unlinked.add(key)
+        self.result.entries.append(entry)
 
 
 @contextmanager

@@ -83,6 +83,7 @@ class FeedSource(Source[FeedConfig]):
         super().__init__(config)
         self._feed_title = ""
         self._feed_link = ""
+        self._feed_author = ""
 
     @property
     def url(self) -> str:
@@ -98,13 +99,23 @@ class FeedSource(Source[FeedConfig]):
         """The upstream feed's own site link (its `<link>`, `home_page_url`), else the feed URL."""
         return self._feed_link or self.url
 
+    @property
+    def site_name(self) -> str:
+        """The upstream feed's own title: the name its site goes by."""
+        return self._feed_title
+
+    @property
+    def author(self) -> str:
+        return self._feed_author
+
     def identity(self) -> dict[str, str]:
-        known = {"title": self._feed_title, "link": self._feed_link}
+        known = {"title": self._feed_title, "link": self._feed_link, "author": self._feed_author}
         return {key: value for key, value in known.items() if value}
 
     def restore_identity(self, saved: Mapping[str, Any]) -> None:
         self._feed_title = self._feed_title or str(saved.get("title") or "")
         self._feed_link = self._feed_link or str(saved.get("link") or "")
+        self._feed_author = self._feed_author or str(saved.get("author") or "")
 
     def extract(self, page: Page) -> list[Entry]:
         return self.analyze(page).entries
@@ -116,6 +127,7 @@ class FeedSource(Source[FeedConfig]):
             result = self._json_feed(page) if kind == "json" else self._xml_feed(page, kind)
         self._feed_title = result.title or self._feed_title
         self._feed_link = result.link or self._feed_link
+        self._feed_author = result.author  # a feed that stops naming an author names none
         return result
 
     def _xml_feed(self, page: Page, kind: str) -> Extraction:
@@ -139,12 +151,14 @@ class FeedSource(Source[FeedConfig]):
                 message = f"response is {describe_kind(kind)}, expected a feed"
             raise ParseError(self.name, page.url, message)
         feed = parsed.get("feed", {})
-        out = Collector(self.name, linkless=True)
+        site = resolve_url(feed.get("link"), page.url) or ""
+        out = Collector(self.name, page=site or page.url, untitled="no title or content")
         feed_authors = _names(feed.get("authors"))
         for entry in parsed.get("entries", []):
             self._add_xml_entry(entry, page.url, feed_authors, out)
         out.result.title = _text_of(feed.get("title_detail")) or clean_text(feed.get("title", ""))
-        out.result.link = resolve_url(feed.get("link"), page.url) or ""
+        out.result.link = site
+        out.result.author = ", ".join(feed_authors)
         return out.result
 
     def _add_xml_entry(
@@ -218,7 +232,8 @@ class FeedSource(Source[FeedConfig]):
         items = data.get("items", [])
         if not isinstance(items, list):
             raise ParseError(self.name, page.url, "JSON Feed 'items' is not a list")
-        out = Collector(self.name, linkless=True)
+        site = resolve_url(as_text(data.get("home_page_url")), page.url) or ""
+        out = Collector(self.name, page=site or page.url, untitled="no title or content")
         feed_authors = _names(data.get("authors") or data.get("author"))
         for item in items:
             if isinstance(item, dict):
@@ -226,7 +241,8 @@ class FeedSource(Source[FeedConfig]):
             else:
                 out.skip("not an object")
         out.result.title = clean_text(as_text(data.get("title")))
-        out.result.link = resolve_url(as_text(data.get("home_page_url")), page.url) or ""
+        out.result.link = site
+        out.result.author = ", ".join(feed_authors)
         return out.result
 
     def _add_json_item(

@@ -45,6 +45,10 @@ class HfPapersSource(Source[HfPapersConfig]):
         return f"{self.base_url}/papers"
 
     @property
+    def site_name(self) -> str:
+        return "Hugging Face"
+
+    @property
     def title(self) -> str:
         if self.config.title:
             return self.config.title

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, ClassVar
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from feedbridge.config.fields import split_selector, valid_css
 from feedbridge.config.models import HtmlConfig
 from feedbridge.core.errors import ConfigError, ParseError
 from feedbridge.core.models import Page
@@ -30,10 +29,8 @@ from feedbridge.sources.values import parse_date, parse_score, reference_time
 
 log = logging.getLogger("feedbridge.sources.html")
 
-_ATTRIBUTE = re.compile(r"[A-Za-z_:][\w:.-]*")
 _TITLE_ATTRIBUTES = ("title", "aria-label")
 _IMAGE_ATTRIBUTES = ("src", "data-src", "data-lazy-src", "data-original")
-_PROBE = LexborHTMLParser("<p></p>")
 _ANY_LINK = "a[href]"  # an item's link when no link selector is configured
 
 
@@ -47,10 +44,7 @@ class Selector:
     @classmethod
     def parse(cls, spec: str) -> Selector:
         """Read `selector`, `selector@attr` or `@attr` (an attribute of the item itself)."""
-        css, at, attr = spec.rpartition("@")
-        if at and _ATTRIBUTE.fullmatch(attr.strip()):
-            return cls(css.strip() or None, attr.strip().lower())
-        return cls(spec.strip() or None, None)
+        return cls(*split_selector(spec))
 
     def pick(self, matches: list[LexborNode]) -> LexborNode | None:
         """The first of an item's matches (that has the attribute, if one is named)."""
@@ -74,19 +68,10 @@ class Selector:
 
 
 def check_selector(name: str, where: str, css: str) -> None:
-    """A ConfigError naming `where.name` unless lexbor compiles `css`."""
-    if not _valid_selector(css):
+    """A ConfigError naming `where.name` unless lexbor compiles `css` (the config's load
+    checks every selector at once; this guards sources built from a config made in code)."""
+    if not valid_css(css):
         raise ConfigError([f"{where}.{name}: invalid CSS selector {css!r}"])
-
-
-@lru_cache(maxsize=1024)
-def _valid_selector(css: str) -> bool:
-    """Whether lexbor compiles `css`; thousands of sources share a few selectors."""
-    try:
-        _PROBE.css(css)
-    except SelectolaxError:
-        return False
-    return True
 
 
 def item_matches(
@@ -205,7 +190,7 @@ class HtmlSource(ItemSource[HtmlConfig]):
         base_node = tree.css_first("base[href]")
         if base_node is not None:
             base = resolve_url(base_node.attributes.get("href"), page.url) or page.url
-        collector = self._collector()
+        collector = self._collector(page.url)
         matched = dict.fromkeys(self._fields, 0)
         now = reference_time(page)
         items = tree.css(self._item)
@@ -261,7 +246,7 @@ class HtmlSource(ItemSource[HtmlConfig]):
         fields = self._fields
         key = fields["id"].text(nodes["id"]) if "id" in nodes else None
         link_node, href = self._link(found, nodes)
-        link = resolve_url(href, base) or (page_url if key else None)
+        link = resolve_url(href, base)
         title = fields["title"].text(nodes["title"]) if "title" in nodes else ""
         if not title and link_node is not None:
             title = _link_text(link_node)

@@ -52,6 +52,9 @@ class ItemSource(Source[ItemConfig]):
     def _analyze(self, page: Page) -> Extraction:
         """`analyze` itself; any error but a FeedbridgeError becomes a ParseError."""
 
-    def _collector(self) -> Collector:
-        """Entries in page order, at most `limit`, those whose link fits `link_pattern`."""
-        return Collector(self.name, limit=self.config.limit, link_pattern=self._link_pattern)
+    def _collector(self, page_url: str) -> Collector:
+        """Entries in page order, at most `limit`, those whose link fits `link_pattern`; an
+        item without a link links to `page_url`."""
+        return Collector(
+            self.name, page=page_url, limit=self.config.limit, link_pattern=self._link_pattern
+        )

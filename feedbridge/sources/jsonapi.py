@@ -90,7 +90,7 @@ class JsonSource(ItemSource[JsonConfig]):
                 f"{type(found).__name__}, expected a list"
             )
             raise ParseError(self.name, page.url, message)
-        out = self._collector()
+        out = self._collector(page.url)
         matched: Counter[str] = Counter()
         now = reference_time(page)
         for item in items:
@@ -136,7 +136,7 @@ class JsonSource(ItemSource[JsonConfig]):
     ) -> None:
         values = self._values(item, matched)
         key = as_text(_first(values.get("id"))) or None
-        link = resolve_url(as_text(_first(values.get("link"))), base) or (base if key else None)
+        link = resolve_url(as_text(_first(values.get("link"))), base)
         summary, summary_html = _text_and_html(values.get("summary"), base)
         content, content_html = _text_and_html(values.get("content"), base)
         image = _first(values.get("image"))

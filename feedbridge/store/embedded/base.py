@@ -53,6 +53,9 @@ class Base:
         except failures as exc:
             raise StoreError(f"store at {self.path} failed: {exc}{REMEDY}") from exc
 
+    def _saw_version(self, con: object, source: str, version: int) -> None:
+        """A feed written by this process (Feeds keeps the versions it read up to date)."""
+
     def _get(self, key: str, default: Any = None) -> Any:
         try:
             return self._cache.get(key, default=default, retry=True)

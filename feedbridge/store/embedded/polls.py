@@ -78,6 +78,8 @@ class Polls(Base):
             for target in outcome.first_cycle:
                 self._set(f"tinit:{target}:{source}", now)
             self._set(f"state:source:{source}", outcome.state.to_dict())
+        if version is not None:
+            self._saw_version(con, source, version)
         return version
 
 
@@ -88,7 +90,25 @@ class Feeds(Base):
         with self._failing() as con:
             return tables.feed(con, source)
 
+    # Every feed's version as last read, and (connection, its data_version) then: while no
+    # other connection (a `once` beside `run`) committed, the versions are not read again;
+    # this process's own writes on that connection update them (`_saw_version`).
+    _versions: dict[str, int] | None = None
+    _versions_mark: tuple[int, int] | None = None
+
     def feed_versions(self, known: Mapping[str, int]) -> dict[str, int]:
         with self._failing() as con:
-            found = tables.versions(con)
+            (data_version,) = con.execute("PRAGMA data_version").fetchone()
+            mark = (id(con), int(data_version))
+            if self._versions is None or mark != self._versions_mark:
+                self._versions, self._versions_mark = tables.versions(con), mark
+            found = self._versions
         return {name: v for name, v in found.items() if known.get(name) != v}
+
+    def _saw_version(self, con: object, source: str, version: int) -> None:
+        """A feed this process wrote itself: its connection's data_version does not show it."""
+        if self._versions is not None and self._versions_mark is not None:
+            if id(con) == self._versions_mark[0]:
+                self._versions[source] = version
+            else:  # another thread's connection: read them all next time
+                self._versions = None
