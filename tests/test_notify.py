@@ -96,13 +96,15 @@ async def test_email_digest_arrives_as_a_newsletter_sorted_by_upvotes(
     assert message["Subject"] == "37 new papers · 2026-05-08"
     assert message["To"] == "reader@example.com"
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
-    top = sorted(hf_items(), key=lambda i: (-i["paper"]["upvotes"], i["paper"]["title"]))[:10]
-    positions = [html.index(i["paper"]["title"].replace("'", "&#39;")) for i in top]
+    # ties in upvotes: the newer first, then in the order they came
+    by_votes = sorted(papers(), key=lambda e: (-(e.score or 0), -e.published.timestamp()))  # type: ignore[union-attr]
+    top = by_votes[:10]
+    positions = [html.index(e.title.replace("'", "&#39;")) for e in top]
     assert positions == sorted(positions), "papers must appear by upvotes, highest first"
     assert "▲ 86 upvotes" in html
     assert 'href="https://huggingface.co/papers/2605.05242"' in html
     assert "…and 27 more" in html
-    assert hf_items()[-1]["paper"]["title"] not in html  # below the top 10
+    assert by_votes[-1].title not in html  # below the top 10
 
 
 async def test_digest_missed_while_down_is_sent_once_on_return(
@@ -343,7 +345,8 @@ async def test_chat_services_get_the_payload_apprise_would_send(
 
 
 def test_messages_for_an_entry_without_a_link_show_the_title_and_no_empty_link() -> None:
-    from feedbridge.messages.templates import digest_message, entry_message
+    from feedbridge.messages.digest import digest_message
+    from feedbridge.messages.templates import entry_message
 
     note = Entry(source="blog", key="rel-2.1@blog", title="Release 2.1", link="",
                  summary="Faster sync.")

@@ -27,7 +27,8 @@ from aiosmtpd.controller import Controller
 
 from feedbridge.core.durations import parse_digest
 from feedbridge.core.models import Entry
-from feedbridge.notify.channel import TargetChannel, service_format
+from feedbridge.notify.channel import TargetChannel
+from feedbridge.notify.services import service_format
 from feedbridge.notify.outbox import Notifier
 from feedbridge.store import EmbeddedStore as Store
 from feedbridge.store import entry_notice

@@ -38,7 +38,6 @@ from feedbridge.config import (
     Config,
     adhoc_source_config,
     load_config,
-    mask_url,
     redacted_summary,
     secret_fragments,
 )
@@ -53,7 +52,8 @@ from feedbridge.core.errors import (
 from feedbridge.core.logs import setup_logging
 from feedbridge.core.wording import plural
 from feedbridge.fetch.browser import BrowserSettings, BrowserUnavailable, describe_browser
-from feedbridge.messages.templates import SAMPLE_ENTRY, entry_message
+from feedbridge.messages.check import SAMPLE_ENTRY
+from feedbridge.messages.templates import entry_message
 from feedbridge.notify.outbox import queue_report
 from feedbridge.sources import Source, build_source
 from feedbridge.store import Store, open_store
@@ -233,10 +233,11 @@ def notify_test(ctx: click.Context, target: str) -> None:
         click.echo(f"error: no target named {target!r}", err=True)
         sys.exit(EXIT_CONFIG)
     sample = replace(SAMPLE_ENTRY, link=config.server.base_url, extras={})
-    results = asyncio.run(chosen.send_all(lambda fmt: entry_message(sample, fmt, chosen.templates)))
+    results = asyncio.run(chosen.send_all(lambda d: entry_message(sample, d, chosen.templates)))
+    shown = chosen.describe()
     for index, reason in sorted(results.items()):
-        shown = mask_url(chosen.urls[index])
-        click.echo(f"{shown}: {'ok' if reason is None else 'FAILED: ' + reason}")
+        url, how = shown[index]
+        click.echo(f"{url} ({how}): {'ok' if reason is None else 'FAILED: ' + reason}")
     sys.exit(0 if all(r is None for r in results.values()) else 1)
 
 
