@@ -25,8 +25,8 @@ from feedbridge.messages.templates import (
     render_template,
 )
 from feedbridge.notify.channel import TargetChannel
-from feedbridge.notify.services import service_format
 from feedbridge.notify.outbox import Notifier
+from feedbridge.notify.services import service_format
 from feedbridge.store import EmbeddedStore as Store
 from feedbridge.store import entry_notice
 from tests.conftest import Receiver, run_cli
