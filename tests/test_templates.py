@@ -70,6 +70,34 @@ def test_an_unknown_name_is_an_error_not_an_empty_string() -> None:
         render_template("{{ entry.title }}", "text", {"title": "x"})
 
 
+async def test_a_template_failing_at_run_time_falls_back_and_alerts_once(
+    tmp_path: Path, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`"[%d]"|format(score)` passes `check` for a source with scores; then a feed entry
+    without one arrives: it is sent with the built-in title, logged once, and the health
+    targets are told once (not every message, not every round)."""
+    scored = Templates(title='{{ "[%d] %s"|format(score, title) }}')
+    channel = TargetChannel("hook", [receiver.url()], templates=scored)
+    ops = TargetChannel("ops", [receiver.url("/ops")], health=True)
+    receiver.server.expect_request("/ops").respond_with_handler(receiver.handle)
+    entries = [replace(p, score=None) for p in papers(3)]
+    with Store(tmp_path) as store:
+        notifier = Notifier([channel, ops], store)
+        store.enqueue([entry_notice("hook", e, 0) for e in entries[:2]], 0)
+        await notifier.deliver()
+        store.enqueue([entry_notice("hook", entries[2], 0)], 0)
+        await notifier.deliver()
+        assert store.pending_count("hook") == 0 and store.pending_count("ops") == 0
+    titles = receiver.titles
+    assert titles[:2] == [e.title for e in entries[:2]] and entries[2].title in titles
+    alerts = [m for m in receiver.received if m["title"].startswith("feedbridge:")]
+    assert [a["title"] for a in alerts] == ["feedbridge: target hook template failed"]
+    assert alerts[0]["message"].startswith(
+        "target hook: its title template failed on entry hf:2605.05242 (TypeError: %d format:"
+    )
+    assert caplog.text.count("template failed, using the built-in one") == 1
+
+
 def test_a_template_failing_at_send_time_falls_back_to_the_default() -> None:
     paper = replace(papers(1)[0], extras={})
     message = entry_message(paper, "text", Templates(body="{{ extras.missing.deeper }}"))
@@ -99,6 +127,19 @@ def config_with(tmp_path: Path, target: str) -> Path:
         ),
         ('digest = "daily 08:00"\ntitle = "{{ title }}"\n',
          "targets[0] (\"hook\").title: not used, this target sends digests"),
+        ("title = '{{ \"[%d] %s\"|format(score, title) }}'\n",
+         "targets[0] (\"hook\").title: TypeError: %d format: a real number is required, not "
+         "NoneType (for an entry with only a title: no score, link, summary, authors, dates or "
+         "extras)"),
+        ('body = "{{ summary[0] }}"\n',
+         "targets[0] (\"hook\").body: str object has no element 0 (for an entry with only"),
+        ('body = "{% for i in range(10**7) %}x{% endfor %}"\n',
+         "targets[0] (\"hook\").body: range() of more than 10,000 numbers"),
+        ('body = "{% for a in summary %}{% for b in summary %}{% for c in summary %}'
+         '{% endfor %}{% endfor %}{% endfor %}"\n',
+         "targets[0] (\"hook\").body: more than 100,000 loop iterations"),
+        ('body = "{{ title * 10**7 }}"\n',
+         "targets[0] (\"hook\").body: a repeat of more than 2,000,000 characters"),
     ],
 )  # fmt: skip
 def test_check_renders_every_template_and_names_target_and_variable(

@@ -54,6 +54,7 @@ from feedbridge.core.wording import plural
 from feedbridge.fetch.browser import BrowserSettings, BrowserUnavailable, describe_browser
 from feedbridge.messages.check import SAMPLE_ENTRY
 from feedbridge.messages.templates import entry_message
+from feedbridge.notify.channel import describe_urls
 from feedbridge.notify.outbox import queue_report
 from feedbridge.sources import Source, build_source
 from feedbridge.store import Store, open_store
@@ -162,7 +163,7 @@ def once(ctx: click.Context) -> None:
 def check(ctx: click.Context) -> None:
     """Validate the config (all errors at once), print it with secrets masked, check the store."""
     config = _load(ctx.obj["config"])
-    click.echo(redacted_summary(config))
+    click.echo(redacted_summary(config, describe_urls))
     try:
         for line in check_store(config):
             click.echo(line)

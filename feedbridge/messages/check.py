@@ -34,7 +34,7 @@ SAMPLE_ENTRY = Entry(
 )
 # An entry with every optional value missing, as feeds and scraped pages give them.
 BARE_ENTRY = Entry(source="feedbridge-test", key="bare", title="Only a title", link="")
-BARE = "for an entry with only a title (no score, link, summary, authors, dates or extras)"
+BARE = "for an entry with only a title: no score, link, summary, authors, dates or extras"
 SAMPLE_EVENT = HealthEvent(
     "source hf-daily",
     "failing",

@@ -46,9 +46,9 @@ class _Budget:
             from jinja2.exceptions import SecurityError
 
             if self.left < 0:
-                raise SecurityError(f"the template ran more than {MAX_ITERATIONS:,} loops")
+                raise SecurityError(f"more than {MAX_ITERATIONS:,} loop iterations")
             if time.monotonic() > self.deadline:
-                raise SecurityError(f"the template took longer than {MAX_SECONDS:g} s")
+                raise SecurityError(f"longer than {MAX_SECONDS:g} s to render")
 
 
 _budget: ContextVar[_Budget] = ContextVar("template_budget")

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from feedbridge.config.fields import mask_url
+from feedbridge.config.models import TargetConfig
 from feedbridge.core.durations import DigestSpec
 from feedbridge.core.models import Entry, HealthEvent
 from feedbridge.messages.digest import digest_messages
@@ -146,3 +147,11 @@ class TargetChannel:
     async def send_all(self, render: Callable[[Dialect], Message]) -> dict[int, str | None]:
         """Send one message, rendered per URL dialect, to every URL (for `notify-test`)."""
         return {i: await self.send(i, render(d)) for i, d in enumerate(self.dialects)}
+
+
+def describe_urls(target: TargetConfig) -> list[tuple[str, str]]:
+    """A configured target's URLs as `check` prints them: each as delivery uses it (masked),
+    and what it sends (body format, mentions, overflow)."""
+    channel = TargetChannel(target.name, target.urls(), format=target.format)
+    channel.overflow = target.overflow
+    return channel.describe()

@@ -119,8 +119,9 @@ def describe_delivery(plugin: Any, dialect: Dialect, overflow: str) -> str:
     limit = message_limit(plugin)
     if limit is None:
         return f"{shown}, sent whole"
-    length = f"{limit[0]:,} characters"
-    if overflow == "upstream":
-        return f"{shown}, overflow upstream (the service gets bodies over {length} as they are)"
-    how = "split between entries" if overflow == "split" else "truncated"
-    return f"{shown}, overflow {overflow} (over {length}: {how})"
+    how = {
+        "split": "digests split between entries, a longer entry at a line break",
+        "truncate": "digests keep the entries that fit, a longer entry is cut",
+        "upstream": "longer ones are sent as they are",
+    }[overflow]
+    return f"{shown}, overflow {overflow} ({limit[0]:,} characters a message: {how})"
