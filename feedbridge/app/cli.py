@@ -122,8 +122,7 @@ def run(ctx: click.Context) -> None:
     config = _setup(ctx)
     from feedbridge.app.runner import serve  # uvicorn and uvloop load for `run` only
 
-    serve(config, lambda: _store_or_exit(config))
-    exit_leaving_abandoned_threads()
+    exit_leaving_abandoned_threads(serve(config, lambda: _store_or_exit(config)))
 
 
 @main.command()

@@ -30,12 +30,12 @@ log = logging.getLogger("feedbridge")
 GC_YOUNG = 50_000  # allocations between young collections (Python: 700)
 
 
-def serve(config: Config, open_store: Callable[[], Store]) -> None:
-    """Run until SIGTERM/SIGINT; `open_store` is called once the event loop runs."""
+def serve(config: Config, open_store: Callable[[], Store]) -> list[str]:
+    """Run until SIGTERM/SIGINT; `open_store` is called once the event loop runs. Returns
+    the sends cancelled at the stop while Apprise's thread still ran them."""
     if uvloop is not None:
-        uvloop.run(_run(config, open_store))
-    else:  # pragma: no cover - Windows
-        asyncio.run(_run(config, open_store))
+        return uvloop.run(_run(config, open_store))
+    return asyncio.run(_run(config, open_store))  # pragma: no cover - Windows
 
 
 def _shown_state(store: Store, name: str) -> SourceState | None:
@@ -61,7 +61,7 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def _run(config: Config, open_store: Callable[[], Store]) -> None:
+async def _run(config: Config, open_store: Callable[[], Store]) -> list[str]:
     async with runtime(config, open_store()) as rt:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -88,6 +88,7 @@ async def _run(config: Config, open_store: Callable[[], Store]) -> None:
         if server is not None:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+        return sorted(rt.notifier.abandoned)
 
 
 def _server(config: Config, rt: Runtime) -> _Server:
