@@ -246,7 +246,7 @@ async def test_mqtt_gets_plain_text_with_the_title_once(tmp_path: Path, mosquitt
     url = f"mqtt://127.0.0.1:{mosquitto}/feedbridge/papers"
     assert service_format(url) == "text"
     subscriber = Subscriber(mosquitto, "feedbridge/papers")
-    paper = replace(papers(1)[0], title="Café & <b>Crème</b>: agents that plan 🚀")
+    paper = replace(papers(1)[0], title="Café & <b>Crème</b>: agents that *plan* 🚀 @everyone")
     try:
         with Store(tmp_path) as store:
             store.enqueue([entry_notice("mqtt", paper, NOW)], NOW)
@@ -256,7 +256,7 @@ async def test_mqtt_gets_plain_text_with_the_title_once(tmp_path: Path, mosquitt
     finally:
         subscriber.close()
     lines = payload.replace("\r\n", "\n").split("\n")
-    assert lines[0] == paper.title
+    assert lines[0] == paper.title, "text as the source wrote it: no escape, no mark"
     assert payload.count("Crème") == 1, "the title appears once"
     assert "**" not in payload and "](" not in payload and "<p>" not in payload
     assert paper.link in lines and f"PDF: {paper.extras['arxiv_pdf']}" in lines

@@ -253,3 +253,39 @@ def test_an_entry_without_a_link_renders_no_empty_link(fmt: str) -> None:
         assert not re.search(r"\n\s*\n\s*$|\n\s*\n\s*\n", text), text
     assert "feedbridge test notification" in digest
     assert "If you can read this" in body
+
+
+def test_check_and_notify_test_print_each_urls_effective_format_and_overflow(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    path = config_with(tmp_path, "")
+    urls = [
+        "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#general",
+        "discord://4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js",
+        "mailto://u:secretpw@example.com?to=a@example.com",
+    ]
+    path.write_text(path.read_text().replace('"json://127.0.0.1:9/x"', str(urls).replace("'", '"'))
+                    + 'overflow = "truncate"\n')  # fmt: skip
+    result = run_cli("--config", str(path), "check", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    (url_line,) = [line for line in lines if line.startswith("  hook: ")]
+    assert url_line.count("overflow=truncate") == 2 and "overflow=upstream" not in url_line
+    assert "secretpw" not in result.stdout
+    assert (
+        "    url 1: markdown (Slack mrkdwn), mentions defused, overflow truncate "
+        "(35,000 characters a message: digests keep the entries that fit, a longer entry is cut)"
+    ) in lines
+    assert any(line.startswith("    url 2: markdown, mentions defused, overflow truncate (2,000")
+               for line in lines)  # fmt: skip
+    assert "    url 3: html, sent whole" in lines
+
+    path.write_text(config_with(tmp_path, "").read_text().replace(
+        "json://127.0.0.1:9/x", receiver.url()))  # fmt: skip
+    result = run_cli("--config", str(path), "notify-test", "hook", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert "overflow=split" in line and line.endswith(
+        " (text, overflow split (32,768 characters a message: digests split between entries, "
+        "a longer entry at a line break)): ok"
+    )

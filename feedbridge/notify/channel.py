@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -84,14 +85,15 @@ class TargetChannel:
         return [d.body_format for d in self.dialects]
 
     def describe(self) -> list[tuple[str, str]]:
-        """Each URL (secrets masked, as delivery uses it) and its effective settings."""
-        return [
-            (
-                mask_url(self._effective(url, plugin)),
-                describe_delivery(plugin, dialect, self.overflow),
-            )
-            for url, plugin, dialect in zip(self.urls, self._plugins, self.dialects, strict=True)
-        ]
+        """Each URL (secrets masked, as delivery uses it) and its effective settings; an
+        email's URL without Apprise's `overflow=` (a mail is sent whole)."""
+        shown = []
+        for url, plugin, dialect in zip(self.urls, self._plugins, self.dialects, strict=True):
+            masked = mask_url(self._effective(url, plugin))
+            if plugin is not None and is_email(plugin):
+                masked = re.sub(r"([?&])overflow=[^&]*(&|$)", r"\1", masked).rstrip("?&")
+            shown.append((masked, describe_delivery(plugin, dialect, self.overflow)))
+        return shown
 
     def message(self, row: OutboxRow, dialect: Dialect | str) -> Message:
         """The message for one outbox row, for a service reading `dialect`."""
