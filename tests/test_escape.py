@@ -32,7 +32,8 @@ Z = "\u200b"
         ("see https://x.org/a_b_(c) now", "markdown", "keep", "see https://x.org/a_b_(c) now"),
         ("x https://x.org/a*b", "markdown", "keep", r"x https://x.org/a\*b"),
         # Slack: Apprise converts CommonMark to mrkdwn, which has no escape for *_~`
-        ("*a* _u_ ~s~ `c`", "slack", "keep", "\u2217a\u2217 \u02cdu\u02cd \u223cs\u223c \u02cbc\u02cb"),
+        ("*a* _u_ ~s~ `c`", "slack", "keep",
+         "\u2217a\u2217 \u02cdu\u02cd \u223cs\u223c \u02cbc\u02cb"),
         ("<!channel> [x](y)", "slack", "keep", r"\<!channel\> \[x\](y)"),
         ("> quote\n# head", "slack", "keep", "\u00ad\\> quote\n\\# head"),
         ("see https://x.org/a_b", "slack", "keep", "see https://x.org/a_b"),
