@@ -111,10 +111,10 @@ def digest_messages(
     if fits is None or fits(whole):
         return [whole]
     bounds: list[tuple[int, int]] = []
-    start = 0
+    start = size = 0
     while start < len(shown):
         # sized as a middle part of many, with the "…and N more" line a last one may carry
-        size = _most(partial(_fits_from, fits, message, start), len(shown) - start)
+        size = _most(partial(_fits_from, fits, message, start), len(shown) - start, size)
         bounds.append((start, start + size))
         start += size
         if truncate:
@@ -129,17 +129,28 @@ def _fits_from(
     return fits(message(start, start + count, 98, 99))
 
 
-def _most(ok: Callable[[int], bool], limit: int) -> int:
+def _most(ok: Callable[[int], bool], limit: int, guess: int = 1) -> int:
     """The largest count in 1..limit that is `ok` (at least 1), for `ok` true up to some
-    count and false after it: doubling, then bisecting (a few renders per part)."""
-    if limit <= 1 or ok(limit):
-        return max(limit, 1)
-    if not ok(1):
-        return 1
-    low, high = 1, 2
-    while high < limit and ok(high):
-        low, high = high, high * 2
-    high = min(high, limit)
+    count and false after it: galloping from `guess` (the previous part's size: parts are
+    alike, so mostly two renders), then bisecting."""
+    low = high = max(1, min(guess, limit))
+    step = 1
+    if ok(low):
+        while low < limit:
+            high = min(low + step, limit)
+            if not ok(high):
+                break
+            low, step = high, step * 2
+        else:
+            return low
+    else:
+        while True:
+            if high == 1:
+                return 1
+            low = max(high - step, 1)
+            if ok(low):
+                break
+            high, step = low, step * 2
     while high - low > 1:
         middle = (low + high) // 2
         if ok(middle):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit
 
 Markup = Literal["text", "markdown", "slack", "html"]
 Mentions = Literal["keep", "word", "all"]
@@ -83,26 +82,36 @@ class Url(str):
 # make of it); it stops at characters that are markup and never part of a usual URL.
 _URL = re.compile(r"https?://[^\s<>*~|`\[\]\\]*[^\s<>*~|`\[\]\\.,:;\"')!?]")
 _MARKDOWN = re.compile(r"[\\*_~`\[\]<>|]|&(?=#?[0-9A-Za-z]+;)")  # `&` only where it is an entity
-_MARKDOWN_LINE_START = re.compile(r"(?m)^([ \t]*)(?:([#+=-])|(\d+)(?=[.)]))")
-_SLACK = re.compile(r"[*_~`\\\[\]<>]")
-_SLACK_LOOKALIKE = {
-    "*": "\u2217",  # asterisk operator
-    "_": "\u02cd",  # modifier letter low macron
-    "~": "\u223c",  # tilde operator
-    "`": "\u02cb",  # modifier letter grave accent
-    "\\": "\u2216",  # set minus: Apprise's converter would read a backslash as an escape
-}
-_SLACK_LINE_START = re.compile(r"(?m)^([ \t]*)(?:(#)|(\\>))")
+_MARKDOWN_MARKER = re.compile(r"(?m)^([ \t]*)([#+=-])")  # a heading, list item, underline
+_MARKDOWN_NUMBER = re.compile(r"(?m)^([ \t]*\d+)(?=[.)])")  # an ordered list item
+_LINE_OPENERS = frozenset(" \t#+=-\\0123456789")  # a value starting so may open a block
+_SLACK = re.compile(r"[\[\]<>]")  # after the look-alikes below
+_SLACK_LOOKALIKE = str.maketrans(
+    {
+        "*": "\u2217",  # asterisk operator
+        "_": "\u02cd",  # modifier letter low macron
+        "~": "\u223c",  # tilde operator
+        "`": "\u02cb",  # modifier letter grave accent
+        "\\": "\u2216",  # set minus: Apprise's converter would read a backslash as an escape
+    }
+)
+_SLACK_HEADING = re.compile(r"(?m)^([ \t]*)#")
+_SLACK_QUOTE = re.compile(r"(?m)^([ \t]*)\\>")
 _MENTION = {
     "word": re.compile(r"(?<![\w.+-])@(?=[\w&!#])"),
     "all": re.compile(r"@(?=[\w&!#])"),
 }
 _URL_UNSAFE = "()<>[]\\|`\"' "
+_URL_HEAD = re.compile(r"(https?://[^/?#\s]+)(.*)", re.S | re.I)
+_URL_QUOTE = str.maketrans(
+    {c: f"%{ord(c):02X}" for c in _URL_UNSAFE} | {chr(i): f"%{i:02X}" for i in range(32)}
+)
+_URL_QUOTE_AT = str.maketrans({"@": "%40"})
 
 
 def defuse_mentions(text: str, mentions: Mentions) -> str:
     """`@everyone` → `@\u200beveryone`: shown the same, pinging no one."""
-    if mentions == "keep":
+    if mentions == "keep" or "@" not in text:
         return text
     return _MENTION[mentions].sub("@\u200b", text)
 
@@ -110,10 +119,11 @@ def defuse_mentions(text: str, mentions: Mentions) -> str:
 def escape_markdown(text: str) -> str:
     """CommonMark: a backslash before each character that could start markup, and before
     a line start that would make a heading, list item or setext underline."""
-    escaped = _MARKDOWN.sub(lambda m: "\\" + m.group(0), text)
-    return _MARKDOWN_LINE_START.sub(
-        lambda m: f"{m[1]}\\{m[2]}" if m[2] else f"{m[1]}{m[3]}\\", escaped
-    )
+    escaped = _MARKDOWN.sub(r"\\\g<0>", text)
+    if "\n" not in escaped and escaped[:1] not in _LINE_OPENERS:
+        return escaped
+    escaped = _MARKDOWN_MARKER.sub(r"\1\\\2", escaped)
+    return _MARKDOWN_NUMBER.sub(r"\1\\", escaped)
 
 
 def escape_slack(text: str) -> str:
@@ -121,8 +131,11 @@ def escape_slack(text: str) -> str:
     arrive as `&lt;`, `&gt;` and plain brackets), `*_~`, backquote and backslash as
     look-alikes (Slack has no escape for them), a heading's `#` escaped and a quote's `>`
     behind a soft hyphen at a line start (as jsx-slack does)."""
-    escaped = _SLACK.sub(lambda m: _SLACK_LOOKALIKE.get(m[0]) or "\\" + m[0], text)
-    return _SLACK_LINE_START.sub(lambda m: f"{m[1]}\\#" if m[2] else f"{m[1]}\u00ad{m[3]}", escaped)
+    escaped = _SLACK.sub(r"\\\g<0>", text.translate(_SLACK_LOOKALIKE))
+    if "\n" not in escaped and escaped[:1] not in _LINE_OPENERS:
+        return escaped
+    escaped = _SLACK_HEADING.sub(r"\1\\#", escaped)
+    return _SLACK_QUOTE.sub("\\1\u00ad\\\\>", escaped)
 
 
 def escape_url(url: str, markup: Markup, mentions: Mentions = "keep") -> str:
@@ -131,14 +144,11 @@ def escape_url(url: str, markup: Markup, mentions: Mentions = "keep") -> str:
     for `all` mentions an `@` too (Apprise reads `@word` in a Discord embed as a ping)."""
     if markup not in ("markdown", "slack"):
         return url
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    match = _URL_HEAD.fullmatch(url)
+    if match is None:
         return _escape_text(url, markup, mentions)
-    head = f"{parts.scheme}://{parts.netloc}"
-    unsafe = _URL_UNSAFE + ("@" if mentions == "all" else "")
-    return head + "".join(
-        quote(c, safe="") if c in unsafe or ord(c) < 0x20 else c for c in url[len(head) :]
-    )
+    tail = match[2].translate(_URL_QUOTE)
+    return match[1] + (tail.translate(_URL_QUOTE_AT) if mentions == "all" else tail)
 
 
 def _escape_text(text: str, markup: Markup, mentions: Mentions) -> str:
@@ -158,6 +168,8 @@ def escape_value(value: Any, markup: Markup, mentions: Mentions) -> str:
     text = str(value)
     if markup in ("text", "html"):
         return defuse_mentions(text, mentions)
+    if "://" not in text:
+        return _escape_text(text, markup, mentions)
     out, start = [], 0
     for match in _URL.finditer(text):
         out.append(_escape_text(text[start : match.start()], markup, mentions))

@@ -200,7 +200,9 @@ class Notifier:
         answers: dict[int, str | None] = {}
         try:
             for index, these in owed(rows, len(channel.dialects)).items():
-                messages = render(index, these)
+                # off the event loop: a template may take up to its bounds, a digest's split
+                # several renders (pure Python, so the loop keeps its turns meanwhile)
+                messages = await asyncio.to_thread(render, index, these)
                 for message in messages:
                     self._check_template(channel, message, label)
                 answers[index] = await channel.send(index, messages)
