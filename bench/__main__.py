@@ -38,6 +38,7 @@ CASES = (
     "render",
     "serve",
     "notify",
+    "messages",
     "store",
     "shared",
     "browser",
@@ -245,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             elif case == "notify":
                 got, extras["notify"] = case_notify.run(args.quick)
                 rows += got
+            elif case == "messages":
+                rows += case_notify.messages(args.quick)
             elif case == "store":
                 got, extras["store"] = case_store.run(args.quick)
                 rows += got

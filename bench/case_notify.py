@@ -1,4 +1,5 @@
-"""Case 5, notify: 1,000 queued entries delivered through the outbox to a local webhook.
+"""Case 5, notify: 1,000 queued entries delivered through the outbox to a local webhook; and
+case messages: what rendering them for each service costs.
 
 The receiver (`bench.receiver`, a raw asyncio server answering 200) runs in its own process.
 Each run enqueues 1,000 entry payloads in a fresh embedded store (as a poll does), then times one
@@ -141,3 +142,55 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
         ),
     ]
     return rows, {"count": count, "url": url}
+
+
+def messages(quick: bool = False) -> list[Row]:
+    """Case messages: what escaping each value for a service costs, and a digest split
+    between entries (issue 18). Per run, alternating: 500 entry messages rendered in plain
+    text (nothing escaped, the baseline) and in Markdown and Slack mrkdwn; a digest of 500
+    entries for Discord split to fit 2,000 characters, against the same digest whole."""
+    from datetime import UTC, datetime
+
+    from feedbridge.messages.digest import digest_messages
+    from feedbridge.messages.escape import Dialect
+    from feedbridge.messages.templates import entry_message
+    from feedbridge.notify.services import fits_for, plugin_for
+
+    count = 100 if quick else 500
+    runs = 2 if quick else 5
+    entries = hf_entries(count, "papers")
+    now = datetime(2026, 5, 8, 8, tzinfo=UTC)
+    dialects = {
+        "text": Dialect(),
+        "markdown": Dialect("markdown", "markdown", "all"),  # Discord's
+        "slack": Dialect("slack", "text", "word"),
+    }
+    discord = fits_for(plugin_for("discord://4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js"), "split")
+    rates: dict[str, list[float]] = {name: [] for name in dialects}
+    split: list[float] = []
+    whole: list[float] = []
+    parts = 0
+    for run in range(runs + 1):  # the first run warms up (imports, compiled templates)
+        for name, dialect in dialects.items():
+            t = time.perf_counter()
+            for entry in entries:
+                entry_message(entry, dialect)
+            if run:
+                rates[name].append(count / (time.perf_counter() - t))
+        t = time.perf_counter()
+        parts = len(digest_messages(entries, dialects["markdown"], None, now, fits=discord))
+        if run:
+            split.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        digest_messages(entries, dialects["markdown"], None, now)
+        if run:
+            whole.append((time.perf_counter() - t) * 1000)
+    text = Stat(rates["text"])
+    return [
+        Row("messages", f"{count} entry messages, Markdown (values escaped)", "msg/s",
+            Stat(rates["markdown"]), "plain text", text, better="higher"),
+        Row("messages", f"{count} entry messages, Slack mrkdwn (values escaped)", "msg/s",
+            Stat(rates["slack"]), "plain text", text, better="higher"),
+        Row("messages", f"digest of {count} entries for Discord, {parts} parts", "ms",
+            Stat(split), "one message", Stat(whole)),
+    ]  # fmt: skip

@@ -205,4 +205,5 @@ def test_every_golden_file_is_checked() -> None:
     kinds = ("entry", "digest", "health", "notify-test", *HUB_KINDS, "hf-repos-digest")
     expected = {f"{kind}.{fmt}.txt" for kind in kinds for fmt in FORMATS}
     expected |= {"email-entry.text-part.txt", "email-digest.text-part.txt"}
+    expected |= {"digest.slack.json", "digest.discord.json"}  # tests/test_chat_receivers.py
     assert {p.name for p in GOLDEN.iterdir()} == expected

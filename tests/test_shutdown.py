@@ -19,7 +19,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from feedbridge.store import EmbeddedStore as Store
-from tests.conftest import start_run
+from tests.conftest import Receiver, start_run
 from tests.test_run import free_port
 
 PAGE = "<html><body>" + "".join(
@@ -115,6 +115,46 @@ url = "json://127.0.0.1:{hook_pit.port}/hook"
     assert took < 5, f"took {took:.1f} s to stop (the requirement is 2 s)\n{output}"
     assert "poll cancelled" in output and "hanging" in output, output
     assert "delivery cancelled" in output and "left in the outbox" in output, output
+    assert "not waiting for abandoned sends sends=\"hook: entry blog:" in output, output
     with Store(tmp_path / "data") as store:
         assert store.pending_count("hook") == 1  # not lost: sent on the next start
         assert store.source_state("blog").status == "ok"
+
+
+def test_a_clean_stop_after_deliveries_says_nothing_about_abandoned_sends(
+    tmp_path: Path, httpserver: HTTPServer, receiver: Receiver
+) -> None:
+    """Apprise keeps idle threads after a send: they are no send in flight."""
+    httpserver.expect_request("/blog/").respond_with_data(PAGE, content_type="text/html")
+    config = tmp_path / "config.toml"
+    config.write_text(f"""
+[storage]
+path = "data"
+[server]
+port = {free_port()}
+[[sources]]
+name = "blog"
+kind = "html"
+url = "{httpserver.url_for("/blog/")}"
+item = "article"
+title = "h2"
+link = "h2 a@href"
+first_run = "latest:2"
+[[targets]]
+name = "hook"
+url = "{receiver.url()}"
+""")
+    proc = start_run(config, tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while len(receiver.received) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(receiver.received) == 2, "the two entries were never delivered"
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, output
+    assert "stopping" in output and "abandoned" not in output, output

@@ -16,16 +16,17 @@ from feedbridge.core.durations import parse_digest
 from feedbridge.core.errors import ConfigError
 from feedbridge.core.logs import setup_logging
 from feedbridge.core.wording import plural
+from feedbridge.messages.check import SAMPLE_ENTRY
+from feedbridge.messages.digest import digest_message
 from feedbridge.messages.templates import (
     MESSAGE_FORMATS,
-    SAMPLE_ENTRY,
     Templates,
-    digest_message,
     entry_message,
     render_template,
 )
-from feedbridge.notify.channel import TargetChannel, service_format
+from feedbridge.notify.channel import TargetChannel
 from feedbridge.notify.outbox import Notifier
+from feedbridge.notify.services import service_format
 from feedbridge.store import EmbeddedStore as Store
 from feedbridge.store import entry_notice
 from tests.conftest import Receiver, run_cli
@@ -43,7 +44,8 @@ def test_a_body_keeps_every_line_break_its_template_has() -> None:
 def test_digest_lines_do_not_glue_score_to_the_next_item() -> None:
     message = digest_message(papers(3), "text", None, datetime(2026, 5, 8, tzinfo=UTC))
     lines = message.body.split("\n")
-    assert "   ▲ 86 · Zhuofeng Li, Haoxiang Zhang, Cong Wei, Pan Lu, Ping Nie et al." in lines
+    meta = "   ▲ 86 · Zhuofeng Li, Haoxiang Zhang, Cong Wei, Pan Lu, Ping Nie et al. · 2026-05-03"
+    assert meta in lines
     assert [line[:3] for line in lines if re.match(r"\d+\. ", line)] == ["1. ", "2. ", "3. "]
     assert "▲ 862." not in message.body
 
@@ -68,13 +70,39 @@ def test_an_unknown_name_is_an_error_not_an_empty_string() -> None:
         render_template("{{ entry.title }}", "text", {"title": "x"})
 
 
-def test_a_template_failing_at_send_time_falls_back_to_the_default(
-    caplog: pytest.LogCaptureFixture,
+async def test_a_template_failing_at_run_time_falls_back_and_alerts_once(
+    tmp_path: Path, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """`"[%d]"|format(score)` passes `check` for a source with scores; then a feed entry
+    without one arrives: it is sent with the built-in title, logged once, and the health
+    targets are told once (not every message, not every round)."""
+    scored = Templates(title='{{ "[%d] %s"|format(score, title) }}')
+    channel = TargetChannel("hook", [receiver.url()], templates=scored)
+    ops = TargetChannel("ops", [receiver.url("/ops")], health=True)
+    receiver.server.expect_request("/ops").respond_with_handler(receiver.handle)
+    entries = [replace(p, score=None) for p in papers(3)]
+    with Store(tmp_path) as store:
+        notifier = Notifier([channel, ops], store)
+        store.enqueue([entry_notice("hook", e, 0) for e in entries[:2]], 0)
+        await notifier.deliver()
+        store.enqueue([entry_notice("hook", entries[2], 0)], 0)
+        await notifier.deliver()
+        assert store.pending_count("hook") == 0 and store.pending_count("ops") == 0
+    titles = receiver.titles
+    assert titles[:2] == [e.title for e in entries[:2]] and entries[2].title in titles
+    alerts = [m for m in receiver.received if m["title"].startswith("feedbridge:")]
+    assert [a["title"] for a in alerts] == ["feedbridge: target hook template failed"]
+    assert alerts[0]["message"].startswith(
+        "target hook: its title template failed on entry hf:2605.05242 (TypeError: %d format:"
+    )
+    assert caplog.text.count("template failed, using the built-in one") == 1
+
+
+def test_a_template_failing_at_send_time_falls_back_to_the_default() -> None:
     paper = replace(papers(1)[0], extras={})
     message = entry_message(paper, "text", Templates(body="{{ extras.missing.deeper }}"))
     assert message.body == entry_message(paper, "text").body
-    assert "template failed" in caplog.text
+    assert message.problem == "body: 'dict object' has no attribute 'missing'"
 
 
 def config_with(tmp_path: Path, target: str) -> Path:
@@ -99,6 +127,19 @@ def config_with(tmp_path: Path, target: str) -> Path:
         ),
         ('digest = "daily 08:00"\ntitle = "{{ title }}"\n',
          "targets[0] (\"hook\").title: not used, this target sends digests"),
+        ("title = '{{ \"[%d] %s\"|format(score, title) }}'\n",
+         "targets[0] (\"hook\").title: TypeError: %d format: a real number is required, not "
+         "NoneType (for an entry with only a title: no score, link, summary, authors, dates or "
+         "extras)"),
+        ('body = "{{ summary[0] }}"\n',
+         "targets[0] (\"hook\").body: str object has no element 0 (for an entry with only"),
+        ('body = "{% for i in range(10**7) %}x{% endfor %}"\n',
+         "targets[0] (\"hook\").body: range() of more than 10,000 numbers"),
+        ('body = "{% for a in summary %}{% for b in summary %}{% for c in summary %}'
+         '{% endfor %}{% endfor %}{% endfor %}"\n',
+         "targets[0] (\"hook\").body: more than 100,000 loop iterations"),
+        ('body = "{{ title * 10**7 }}"\n',
+         "targets[0] (\"hook\").body: a repeat of more than 2,000,000 characters"),
     ],
 )  # fmt: skip
 def test_check_renders_every_template_and_names_target_and_variable(
@@ -212,3 +253,39 @@ def test_an_entry_without_a_link_renders_no_empty_link(fmt: str) -> None:
         assert not re.search(r"\n\s*\n\s*$|\n\s*\n\s*\n", text), text
     assert "feedbridge test notification" in digest
     assert "If you can read this" in body
+
+
+def test_check_and_notify_test_print_each_urls_effective_format_and_overflow(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    path = config_with(tmp_path, "")
+    urls = [
+        "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#general",
+        "discord://4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js",
+        "mailto://u:secretpw@example.com?to=a@example.com",
+    ]
+    path.write_text(path.read_text().replace('"json://127.0.0.1:9/x"', str(urls).replace("'", '"'))
+                    + 'overflow = "truncate"\n')  # fmt: skip
+    result = run_cli("--config", str(path), "check", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    (url_line,) = [line for line in lines if line.startswith("  hook: ")]
+    assert url_line.count("overflow=truncate") == 2 and "overflow=upstream" not in url_line
+    assert "secretpw" not in result.stdout
+    assert (
+        "    url 1: markdown (Slack mrkdwn), mentions defused, overflow truncate "
+        "(35,000 characters a message: digests keep the entries that fit, a longer entry is cut)"
+    ) in lines
+    assert any(line.startswith("    url 2: markdown, mentions defused, overflow truncate (2,000")
+               for line in lines)  # fmt: skip
+    assert "    url 3: html, sent whole" in lines
+
+    path.write_text(config_with(tmp_path, "").read_text().replace(
+        "json://127.0.0.1:9/x", receiver.url()))  # fmt: skip
+    result = run_cli("--config", str(path), "notify-test", "hook", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert "overflow=split" in line and line.endswith(
+        " (text, overflow split (32,768 characters a message: digests split between entries, "
+        "a longer entry at a line break)): ok"
+    )

@@ -44,7 +44,6 @@ from feedbridge.config import (
     TargetConfig,
     adhoc_source_config,
     load_config,
-    mask_url,
     redacted_summary,
     secret_fragments,
 )
@@ -63,8 +62,9 @@ from feedbridge.core.logs import setup_logging
 from feedbridge.core.models import Entry
 from feedbridge.core.wording import plural
 from feedbridge.fetch.browser import BrowserSettings, BrowserUnavailable, describe_browser
-from feedbridge.messages.templates import SAMPLE_ENTRY, entry_message
-from feedbridge.notify.channel import TargetChannel
+from feedbridge.messages.check import SAMPLE_ENTRY
+from feedbridge.messages.templates import entry_message
+from feedbridge.notify.channel import TargetChannel, describe_urls
 from feedbridge.notify.outbox import queue_report
 from feedbridge.sources import Source, build_source
 from feedbridge.store import Store, open_store
@@ -176,14 +176,14 @@ def run(ctx: click.Context) -> None:
 
     owner = _own_directory_for_run(config)
     try:
-        serve(config, lambda: _store_or_exit(config))
+        abandoned = serve(config, lambda: _store_or_exit(config))
     except ServerError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_SERVER)
     finally:
         if owner is not None:
             owner.release()
-    exit_leaving_abandoned_threads()
+    exit_leaving_abandoned_threads(abandoned)
 
 
 @main.command()
@@ -237,7 +237,7 @@ def once(ctx: click.Context) -> None:
 def check(ctx: click.Context) -> None:
     """Validate the config (all errors at once), print it with secrets masked, check the store."""
     config = _load(ctx.obj["config"])
-    click.echo(redacted_summary(config))
+    click.echo(redacted_summary(config, describe_urls))
     try:
         for line in check_store(config):
             click.echo(line)
@@ -312,9 +312,10 @@ def notify_test(ctx: click.Context, target: str) -> None:
         sys.exit(EXIT_CONFIG)
     sample = replace(SAMPLE_ENTRY, link=config.server.base_url, extras={})
     results = asyncio.run(_send_each(chosen, sample))
+    shown = chosen.describe()
     for index, reason in sorted(results.items()):
-        shown = mask_url(chosen.urls[index])
-        click.echo(f"{shown}: {'ok' if reason is None else 'FAILED: ' + reason}")
+        url, how = shown[index]
+        click.echo(f"{url} ({how}): {'ok' if reason is None else 'FAILED: ' + reason}")
     sys.exit(0 if all(r is None for r in results.values()) else 1)
 
 
@@ -324,9 +325,9 @@ async def _send_each(channel: TargetChannel, sample: Entry) -> dict[int, str | N
     import apprise
 
     results: dict[int, str | None] = {}
-    for index, fmt in enumerate(channel.formats):
+    for index, dialect in enumerate(channel.dialects):
         with apprise.LogCapture(level=logging.DEBUG) as captured:  # type: ignore[no-untyped-call]
-            reason = await channel.send(index, entry_message(sample, fmt, channel.templates))
+            reason = await channel.send(index, entry_message(sample, dialect, channel.templates))
         if reason is not None and (detail := connection_detail(captured.getvalue())):
             reason = f"{reason} ({detail})"
         results[index] = reason

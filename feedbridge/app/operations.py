@@ -10,7 +10,7 @@ import re
 import shutil
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from feedbridge.config import Config
 from feedbridge.core.errors import EXIT_FAILED, EXIT_OK, ConfigError, ServerError
@@ -115,19 +115,19 @@ def as_flags(exc: ConfigError, kind: str) -> str:
     return "invalid options:\n  " + "\n  ".join(lines)
 
 
-def exit_leaving_abandoned_threads() -> None:
-    """Exit now, even if a cancelled delivery still blocks in one of Apprise's threads.
-
-    The store is closed and its row stays in the outbox; the interpreter would otherwise
-    join that thread at exit and wait out the webhook's timeout, past Docker's grace.
+def exit_leaving_abandoned_threads(abandoned: Sequence[str]) -> None:
+    """Exit now, even if a cancelled delivery (`abandoned`) still blocks in one of Apprise's
+    threads. The store is closed and its row stays in the outbox; the interpreter would
+    otherwise join that thread at exit and wait out the webhook's timeout, past Docker's
+    grace. With nothing abandoned, Apprise's idle pool threads end at a normal exit.
     """
     lingering = [
         t
         for t in threading.enumerate()
         if t is not threading.main_thread() and not t.daemon and t.is_alive()
     ]
-    if lingering:
-        log.info("not waiting for abandoned sends", extra={"threads": len(lingering)})
+    if abandoned and lingering:
+        log.info("not waiting for abandoned sends", extra={"sends": "; ".join(abandoned)})
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

@@ -31,15 +31,15 @@ log = logging.getLogger("feedbridge")
 GC_YOUNG = 50_000  # allocations between young collections (Python: 700)
 
 
-def serve(config: Config, open_store: Callable[[], Store]) -> None:
-    """Run until SIGTERM/SIGINT; `open_store` is called once the event loop runs. Raises
+def serve(config: Config, open_store: Callable[[], Store]) -> list[str]:
+    """Run until SIGTERM/SIGINT; `open_store` is called once the event loop runs. Returns
+    the sends cancelled at the stop while Apprise's thread still ran them. Raises
     ServerError, before anything starts, when the server cannot listen on its address."""
     sock = listen(config.server.host, config.server.port) if config.server.enabled else None
     try:
         if uvloop is not None:
-            uvloop.run(_run(config, open_store, sock))
-        else:  # pragma: no cover - Windows
-            asyncio.run(_run(config, open_store, sock))
+            return uvloop.run(_run(config, open_store, sock))
+        return asyncio.run(_run(config, open_store, sock))  # pragma: no cover - Windows
     finally:
         if sock is not None:
             sock.close()
@@ -98,7 +98,7 @@ class _Server(uvicorn.Server):
 
 async def _run(
     config: Config, open_store: Callable[[], Store], sock: socket.socket | None
-) -> None:
+) -> list[str]:
     async with runtime(config, open_store()) as rt:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -125,6 +125,7 @@ async def _run(
         if server is not None:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+        return sorted(rt.notifier.abandoned)
 
 
 def _server(config: Config, rt: Runtime) -> _Server:

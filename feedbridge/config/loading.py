@@ -30,7 +30,8 @@ from feedbridge.config.models import (
     default_config,
 )
 from feedbridge.core.errors import ConfigError
-from feedbridge.messages.templates import MESSAGE_FORMATS, Templates, check_templates
+from feedbridge.messages.check import check_templates
+from feedbridge.messages.templates import MESSAGE_FORMATS, Templates
 
 Loc = tuple[str | int, ...]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from feedbridge.config.fields import mask_url
@@ -42,7 +43,12 @@ def _describe_source(source: SourceConfig) -> str:
     )
 
 
-def _describe_target(target: TargetConfig) -> list[str]:
+# Each URL of a target as delivery uses it (masked) and its effective settings (body
+# format, overflow): given by the caller, which knows the services (`notify/`).
+DescribeUrls = Callable[[TargetConfig], list[tuple[str, str]]]
+
+
+def _describe_target(target: TargetConfig, describe_urls: DescribeUrls | None) -> list[str]:
     filters = [f"min_score {target.min_score:g}"] if target.min_score is not None else []
     filters += [f"include {', '.join(target.include)}"] if target.include else []
     filters += [f"exclude {', '.join(target.exclude)}"] if target.exclude else []
@@ -56,8 +62,12 @@ def _describe_target(target: TargetConfig) -> list[str]:
     delivery += f", top {target.top}" if target.top else ""
     delivery += f", at most {target.max_per_hour}/hour" if target.max_per_hour else ""
     delivery += ", health alerts" if target.health else ""
+    urls = describe_urls(target) if describe_urls else [(mask_url(u), "") for u in target.urls()]
+    sends = [f"    url {n}: {how}" if len(urls) > 1 else f"    sends: {how}" for n, (_, how) in
+             enumerate(urls, 1) if how]  # fmt: skip
     return [
-        f"  {target.name}: {'; '.join(mask_url(url) for url in target.urls())}",
+        f"  {target.name}: {'; '.join(url for url, _ in urls)}",
+        *sends,
         f"    sources: {', '.join(target.sources) if target.sources is not None else 'all'}",
         f"    filters: {'; '.join(filters) or 'none'}",
         f"    delivery: {delivery}",
@@ -96,8 +106,9 @@ def _fragments(config: Config) -> list[str]:
     return found
 
 
-def redacted_summary(config: Config) -> str:
-    """A human summary for `feedbridge check`; URLs are masked and the server token is ***."""
+def redacted_summary(config: Config, describe_urls: DescribeUrls | None = None) -> str:
+    """A human summary for `feedbridge check`; URLs are masked and the server token is ***;
+    with `describe_urls`, each target URL as delivery uses it and what it sends."""
     storage, server, http = config.storage, config.server, config.http
     where = (
         f"postgresql {mask_dsn(storage.url.get_secret_value())} "
@@ -119,5 +130,5 @@ def redacted_summary(config: Config) -> str:
         f"targets ({len(config.targets)}):",
     ]
     for target in config.targets:
-        lines += _describe_target(target)
+        lines += _describe_target(target, describe_urls)
     return "\n".join(lines)

@@ -1,5 +1,5 @@
-"""A digest target's schedule and message: when its next digest fires (cron in its zone),
-whether a round sends it now, and the message for the rows a URL still owes."""
+"""A digest target's schedule: when its next digest fires (cron in its zone), whether a round
+sends it now, and how the log names it (its messages: `TargetChannel.digest_messages`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from feedbridge.core.durations import DigestSpec
-from feedbridge.core.models import Entry
-from feedbridge.messages.templates import Message, digest_message
 from feedbridge.notify.channel import TargetChannel
 from feedbridge.store import OutboxRow
 
@@ -55,11 +53,3 @@ def digest_label(spec: DigestSpec, since: float, at: datetime, rows: int) -> dic
         "digest": f"{start:%Y-%m-%d %H:%M} to {at:%Y-%m-%d %H:%M} {spec.tz.key}",
         "entries": rows,
     }
-
-
-def render_digest(
-    channel: TargetChannel, at: datetime, fmt: str, owed: Sequence[OutboxRow]
-) -> Message:
-    """The digest of the rows one URL still owes, in that URL's format."""
-    entries = [Entry.from_dict(r.payload) for r in owed]
-    return digest_message(entries, fmt, channel.top, at, channel.templates)

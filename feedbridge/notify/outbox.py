@@ -22,7 +22,7 @@ from feedbridge.core.wording import plural
 from feedbridge.messages.templates import Message
 from feedbridge.notify.attempts import Attempt, after_attempt, allowed, backoff, owed
 from feedbridge.notify.channel import TargetChannel
-from feedbridge.notify.digest import digest_due, digest_label, next_fire, render_digest
+from feedbridge.notify.digest import digest_due, digest_label, next_fire
 from feedbridge.store import LeaseLost, Notice, OutboxRow, Store, TargetState, health_notices
 
 log = logging.getLogger("feedbridge.notify")
@@ -43,7 +43,7 @@ class RoundResult:
         self.given_up += other.given_up
 
 
-Render = Callable[[str, Sequence[OutboxRow]], Message]
+Render = Callable[[int, Sequence[OutboxRow]], list[Message]]  # URL index, rows → messages
 
 
 class Notifier:
@@ -62,6 +62,8 @@ class Notifier:
         self.store = store
         self.clock = clock
         self.sending: set[str] = set()  # "target: item" of messages being sent right now
+        self.abandoned: set[str] = set()  # sends cancelled while their thread still ran
+        self._template_problems: set[tuple[str, str]] = set()  # (target, template) reported
         self.metrics = metrics
         if metrics is not None:
             metrics.watch_queues(self.channels, store.pending_count)
@@ -134,7 +136,7 @@ class Notifier:
                 break
             if not allowed(channel.max_per_hour, state, now):
                 break
-            render: Render = lambda fmt, rows: channel.message(rows[0], fmt)  # noqa: E731
+            render: Render = lambda index, rows: channel.row_messages(index, rows[0])  # noqa: E731
             if not await self._attempt(channel, [row], render, state, result, _label(row)):
                 break
         if channel.digest is not None and result.failed == 0:
@@ -155,7 +157,7 @@ class Notifier:
         (all sent, or given up); False when rows wait for a retry."""
         answers = await self._send(channel, rows, render, label)
         now = self.clock()
-        attempt = after_attempt(rows, answers, len(channel.formats), now, channel.retry_window)
+        attempt = after_attempt(rows, answers, len(channel.dialects), now, channel.retry_window)
         if attempt.reason is None:
             if channel.max_per_hour is not None:
                 state.setdefault("sent_times", []).append(now)
@@ -195,13 +197,48 @@ class Notifier:
         rows it has not taken yet, else why not."""
         sending = f"{channel.name}: " + ", ".join(f"{k} {v}" for k, v in label.items())
         self.sending.add(sending)
+        answers: dict[int, str | None] = {}
         try:
-            return {
-                index: await channel.send(index, render(channel.formats[index], these))
-                for index, these in owed(rows, len(channel.formats)).items()
-            }
+            for index, these in owed(rows, len(channel.dialects)).items():
+                # off the event loop: a template may take up to its bounds, a digest's split
+                # several renders (pure Python, so the loop keeps its turns meanwhile)
+                messages = await asyncio.to_thread(render, index, these)
+                for message in messages:
+                    self._check_template(channel, message, label)
+                answers[index] = await channel.send(index, messages)
+            return answers
+        except asyncio.CancelledError:
+            self.abandoned.add(sending)  # Apprise's thread may still be sending it
+            raise
         finally:
             self.sending.discard(sending)
+
+    def _check_template(
+        self, channel: TargetChannel, message: Message, label: Mapping[str, Any]
+    ) -> None:
+        """A target's template that failed on this message (the built-in one was used):
+        logged, and raised as a health alert, once per template while the process runs."""
+        if message.problem is None:
+            return
+        template = message.problem.split(":", 1)[0]
+        if (channel.name, template) in self._template_problems:
+            return
+        self._template_problems.add((channel.name, template))
+        log.warning(
+            "template failed, using the built-in one",
+            extra={"target": channel.name, **label, "error": message.problem},
+        )
+        what = ", ".join(f"{k} {v}" for k, v in label.items())
+        text = (
+            f"target {channel.name}: its {template} template failed on {what} "
+            f"({message.problem.split(': ', 1)[-1]}); sent with the built-in {template} "
+            "template until the config is fixed"
+        )
+        event = HealthEvent(f"target {channel.name}", "template failed", text, self._now())
+        self.store.enqueue(self.health_notices(event), self.clock())
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
 
     def _target_health(
         self, channel: TargetChannel, state: dict[str, Any], error: str | None
@@ -238,7 +275,7 @@ class Notifier:
             return
         at = datetime.fromtimestamp(now, spec.tz)
         label = digest_label(spec, float(state["last_digest"]), at, len(rows))
-        render: Render = lambda fmt, owed: render_digest(channel, at, fmt, owed)  # noqa: E731
+        render: Render = lambda index, owed: channel.digest_messages(index, at, owed)  # noqa: E731
         if await self._attempt(channel, rows, render, state, result, label):
             state["last_digest"] = now
             state.pop("digest_next_at", None)
