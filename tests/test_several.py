@@ -148,6 +148,7 @@ def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(360)  # its own waits add up to more than the default 120 s on a loaded machine
 def test_three_workers_share_the_polling_and_survive_kills(
     tmp_path: Path,
     pg_url: str,
