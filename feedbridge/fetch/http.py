@@ -40,31 +40,56 @@ class HttpSettings:
     rate_retries: int = 2
 
 
+MAX_RETRY_AFTER = 86400.0  # a server asking for longer is heard as asking for a day
+
+
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds to wait from `Retry-After` (seconds or HTTP-date) or a `RateLimit` reset."""
+    """Seconds to wait from `Retry-After` (seconds or HTTP-date) or a `RateLimit` reset, at
+    most a day: `Retry-After: 99999999999` silenced a source until restart, and 400 digits
+    made `inf`, which no store can write. A capped value is logged."""
+    asked = _asked_wait(headers, time.time() if now is None else now)
+    if asked is None:
+        return None
+    seconds, said = asked
+    if seconds > MAX_RETRY_AFTER:
+        log.warning(
+            "retry-after capped",
+            extra={"asked": said[:40], "seconds": int(MAX_RETRY_AFTER)},
+        )
+        return MAX_RETRY_AFTER
+    return seconds
+
+
+def _seconds(digits: str) -> float:
+    """A header's digits as seconds; a number longer than any real wait stays finite."""
+    return float(digits) if len(digits) <= 12 else float("1e12")
+
+
+def _asked_wait(headers: Mapping[str, str], now: float) -> tuple[float, str] | None:
+    """The wait a response asks for, uncapped, with the header text that asked."""
     value = headers.get("retry-after")
     if value:
         value = value.strip()
         if value.isdigit():
-            return float(value)
+            return _seconds(value), value
         try:
             when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             when = None
         if when is not None:
-            return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+            return max(0.0, when.timestamp() - now), value
     for name in ("ratelimit", "ratelimit-reset", "x-ratelimit-reset"):
         value = headers.get(name)
         if not value:
             continue
         if value.strip().isdigit():
-            seconds = float(value.strip())
+            seconds = _seconds(value.strip())
             if name == "x-ratelimit-reset" and seconds > 1e9:  # an epoch timestamp
-                seconds = max(0.0, seconds - (now if now is not None else time.time()))
-            return seconds
+                seconds = max(0.0, seconds - now)
+            return seconds, value
         found = _RESET.search(value)
         if found:
-            return float(found.group(1))
+            return _seconds(found.group(1)), value
     return None
 
 
