@@ -25,6 +25,7 @@ from feedbridge.config.fields import (
     BaseUrl,
     Duration,
     FirstRun,
+    IpNetwork,
     JmesPath,
     Name,
     Pattern,
@@ -119,6 +120,10 @@ class HttpConfig(_Model):
     per_host: Positive = 4
     concurrency: Positive = 50
     max_redirects: Annotated[int, Field(ge=0)] = 5
+    # a redirect from a public address to an internal one is refused unless this is set
+    allow_private_redirects: bool = False
+    # never refused, cloud metadata addresses included (they are refused unless named here)
+    allow_networks: list[IpNetwork] = Field(default_factory=list)
 
 
 class WorkerConfig(_Model):
