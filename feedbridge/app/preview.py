@@ -45,7 +45,7 @@ async def preview(source: Source, config: Config | None = None) -> Preview:
     result, render = await extract_once(source, http, browser)
     loaded = render.describe() if render is not None else None
     hint = suggestion(result.page, source.config) if result.page is not None else None
-    return Preview(source.name, source.kind, source.url, result, loaded, hint)
+    return Preview(source.name, source.kind, source.mask(source.url), result, loaded, hint)
 
 
 async def extract_once(

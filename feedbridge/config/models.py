@@ -44,6 +44,7 @@ from feedbridge.core.durations import (
     format_duration,
     parse_digest,
 )
+from feedbridge.core.secrets import NO_SECRETS, Secrets
 
 
 class _Model(BaseModel):
@@ -161,7 +162,9 @@ class OutputConfig(_Model):
 
 
 class SourceBase(_Model):
-    """Fields every source kind shares."""
+    """Fields every source kind shares; `secrets` are the config's (`Config.keep_secrets`)."""
+
+    _secrets: Secrets = PrivateAttr(default=NO_SECRETS)
 
     name: Name
     kind: str
@@ -172,6 +175,11 @@ class SourceBase(_Model):
     keep: Annotated[int, Field(ge=1, le=10_000)] = 200
     enabled: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def secrets(self) -> Secrets:
+        """What came from `${ENV}` or a `*_file`: never shown in a link, a log or an error."""
+        return self._secrets
 
     @property
     def first_run_mode(self) -> Literal["baseline", "notify", "latest"]:
@@ -378,6 +386,19 @@ class Config(_Model):
     # every source as `feedbridge.app.runtime.build_sources` built it (selectors compiled), so that
     # the runtime reuses what validating the config built instead of building it again
     _built_sources: list[Any] | None = PrivateAttr(default=None)
+    _secrets: Secrets = PrivateAttr(default=NO_SECRETS)
+
+    @property
+    def secrets(self) -> Secrets:
+        """What came from `${ENV}` or a `*_file` (but public keys'): masked wherever a URL is
+        shown, logged or published."""
+        return self._secrets
+
+    def keep_secrets(self, secrets: Secrets) -> None:
+        """Remember `secrets` here and on every source (their links and errors mask them)."""
+        self._secrets = secrets
+        for source in self.sources:
+            source._secrets = secrets
 
     @property
     def uses_browser(self) -> bool:

@@ -110,7 +110,7 @@ class Poller:
             )
             lost = True
         except StoreError as exc:
-            error = f"source {source.name!r} ({source.url}): {exc}"
+            error = source.mask(f"source {source.name!r} ({source.url}): {exc}")
             log.error("store failed", extra={"source": source.name, "error": error})
             lost = False
         seconds = time.monotonic() - started

@@ -66,9 +66,19 @@ class Source(ABC, Generic[C]):
         return self.config.title or self.name
 
     @property
-    def site_url(self) -> str:
-        """The site the feed is about (the feed's alternate link)."""
+    def home_url(self) -> str:
+        """The site the feed is about, as the source knows it (secrets and all)."""
         return self.url
+
+    @property
+    def site_url(self) -> str:
+        """The site the feed is about, as published (the feed's alternate link, the index
+        page, OPML): `home_url` without what came from `${ENV}` or a `*_file`."""
+        return self.config.secrets.public_url(self.home_url)
+
+    def mask(self, text: str) -> str:
+        """`text` (an error, a warning naming the URL) with the config's secrets as `***`."""
+        return self.config.secrets.mask(text)
 
     def identity(self) -> dict[str, str]:
         """What the last poll learnt of the upstream (its title, its site), for the stored state."""

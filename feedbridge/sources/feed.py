@@ -111,7 +111,7 @@ class FeedSource(Source[FeedConfig]):
         return self.config.title or self._feed_title or self.name
 
     @property
-    def site_url(self) -> str:
+    def home_url(self) -> str:
         """The upstream feed's own site link (its `<link>`, `home_page_url`), else the feed URL."""
         return self._feed_link or self.url
 
