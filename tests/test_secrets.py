@@ -153,6 +153,9 @@ def _upstream(httpserver: Any) -> str:
     httpserver.expect_request("/page").respond_with_data(
         '<ul><li><a href="https://blog.example/2">Second</a></li></ul>', content_type="text/html"
     )
+    httpserver.expect_request("/anchors").respond_with_data(
+        '<ul><li><a href="#one">One</a></li></ul>', content_type="text/html"
+    )  # a link resolved against the page's URL keeps its query: the key
     httpserver.expect_request("/gone").respond_with_data("no", status=500)
     return base.rstrip("/")
 
@@ -185,6 +188,13 @@ url = "{base}/feed.xml?api_key=${{FEED_KEY}}&lang=en"
 name = "page"
 kind = "html"
 url = "{base}/page?token=${{FEED_KEY}}"
+item = "li"
+title = "a"
+link = "a@href"
+[[sources]]
+name = "anchors"
+kind = "html"
+url = "{base}/anchors?token=${{FEED_KEY}}"
 item = "li"
 title = "a"
 link = "a@href"
@@ -225,6 +235,7 @@ title = "a"
     api = json.loads(seen["api.json"])
     assert api["home_page_url"] == f"{base}/feed.xml?lang=en"
     assert json.loads(seen["page.json"])["home_page_url"] == f"{base}/page"
+    assert json.loads(seen["anchors.json"])["items"][0]["url"] == f"{base}/anchors#one"
     atom = ElementTree.fromstring(seen["served atom"])
     alternate = atom.find("{http://www.w3.org/2005/Atom}link[@rel='alternate']")
     assert alternate is not None and alternate.get("href") == f"{base}/feed.xml?lang=en"

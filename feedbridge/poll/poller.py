@@ -133,6 +133,8 @@ class Poller:
         try:
             fetcher = _fetcher(source, self.http, self.browser, validators)
             extraction = await source.poll(fetcher, now)
+            if extraction is not None:
+                extraction = source.without_secrets(extraction)
         except StoreError:
             raise
         except FeedbridgeError as exc:
