@@ -8,8 +8,8 @@
 #   docker build --target cdp -t feedbridge:cdp .           # + Playwright only, for a separate
 #                                                           #   browser container (see
 #                                                           #   docker-compose.browser.yml)
-# No Docker engine runs in CI: scripts/check-image.sh lints this file with hadolint and
-# repeats the install steps below (wheel, fresh venv, `feedbridge check`) without Docker.
+# CI builds all three targets and runs each (scripts/test-images.sh: buildah and podman where
+# no Docker engine runs) and lints this file (scripts/check-image.sh).
 
 # --- builder: the wheel, then a venv with it and its dependencies ---------------------------
 FROM python:3.11-slim-bookworm AS builder
@@ -29,16 +29,18 @@ RUN pip wheel --no-cache-dir --no-deps -w /dist . \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --find-links /dist "feedbridge[postgres]==0.1.0"
 
-# --- builder-browser: the same venv with the `browser` extra (Playwright, pinned in ---------
+# --- builder-browser: a venv of its own with the `browser` extra too (Playwright, pinned in --
 # pyproject.toml). Playwright drives Debian's Chromium: `playwright install` is never run.
 FROM builder AS builder-browser
 
 RUN rm -rf /opt/venv \
     && python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir "$(ls /dist/feedbridge-*.whl)[browser]"
+    && /opt/venv/bin/pip install --no-cache-dir "$(ls /dist/feedbridge-*.whl)[postgres,browser]"
 
-# --- runtime: the default image (the last stage below is this one) -------------------------
-FROM python:3.11-slim-bookworm AS runtime
+# --- base: what every image shares, all but the venv ---------------------------------------
+# Each target below copies exactly one venv onto it: a venv COPYed over another would merge
+# with it and keep the first one's files in a dead layer.
+FROM python:3.11-slim-bookworm AS base
 
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="feedbridge" \
@@ -54,13 +56,14 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
     FEEDBRIDGE_CONFIG=/config/config.toml
 
-RUN groupadd --system --gid 10001 feedbridge \
-    && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home \
+# A regular (not --system) account: uid 10001 lies outside the system range, where
+# useradd would warn. --no-log-init: no lastlog entry sized by the uid (hadolint DL3046).
+RUN groupadd --gid 10001 feedbridge \
+    && useradd --no-log-init --uid 10001 --gid 10001 --home-dir /data --no-create-home \
        --shell /usr/sbin/nologin feedbridge \
     && mkdir -p /data \
     && chown 10001:10001 /data
 
-COPY --from=builder /opt/venv /opt/venv
 COPY docker/config.toml /config/config.toml
 
 WORKDIR /data
@@ -78,14 +81,28 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
 ENTRYPOINT ["feedbridge"]
 CMD ["run"]
 
-# --- cdp: runtime + Playwright, for a browser in another container ([browser] cdp_url) -----
-FROM runtime AS cdp
+# --- runtime: the default image (the last stage below is this one) -------------------------
+FROM base AS runtime
 
+COPY --from=builder /opt/venv /opt/venv
+
+# --- cdp: Playwright, for a browser in another container ([browser] cdp_url) --------------
+# Playwright's bundled Node needs libatomic.so.1, which the slim base lacks.
+FROM base AS cdp
+
+ARG DEBIAN_FRONTEND=noninteractive
+USER 0
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libatomic1 \
+    && rm -rf /var/lib/apt/lists/*
+USER 10001:10001
 COPY --from=builder-browser /opt/venv /opt/venv
 
 # --- browser: cdp + Debian's Chromium, started by feedbridge (several hundred MB more) ----
 FROM cdp AS browser
 
+ARG DEBIAN_FRONTEND=noninteractive
 USER 0
 # Debian's chromium follows the distribution's security updates: pinning its version would
 # pin a vulnerable browser within weeks. socat exposes the DevTools port when this image

@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run once check test lint bench clean image-check
+.PHONY: venv run once check test lint bench clean image-check image-test
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,8 +30,11 @@ lint: $(STAMP)  # ruff, mypy --strict, the import layers and no circles (pyproje
 test: $(STAMP)
 	$(VENV)/bin/pytest -q -n 3 --dist worksteal
 
-image-check: $(STAMP)
+image-check: $(STAMP)  # hadolint, compose files, the image's install steps in a venv
 	bash scripts/check-image.sh
+
+image-test:  # build each image target and run it (docker, else buildah + podman as root)
+	bash scripts/test-images.sh $(TARGETS)
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'

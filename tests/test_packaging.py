@@ -60,12 +60,12 @@ def stage(alias: str) -> list[tuple[str, str]]:
 
 def one(stage: list[tuple[str, str]], word: str) -> str:
     values = [rest for w, rest in stage if w == word]
-    assert len(values) == 1, f"expected one {word} in the runtime stage, got {values}"
+    assert len(values) == 1, f"expected one {word} in the stage, got {values}"
     return values[0]
 
 
 def healthcheck_cmd() -> list[str]:
-    rest = one(stage("runtime"), "HEALTHCHECK")
+    rest = one(stage("base"), "HEALTHCHECK")
     cmd: list[str] = json.loads(rest.partition(" CMD ")[2])
     return cmd
 
@@ -73,27 +73,50 @@ def healthcheck_cmd() -> list[str]:
 def test_dockerfile_is_multi_stage_on_a_pinned_slim_python() -> None:
     froms = [st[0][1] for st in stages()]
     assert re.fullmatch(r"(python:3\.11[\w.-]*-slim-[a-z]+) AS builder", froms[0]), froms
+    assert stage("base")[0][1] == froms[0].split()[0] + " AS base", "one base image for all"
     runtime = stage("runtime")
-    assert runtime[0][1] == froms[0].split()[0] + " AS runtime", "one base image for both"
+    assert runtime == [("FROM", "base AS runtime"), ("COPY", "--from=builder /opt/venv /opt/venv")]
     assert stages()[-1] == [("FROM", "runtime")], "`docker build .` must give the runtime image"
-    copies = [rest for word, rest in runtime if word == "COPY"]
-    assert "--from=builder /opt/venv /opt/venv" in copies
+
+
+def venv_copies(alias: str) -> list[str]:
+    """The /opt/venv COPYs in the image of stage `alias`: its own and its parents' stages."""
+    copies: list[str] = []
+    while True:
+        st = stage(alias)
+        copies += [rest for word, rest in st if word == "COPY" and rest.endswith(" /opt/venv")]
+        parent = st[0][1].split()[0]
+        if not [s for s in stages() if s[0][1].endswith(f" AS {parent}")]:
+            return copies
+        alias = parent
+
+
+def test_each_image_target_ships_one_venv_and_no_dead_copy_below_it() -> None:
+    """A venv COPYed onto another merges with it: the lower one's files stay in a layer."""
+    assert venv_copies("runtime") == ["--from=builder /opt/venv /opt/venv"]
+    assert venv_copies("cdp") == ["--from=builder-browser /opt/venv /opt/venv"]
+    assert venv_copies("browser") == ["--from=builder-browser /opt/venv /opt/venv"]
 
 
 def test_browser_targets_add_playwright_and_debian_chromium_and_stay_non_root() -> None:
     assert stage("builder-browser")[0][1] == "builder AS builder-browser"
     install = " ".join(rest for word, rest in stage("builder-browser") if word == "RUN")
-    assert '.whl)[browser]"' in install and "playwright install" not in install
+    assert "rm -rf /opt/venv" in install, "a fresh venv, not the default one plus Playwright"
+    assert '.whl)[postgres,browser]"' in install and "playwright install" not in install
     cdp = stage("cdp")
-    assert cdp[0][1] == "runtime AS cdp"
-    assert ("COPY", "--from=builder-browser /opt/venv /opt/venv") in cdp
+    assert cdp[0][1] == "base AS cdp"
+    # Playwright's bundled Node needs libatomic.so.1, which the slim base lacks
+    apt = " ".join(rest for word, rest in cdp if word == "RUN")
+    assert "apt-get install -y --no-install-recommends libatomic1" in apt
     browser = stage("browser")
     assert browser[0][1] == "cdp AS browser"
     apt = " ".join(rest for word, rest in browser if word == "RUN")
     assert "apt-get install -y --no-install-recommends chromium" in apt
-    assert "rm -rf /var/lib/apt/lists/*" in apt
-    users = [rest for word, rest in browser if word == "USER"]
-    assert users[-1] == "10001:10001"
+    for st in (cdp, browser):
+        assert ("ARG", "DEBIAN_FRONTEND=noninteractive") in st
+        assert "rm -rf /var/lib/apt/lists/*" in " ".join(rest for word, rest in st if word == "RUN")
+        users = [rest for word, rest in st if word == "USER"]
+        assert users[-1] == "10001:10001"
     script = ROOT / "docker" / "cdp-browser.sh"
     subprocess.run(["sh", "-n", str(script)], check=True, timeout=30)
     assert script.stat().st_mode & 0o111
@@ -111,36 +134,38 @@ def test_browser_compose_keeps_cdp_on_its_network_with_a_memory_limit() -> None:
 
 
 def test_dockerfile_runs_as_a_non_root_user_owning_data() -> None:
-    runtime = stage("runtime")
-    user = one(runtime, "USER").split(":")[0]
+    base = stage("base")
+    user = one(base, "USER").split(":")[0]
     assert user not in ("root", "0")
     assert user == "10001"
-    setup = " ".join(rest for word, rest in runtime if word == "RUN")
+    setup = " ".join(rest for word, rest in base if word == "RUN")
     assert "--uid 10001" in setup
+    # uid 10001 is outside the system range: --system would make useradd warn
+    assert "--system" not in setup and "--no-log-init" in setup
     assert re.search(r"chown (10001(:10001)?|feedbridge(:feedbridge)?) /data", setup)
     # a VOLUME's content is fixed when declared: /data must be owned before it
-    words = [word for word, _ in runtime]
+    words = [word for word, _ in base]
     assert words.index("RUN") < words.index("VOLUME")
 
 
 def test_dockerfile_exposes_8080_with_a_data_volume_and_the_cli_entrypoint() -> None:
-    runtime = stage("runtime")
-    assert one(runtime, "EXPOSE") == "8080"
-    assert one(runtime, "VOLUME") in ("/data", '["/data"]')
-    assert json.loads(one(runtime, "ENTRYPOINT")) == ["feedbridge"]
-    assert json.loads(one(runtime, "CMD")) == ["run"]
-    labels = " ".join(rest for word, rest in runtime if word == "LABEL")
+    base = stage("base")
+    assert one(base, "EXPOSE") == "8080"
+    assert one(base, "VOLUME") in ("/data", '["/data"]')
+    assert json.loads(one(base, "ENTRYPOINT")) == ["feedbridge"]
+    assert json.loads(one(base, "CMD")) == ["run"]
+    labels = " ".join(rest for word, rest in base if word == "LABEL")
     for key in ("title", "description", "version", "licenses", "source"):
         assert f"org.opencontainers.image.{key}=" in labels
 
 
 def test_dockerfile_config_env_names_a_file_the_image_ships() -> None:
     """FEEDBRIDGE_CONFIG naming a missing file is a config error: the app would not start."""
-    runtime = stage("runtime")
-    env = " ".join(rest for word, rest in runtime if word == "ENV")
+    base = stage("base")
+    env = " ".join(rest for word, rest in base if word == "ENV")
     assert "FEEDBRIDGE_CONFIG=/config/config.toml" in shlex.split(env)
     assert "COPY docker/config.toml /config/config.toml" in [
-        f"COPY {rest}" for word, rest in runtime if word == "COPY"
+        f"COPY {rest}" for word, rest in base if word == "COPY"
     ]
 
 
@@ -293,10 +318,18 @@ def test_env_example_names_every_variable_the_configs_use_with_fake_values_comme
         assert name in named
 
 
-def test_check_image_script_is_valid_bash() -> None:
-    script = ROOT / "scripts" / "check-image.sh"
+@pytest.mark.parametrize("name", ["check-image.sh", "test-images.sh"])
+def test_image_scripts_are_executable_valid_bash(name: str) -> None:
+    script = ROOT / "scripts" / name
     subprocess.run(["bash", "-n", str(script)], check=True, timeout=30)
-    assert script.stat().st_mode & 0o111, "scripts/check-image.sh must be executable"
+    assert script.stat().st_mode & 0o111, f"scripts/{name} must be executable"
+
+
+def test_ci_builds_and_runs_the_default_and_browser_images() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert 'make image-test TARGETS="${FEEDBRIDGE_IMAGE_TARGETS:-default browser}"' in ci
+    for tool in ("buildah", "podman", "mmdebstrap", "runc"):
+        assert tool in ci, f".ci/run must install {tool} where no Docker engine runs"
 
 
 def test_readme_tells_how_to_run_with_docker() -> None:
