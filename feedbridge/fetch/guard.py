@@ -14,6 +14,7 @@ one gap here that the http fetcher (checked on the socket) does not have.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -25,6 +26,8 @@ from feedbridge.fetch.addresses import Address, AddressPolicy, parse_address
 
 if TYPE_CHECKING:
     from playwright.async_api import Request, Route
+
+log = logging.getLogger("feedbridge.browser")
 
 
 def same_site(a: httpx.URL, b: httpx.URL) -> bool:
@@ -122,6 +125,11 @@ class PageGuard:
         (or a same-site redirect of it)."""
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+        if self.stopped:
+            log.warning(
+                "page requests refused",
+                extra={"source": source, "count": len(self.stopped), "first": self.stopped[0]},
+            )
         if self.broken:
             raise FetchError(source, str(self.url), f"refused: {self.broken[0]}")
         final = _url(page_url)
