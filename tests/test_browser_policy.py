@@ -131,10 +131,11 @@ async def test_an_internal_page_the_config_names_is_read_with_its_internal_resou
 
 
 @pytest.mark.asyncio(loop_scope="module")
-async def test_configured_headers_reach_the_configured_origin_and_no_other(
+async def test_configured_headers_and_cookies_reach_the_configured_origin_and_no_other(
     pool: BrowserPool, public: HTTPServer, httpserver: HTTPServer
 ) -> None:
-    """The page loads a script from a third party (127.0.0.4, public here too)."""
+    """The page loads a script from a third party (127.0.0.4, public here too); cookies are
+    set for the configured host alone."""
     third = HTTPServer(host="127.0.0.4", port=0)
     third.start()
     try:
@@ -143,11 +144,15 @@ async def test_configured_headers_reach_the_configured_origin_and_no_other(
         page(public, "/news", f"""<script src="{third.url_for("/lib.js")}"></script>
 <ul><li class="post"><a href="/1">Public item</a></li></ul>""")
         headers = {"Authorization": "Bearer t-456", "X-Api-Key": "k-123"}
-        assert await fetch(pool, public.url_for("/news"), headers=headers) == ["Public item"]
+        cookies = {"session": "s-789"}
+        titles = await fetch(pool, public.url_for("/news"), headers=headers, cookies=cookies)
+        assert titles == ["Public item"]
         own = public.log[-1][0].headers
         assert (own.get("Authorization"), own.get("X-Api-Key")) == ("Bearer t-456", "k-123")
+        assert own.get("Cookie") == "session=s-789"
         other = third.log[-1][0].headers
         assert other.get("Authorization") is None and other.get("X-Api-Key") is None
+        assert other.get("Cookie") is None
     finally:
         third.stop()
 
