@@ -23,6 +23,8 @@ from ipaddress import (
 )
 from typing import Any
 
+from feedbridge.core.errors import FeedbridgeError
+
 Address = IPv4Address | IPv6Address
 Network = IPv4Network | IPv6Network
 
@@ -70,8 +72,9 @@ def parse_address(text: str) -> Address | None:
         return None
 
 
-class AddressRefused(OSError):
-    """A connection the address policy refused (raised where the socket would be made)."""
+class AddressRefused(FeedbridgeError, OSError):
+    """A connection the address policy refused, raised where the socket would be made: an
+    OSError there, as aiohttp's socket factory must raise (it reports a connection error)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
