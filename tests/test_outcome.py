@@ -18,9 +18,12 @@ NOW = datetime(2026, 5, 8, 12, tzinfo=UTC)
 
 
 @dataclass
-class FakeSource:  # what outcome reads of a Source: its name and URL
+class FakeSource:  # what outcome reads of a Source: its name and URL, how it masks secrets
     name: str = "papers"
     url: str = "https://ex.com/papers"
+
+    def mask(self, text: str) -> str:
+        return text
 
 
 def entry(key: str, hours_ago: int = 0) -> Entry:

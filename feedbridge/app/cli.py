@@ -247,15 +247,16 @@ def check(ctx: click.Context) -> None:
     if warning := check_port(config):
         click.echo(f"warning: {warning}")
     if config.uses_browser or config.browser.executable or config.browser.cdp_url:
+        mask = config.secrets.mask  # a cdp_url may carry a token
         try:
-            click.echo(
-                f"browser: {describe_browser(config.browser.executable, config.browser.cdp_url)}"
-            )
+            browser = describe_browser(config.browser.executable, config.browser.cdp_url)
+            click.echo(f"browser: {mask(browser)}")
         except BrowserUnavailable as exc:
             if config.uses_browser:
-                click.echo(f'error: fetch = "browser" sources, but no browser: {exc}', err=True)
+                said = mask(str(exc))
+                click.echo(f'error: fetch = "browser" sources, but no browser: {said}', err=True)
                 sys.exit(EXIT_FAILED)
-            click.echo(f"browser: none ({exc})")
+            click.echo(f"browser: none ({mask(str(exc))})")
     click.echo("config ok")
 
 
@@ -390,7 +391,7 @@ def preview(
     try:
         shown = asyncio.run(fetch_preview(src, config))
     except FeedbridgeError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {src.mask(str(exc))}", err=True)
         sys.exit(1)
     state = None
     if config is not None and config.storage.path.is_dir():

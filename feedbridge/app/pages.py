@@ -30,8 +30,9 @@ def opml(base_url: str, sources: Sequence[SourceInfo], token: str | None = None)
     suffix = f"?token={token}" if token else ""
     outlines = "\n".join(
         f'    <outline type="rss" text={quoteattr(s.title)} title={quoteattr(s.title)} '
-        f"xmlUrl={quoteattr(f'{base_url}/feeds/{s.name}.atom{suffix}')} "
-        f"htmlUrl={quoteattr(s.url)}/>"
+        f"xmlUrl={quoteattr(f'{base_url}/feeds/{s.name}.atom{suffix}')}"
+        + (f" htmlUrl={quoteattr(s.url)}" if s.url else "")  # "" when the URL is a secret
+        + "/>"
         for s in sources
     )
     return (
@@ -107,10 +108,11 @@ def _index_row(
         else escape(newest.title)
     )
     status, shown, detail = status_of(state)
+    source_link = f' · <a href="{escape(s.url)}">source</a>' if s.url else ""
     return (
         "<tr>"
         f"<td><strong>{escape(s.title)}</strong><br><small>{escape(s.name)} · "
-        f'{escape(s.kind)} · <a href="{escape(s.url)}">source</a></small></td>'
+        f"{escape(s.kind)}{source_link}</small></td>"
         f'<td class="status {escape(status)}">{escape(shown)}'
         + (f"<br><small>{escape(detail)}</small>" if detail else "")
         + "</td>"

@@ -47,9 +47,10 @@ async def preview(source: Source, config: Config | None = None) -> Preview:
     http = http_settings(config) if config is not None else None
     browser = BrowserSettings.from_config(config) if config is not None else None
     result, render = await extract_once(source, http, browser)
+    result = source.without_secrets(result)
     loaded = render.describe() if render is not None else None
     hint = suggestion(result.page, source.config) if result.page is not None else None
-    return Preview(source.name, source.kind, source.url, result, loaded, hint)
+    return Preview(source.name, source.kind, source.mask(source.url), result, loaded, hint)
 
 
 async def extract_once(

@@ -14,6 +14,7 @@ from feedbridge.core.filters import EntryFilter
 from feedbridge.core.metrics import Metrics
 from feedbridge.core.models import Entry
 from feedbridge.feeds.board import FeedBoard, Publisher
+from feedbridge.fetch.addresses import AddressPolicy
 from feedbridge.fetch.browser import BrowserPool, BrowserSettings
 from feedbridge.fetch.http import HttpClient, HttpSettings
 from feedbridge.messages.templates import Templates
@@ -116,6 +117,7 @@ def http_settings(config: Config) -> HttpSettings:
         per_host=h.per_host,
         concurrency=h.concurrency,
         max_redirects=h.max_redirects,
+        policy=AddressPolicy.build(h.allow_networks, h.allow_private_redirects),
     )
 
 

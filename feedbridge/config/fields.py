@@ -112,6 +112,17 @@ def _template(value: str) -> str:
     return value
 
 
+def _network(value: str) -> str:
+    """An IP address or CIDR network (`10.1.0.0/16`, `fd00::/8`, `169.254.169.254`)."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f'not an IP network: "{value}"') from None
+    return value
+
+
 def check_digest(value: str) -> str:
     parse_digest(value)
     return value
@@ -229,3 +240,4 @@ CssSelector = Annotated[str, AfterValidator(check_css)]  # `selector`, `selector
 Template = Annotated[str, AfterValidator(_template)]
 Pattern = Annotated[str, AfterValidator(_pattern)]
 Positive = Annotated[int, Field(ge=1)]
+IpNetwork = Annotated[str, AfterValidator(_network)]

@@ -30,6 +30,7 @@ from feedbridge.config.models import (
     default_config,
 )
 from feedbridge.core.errors import ConfigError
+from feedbridge.core.secrets import Secrets
 from feedbridge.messages.check import check_templates
 from feedbridge.messages.templates import MESSAGE_FORMATS, Templates
 
@@ -39,11 +40,13 @@ _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class _Problems:
-    """Problems found so far, and the keys whose pydantic errors they already explain."""
+    """Problems found so far, and the keys whose pydantic errors they already explain; and
+    the values read from the environment or files, by key (secrets, unless `_PUBLIC`)."""
 
     def __init__(self) -> None:
         self.found: list[tuple[Loc, str]] = []
         self.explained: list[Loc] = []
+        self.read: list[tuple[Loc, str]] = []
 
     def add(self, loc: Loc, message: str, *also: Loc) -> None:
         self.found.append((loc, message))
@@ -73,9 +76,12 @@ def _expand_env(value: Any, loc: Loc, problems: _Problems) -> Any:
             return default
         if found is None:
             problems.add(loc, f"environment variable {name} is not set")
-        elif not found and default is None:  # `${VAR:-}` says so where empty is meant
+            return ""
+        if not found and default is None:  # `${VAR:-}` says so where empty is meant
             problems.add(loc, f"environment variable {name} is set but empty")
-        return found or ""
+            return ""
+        problems.read.append((loc, found))
+        return found
 
     return _ENV_VAR.sub(substitute, value)
 
@@ -105,6 +111,7 @@ def _read_files(
                 continue
             lines = [line.strip() for line in text.splitlines() if line.strip()]
             out[stem] = lines if stem == "url" and len(lines) > 1 else text.strip()
+            problems.read += [((*loc, stem), line) for line in [text.strip(), *lines]]
     return out
 
 
@@ -139,6 +146,27 @@ _SECRET_KEYS = {
     ("sources", "headers"),
     ("sources", "cookies"),
 }
+# Keys whose values are published by design (links, names, titles) or are not credentials:
+# what `${ENV}` or a `*_file` puts there is not masked. Everything else it puts anywhere is.
+_PUBLIC: tuple[Loc, ...] = (
+    ("server", "base_url"), ("server", "host"), ("server", "port"), ("storage", "path"),
+    ("output",), ("http",), ("worker",), ("log_level",), ("browser", "executable"),
+)  # fmt: skip
+_PUBLIC_ITEM_KEYS = ("name", "kind", "title", "feed_title")
+
+
+def _secrets(read: list[tuple[Loc, str]]) -> Secrets:
+    """The values `${ENV}` and `*_file` gave, but those of `_PUBLIC` keys."""
+
+    def public(loc: Loc) -> bool:
+        if any(loc[: len(key)] == key for key in _PUBLIC):
+            return True
+        item = loc[:1] in (("sources",), ("targets",))
+        return item and len(loc) > 2 and loc[2] in _PUBLIC_ITEM_KEYS
+
+    return Secrets(value for loc, value in read if not public(loc))
+
+
 _MESSAGES = {
     "extra": "unknown key",
     "missing": "required",
@@ -284,6 +312,7 @@ def _validate(raw: dict[str, Any], path: str | None) -> Config:
         found += _template_problems(config)
     if found or config is None:
         raise ConfigError(found, path)
+    config.keep_secrets(_secrets(problems.read))
     return config
 
 

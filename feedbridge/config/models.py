@@ -26,6 +26,7 @@ from feedbridge.config.fields import (
     CssSelector,
     Duration,
     FirstRun,
+    IpNetwork,
     JmesPath,
     Name,
     Pattern,
@@ -46,6 +47,7 @@ from feedbridge.core.durations import (
     format_duration,
     parse_digest,
 )
+from feedbridge.core.secrets import NO_SECRETS, Secrets
 
 
 class _Model(BaseModel):
@@ -122,6 +124,10 @@ class HttpConfig(_Model):
     per_host: Positive = 4
     concurrency: Positive = 50
     max_redirects: Annotated[int, Field(ge=0)] = 5
+    # a redirect from a public address to an internal one is refused unless this is set
+    allow_private_redirects: bool = False
+    # never refused, cloud metadata addresses included (they are refused unless named here)
+    allow_networks: list[IpNetwork] = Field(default_factory=list)
 
 
 class WorkerConfig(_Model):
@@ -159,7 +165,9 @@ class OutputConfig(_Model):
 
 
 class SourceBase(_Model):
-    """Fields every source kind shares."""
+    """Fields every source kind shares; `secrets` are the config's (`Config.keep_secrets`)."""
+
+    _secrets: Secrets = PrivateAttr(default=NO_SECRETS)
 
     name: Name
     kind: str
@@ -170,6 +178,11 @@ class SourceBase(_Model):
     keep: Annotated[int, Field(ge=1, le=10_000)] = 200
     enabled: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def secrets(self) -> Secrets:
+        """What came from `${ENV}` or a `*_file`: never shown in a link, a log or an error."""
+        return self._secrets
 
     @property
     def first_run_mode(self) -> Literal["baseline", "notify", "latest"]:
@@ -502,6 +515,19 @@ class Config(_Model):
     # every source as `feedbridge.app.runtime.build_sources` built it (selectors compiled), so that
     # the runtime reuses what validating the config built instead of building it again
     _built_sources: list[Any] | None = PrivateAttr(default=None)
+    _secrets: Secrets = PrivateAttr(default=NO_SECRETS)
+
+    @property
+    def secrets(self) -> Secrets:
+        """What came from `${ENV}` or a `*_file` (but public keys'): masked wherever a URL is
+        shown, logged or published."""
+        return self._secrets
+
+    def keep_secrets(self, secrets: Secrets) -> None:
+        """Remember `secrets` here and on every source (their links and errors mask them)."""
+        self._secrets = secrets
+        for source in self.sources:
+            source._secrets = secrets
 
     @property
     def uses_browser(self) -> bool:

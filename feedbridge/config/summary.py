@@ -37,6 +37,7 @@ def _describe_source(source: SourceConfig) -> str:
         where = f"{url.scheme}://{url.netloc.rpartition('@')[2]}{url.path}"
         if isinstance(source, HtmlConfig) and source.uses_browser:
             where += " (in the browser)"
+    where = source.secrets.mask(where)
     return (
         f"  {source.name} [{source.kind}] {where}, every {format_duration(source.interval)}, "
         f"first_run {source.first_run}, keep {source.keep}{'' if source.enabled else ', disabled'}"
@@ -91,9 +92,11 @@ def _fragments(config: Config) -> list[str]:
     if config.storage.url is not None:
         password = urlsplit(config.storage.url.get_secret_value()).password
         found += [config.storage.url.get_secret_value(), *([password] if password else [])]
-    for source in config.sources:  # session cookies are credentials
+    found += config.secrets.values  # what ${ENV} and *_file gave (public keys' aside)
+    for source in config.sources:  # session cookies and header values are credentials
         if isinstance(source, HtmlConfig):
             found += [v for v in source.cookies.values() if len(v) >= 6]
+        found += [v for v in source.headers.values() if len(v) >= 6]
     for target in config.targets:
         for url in target.urls():
             found.append(url)

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -21,6 +21,7 @@ import httpx
 from feedbridge.config.models import Config, HtmlConfig
 from feedbridge.core.errors import FetchError
 from feedbridge.core.models import Page
+from feedbridge.fetch.addresses import AddressPolicy
 from feedbridge.fetch.chromium import (
     BrowserUnavailable,
     LocalChromium,
@@ -52,10 +53,11 @@ class BrowserSettings:
     timeout: float = 30.0  # the http fetcher's deadline, per page
     max_body: int = 10 * 1024 * 1024  # the http fetcher's cap, on the rendered DOM
     launch_timeout: float = 30.0
+    policy: AddressPolicy = field(default_factory=AddressPolicy)  # `[http]`'s, per request
 
     @classmethod
     def from_config(cls, config: Config) -> BrowserSettings:
-        """`[browser]`, with `[http]`'s deadline and body cap."""
+        """`[browser]`, with `[http]`'s deadline, body cap and address policy."""
         b, h = config.browser, config.http
         return cls(
             executable=b.executable,
@@ -63,6 +65,7 @@ class BrowserSettings:
             max_pages=b.max_pages,
             timeout=h.timeout.total_seconds(),
             max_body=h.max_body,
+            policy=AddressPolicy.build(h.allow_networks, h.allow_private_redirects),
         )
 
 
@@ -94,7 +97,7 @@ class BrowserPool:
     @property
     def pid(self) -> int | None:
         """The local Chromium's process (and process group) id, None over CDP or not started."""
-        return self._local.process.pid if self._local else None
+        return self._local.pid if self._local else None
 
     async def _ensure(self) -> Browser:
         async with self._lock:
@@ -130,15 +133,15 @@ class BrowserPool:
             self._playwright = await async_playwright().start()
         endpoint = self.settings.cdp_url
         if endpoint is None:
-            self._local = await LocalChromium.start(self.settings.executable)
-            endpoint = await self._local.devtools_url()
+            self._local = await LocalChromium.launch(self._playwright, self.settings.executable)
+            browser, endpoint = self._local.browser, "pipe"
         else:
             endpoint = await asyncio.to_thread(with_address, endpoint)
-        try:
-            browser = await self._playwright.chromium.connect_over_cdp(endpoint)
-        except Error as exc:
-            said = _first_line(exc.message)
-            raise BrowserUnavailable(f"cannot connect to {endpoint}: {said}") from None
+            try:
+                browser = await self._playwright.chromium.connect_over_cdp(endpoint)
+            except Error as exc:
+                said = _first_line(exc.message)
+                raise BrowserUnavailable(f"cannot connect to {endpoint}: {said}") from None
         context = await browser.new_context()
         try:  # headless Chromium says "HeadlessChrome", which many sites turn away
             page = await context.new_page()
@@ -159,8 +162,6 @@ class BrowserPool:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2):
                     await browser.close()
-        if local is not None:
-            await local.close()
 
     async def _restart_hung(self, browser: Browser) -> None:
         async with self._lock:
@@ -209,7 +210,9 @@ class BrowserPool:
         context: BrowserContext | None = None
         try:
             async with asyncio.timeout(seconds):
-                context = await open_context(browser, url, options, info, self._user_agent)
+                context, _ = await open_context(
+                    browser, source, url, options, info, self._user_agent, self.settings.policy
+                )
                 page = await load_page(
                     context, source, url, options, info,
                     deadline=seconds, max_body=self.settings.max_body,

@@ -1,27 +1,30 @@
-"""The system Chromium: finding it, its version, and running it as feedbridge's own child.
+"""The system Chromium: finding it, its version, and launching it over a pipe.
 
-A Chromium we start leads its own process group, so that shutdown kills it with every
-renderer in one signal, and dies with feedbridge should feedbridge be killed outright.
+A Chromium we launch leads its own process group, so that shutdown kills it with every
+renderer in one signal, and dies with feedbridge should feedbridge be killed outright. It
+is driven over a pipe, never a DevTools port on loopback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
-import tempfile
-from typing import Any
+from typing import TYPE_CHECKING
 
 import httpx
 
 from feedbridge.core.errors import FeedbridgeError
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Playwright
 
 log = logging.getLogger("feedbridge.browser")
 
@@ -48,8 +51,6 @@ INSTALL_HINT = (
     "install Debian's chromium (apt-get install chromium), or set [browser] executable "
     "or [browser] cdp_url"
 )
-_DEVTOOLS = re.compile(r"DevTools listening on (wss?://\S+)")
-_PR_SET_PDEATHSIG = 1
 
 
 class BrowserUnavailable(FeedbridgeError):
@@ -112,85 +113,56 @@ def with_address(url: str) -> str:
     return str(parts.copy_with(host=str(found[0][4][0])))
 
 
-def _prctl() -> Any:
-    """libc's prctl, looked up before fork (a lookup in the child could deadlock)."""
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # not Linux
-        return None
-
-
-_PRCTL = _prctl()
-
-
-def _own_group_dying_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    """Chromium leads its own process group (killed as one) and gets SIGKILL if feedbridge
-    dies without closing it (Linux)."""
-    os.setpgid(0, 0)
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
 class LocalChromium:
-    """A Chromium we started: its own process group, profile in a temp dir."""
+    """A Chromium Playwright launched over a pipe (`--remote-debugging-pipe`): no DevTools
+    port that any local process could drive to read `file://`. Playwright starts it as the
+    leader of its own process group (killed as one) and takes it down when feedbridge dies
+    (the driver sees its pipe close)."""
 
-    def __init__(self, process: asyncio.subprocess.Process, profile: str) -> None:
-        self.process = process
-        self.profile = profile
-        self.drain: asyncio.Task[None] | None = None
+    def __init__(self, browser: Browser, pid: int | None) -> None:
+        self.browser = browser
+        self.pid = pid
 
     @classmethod
-    async def start(cls, executable: str | None) -> LocalChromium:
-        """Start the system Chromium in its own process group, on a fresh temp profile."""
+    async def launch(cls, playwright: Playwright, executable: str | None) -> LocalChromium:
+        """Launch the system Chromium (`[browser] executable`, else the first on PATH)."""
+        from playwright.async_api import Error
+
         exe = find_executable(executable)
         if exe is None:
             raise BrowserUnavailable(f"{executable or 'chromium'} not found: {INSTALL_HINT}")
-        profile = tempfile.mkdtemp(prefix="feedbridge-chromium-")
-        process = await asyncio.create_subprocess_exec(
-            exe,
-            *CHROMIUM_FLAGS,
-            "--remote-debugging-address=127.0.0.1",
-            "--remote-debugging-port=0",
-            f"--user-data-dir={profile}",
-            "about:blank",
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            preexec_fn=_own_group_dying_with_parent,  # uvloop has no process_group=
-        )
-        return cls(process, profile)
-
-    async def devtools_url(self) -> str:
-        """The ws:// URL Chromium prints once it listens; its stderr is drained from then on."""
-        process = self.process
-        assert process.stderr is not None
-        tail: list[str] = []
-        while line := (await process.stderr.readline()).decode(errors="replace"):
-            found = _DEVTOOLS.search(line)
-            if found:
-                self.drain = asyncio.create_task(_drain(process.stderr))
-                return found.group(1)
-            tail = [*tail[-4:], line.strip()]
-        await process.wait()
-        said = " | ".join(tail)[-300:]
-        raise BrowserUnavailable(
-            f"chromium exited ({process.returncode}) before it was ready: {said}"
-        )
+        marker = f"--feedbridge-browser={secrets.token_hex(8)}"  # finds its process
+        try:
+            browser = await playwright.chromium.launch(
+                executable_path=exe, args=[*CHROMIUM_FLAGS, marker], headless=True
+            )
+        except Error as exc:
+            said = " | ".join(exc.message.strip().splitlines()[:3])[-300:]
+            raise BrowserUnavailable(f"{exe} did not start: {said}") from None
+        return cls(browser, await asyncio.to_thread(_pid_of, marker))
 
     def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-
-    async def close(self) -> None:
-        self.kill()
-        with contextlib.suppress(ProcessLookupError):
-            await self.process.wait()
-        if self.drain is not None:
-            self.drain.cancel()
-        shutil.rmtree(self.profile, ignore_errors=True)
+        """SIGKILL the browser's process group (a hung browser never answers a close)."""
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
 
 
-async def _drain(stream: asyncio.StreamReader) -> None:
-    """Chromium's stderr, read so that it never blocks on a full pipe."""
-    while line := await stream.readline():
-        log.debug("chromium: %s", line.decode(errors="replace").rstrip())
+def _pid_of(marker: str) -> int | None:
+    """The browser process (not a renderer: those carry `--type=`) whose command line holds
+    `marker`, from /proc (Linux); None elsewhere."""
+    wanted = marker.encode()
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as file:
+                    args = file.read().split(b"\0")
+            except OSError:
+                continue
+            if wanted in args and not any(a.startswith(b"--type=") for a in args):
+                return int(entry)
+    return None
+
+

@@ -10,7 +10,7 @@ import time
 import zlib
 from collections import defaultdict
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,11 +20,13 @@ import xxhash
 from feedbridge.config.models import DEFAULT_USER_AGENT
 from feedbridge.core.errors import FeedbridgeError, FetchError
 from feedbridge.core.models import Page
+from feedbridge.fetch.addresses import CURRENT_HOP, AddressPolicy, Hop
+from feedbridge.fetch.transport import AFTER_PUBLIC, Peers, PolicyTransport
 
 log = logging.getLogger("feedbridge.http")
 
 _RATE_STATUSES = (429, 503)
-READ_CHUNK = 256 * 1024  # bytes per read of a response body (the event loop reads up to 256 KB)
+_REDIRECTS = (301, 302, 303, 307, 308)
 _RESET = re.compile(r"(?:^|[;,\s])(?:t|reset)=(\d+)")
 
 
@@ -38,33 +40,59 @@ class HttpSettings:
     max_redirects: int = 5
     max_rate_wait: float = 120.0  # longest Retry-After we sleep through inside one poll
     rate_retries: int = 2
+    policy: AddressPolicy = field(default_factory=AddressPolicy)
+
+
+MAX_RETRY_AFTER = 86400.0  # a server asking for longer is heard as asking for a day
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds to wait from `Retry-After` (seconds or HTTP-date) or a `RateLimit` reset."""
+    """Seconds to wait from `Retry-After` (seconds or HTTP-date) or a `RateLimit` reset, at
+    most a day: `Retry-After: 99999999999` silenced a source until restart, and 400 digits
+    made `inf`, which no store can write. A capped value is logged."""
+    asked = _asked_wait(headers, time.time() if now is None else now)
+    if asked is None:
+        return None
+    seconds, said = asked
+    if seconds > MAX_RETRY_AFTER:
+        log.warning(
+            "retry-after capped",
+            extra={"asked": said[:40], "seconds": int(MAX_RETRY_AFTER)},
+        )
+        return MAX_RETRY_AFTER
+    return seconds
+
+
+def _seconds(digits: str) -> float:
+    """A header's digits as seconds; a number longer than any real wait stays finite."""
+    return float(digits) if len(digits) <= 12 else float("1e12")
+
+
+def _asked_wait(headers: Mapping[str, str], now: float) -> tuple[float, str] | None:
+    """The wait a response asks for, uncapped, with the header text that asked."""
     value = headers.get("retry-after")
     if value:
         value = value.strip()
         if value.isdigit():
-            return float(value)
+            return _seconds(value), value
         try:
             when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             when = None
         if when is not None:
-            return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+            return max(0.0, when.timestamp() - now), value
     for name in ("ratelimit", "ratelimit-reset", "x-ratelimit-reset"):
         value = headers.get(name)
         if not value:
             continue
         if value.strip().isdigit():
-            seconds = float(value.strip())
+            seconds = _seconds(value.strip())
             if name == "x-ratelimit-reset" and seconds > 1e9:  # an epoch timestamp
-                seconds = max(0.0, seconds - (now if now is not None else time.time()))
-            return seconds
+                seconds = max(0.0, seconds - now)
+            return seconds, value
         found = _RESET.search(value)
         if found:
-            return float(found.group(1))
+            return _seconds(found.group(1)), value
     return None
 
 
@@ -78,31 +106,20 @@ class HttpClient:
         self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(self.settings.per_host)
         )
+        self._peers = Peers(self.settings.policy)
 
     @property
     def _client(self) -> httpx.AsyncClient:
         """Opened on the first request: aiohttp takes a tenth of a second to import, and a
         restart serves its stored feeds before any source is due."""
         if self._opened is None:
-            from httpx_aiohttp import AiohttpTransport
-
-            class Transport(AiohttpTransport):
-                """Bodies read in chunks of up to READ_CHUNK, not httpx-aiohttp's 16 KB: a
-                350 KB page took 24 trips through three stream layers, now 2 to 6."""
-
-                async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-                    response = await super().handle_async_request(request)
-                    response.stream.CHUNK_SIZE = READ_CHUNK  # type: ignore[union-attr]
-                    return response
-
             limits = httpx.Limits(
                 max_connections=self.settings.concurrency, max_keepalive_connections=20
             )
             self._opened = httpx.AsyncClient(
-                transport=Transport(limits=limits),
+                transport=PolicyTransport(self.settings.policy, limits),
                 timeout=httpx.Timeout(self.settings.timeout),
-                follow_redirects=True,
-                max_redirects=self.settings.max_redirects,
+                follow_redirects=False,  # followed hop by hop: `_follow`
                 # only what BoundedDecoder undoes, whatever codecs happen to be installed
                 headers={
                     "User-Agent": self.settings.user_agent,
@@ -137,17 +154,20 @@ class HttpClient:
         *,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        credentials: Mapping[str, str] | None = None,
     ) -> Page:
         """GET `url` within one deadline, waiting out 429/503 Retry-After pauses that fit in it.
 
-        A longer pause is not slept through here: the FetchError carries it and the
-        scheduler honours it, so a rate-limited source never holds a poll (or the
+        `headers` go to every hop; `credentials` (a source's configured headers) only to
+        `url`'s origin. A longer pause is not slept through here: the FetchError carries it
+        and the scheduler honours it, so a rate-limited source never holds a poll (or the
         `once` cycle) past the deadline. Raises FetchError.
         """
+        get = _Get(source, url, params, headers or {}, credentials or {})
         loop = asyncio.get_running_loop()
         deadline: float | None = None  # set when the first attempt gets its connection slot
         for attempt in range(self.settings.rate_retries + 1):
-            page, deadline = await self._request_once(source, url, params, headers or {}, deadline)
+            page, deadline = await self._request_once(get, deadline)
             if page.status not in _RATE_STATUSES:
                 return page
             wait = retry_after_seconds(page.headers)
@@ -170,80 +190,136 @@ class HttpClient:
             await asyncio.sleep(wait)
         raise FetchError(source, page.url, f"HTTP {page.status}", status=page.status)
 
-    async def _request_once(
-        self,
-        source: str,
-        url: str,
-        params: Mapping[str, str] | None,
-        headers: Mapping[str, str],
-        deadline: float | None,
-    ) -> tuple[Page, float]:
+    async def _request_once(self, get: _Get, deadline: float | None) -> tuple[Page, float]:
         """One GET, bounded by `deadline` (loop time; None: the timeout from when a slot frees)."""
-        from aiohttp import ClientError  # loaded with the client (`_client`)
-
-        host = urlsplit(url).netloc.rpartition("@")[2].lower()  # host:port, one limit per server
+        host = urlsplit(get.url).netloc.rpartition("@")[2].lower()  # host:port: a limit per server
         seconds = self.settings.timeout
         async with self._global, self._hosts[host]:
             if deadline is None:  # time spent queueing for a slot is not the server's fault
                 deadline = asyncio.get_running_loop().time() + seconds
             try:
                 async with asyncio.timeout_at(deadline):
-                    return await self._stream(source, url, params, headers), deadline
+                    return await self._follow(get), deadline
             except TimeoutError:
-                raise FetchError(source, url, f"no complete response within {seconds:g}s") from None
-            except httpx.TooManyRedirects:
-                raise FetchError(source, url, "too many redirects") from None
-            except (httpx.HTTPError, ClientError, OSError) as exc:
-                raise FetchError(source, url, _describe(exc)) from exc
+                message = f"no complete response within {seconds:g}s"
+                raise FetchError(get.source, get.url, message) from None
 
-    async def _stream(
-        self,
-        source: str,
-        url: str,
-        params: Mapping[str, str] | None,
-        headers: Mapping[str, str],
-    ) -> Page:
-        cap = self.settings.max_body
-        async with self._client.stream("GET", url, params=params, headers=headers) as response:
-            final = str(response.url)
-            status = response.status_code
-            head = {k.lower(): v for k, v in response.headers.items()}
-            if status >= 400 and status not in _RATE_STATUSES:
-                raise FetchError(
-                    source,
-                    final,
-                    f"HTTP {status} {response.reason_phrase}".strip(),
-                    status=status,
-                    retry_after=retry_after_seconds(head),
-                )
-            declared = head.get("content-length", "")
-            if declared.isdigit() and int(declared) > cap and "content-encoding" not in head:
-                raise FetchError(source, final, f"body of {declared} bytes exceeds {cap} bytes")
-            # Decoded here, not by httpx: its decoders inflate a whole chunk at once, so a
-            # few KB of nested gzip became gigabytes (and seconds of blocked loop) before
-            # any size check could run.
-            decoder = BoundedDecoder(head.get("content-encoding", ""), cap)
-            chunks: list[bytes] = []
-            raw = 0
+    async def _follow(self, get: _Get) -> Page:
+        """Follow redirects hop by hop, each a plain GET (httpx resent the first request's
+        empty body as `Transfer-Encoding: chunked` through the aiohttp transport). A hop
+        that comes from a public address may not reach an internal one (the address policy,
+        checked on each socket), and the source's headers go to its own origin only."""
+        url, after_public = get.url, False
+        origin = httpx.URL(get.url)
+        for hops in range(self.settings.max_redirects + 1):
+            hop = Hop()
+            sent = dict(get.headers)
+            if _same_origin(origin, httpx.URL(url)):
+                sent.update(get.credentials)
+            token = CURRENT_HOP.set(hop)
             try:
-                async for chunk in response.aiter_raw():
-                    raw += len(chunk)
-                    if raw > cap:
-                        raise BodyTooLarge
-                    chunks.append(decoder.feed(chunk))
-            except BodyTooLarge:
-                raise FetchError(source, final, f"body exceeds {cap} bytes") from None
-            except zlib.error as exc:
-                message = f"cannot decode the {decoder.encodings} body: {exc}"
-                raise FetchError(source, final, message) from None
-            return Page(
-                url=final,
+                refused = self.settings.policy.host_refusal(httpx.URL(url).host)
+                if refused:
+                    raise FetchError(get.source, url, f"refused: {refused}")
+                async with self._client.stream(
+                    "GET", url, params=get.params if hops == 0 else None, headers=sent,
+                    extensions={AFTER_PUBLIC: after_public},
+                ) as response:  # fmt: skip
+                    location = response.headers.get("location")
+                    if response.status_code not in _REDIRECTS or not location:
+                        return await self._read(get.source, response)
+                    after_public = self._peers.came_from_public(response.url, hop, after_public)
+                    url = _redirect_target(get, response.url, location)
+            except (httpx.HTTPError, OSError) as exc:
+                raise FetchError(get.source, url, _describe(exc, hop)) from exc
+            except _client_errors() as exc:
+                raise FetchError(get.source, url, _describe(exc, hop)) from exc
+            finally:
+                CURRENT_HOP.reset(token)
+        raise FetchError(get.source, get.url, "too many redirects")
+
+    async def _read(self, source: str, response: httpx.Response) -> Page:
+        """The final response as a Page: errors from 400, the body decoded within the cap."""
+        cap = self.settings.max_body
+        final = str(response.url)
+        status = response.status_code
+        head = {k.lower(): v for k, v in response.headers.items()}
+        if status >= 400 and status not in _RATE_STATUSES:
+            raise FetchError(
+                source,
+                final,
+                f"HTTP {status} {response.reason_phrase}".strip(),
                 status=status,
-                body=b"".join(chunks),
-                headers=head,
-                encoding=response.charset_encoding,
-                not_modified=status == 304,
+                retry_after=retry_after_seconds(head),
             )
+        declared = head.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap and "content-encoding" not in head:
+            raise FetchError(source, final, f"body of {declared} bytes exceeds {cap} bytes")
+        # Decoded here, not by httpx: its decoders inflate a whole chunk at once, so a
+        # few KB of nested gzip became gigabytes (and seconds of blocked loop) before
+        # any size check could run.
+        decoder = BoundedDecoder(head.get("content-encoding", ""), cap)
+        chunks: list[bytes] = []
+        raw = 0
+        try:
+            async for chunk in response.aiter_raw():
+                raw += len(chunk)
+                if raw > cap:
+                    raise BodyTooLarge
+                chunks.append(decoder.feed(chunk))
+        except BodyTooLarge:
+            raise FetchError(source, final, f"body exceeds {cap} bytes") from None
+        except zlib.error as exc:
+            message = f"cannot decode the {decoder.encodings} body: {exc}"
+            raise FetchError(source, final, message) from None
+        return Page(
+            url=final,
+            status=status,
+            body=b"".join(chunks),
+            headers=head,
+            encoding=response.charset_encoding,
+            not_modified=status == 304,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Get:
+    """One GET as a source asked for it."""
+
+    source: str
+    url: str
+    params: Mapping[str, str] | None
+    headers: Mapping[str, str]
+    credentials: Mapping[str, str]  # the source's configured headers: its own origin only
+
+
+def _client_errors() -> type[Exception]:
+    from aiohttp import ClientError  # loaded with the client (`_client`)
+
+    return ClientError
+
+
+def _same_origin(origin: httpx.URL, url: httpx.URL) -> bool:
+    """Same scheme, host and port; or the same host moved from http to https (default ports),
+    where httpx keeps credentials too."""
+    if url.host != origin.host:
+        return False
+    if url.scheme == origin.scheme:
+        return url.port == origin.port
+    upgrade = origin.scheme == "http" and url.scheme == "https"
+    return upgrade and origin.port in (None, 80) and url.port in (None, 443)
+
+
+def _redirect_target(get: _Get, current: httpx.URL, location: str) -> str:
+    """The absolute http(s) URL a `Location` points to, else FetchError."""
+    try:
+        target = current.join(location.strip())
+    except httpx.InvalidURL as exc:
+        raise FetchError(get.source, str(current), f"redirect to an invalid URL: {exc}") from None
+    if target.scheme not in ("http", "https") or not target.host:
+        shown = location.strip()[:100]
+        raise FetchError(get.source, str(current), f"redirect to a non-http(s) URL: {shown}")
+    return str(target)
 
 
 class BodyTooLarge(FeedbridgeError):
@@ -322,10 +398,13 @@ class _Layer:
         return bytes(out)
 
 
-def _describe(exc: BaseException) -> str:
-    """A short cause; the aiohttp transport maps refused connections to ConnectTimeout."""
+def _describe(exc: BaseException, hop: Hop | None = None) -> str:
+    """A short cause; the aiohttp transport maps refused connections to ConnectTimeout. A
+    connection the address policy refused says so first."""
     import aiohttp
 
+    if hop is not None and hop.refused:
+        return f"refused: {hop.refused[0]}"
     cause = exc.__cause__ or exc
     if isinstance(cause, aiohttp.ClientConnectorError | ConnectionError):
         return f"connection failed: {cause}"
@@ -359,7 +438,7 @@ class Fetcher:
         accept: str | None = None,
     ) -> Page:
         key = str(httpx.URL(url, params=params)) if params else url
-        headers = dict(self._headers)
+        headers: dict[str, str] = {}
         if accept:
             headers["Accept"] = accept
         stored = self.validators.get(key) or {}
@@ -368,7 +447,9 @@ class Fetcher:
                 headers["If-None-Match"] = stored["etag"]
             if stored.get("last_modified"):
                 headers["If-Modified-Since"] = stored["last_modified"]
-        page = await self._client.request(self.source, url, params=params, headers=headers)
+        page = await self._client.request(
+            self.source, url, params=params, headers=headers, credentials=self._headers
+        )
         if page.not_modified or not conditional:
             # kept only for conditional requests: the URLs a source asks once (a papers-day,
             # a paper's repos) would pile up in its stored state, poll after poll

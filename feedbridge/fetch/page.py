@@ -4,6 +4,7 @@ navigation, the wait for the items, scrolling, and the DOM read back as a `Page`
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,10 +13,12 @@ from typing import TYPE_CHECKING
 from feedbridge.config.models import HtmlConfig
 from feedbridge.core.errors import FetchError
 from feedbridge.core.models import Page
+from feedbridge.fetch.addresses import AddressPolicy
+from feedbridge.fetch.guard import PageGuard
 from feedbridge.fetch.http import retry_after_seconds
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, BrowserContext, Route
+    from playwright.async_api import Browser, BrowserContext
     from playwright.async_api import Page as BrowserPage
 
 SCROLL_SETTLE = 3.0  # seconds without new items after a scroll: the list has ended
@@ -59,7 +62,12 @@ class RenderInfo:
     waited_for: str | None = None
     appeared_after: float | None = None
     scrolls: int = 0
-    blocked: int = 0
+    guard: PageGuard | None = None  # the page's requests: blocked, stopped
+
+    @property
+    def blocked(self) -> int:
+        """Requests not sent: resource types the source blocks, and what the policy stopped."""
+        return (self.guard.blocked + len(self.guard.stopped)) if self.guard else 0
 
     def describe(self) -> str:
         waited = (
@@ -75,32 +83,30 @@ class RenderInfo:
 
 
 async def open_context(
-    browser: Browser, url: str, options: PageOptions, info: RenderInfo, user_agent: str | None
-) -> BrowserContext:
-    """A fresh context for one fetch: the source's headers and cookies, its resource types
-    blocked (counted in `info`); `user_agent` unless the source's headers set one."""
+    browser: Browser,
+    source: str,
+    url: str,
+    options: PageOptions,
+    info: RenderInfo,
+    user_agent: str | None,
+    policy: AddressPolicy,
+) -> tuple[BrowserContext, PageGuard]:
+    """A fresh context for one fetch: every request through the guard (the address policy,
+    the source's headers to its own origin only, its resource types blocked), its cookies
+    for the configured URL's host; `user_agent` unless the source's headers set one."""
     headers = {k: v for k, v in options.headers.items() if k.lower() != "user-agent"}
     agent = next((v for k, v in options.headers.items() if k.lower() == "user-agent"), None)
-    context = await browser.new_context(
-        user_agent=agent or user_agent,
-        extra_http_headers=headers,
-        service_workers="block",
-    )
-    if options.cookies:
+    context = await browser.new_context(user_agent=agent or user_agent, service_workers="block")
+    if options.cookies:  # host-only cookies: the browser sends them to that host alone
         await context.add_cookies(
             [{"name": k, "value": v, "url": url} for k, v in options.cookies.items()]
         )
-    if options.block:
-
-        async def route(route: Route) -> None:
-            if route.request.resource_type in options.block:
-                info.blocked += 1
-                await route.abort("blockedbyclient")
-            else:
-                await route.fallback()
-
-        await context.route("**/*", route)
-    return context
+    guard = PageGuard(url, policy, headers, options.block)
+    await guard.start(source)
+    await context.route("**/*", guard.route)
+    context.on("request", guard.on_request)
+    info.guard = guard
+    return context, guard
 
 
 async def load_page(
@@ -122,9 +128,12 @@ async def load_page(
     if options.wait_for:
         await _wait_for(page, source, options, info)
         info.appeared_after = time.monotonic() - started
+    await _parsed(page, options.wait)
     await _scroll(page, options, info)
     body = (await page.content()).encode("utf-8")
     info.seconds = time.monotonic() - started
+    if info.guard is not None:
+        await info.guard.check(source, page.url)
     if len(body) > max_body:
         raise FetchError(source, page.url, f"page of {len(body)} bytes exceeds {max_body}")
     return Page(
@@ -138,7 +147,9 @@ async def load_page(
 
 async def _open(page: BrowserPage, source: str, url: str) -> int:
     """Navigate to `url` (until the DOM is parsed); its HTTP status, or FetchError from 400."""
-    response = await page.goto(url, wait_until="domcontentloaded")
+    # "commit", not "domcontentloaded": a page whose inline script navigates away (stopped
+    # by the guard) never reaches DOMContentLoaded in Playwright's eyes; `_parsed` waits
+    response = await page.goto(url, wait_until="commit")
     status = response.status if response is not None else 200
     if status >= 400:
         head = await response.all_headers() if response is not None else {}
@@ -150,6 +161,15 @@ async def _open(page: BrowserPage, source: str, url: str) -> int:
             retry_after=retry_after_seconds(head),
         )
     return status
+
+
+async def _parsed(page: BrowserPage, wait: float) -> None:
+    """Wait for the whole document to be parsed, at most `wait` seconds (then read it as
+    it is: a page that tried to navigate away during its load never says it is parsed)."""
+    from playwright.async_api import TimeoutError as WaitTimeout
+
+    with contextlib.suppress(WaitTimeout):
+        await page.wait_for_load_state("domcontentloaded", timeout=wait * 1000)
 
 
 async def _wait_for(page: BrowserPage, source: str, options: PageOptions, info: RenderInfo) -> None:

@@ -72,7 +72,7 @@ def failed_poll(
 ) -> Written:
     """A poll that failed: the error by source and URL, one more failure, the next try from
     `schedule(failures, retry_after)`."""
-    message = (
+    message = source.mask(  # it reaches the index page, health alerts and logs
         str(exc)
         if isinstance(exc, FeedbridgeError)
         else (f"source {source.name!r} ({source.url}): internal error {type(exc).__name__}: {exc}")
@@ -109,7 +109,7 @@ def extracted_poll(
     the seen keys; `changed_at` is the feed's Last-Modified if it changed."""
     name = source.name
     health = health_after_success(state, f"source {name}", now, empty=decision.empty)
-    warning = f"source {name!r} ({source.url}): {warning}" if warning else None
+    warning = source.mask(f"source {name!r} ({source.url}): {warning}") if warning else None
     status = "warning" if warning and health.state.status == "ok" else health.state.status
     changed = not decision.empty and _feed_changed(decision.feed, view.feed)
     new_state = replace(

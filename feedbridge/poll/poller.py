@@ -110,7 +110,7 @@ class Poller:
             )
             lost = True
         except StoreError as exc:
-            error = f"source {source.name!r} ({source.url}): {exc}"
+            error = source.mask(f"source {source.name!r} ({source.url}): {exc}")
             log.error("store failed", extra={"source": source.name, "error": error})
             lost = False
         seconds = time.monotonic() - started
@@ -135,6 +135,8 @@ class Poller:
         try:
             fetcher = _fetcher(source, self.http, self.browser, validators)
             extraction = await source.poll(fetcher, now)
+            if extraction is not None:
+                extraction = source.without_secrets(extraction)
         except StoreError:
             raise
         except FeedbridgeError as exc:

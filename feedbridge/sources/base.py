@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any, ClassVar, Generic, Protocol
@@ -66,8 +67,8 @@ class Source(ABC, Generic[C]):
         return self.config.title or self.name
 
     @property
-    def site_url(self) -> str:
-        """The site the feed is about (the feed's alternate link)."""
+    def home_url(self) -> str:
+        """The site the feed is about, as the source knows it (secrets and all)."""
         return self.url
 
     @property
@@ -79,6 +80,41 @@ class Source(ABC, Generic[C]):
     def author(self) -> str:
         """The upstream feed's own author, when it names one."""
         return ""
+
+    @property
+    def site_url(self) -> str:
+        """The site the feed is about, as published (the feed's alternate link, the index
+        page, OPML): `home_url` without what came from `${ENV}` or a `*_file`."""
+        return self.config.secrets.public_url(self.home_url)
+
+    def mask(self, text: str) -> str:
+        """`text` (an error, a warning naming the URL) with the config's secrets as `***`."""
+        return self.config.secrets.mask(text)
+
+    def without_secrets(self, extraction: Extraction) -> Extraction:
+        """The extraction with no secret in what entries publish: a link resolved against a
+        URL that holds one (`href="#x"` keeps the page's `?api_key=...`) loses it."""
+        secrets = self.config.secrets
+        if not secrets:
+            return extraction
+        entries = []
+        for entry in extraction.entries:
+            if secrets.hides(entry.link) or secrets.hides(entry.image or ""):
+                entry = replace(
+                    entry,
+                    link=secrets.public_url(entry.link),
+                    image=secrets.public_url(entry.image) if entry.image else entry.image,
+                )
+            texts = (entry.key, entry.content_html, entry.summary)
+            if any(map(secrets.hides, texts)):  # a key made of the link is published too
+                entry = replace(
+                    entry,
+                    key=secrets.mask(entry.key),
+                    content_html=secrets.mask(entry.content_html),
+                    summary=secrets.mask(entry.summary),
+                )
+            entries.append(entry)
+        return replace(extraction, entries=entries)
 
     def identity(self) -> dict[str, str]:
         """What the last poll learnt of the upstream (its title, its site), for the stored state."""

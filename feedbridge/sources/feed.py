@@ -23,14 +23,31 @@ from feedbridge.sources.values import parse_date
 _TITLE_FROM_SUMMARY = 100
 _CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.DOTALL)
 _BARE_AMPERSAND = re.compile(rb"&(?!(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][\w.-]*);)")
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|(\d+));")
+_REPLACEMENT = b"&#xFFFD;"
 
 
-def _escape_bare_ampersands(body: bytes) -> bytes:
-    """`R&D` outside CDATA is the commonest feed breakage; feedparser would read it as `R&D;`."""
+def _no_character(found: re.Match[bytes]) -> bytes:
+    """A character reference to no character (a surrogate, NUL, past U+10FFFF) as U+FFFD."""
+    digits = (found[1] or found[2]).lstrip(b"0")
+    if len(digits) > 8:  # past U+10FFFF either way (and int() refuses 4,300 digits)
+        return _REPLACEMENT
+    code = int(digits or b"0", 16 if found[1] else 10)
+    return _REPLACEMENT if code == 0 or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF else found[0]
+
+
+def _repair_references(body: bytes) -> bytes:
+    """Outside CDATA: `R&D` (the commonest feed breakage; feedparser would read it as `R&D;`)
+    escaped, and references to no character (`&#xD800;`, which made feedparser raise and
+    cost the whole feed) replaced by U+FFFD."""
     if b"\x00" in body[:4]:
         return body
     parts = _CDATA.split(body)
-    parts[::2] = [_BARE_AMPERSAND.sub(b"&amp;", part) for part in parts[::2]]
+    refs = b"&#" in body
+    parts[::2] = [
+        _CHAR_REF.sub(_no_character, fixed) if refs and b"&#" in fixed else fixed
+        for fixed in (_BARE_AMPERSAND.sub(b"&amp;", part) for part in parts[::2])
+    ]
     return b"".join(parts)
 
 
@@ -95,7 +112,7 @@ class FeedSource(Source[FeedConfig]):
         return self.config.title or self._feed_title or self.name
 
     @property
-    def site_url(self) -> str:
+    def home_url(self) -> str:
         """The upstream feed's own site link (its `<link>`, `home_page_url`), else the feed URL."""
         return self._feed_link or self.url
 
@@ -138,7 +155,7 @@ class FeedSource(Source[FeedConfig]):
         if content_type:
             headers["content-type"] = content_type
         parsed = feedparser.parse(
-            io.BytesIO(_escape_bare_ampersands(page.body)),
+            io.BytesIO(_repair_references(page.body)),
             response_headers=headers,
             sanitize_html=False,
             resolve_relative_uris=True,

@@ -17,6 +17,7 @@ from feedbridge.core.errors import ParseError
 from feedbridge.core.models import Entry, Page
 from feedbridge.sources.collect import parse_errors
 from feedbridge.sources.decoding import parse_html
+from feedbridge.sources.markup import resolve_url
 
 log = logging.getLogger("feedbridge.sources.hf_papers")
 
@@ -146,6 +147,11 @@ class PaperReader:
             )
         return entries
 
+    def _link(self, value: Any) -> str | None:
+        """An absolute http(s) URL from a link field (relative ones against the site), else
+        None: `javascript:`, `data:` and the like never reach a feed or a message."""
+        return resolve_url(value, self.base_url) if isinstance(value, str) else None
+
     def entry(self, item: Any) -> Entry | None:
         """One API item (`{paper: {...}, ...}` or a bare paper) as an entry; None if unusable."""
         if not isinstance(item, Mapping):
@@ -179,16 +185,15 @@ class PaperReader:
             "comments": item.get("numComments")
             if isinstance(item.get("numComments"), int)
             else None,
-            "github": _text(paper.get("githubRepo")) or None,
+            "github": self._link(paper.get("githubRepo")),
             "github_stars": paper.get("githubStars")
             if isinstance(paper.get("githubStars"), int)
             else None,
-            "project_page": _text(paper.get("projectPage")) or None,
+            "project_page": self._link(paper.get("projectPage")),
             "ai_summary": _text(paper.get("ai_summary")) or None,
             "keywords": keywords,
         }
         summary = _text(paper.get("summary")) or _text(item.get("summary"))
-        thumbnail = item.get("thumbnail")
         return Entry(
             source=self.name,
             key=arxiv_id,
@@ -200,7 +205,7 @@ class PaperReader:
             updated=updated,
             authors=authors,
             score=score,
-            image=thumbnail if isinstance(thumbnail, str) and thumbnail else None,
+            image=self._link(item.get("thumbnail")),
             extras=extras,
         )
 

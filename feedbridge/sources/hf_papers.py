@@ -41,7 +41,7 @@ class HfPapersSource(Source[HfPapersConfig]):
         return f"{self.base_url}/api/daily_papers"
 
     @property
-    def site_url(self) -> str:
+    def home_url(self) -> str:
         return f"{self.base_url}/papers"
 
     @property
