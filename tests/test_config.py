@@ -224,13 +224,15 @@ def test_env_vars_and_defaults_are_expanded(
             '[server]\nbase_url = "${FB_UNSET:-https://feeds.example.org/}"\n'
             'host = "${FB_EMPTY:-0.0.0.0}"\nport = "${FB_UNSET:-9000}"\n'
             f'{SOURCE}[[targets]]\nname = "t"\nurl = "${{FB_SLACK}}"\n'
-            'title = "[${FB_EMPTY}${FB_UNSET:-hf}] {{ title }}"\n',
+            'title = "[${FB_EMPTY:-}${FB_UNSET:-hf}] {{ title }}"\n',
         )
     )
     assert config.server.base_url == "https://feeds.example.org"
     assert (config.server.host, config.server.port) == ("0.0.0.0", 9000)
     assert config.target("t").urls() == [SLACK]
     assert config.target("t").title == "[hf] {{ title }}"
+    problems = problems_of(tmp_path, f'{SOURCE}[[targets]]\nname = "t"\nurl = "${{FB_EMPTY}}"\n')
+    assert problems == ["targets[0].url: environment variable FB_EMPTY is set but empty"]
 
 
 def test_secrets_are_read_from_files(tmp_path: Path) -> None:
@@ -361,7 +363,7 @@ JSON_SOURCE = '[[sources]]\nname = "j"\nkind = "json"\nurl = "https://x.example/
         pytest.param(SOURCE + TARGET + 'sources = ["hf-dayly"]\n', "targets[0].sources",
                      'unknown source "hf-dayly"', id="target-with-unknown-source"),
         pytest.param(SOURCE + '[[targets]]\nname = "t"\nurl = "json://"\n', "targets[0].url",
-                     "not a valid Apprise URL (json://***)", id="invalid-apprise-url"),
+                     'Apprise URL for "json://" (json://***)', id="invalid-apprise-url"),
         pytest.param(SOURCE + TARGET + 'include = ["ok", "/(/"]\n', "targets[0].include[1]",
                      'invalid regex "/(/"', id="bad-include-regex"),
         pytest.param(SOURCE + TARGET + 'body = "{{ entry.title }"\n', "targets[0].body",
@@ -416,7 +418,9 @@ def test_broken_config_names_the_key(
 def test_invalid_apprise_url_error_does_not_show_the_secret(tmp_path: Path, url: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, f'{SOURCE}[[targets]]\nname = "t"\nurl = ["{url}"]\n'))
-    assert caught.value.problems[0].startswith("targets[0].url: not a valid Apprise URL (")
+    problem = caught.value.problems[0]
+    assert problem.startswith("targets[0].url: "), problem
+    assert "Apprise" in problem and "***" in problem, problem
     assert "SuperSecret99" not in str(caught.value)
 
 
