@@ -10,7 +10,7 @@ import re
 import shutil
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from feedbridge.config import Config
 from feedbridge.core.errors import EXIT_FAILED, EXIT_OK, ConfigError, ServerError
@@ -82,18 +82,54 @@ def check_port(config: Config) -> str | None:
 _SOCKET = re.compile(r"Socket Exception: (.*)")
 _HOST_PORT = re.compile(r"host='([^']*)', port=(\d+)")
 _CAUSE = re.compile(r"(\[Errno -?\d+\] [^\"'()]+|(?:Read|Connect) timed out|timed out)")
+_URL_PATH = re.compile(r"\s*with url: \S+")  # its path may hold the service's token
 
 
-def connection_detail(log: str) -> str | None:
+def connection_detail(lines: Iterable[str]) -> str | None:
     """`host:port: cause` from Apprise's debug log of a failed send, when it has one."""
-    found = _SOCKET.search(log)
+    found = next(filter(None, map(_SOCKET.search, lines)), None)
     if found is None:
         return None
     text = found[1]
     where = _HOST_PORT.search(text)
     causes = _CAUSE.findall(text)
-    cause = causes[-1].strip() if causes else text[:200]
+    cause = causes[-1].strip() if causes else _URL_PATH.sub("", text)[:200]
     return f"{where[1]}:{where[2]}: {cause}" if where else cause
+
+
+class _Kept(logging.Handler):
+    """The log records of Apprise's sends, kept from the console."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def apprise_log() -> Iterator[list[str]]:
+    """Apprise's log lines of the sends inside the block, DEBUG included (a failed
+    connection's port and cause are only there), in the list it yields once the block ends.
+    Its DEBUG lines print tokens, so they stay off the console; its warnings are passed on."""
+    logger = logging.getLogger("apprise")
+    kept = _Kept()
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(kept)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    lines: list[str] = []
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(kept)
+        logger.setLevel(level)
+        logger.propagate = propagate
+        for record in kept.records:
+            lines.append(record.getMessage())
+            if logger.isEnabledFor(record.levelno):
+                logger.handle(record)
 
 
 _PROBLEM = re.compile(r"^sources(?:\[0\]|\.[^.]+)\.(\w+)(?:\[\d+\])?: (.*)$")
