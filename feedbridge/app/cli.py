@@ -19,7 +19,7 @@ import httpx
 
 from feedbridge.app.detection import json_report, summary, text_report
 from feedbridge.app.operations import (
-    apprise_log,
+    AppriseLog,
     as_flags,
     check_port,
     check_store,
@@ -324,9 +324,9 @@ async def _send_each(channel: TargetChannel, sample: Entry) -> dict[int, str | N
     (Apprise's warning names the host only: the port and the cause are in its debug log)."""
     results: dict[int, str | None] = {}
     for index, fmt in enumerate(channel.formats):
-        with apprise_log() as lines:
+        with AppriseLog() as captured:
             reason = await channel.send(index, entry_message(sample, fmt, channel.templates))
-        if reason is not None and (detail := connection_detail(lines)):
+        if reason is not None and (detail := connection_detail(captured.lines)):
             reason = f"{reason} ({detail})"
         results[index] = reason
     return results

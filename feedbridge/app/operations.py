@@ -10,7 +10,7 @@ import re
 import shutil
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from feedbridge.config import Config
 from feedbridge.core.errors import EXIT_FAILED, EXIT_OK, ConfigError, ServerError
@@ -97,39 +97,36 @@ def connection_detail(lines: Iterable[str]) -> str | None:
     return f"{where[1]}:{where[2]}: {cause}" if where else cause
 
 
-class _Kept(logging.Handler):
-    """The log records of Apprise's sends, kept from the console."""
+class AppriseLog(logging.Handler):
+    """Apprise's log lines of the sends inside a `with` block, DEBUG included (a failed
+    connection's port and cause are only there), in `lines` once the block ends. Its DEBUG
+    lines print tokens, so they stay off the console; its warnings are passed on."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
+        self.lines: list[str] = []
+        self._records: list[logging.LogRecord] = []
+        self._logger = logging.getLogger("apprise")
+        self._saved = (self._logger.level, self._logger.propagate)
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+        self._records.append(record)
 
+    def __enter__(self) -> AppriseLog:
+        self._saved = (self._logger.level, self._logger.propagate)
+        self._logger.addHandler(self)
+        self._logger.setLevel(logging.DEBUG)
+        self._logger.propagate = False
+        return self
 
-@contextlib.contextmanager
-def apprise_log() -> Iterator[list[str]]:
-    """Apprise's log lines of the sends inside the block, DEBUG included (a failed
-    connection's port and cause are only there), in the list it yields once the block ends.
-    Its DEBUG lines print tokens, so they stay off the console; its warnings are passed on."""
-    logger = logging.getLogger("apprise")
-    kept = _Kept()
-    level, propagate = logger.level, logger.propagate
-    logger.addHandler(kept)
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    lines: list[str] = []
-    try:
-        yield lines
-    finally:
-        logger.removeHandler(kept)
-        logger.setLevel(level)
-        logger.propagate = propagate
-        for record in kept.records:
-            lines.append(record.getMessage())
-            if logger.isEnabledFor(record.levelno):
-                logger.handle(record)
+    def __exit__(self, *exc: object) -> None:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._saved[0])
+        self._logger.propagate = self._saved[1]
+        for record in self._records:
+            self.lines.append(record.getMessage())
+            if self._logger.isEnabledFor(record.levelno):
+                self._logger.handle(record)
 
 
 _PROBLEM = re.compile(r"^sources(?:\[0\]|\.[^.]+)\.(\w+)(?:\[\d+\])?: (.*)$")
