@@ -234,6 +234,9 @@ url = "json://127.0.0.1:{port}/hook"
     result = run_cli("--config", str(config), "notify-test", "hook", cwd=tmp_path)
     assert result.returncode == EXIT_FAILED
     assert f"(127.0.0.1:{port}: [Errno 111] Connection refused)" in result.stdout
+    # Apprise's debug log, read for that, stays off the console (its lines print tokens)
+    assert " DEBUG " not in result.stderr and "Payload" not in result.stderr, result.stderr
+    assert "WARNING apprise A Connection error occurred" in result.stderr  # as before
 
 
 # --- item 21: exit codes, names, --version, the log ------------------------------------------

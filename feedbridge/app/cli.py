@@ -19,6 +19,7 @@ import httpx
 
 from feedbridge.app.detection import json_report, summary, text_report
 from feedbridge.app.operations import (
+    AppriseLog,
     as_flags,
     check_port,
     check_store,
@@ -323,13 +324,11 @@ def notify_test(ctx: click.Context, target: str) -> None:
 async def _send_each(channel: TargetChannel, sample: Entry) -> dict[int, str | None]:
     """`sample` to each URL of `channel`; a connection error's reason says where and why
     (Apprise's warning names the host only: the port and the cause are in its debug log)."""
-    import apprise
-
     results: dict[int, str | None] = {}
     for index, dialect in enumerate(channel.dialects):
-        with apprise.LogCapture(level=logging.DEBUG) as captured:  # type: ignore[no-untyped-call]
+        with AppriseLog() as captured:
             reason = await channel.send(index, entry_message(sample, dialect, channel.templates))
-        if reason is not None and (detail := connection_detail(captured.getvalue())):
+        if reason is not None and (detail := connection_detail(captured.lines)):
             reason = f"{reason} ({detail})"
         results[index] = reason
     return results

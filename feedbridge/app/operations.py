@@ -82,18 +82,51 @@ def check_port(config: Config) -> str | None:
 _SOCKET = re.compile(r"Socket Exception: (.*)")
 _HOST_PORT = re.compile(r"host='([^']*)', port=(\d+)")
 _CAUSE = re.compile(r"(\[Errno -?\d+\] [^\"'()]+|(?:Read|Connect) timed out|timed out)")
+_URL_PATH = re.compile(r"\s*with url: \S+")  # its path may hold the service's token
 
 
-def connection_detail(log: str) -> str | None:
+def connection_detail(lines: Iterable[str]) -> str | None:
     """`host:port: cause` from Apprise's debug log of a failed send, when it has one."""
-    found = _SOCKET.search(log)
+    found = next(filter(None, map(_SOCKET.search, lines)), None)
     if found is None:
         return None
     text = found[1]
     where = _HOST_PORT.search(text)
     causes = _CAUSE.findall(text)
-    cause = causes[-1].strip() if causes else text[:200]
+    cause = causes[-1].strip() if causes else _URL_PATH.sub("", text)[:200]
     return f"{where[1]}:{where[2]}: {cause}" if where else cause
+
+
+class AppriseLog(logging.Handler):
+    """Apprise's log lines of the sends inside a `with` block, DEBUG included (a failed
+    connection's port and cause are only there), in `lines` once the block ends. Its DEBUG
+    lines print tokens, so they stay off the console; its warnings are passed on."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self._records: list[logging.LogRecord] = []
+        self._logger = logging.getLogger("apprise")
+        self._saved = (self._logger.level, self._logger.propagate)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._records.append(record)
+
+    def __enter__(self) -> AppriseLog:
+        self._saved = (self._logger.level, self._logger.propagate)
+        self._logger.addHandler(self)
+        self._logger.setLevel(logging.DEBUG)
+        self._logger.propagate = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._saved[0])
+        self._logger.propagate = self._saved[1]
+        for record in self._records:
+            self.lines.append(record.getMessage())
+            if self._logger.isEnabledFor(record.levelno):
+                self._logger.handle(record)
 
 
 _PROBLEM = re.compile(r"^sources(?:\[0\]|\.[^.]+)\.(\w+)(?:\[\d+\])?: (.*)$")
