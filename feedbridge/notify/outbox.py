@@ -220,25 +220,11 @@ class Notifier:
         logged, and raised as a health alert, once per template while the process runs."""
         if message.problem is None:
             return
-        template = message.problem.split(":", 1)[0]
-        if (channel.name, template) in self._template_problems:
-            return
-        self._template_problems.add((channel.name, template))
-        log.warning(
-            "template failed, using the built-in one",
-            extra={"target": channel.name, **label, "error": message.problem},
-        )
-        what = ", ".join(f"{k} {v}" for k, v in label.items())
-        text = (
-            f"target {channel.name}: its {template} template failed on {what} "
-            f"({message.problem.split(': ', 1)[-1]}); sent with the built-in {template} "
-            "template until the config is fixed"
-        )
-        event = HealthEvent(f"target {channel.name}", "template failed", text, self._now())
-        self.store.enqueue(self.health_notices(event), self.clock())
-
-    def _now(self) -> datetime:
-        return datetime.fromtimestamp(self.clock(), UTC)
+        seen = (channel.name, message.problem.split(":", 1)[0])
+        if seen not in self._template_problems:
+            self._template_problems.add(seen)
+            event = _template_failed(channel.name, message.problem, label, self.clock())
+            self.store.enqueue(self.health_notices(event), self.clock())
 
     def _target_health(
         self, channel: TargetChannel, state: dict[str, Any], error: str | None
@@ -310,6 +296,25 @@ def _log_failure(channel: TargetChannel, attempt: Attempt, label: Mapping[str, A
     else:
         attempts = max((r.attempts for r in attempt.retried), default=1)
         log.warning("delivery failed, will retry", extra={**what, "attempt": attempts})
+
+
+def _template_failed(
+    target: str, problem: str, label: Mapping[str, Any], now: float
+) -> HealthEvent:
+    """The log line and the health event of a target's template that failed on a message."""
+    log.warning(
+        "template failed, using the built-in one",
+        extra={"target": target, **label, "error": problem},
+    )
+    template, _, error = problem.partition(": ")
+    what = ", ".join(f"{k} {v}" for k, v in label.items())
+    text = (
+        f"target {target}: its {template} template failed on {what} ({error}); sent with "
+        f"the built-in {template} template until the config is fixed"
+    )
+    return HealthEvent(
+        f"target {target}", "template failed", text, datetime.fromtimestamp(now, UTC)
+    )
 
 
 def _label(row: OutboxRow) -> dict[str, str]:
