@@ -24,6 +24,7 @@ from bench import (
     case_extract,
     case_notify,
     case_poll,
+    case_port,
     case_render,
     case_serve,
     case_shared,
@@ -43,6 +44,7 @@ CASES = (
     "convert",
     "startup",
     "nochange",
+    "port",
 )
 PACKAGES = (
     "httpx",
@@ -244,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows += case_convert.startup(args.quick)
             elif case == "nochange":
                 rows += case_convert.nochange(args.quick)
+            elif case == "port":
+                got, extras["port"] = case_port.run(args.quick)
+                rows += got
         except Exception as exc:  # one broken case must not hide the others' numbers
             errors[case] = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()
