@@ -22,6 +22,7 @@ from bench import (
     case_browser,
     case_convert,
     case_extract,
+    case_latency,
     case_notify,
     case_poll,
     case_port,
@@ -45,6 +46,7 @@ CASES = (
     "startup",
     "nochange",
     "port",
+    "latency",
 )
 PACKAGES = (
     "httpx",
@@ -246,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows += case_convert.startup(args.quick)
             elif case == "nochange":
                 rows += case_convert.nochange(args.quick)
+            elif case == "latency":
+                got, extras["latency"] = case_latency.run(args.quick)
+                rows += got
             elif case == "port":
                 got, extras["port"] = case_port.run(args.quick)
                 rows += got

@@ -63,7 +63,7 @@ class _Server(uvicorn.Server):
 
 
 async def _run(config: Config, open_store: Callable[[], Store]) -> None:
-    async with runtime(config, open_store()) as rt:
+    async with runtime(config, open_store(), offload=True) as rt:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

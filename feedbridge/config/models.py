@@ -138,6 +138,9 @@ class WorkerConfig(_Model):
     from a shared PostgreSQL store that other nodes fill)."""
 
     enabled: bool = True
+    # `run` examines large pages in this many processes, off the event loop that serves the
+    # feeds (sources/offload.py); unset: one per core but one; 0: on the event loop
+    extraction_processes: Annotated[int | None, Field(ge=0, le=64)] = None
 
 
 def _cdp_url(value: str) -> str:

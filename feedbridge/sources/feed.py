@@ -109,14 +109,15 @@ class FeedSource(Source[FeedConfig]):
     def extract(self, page: Page) -> list[Entry]:
         return self.analyze(page).entries
 
-    def analyze(self, page: Page) -> Extraction:
+    def examine(self, page: Page) -> Extraction:
         """Extract with details for `preview`: skipped items by reason."""
         with parse_errors(self.name, page.url):
             kind = sniff(page.body, page.content_type)
-            result = self._json_feed(page) if kind == "json" else self._xml_feed(page, kind)
-        self._feed_title = result.title or self._feed_title
-        self._feed_link = result.link or self._feed_link
-        return result
+            return self._json_feed(page) if kind == "json" else self._xml_feed(page, kind)
+
+    def learn(self, extraction: Extraction) -> None:
+        self._feed_title = extraction.title or self._feed_title
+        self._feed_link = extraction.link or self._feed_link
 
     def _xml_feed(self, page: Page, kind: str) -> Extraction:
         headers = {"content-location": page.url}
