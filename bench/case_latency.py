@@ -57,7 +57,10 @@ def _config(work: Path, port: int, upstream: int, variant: str) -> Path:
 def _polls(port: int) -> float:
     import httpx
 
-    text = httpx.get(f"http://{LOCAL}:{port}/metrics", timeout=60).text
+    try:  # on the event loop a request may wait for minutes of parsing
+        text = httpx.get(f"http://{LOCAL}:{port}/metrics", timeout=600).text
+    except httpx.HTTPError:
+        return float("nan")
     pattern = r'^feedbridge_source_polls_total\{source="hostile-[^"]*"\} (\S+)'
     found = re.findall(pattern, text, re.M)
     return sum(float(v) for v in found)
@@ -92,8 +95,11 @@ def _measure(config: Path, work: Path, port: int, seconds: float) -> dict[str, f
         polls = _polls(port)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        stopped = time.monotonic() - started
+        try:
+            proc.wait(timeout=120)
+            stopped = time.monotonic() - started
+        except subprocess.TimeoutExpired:
+            stopped = float("nan")
     finally:
         stop(proc)
     return {

@@ -214,3 +214,31 @@ interval = "10s"
         time.sleep(0.05)
     left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in parsing if _alive(pid)}
     assert not left
+
+
+async def test_a_large_feed_is_rendered_in_a_worker_with_the_same_bytes_and_etag() -> None:
+    """From 500 entries a feed's first render in each format goes to a worker; a smaller
+    one is rendered here. Rendering is deterministic, so the bytes and ETag are the same."""
+    from datetime import UTC, datetime, timedelta
+
+    from feedbridge.core.models import Entry, FeedInfo
+    from feedbridge.feeds.board import RENDER_OFFLOAD, LiveFeed
+
+    when = datetime(2026, 5, 8, tzinfo=UTC)
+    entries = [
+        Entry("big", f"k{i}", f"Entry {i}", f"https://example.com/{i}", summary="About it",
+              content_html="<p>About <b>it</b></p>", published=when - timedelta(minutes=i))
+        for i in range(RENDER_OFFLOAD)
+    ]  # fmt: skip
+    info = FeedInfo("big", "Big", "https://example.com/", "http://x/feeds/big.atom", "http://x")
+    pool = ExtractionPool(processes=1)
+    try:
+        small = LiveFeed(info, entries[:-1], 0.0)
+        assert (await small.rendered_off_loop("atom", pool)) == small.rendered("atom")
+        assert pool.started == 0  # 499 entries: rendered here, no process started
+        for fmt in ("atom", "rss", "json"):
+            there = await LiveFeed(info, entries, 0.0).rendered_off_loop(fmt, pool)
+            assert there == LiveFeed(info, entries, 0.0).rendered(fmt), fmt
+        assert pool.started == 1
+    finally:
+        pool.close()

@@ -151,6 +151,7 @@ async def runtime(
         lease = config.storage.lease.total_seconds()
         notifier = Notifier(channels(config), store, metrics=metrics, lease=lease)
         board = FeedBoard()
+        board.offload = extraction  # a large feed's first render, too
         publisher = Publisher(board, config.server.base_url, config.output.dir)
         worker = Worker(
             sources=sources(config),

@@ -64,7 +64,7 @@ class Routes:
             tries = ", ".join(f"/feeds/{name}.{e}" for e in _EXTENSIONS)
             what = f"no format {ext!r}" if ext else "no format given"
             return PlainTextResponse(f"{what} for feed {name!r}; try {tries}\n", status_code=404)
-        rendered = live.rendered(fmt)
+        rendered = await live.rendered_off_loop(fmt, self.board.offload)
         etag = rendered.etag
         zipped = "gzip" in request.headers.get("accept-encoding", "")
         headers = {

@@ -20,8 +20,10 @@ import logging
 import multiprocessing
 import os
 import signal
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
 
 from feedbridge.core.errors import ParseError
 from feedbridge.core.models import Page
@@ -29,6 +31,7 @@ from feedbridge.sources.base import Source
 from feedbridge.sources.collect import Extraction
 
 log = logging.getLogger("feedbridge.sources.offload")
+T = TypeVar("T")
 
 # bytes from which a page is examined in a worker, by source kind ("*": the others)
 THRESHOLDS = {"feed": 2 * 1024, "*": 64 * 1024}
@@ -89,6 +92,19 @@ class ExtractionPool:
             # the pool was stopped under this page (another page's deadline, or closing)
             message = "abandoned: the extraction processes were restarted"
             raise ParseError(source.name, page.url, message) from None
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(*args)` in a worker, for other pure work on large inputs (rendering a feed of
+        thousands of entries); raises TimeoutError past the deadline, RuntimeError if the
+        worker died (the caller may then do the work itself)."""
+        async with self._free:
+            pool = self._pool or self._start()
+            job = asyncio.get_running_loop().run_in_executor(pool, work, *args)
+            try:
+                return await asyncio.wait_for(job, self.deadline)
+            except (TimeoutError, BrokenProcessPool) as exc:
+                self._discard(pool)
+                raise RuntimeError(f"worker process lost ({type(exc).__name__})") from exc
 
     def close(self) -> None:
         """Stop the workers now: a page being examined is abandoned, not waited for."""
