@@ -4,10 +4,11 @@ event loop that serves the feeds (feedparser holds the GIL: a thread would not d
 What crosses the process boundary: the source's config and the page (bytes) in, the
 `Extraction` out, its entries cut to the newest `keep` there (a 4 MB feed of 3,900 items
 would cost the event loop ~100 ms just to unpickle); each worker keeps the sources it
-built. Pages below a threshold are examined in-process, where that costs the event loop
-less than the trip (measured, README "Serving while sources send a lot"): for `feed`
-sources 2 KB, since feedparser costs ~1 ms per KB and far more on hostile nesting; for the
-others (lexbor's and the JSON parser are C) 64 KB. The pool starts on the first large page,
+built. Pages below a threshold are examined in-process (measured, README "Serving while
+sources send a lot"): for `feed` sources 2 KB, as feedparser costs the event loop ~1 ms
+per KB (far more on hostile nesting) and the trip ~0.7 ms; for the others 1 MB, as lexbor
+and the JSON parser (C) cost ~13 us per KB, so that the default HF papers source (210 KB
+answers) starts no worker (~45 MB). The pool starts on the first large page,
 a page that takes longer than `deadline` is abandoned (its worker killed), a worker that
 dies is replaced, and `close` stops them all at once.
 """
@@ -34,7 +35,7 @@ log = logging.getLogger("feedbridge.sources.offload")
 T = TypeVar("T")
 
 # bytes from which a page is examined in a worker, by source kind ("*": the others)
-THRESHOLDS = {"feed": 2 * 1024, "*": 64 * 1024}
+THRESHOLDS = {"feed": 2 * 1024, "*": 1024 * 1024}
 _BUILT_LIMIT = 1024  # sources a worker keeps built
 
 
