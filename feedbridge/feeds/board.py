@@ -23,7 +23,7 @@ from typing import Any, Protocol, TypeVar
 import xxhash
 from isal import igzip
 
-from feedbridge.core.errors import StoreError
+from feedbridge.core.errors import FeedbridgeError, StoreError
 from feedbridge.core.models import Entry, FeedInfo
 from feedbridge.feeds.fragments import FragmentCache
 from feedbridge.feeds.items import FEED_FORMATS
@@ -42,7 +42,8 @@ RENDER_OFFLOAD = 500
 
 
 class Offload(Protocol):
-    """Where pure work on large inputs runs off the event loop (sources.offload)."""
+    """Where pure work on large inputs runs off the event loop (sources.offload); raises a
+    FeedbridgeError when the work was lost."""
 
     async def run(self, work: Callable[..., T], *args: Any) -> T: ...
 
@@ -122,7 +123,7 @@ class LiveFeed:
             return self.rendered(fmt)
         try:
             done = await offload.run(render, self.info, list(self.entries), fmt)
-        except (RuntimeError, OSError) as exc:
+        except FeedbridgeError as exc:  # the worker was lost: render here after all
             log.warning("render in a worker failed", extra={"feed": self.info.name, "error": exc})
             return self.rendered(fmt)
         return self._formats.setdefault(fmt, done)

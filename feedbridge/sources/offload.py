@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from feedbridge.core.errors import ParseError
+from feedbridge.core.errors import FeedbridgeError, ParseError
 from feedbridge.core.models import Page
 from feedbridge.sources.base import Source
 from feedbridge.sources.collect import Extraction
@@ -37,6 +37,10 @@ T = TypeVar("T")
 # bytes from which a page is examined in a worker, by source kind ("*": the others)
 THRESHOLDS = {"feed": 2 * 1024, "*": 1024 * 1024}
 _BUILT_LIMIT = 1024  # sources a worker keeps built
+
+
+class WorkerLost(FeedbridgeError):
+    """A worker process died, or was killed past its deadline, before the work was done."""
 
 
 def default_processes() -> int:
@@ -96,8 +100,8 @@ class ExtractionPool:
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         """`work(*args)` in a worker, for other pure work on large inputs (rendering a feed of
-        thousands of entries); raises TimeoutError past the deadline, RuntimeError if the
-        worker died (the caller may then do the work itself)."""
+        thousands of entries); raises WorkerLost past the deadline or if the worker died
+        (the caller may then do the work itself)."""
         async with self._free:
             pool = self._pool or self._start()
             job = asyncio.get_running_loop().run_in_executor(pool, work, *args)
@@ -105,7 +109,7 @@ class ExtractionPool:
                 return await asyncio.wait_for(job, self.deadline)
             except (TimeoutError, BrokenProcessPool) as exc:
                 self._discard(pool)
-                raise RuntimeError(f"worker process lost ({type(exc).__name__})") from exc
+                raise WorkerLost(f"worker process lost ({type(exc).__name__})") from exc
 
     def close(self) -> None:
         """Stop the workers now: a page being examined is abandoned, not waited for."""
