@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +54,32 @@ def test_a_flood_of_request_headers_is_refused_and_costs_the_server_a_few_mb(
     answered = [a for a in flood.answers if a]  # a reset may beat the answer to the client
     assert all(a.startswith(b"HTTP/1.1 431 ") for a in answered), answered
     wait_for(f"http://127.0.0.1:{port}/healthz")
+
+
+def _ask(port: int, headers: int) -> bytes:
+    """One GET /healthz with `headers` headers in all (Host included), each a few bytes: the
+    server's answer, read until it closes the connection."""
+    head = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+    head += b"".join(b"X-N%d: 1\r\n" % i for i in range(headers - 2)) + b"\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(head)
+        answer = b""
+        while chunk := conn.recv(4096):
+            answer += chunk
+    return answer
+
+
+def test_a_request_of_more_than_100_headers_is_refused_however_small(
+    server: tuple[int, subprocess.Popen[str]],
+) -> None:
+    """The head's count is bounded as well as its size: 101 headers of a few bytes (4 KB in
+    all, far below the 64 KB) are answered 431; 100 are served."""
+    port, _ = server
+    assert _ask(port, 100).startswith(b"HTTP/1.1 200 ")
+    refused = _ask(port, 101)
+    assert refused.startswith(b"HTTP/1.1 431 Request Header Fields Too Large"), refused[:100]
+    assert refused.endswith(b"request headers too large\n")
+    assert _ask(port, 3).startswith(b"HTTP/1.1 200 ")  # the server goes on serving
 
 
 def test_trickling_connections_are_dropped_and_a_reader_is_served_meanwhile(
