@@ -44,7 +44,8 @@ class GuardedProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._in_head = True  # receiving a request's head, or waiting for one
-        self._head_bytes = 0
+        self._head_bytes = 0  # bytes received while in the head (its body too, on its last read)
+        self._head_size = 0  # the head's bytes as parsed: its URL and headers
         self._header_count = 0
         self._refused = False
         self._deadline: asyncio.TimerHandle | None = None
@@ -77,6 +78,7 @@ class GuardedProtocol(HttpToolsProtocol):
             self._arm()
 
     def on_url(self, url: bytes) -> None:
+        self._grow(len(url))
         if not self._refused:
             super().on_url(url)
 
@@ -84,6 +86,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._header_count += 1
         if self._header_count > HEADERS:
             self._refuse(TOO_LARGE)
+        self._grow(len(name) + len(value) + 4)  # "name: value\r\n"
         if not self._refused:
             super().on_header(name, value)
 
@@ -101,8 +104,15 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._refused:
             return
         self._disarm()
-        self._in_head, self._head_bytes, self._header_count = True, 0, 0
+        self._in_head, self._head_bytes, self._head_size, self._header_count = True, 0, 0, 0
         super().on_message_complete()
+
+    def _grow(self, size: int) -> None:
+        """Count the parsed head: a head that arrived whole in one read (up to the event
+        loop's read size) never crossed `data_received`'s check while it was incomplete."""
+        self._head_size += size
+        if self._head_size > HEAD_BYTES:
+            self._refuse(TOO_LARGE)
 
     # the deadline of the request being received
     def _arm(self) -> None:
