@@ -23,8 +23,10 @@ from bench import (
     case_convert,
     case_detect,
     case_extract,
+    case_latency,
     case_notify,
     case_poll,
+    case_port,
     case_render,
     case_serve,
     case_shared,
@@ -46,6 +48,8 @@ CASES = (
     "startup",
     "nochange",
     "detect",
+    "port",
+    "latency",
 )
 PACKAGES = (
     "httpx",
@@ -265,6 +269,12 @@ def main(argv: list[str] | None = None) -> int:
                 rows += case_convert.nochange(args.quick)
             elif case == "detect":
                 got, extras["detect"] = case_detect.run(args.quick)
+                rows += got
+            elif case == "latency":
+                got, extras["latency"] = case_latency.run(args.quick)
+                rows += got
+            elif case == "port":
+                got, extras["port"] = case_port.run(args.quick)
                 rows += got
         except Exception as exc:  # one broken case must not hide the others' numbers
             errors[case] = f"{type(exc).__name__}: {exc}"

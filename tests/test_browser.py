@@ -83,3 +83,52 @@ base_url = "{hf_api.base_url}"
                           ("application/atom+xml", f"{base}/feeds/hf-trending.atom")]
     assert shot.stat().st_size > 10_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_index_page_under_its_csp_in_chromium_styles_itself_and_runs_no_inline_script(
+    tmp_path: Path,
+) -> None:
+    """Chromium honours the page's Content-Security-Policy: the hashed <style> applies, a
+    script injected inline is refused (a violation event, never run), and a page on another
+    origin cannot frame it."""
+    import threading
+
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_server import BASE, SOURCES, board_with, create_app
+
+    executable = require_tool("chromium", "chromium-browser", package="chromium")
+    port = free_port()
+    app = create_app(board_with(), SOURCES, base_url=BASE)
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=executable, args=FLAGS[1:])
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"http://127.0.0.1:{port}/")
+            max_width = page.evaluate("getComputedStyle(document.body).maxWidth")
+            injected = page.evaluate("""() => new Promise(resolve => {
+                document.addEventListener('securitypolicyviolation',
+                    e => resolve({blocked: e.violatedDirective, ran: !!window.injected}));
+                setTimeout(() => resolve({blocked: null, ran: !!window.injected}), 10000);
+                const s = document.createElement('script');
+                s.textContent = 'window.injected = true';
+                document.body.appendChild(s);
+            })""")
+            # set_content returns on the load event, which waits for the frame to load or fail
+            page.set_content(f'<iframe src="http://127.0.0.1:{port}/"></iframe>')
+            framed = page.frames[1].url
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert max_width == "1152px"  # 72rem: the hashed style applied
+    assert injected == {"blocked": "script-src-elem", "ran": False}
+    assert framed == "chrome-error://chromewebdata/"  # refused: frame-ancestors 'none'
+    assert not [e for e in errors if "Content Security Policy" in e and "style" in e], errors

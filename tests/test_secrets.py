@@ -299,3 +299,72 @@ def test_a_public_url_keeps_everything_but_the_secret(url: str, public: str) -> 
     secrets = Secrets(["S3CRET", "S3+CRET/", "abc"])  # "abc": too short to be masked
     assert secrets.public_url(url) == public
     assert "S3CRET" not in secrets.mask(url) and "S3%2BCRET" not in secrets.mask(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql://fb@db/feeds?password=Pg-Qu3ry-Secret&sslmode=verify-full",
+            "postgresql://fb@db/feeds?password=***&sslmode=verify-full",
+        ),
+        (
+            "postgresql://fb@db/feeds?sslmode=verify-full&sslkey=/k.pem&sslpassword=K3y-Secret",
+            "postgresql://fb@db/feeds?sslmode=verify-full&sslkey=/k.pem&sslpassword=***",
+        ),
+        ("postgresql://fb:Pw-S3cret@[::1/feeds", "postgresql://***"),
+    ],
+)
+def test_a_database_password_in_the_query_or_a_malformed_url_is_masked(
+    url: str, shown: str
+) -> None:
+    from feedbridge.core.logs import mask_dsn
+
+    assert mask_dsn(url) == shown
+
+
+DB_SECRET = "Pg-Qu3ry-S3cret-9f2c"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://fb@127.0.0.1:{{port}}/feeds?password={DB_SECRET}&sslmode=disable",
+        f"postgresql://fb:{DB_SECRET}@[::1:{{port}}/feeds?password={DB_SECRET}",
+        f"postgresql://fb@127.0.0.1:{{port}}/feeds?password={DB_SECRET}&no_such_option=1",
+    ],
+    ids=["query-password", "malformed-host", "unknown-option"],
+)
+def test_check_never_prints_a_database_password(tmp_path: Path, url: str) -> None:
+    """`check` prints the store's URL and the driver's error (libpq quotes a URL it cannot
+    read): neither shows the password, wherever the URL holds it."""
+    from tests.test_run import free_port
+
+    config = tmp_path / "config.toml"
+    config.write_text('[storage]\nurl = "${DB_URL}"\n')
+    env = {"DB_URL": url.format(port=free_port())}
+    result = run_cli("--config", str(config), "check", cwd=tmp_path, env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 3, output  # the store cannot be opened
+    assert "cannot open the store at postgresql://" in output
+    assert DB_SECRET not in output
+
+
+def test_tracebacks_and_structured_log_fields_are_masked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A secret inside an exception's traceback or inside a dict or list logged as a field is
+    masked like one in the message."""
+    secret = SECRETS["DISCORD_TOKEN"]
+    setup_logging("info", [secret])
+    log = logging.getLogger("feedbridge.test")
+    try:
+        raise ValueError(f"cannot post to https://discord.com/api/webhooks/1/{secret}")
+    except ValueError:
+        log.exception("delivery crashed", extra={"target": "discord"})
+    log.warning("sent", extra={"headers": {"authorization": f"Bot {secret}"}, "urls": [secret]})
+    logging.getLogger().handlers.clear()
+    logs = capsys.readouterr().err
+    assert "ValueError: cannot post to https://discord.com/api/webhooks/1/***" in logs
+    assert "headers=\"{'authorization': 'Bot ***'}\"" in logs and "urls=['***']" in logs
+    assert_no_secret(logs)

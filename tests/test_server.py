@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
+import hashlib
 import time
 from typing import Any
 from xml.etree import ElementTree
@@ -226,3 +228,26 @@ def test_gzip_and_plain_variants_hold_the_same_feed_with_distinct_etags() -> Non
     for etag in (zipped.headers["etag"], plain.headers["etag"]):
         again = c.get("/feeds/hf-daily.atom", headers={"If-None-Match": etag})
         assert again.status_code == 304
+
+
+def _style_hash(html: str) -> str:
+    style = html.split("<style>", 1)[1].split("</style>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    return f"'sha256-{digest}'"
+
+
+def test_the_index_page_allows_only_its_own_hashed_style_and_is_never_framed() -> None:
+    """Nothing inline runs unless hashed (no script at all), nothing loads from elsewhere, no
+    site may frame it; no response is sniffed into a page or sends a referrer (with ?token=)."""
+    response = client().get("/")
+    csp = response.headers["content-security-policy"]
+    rules = dict(rule.strip().split(" ", 1) for rule in csp.split(";"))
+    assert rules["default-src"] == "'none'" and rules["frame-ancestors"] == "'none'"
+    assert rules["style-src"] == _style_hash(response.text)  # the page's one <style>
+    assert "unsafe-inline" not in csp and "script-src" not in rules  # default-src: none
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    for path in ("/feeds/hf-daily.atom", "/feeds/nope.atom", "/opml", "/healthz", "/nowhere"):
+        headers = client().get(path).headers
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "no-referrer", path

@@ -41,6 +41,49 @@ def test_a_planted_pickle_is_refused_not_executed(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("where", ["absolute", "dotdot"])
+def test_a_row_naming_a_file_outside_the_store_is_corrupt_and_the_file_is_left_alone(
+    tmp_path: Path, where: str
+) -> None:
+    """A planted row whose value file is `/…/victim` or `../victim`: reading it is a
+    StoreError that says corrupt, and neither reading nor expiring it touches the file."""
+    store_dir = tmp_path / "data"
+    victim = tmp_path / "victim"
+    victim.write_text('{"secret": "outside the store"}')
+    name = str(victim) if where == "absolute" else "../victim"
+    with EmbeddedStore(store_dir) as store:
+        store.apply_poll("s", PollOutcome(SourceState(last_count=1)))
+    db = sqlite3.connect(store_dir / "cache.db")
+    db.execute(
+        "UPDATE Cache SET mode = 3, value = NULL, filename = ? WHERE key = 'state:source:s'",
+        (name,),
+    )
+    db.commit()
+    db.close()
+    with EmbeddedStore(store_dir) as store:
+        with pytest.raises(StoreError, match=r"corrupt.*not one of the store's"):
+            store.source_state("s")
+        store._sql("UPDATE Cache SET expire_time = 1 WHERE key = 'state:source:s'")
+        store.expire(now=10.0)  # the row is past its expiry: diskcache deletes its file
+        assert store.source_state("s") == SourceState()  # the row is gone, the file is not
+    assert victim.read_text() == '{"secret": "outside the store"}'
+
+
+def test_the_store_directory_and_its_files_are_the_owners_only(tmp_path: Path) -> None:
+    """0700 for the directory (even one that existed 0755), 0600 for the database, its WAL and
+    every value file: they hold source URLs and the outbox."""
+    store_dir = tmp_path / "data"
+    store_dir.mkdir(mode=0o755)
+    with EmbeddedStore(store_dir) as store:
+        store.apply_poll("s", PollOutcome(SourceState(last_count=1)))
+        store._set("meta:big", "x" * 100_000)  # above diskcache's 32 KB: a file of its own
+        files = [p for p in store_dir.rglob("*") if p.is_file()]
+        folders = [store_dir, *(p for p in store_dir.rglob("*") if p.is_dir())]
+        assert any(p.suffix == ".val" for p in files) and (store_dir / "cache.db-wal").exists()
+        assert {oct(p.stat().st_mode & 0o777) for p in files} == {"0o600"}, files
+        assert {oct(p.stat().st_mode & 0o777) for p in folders} == {"0o700"}, folders
+
+
 def test_rows_queued_by_an_earlier_version_are_delivered_by_this_one(tmp_path: Path) -> None:
     """Outbox rows of the untyped layout (`outbox:TARGET-N`, {"type": ...}) move over once."""
     entry = {"source": "s", "key": "k1", "title": "T", "link": "https://x/1"}

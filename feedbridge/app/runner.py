@@ -21,6 +21,7 @@ try:
 except ImportError:  # pragma: no cover - Windows
     uvloop = None  # type: ignore[assignment]
 
+from feedbridge.app.guard import KEEP_ALIVE, guarded_protocol
 from feedbridge.app.runtime import Runtime, runtime, source_infos
 from feedbridge.app.server import HEARTBEAT_STALE, create_app
 from feedbridge.config import Config
@@ -99,7 +100,7 @@ class _Server(uvicorn.Server):
 async def _run(
     config: Config, open_store: Callable[[], Store], sock: socket.socket | None
 ) -> list[str]:
-    async with runtime(config, open_store()) as rt:
+    async with runtime(config, open_store(), offload=True) as rt:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -160,6 +161,10 @@ def _server(config: Config, rt: Runtime) -> _Server:
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=1,  # a slow reader must not hold up the stop
+            http=guarded_protocol(
+                config.server.max_connections, config.server.request_timeout.total_seconds()
+            ),
+            timeout_keep_alive=int(KEEP_ALIVE),
         )
     )
 

@@ -24,6 +24,7 @@ from feedbridge.poll.decide import TargetRule
 from feedbridge.poll.worker import Worker
 from feedbridge.sources import Source, build_source
 from feedbridge.sources.hf_artifacts import ArtifactPapersSource
+from feedbridge.sources.offload import ExtractionPool
 from feedbridge.store import Store, open_store
 
 
@@ -143,22 +144,34 @@ class Runtime:
     worker: Worker
     metrics: Metrics
     browser: BrowserPool | None = None
+    extraction: ExtractionPool | None = None
 
 
 @contextlib.asynccontextmanager
-async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[Runtime]:
+async def runtime(
+    config: Config, store: Store | None = None, *, offload: bool = False
+) -> AsyncIterator[Runtime]:
     """Open the store (unless given) and the HTTP client, and assemble the worker; close both
-    on exit. Raises StoreError when the store cannot be opened or verified.
+    on exit. Raises StoreError when the store cannot be opened or verified. With `offload`
+    (`run`), large pages are examined in worker processes, off the event loop.
     """
     store = store or open_config_store(config)
     http = HttpClient(http_settings(config))
     # started on the first browser fetch, so a config without one costs nothing
     browser = BrowserPool(BrowserSettings.from_config(config)) if config.uses_browser else None
+    # started on the first large page, likewise
+    processes = config.worker.extraction_processes
+    extraction = (
+        ExtractionPool(processes=processes, deadline=config.http.timeout.total_seconds())
+        if offload and processes != 0
+        else None
+    )
     try:
         metrics = Metrics()
         lease = config.storage.lease.total_seconds()
         notifier = Notifier(channels(config), store, metrics=metrics, lease=lease)
         board = FeedBoard()
+        board.offload = extraction  # a large feed's first render, too
         publisher = Publisher(board, config.server.base_url, config.output.dir)
         polled, rules = sources(config), target_rules(config)
         follow_what_targets_want(polled, rules)
@@ -173,14 +186,18 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
             lease=lease,
             browser=browser,
         )
+        for source in worker.sources:
+            source.offload = extraction
         publisher.publish_stored(worker.sources, store)
         metrics.know(
             [s.name for s in worker.sources],
             notifier.channels,
             lambda name: store.source_state(name).last_success,
         )
-        yield Runtime(config, store, http, notifier, board, worker, metrics, browser)
+        yield Runtime(config, store, http, notifier, board, worker, metrics, browser, extraction)
     finally:
+        if extraction is not None:  # a page still being examined is abandoned
+            extraction.close()
         if browser is not None:
             await browser.aclose()
         await http.aclose()

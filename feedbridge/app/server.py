@@ -11,11 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from feedbridge.app.pages import SourceInfo, index_page, opml
+from feedbridge.app.pages import INDEX_CSP, SourceInfo, content_security_policy, index_page, opml
 from feedbridge.core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedbridge.core.metrics import Metrics
 from feedbridge.feeds.board import FeedBoard
@@ -68,7 +70,8 @@ class Routes:
                 f"limit must be a whole number of entries from 1, got {limit[:40]!r}\n",
                 status_code=400,
             )
-        rendered = live.rendered(fmt, int(limit) if limit is not None else None)
+        count = int(limit) if limit is not None else None
+        rendered = await live.rendered_off_loop(fmt, self.board.offload, count)
         etag = rendered.etag
         zipped = "gzip" in request.headers.get("accept-encoding", "")
         headers = {
@@ -106,7 +109,7 @@ class Routes:
         if not self.authorized(request):
             return _denied()
         page = index_page(self.board, self.sources(), self.base_url, self.source_state, self.token)
-        return HTMLResponse(page)
+        return HTMLResponse(page, headers={"Content-Security-Policy": INDEX_CSP})
 
     async def metrics_text(self, request: Request) -> Response:
         if not self.authorized(request):
@@ -143,8 +146,45 @@ def create_app(
             Route("/feeds/{name}", routes.feed, methods=["GET", "HEAD"]),
             Route("/opml", routes.opml, methods=["GET", "HEAD"]),
             Route("/healthz", routes.healthz, methods=["GET", "HEAD"]),
-        ]
+        ],
+        middleware=[Middleware(SecurityHeaders)],
     )
+
+
+_EVERY_RESPONSE = [
+    (b"x-content-type-options", b"nosniff"),  # a feed or an error is never run as a page
+    (b"referrer-policy", b"no-referrer"),  # links carry ?token= and lead to other sites
+]
+_HTML_DEFAULT = [
+    (b"content-security-policy", content_security_policy().encode()),
+    (b"x-frame-options", b"DENY"),  # frame-ancestors for browsers without CSP 2
+]
+
+
+class SecurityHeaders:
+    """Adds the headers every response carries, and to an HTML page that set no CSP of its
+    own the strictest one (nothing inline, nothing loaded, never framed)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                names = {name for name, _ in headers}
+                added = _EVERY_RESPONSE
+                if any(n == b"content-type" and v.startswith(b"text/html") for n, v in headers):
+                    added = [*added, *_HTML_DEFAULT]
+                headers += [(name, value) for name, value in added if name not in names]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
 
 
 def _denied() -> Response:

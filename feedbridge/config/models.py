@@ -62,6 +62,12 @@ def _postgres_url(value: SecretStr | None) -> SecretStr | None:
     return value
 
 
+def _at_least_a_second(value: timedelta) -> timedelta:
+    if value < timedelta(seconds=1):
+        raise ValueError(f'must be at least 1s, got "{format_duration(value)}"')
+    return value
+
+
 def _lease(value: timedelta) -> timedelta:
     if value < timedelta(seconds=2):
         raise ValueError(f'must be at least 2s, got "{format_duration(value)}"')
@@ -87,6 +93,12 @@ class ServerConfig(_Model):
     base_url: BaseUrl = ""  # unset: derived from host and port (see _derive_base_url)
     token: Annotated[SecretStr | None, BeforeValidator(lambda v: None if v == "" else v)] = None
     enabled: bool = True
+    # an exposed port's bounds (app/guard.py): connections at once, and how long a client
+    # may take to send one request whole
+    max_connections: Annotated[int, Field(ge=1)] = 1000
+    request_timeout: Annotated[Duration, AfterValidator(_at_least_a_second)] = timedelta(
+        seconds=10
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -135,6 +147,9 @@ class WorkerConfig(_Model):
     from a shared PostgreSQL store that other nodes fill)."""
 
     enabled: bool = True
+    # `run` examines large pages in this many processes, off the event loop that serves the
+    # feeds (sources/offload.py); unset: one per core but one; 0: on the event loop
+    extraction_processes: Annotated[int | None, Field(ge=0, le=64)] = None
 
 
 def _cdp_url(value: str) -> str:

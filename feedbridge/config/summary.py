@@ -20,7 +20,7 @@ from feedbridge.core.durations import (
     format_duration,
     format_size,
 )
-from feedbridge.core.logs import mask_dsn
+from feedbridge.core.logs import dsn_secrets, mask_dsn
 
 
 def _describe_source(source: SourceConfig) -> str:
@@ -90,8 +90,8 @@ def _fragments(config: Config) -> list[str]:
     if config.server.token:
         found.append(config.server.token.get_secret_value())
     if config.storage.url is not None:
-        password = urlsplit(config.storage.url.get_secret_value()).password
-        found += [config.storage.url.get_secret_value(), *([password] if password else [])]
+        url = config.storage.url.get_secret_value()
+        found += [url, *dsn_secrets(url)]
     found += config.secrets.values  # what ${ENV} and *_file gave (public keys' aside)
     for source in config.sources:  # session cookies and header values are credentials
         if isinstance(source, HtmlConfig):

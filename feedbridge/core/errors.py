@@ -7,6 +7,8 @@ ConfigError), and a few internals raise what their caller turns into ours at onc
 
 from __future__ import annotations
 
+from typing import Any
+
 # Exit codes of the commands (documented in the README).
 EXIT_OK = 0
 EXIT_FAILED = 1  # a source or a delivery failed
@@ -50,6 +52,16 @@ class SourceError(FeedbridgeError):
         self.url = url
         self.message = message
         super().__init__(f"source {source!r} ({url}): {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled by its fields (it crosses from an extraction process), not its text."""
+        return (_rebuild, (type(self), self.source, self.url, self.message), self.__dict__)
+
+
+def _rebuild(cls: type[SourceError], source: str, url: str, message: str) -> SourceError:
+    error = cls.__new__(cls)
+    SourceError.__init__(error, source, url, message)
+    return error
 
 
 class FetchError(SourceError):

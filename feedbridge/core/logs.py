@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -42,22 +42,74 @@ class Redactor(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            record.msg = self.redact(record.getMessage())
-            record.args = None
-            for key, value in list(record.__dict__.items()):
-                if key not in _STANDARD and isinstance(value, str):
-                    setattr(record, key, self.redact(value))
+        if not self.secrets:
+            return True
+        record.msg = self.redact(record.getMessage())
+        record.args = None
+        for key, value in list(record.__dict__.items()):
+            if key in _STANDARD or value is None or isinstance(value, int | float):
+                continue
+            text = value if isinstance(value, str) else str(value)
+            redacted = self.redact(text)
+            if redacted != text or isinstance(value, str):  # a dict or list only when it leaks
+                setattr(record, key, redacted)
+        if record.exc_info and not record.exc_text:  # a traceback quotes URLs and arguments
+            record.exc_text = _PLAIN.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
 
 
+_PLAIN = logging.Formatter()
+# libpq's connection parameters that hold secrets, as `?password=` in a postgresql:// URL
+_DSN_SECRET_PARAMS = frozenset({"password", "sslpassword"})
+
+
+def _dsn_parts(url: str) -> tuple[str | None, list[tuple[str, str]]]:
+    """The user-info password of a URL and its query as (name, raw value) pairs."""
+    parts = urlsplit(url)  # ValueError for a malformed host
+    pairs = [item.partition("=") for item in parts.query.split("&") if item]
+    return parts.password, [(unquote(name).lower(), value) for name, _, value in pairs]
+
+
+def dsn_secrets(url: str) -> list[str]:
+    """The secrets of a PostgreSQL URL (its password, `?password=`, `?sslpassword=`), as
+    written and percent-decoded, for log masking."""
+    try:
+        password, query = _dsn_parts(url)
+    except ValueError:
+        return [url]
+    found = [password] if password else []
+    found += [value for name, value in query if name in _DSN_SECRET_PARAMS and value]
+    return list(dict.fromkeys([*found, *(unquote(v) for v in found)]))
+
+
 def mask_dsn(url: str) -> str:
-    """The URL with its password replaced by ***, for logs, errors and `check`."""
+    """The URL with its password and `?password=`/`?sslpassword=` values replaced by ***, for
+    logs, errors and `check`; a URL too malformed to read is `scheme://***`."""
+    try:
+        password, query = _dsn_parts(url)
+    except ValueError:
+        return f"{url.partition('://')[0]}://***"
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc = parts.netloc
+    if password is not None:
+        netloc = netloc.replace(f":{password}@", ":***@", 1)
+    items = parts.query.split("&") if parts.query else []
+    masked = [
+        f"{item.partition('=')[0]}=***" if name in _DSN_SECRET_PARAMS else item
+        for item, (name, _) in zip([i for i in items if i], query, strict=True)
+    ]
+    return urlunsplit(parts._replace(netloc=netloc, query="&".join(masked)))
+
+
+def mask_dsn_in(text: str, url: str) -> str:
+    """`text` (a driver's error, which may quote the URL) with the URL's secrets masked."""
+    for secret in sorted(dsn_secrets(url), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def setup_logging(level: str = "info", secrets: Iterable[str] = ()) -> None:

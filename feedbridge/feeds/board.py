@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import xxhash
 from isal import igzip
 
-from feedbridge.core.errors import StoreError
+from feedbridge.core.errors import FeedbridgeError, StoreError
 from feedbridge.core.models import Entry, FeedInfo
 from feedbridge.feeds.fragments import FragmentCache
 from feedbridge.feeds.items import FEED_FORMATS
@@ -30,10 +31,35 @@ from feedbridge.sources import Source
 from feedbridge.store import Store
 
 log = logging.getLogger("feedbridge.feeds")
+T = TypeVar("T")
 
 # ISA-L's level 1: 6x faster than zlib's level 1 (nginx's default), and a smaller body
 GZIP_LEVEL = 1
 LIMITED_KEPT = 8  # renders of `?limit=N` kept per feed: any N may be asked, few are used
+# From this many entries a first render goes to a worker process when the board has one:
+# ~35 us an entry here against ~11 us to send them there (measured on a loaded machine:
+# 2,000 entries 72 ms against 22 ms); below it the fragment cache makes re-renders cheap.
+RENDER_OFFLOAD = 500
+
+
+class Offload(Protocol):
+    """Where pure work on large inputs runs off the event loop (sources.offload); raises a
+    FeedbridgeError when the work was lost."""
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T: ...
+
+
+def render(info: FeedInfo, entries: Sequence[Entry], fmt: str) -> Rendered:
+    """A feed in one format, gzipped, with its ETag; the same bytes wherever it runs."""
+    data = FragmentCache().render(info, entries, fmt)
+    return _rendered(data)
+
+
+def _rendered(data: bytes) -> Rendered:
+    return Rendered(
+        gzipped=igzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0),
+        etag='"' + xxhash.xxh3_128_hexdigest(data) + '"',
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +121,26 @@ class LiveFeed:
                 if len(limited) >= LIMITED_KEPT:
                     del self._formats[limited[0]]
             data = self._cache.render(self.info, self.entries, fmt, limit)
-            done = self._formats[key] = Rendered(
-                gzipped=igzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0),
-                etag='"' + xxhash.xxh3_128_hexdigest(data) + '"',
-            )
+            done = self._formats[key] = _rendered(data)
         return done
+
+    async def rendered_off_loop(
+        self, fmt: str, offload: Offload | None, limit: int | None = None
+    ) -> Rendered:
+        """`rendered`, in a worker process when the feed is large (`RENDER_OFFLOAD`); here
+        when it is small, already rendered, or the worker fails. A `limit`ed render is made
+        here from the fragments the whole feed's render left."""
+        done = self._formats.get(fmt)
+        if limit is not None and limit < len(self.entries):
+            return self.rendered(fmt, limit)
+        if done is not None or offload is None or len(self.entries) < RENDER_OFFLOAD:
+            return self.rendered(fmt)
+        try:
+            done = await offload.run(render, self.info, list(self.entries), fmt)
+        except FeedbridgeError as exc:  # the worker was lost: render here after all
+            log.warning("render in a worker failed", extra={"feed": self.info.name, "error": exc})
+            return self.rendered(fmt)
+        return self._formats.setdefault(fmt, done)
 
     def body(self, fmt: str) -> bytes:
         return self.rendered(fmt).body()
@@ -118,6 +159,7 @@ class FeedBoard:
 
     def __init__(self, loader: Callable[[str], LiveFeed | None] | None = None) -> None:
         self.feeds: dict[str, LiveFeed] = {}
+        self.offload: Offload | None = None  # `run`'s worker processes, for large renders
         self.loader = loader
         self.versions: dict[str, int] = {}  # the stored feed version each feed on the board has
 

@@ -15,7 +15,7 @@ from typing_extensions import TypeVar
 
 from feedbridge.config.models import SourceBase
 from feedbridge.core.models import Entry, Page
-from feedbridge.sources.collect import Extraction
+from feedbridge.sources.collect import Extraction, keep_newest
 
 # The kind's config model (`HtmlConfig`, ...); a bare `Source` is any kind's.
 C = TypeVar("C", bound=SourceBase, covariant=True, default=SourceBase)
@@ -39,10 +39,24 @@ class Fetcher(Protocol):
     ) -> Page: ...
 
 
+class Offload(Protocol):
+    """Where large pages are examined off the event loop (feedbridge.sources.offload)."""
+
+    def wants(self, source: Source, page: Page) -> bool:
+        """Whether this page is worth the trip to another process."""
+        ...
+
+    async def examine(self, source: Source, page: Page) -> Extraction:
+        """`source.examine_kept(page)`, in another process."""
+        ...
+
+
 class Source(ABC, Generic[C]):
-    """One configured source. `extract` is pure; `poll` does the fetching."""
+    """One configured source. `examine` and `extract` are pure; `poll` does the fetching."""
 
     kind: ClassVar[str]
+    # set by `feedbridge run`: pages it wants are examined in another process
+    offload: Offload | None = None
 
     def __init__(self, config: C) -> None:
         self.config = config
@@ -130,13 +144,36 @@ class Source(ABC, Generic[C]):
         page = await fetcher.get(self.url)
         if page.not_modified:
             return None
-        return self.analyze(page)
+        return await self.read(page)
 
     @abstractmethod
     def extract(self, page: Page) -> list[Entry]:
         """Turn one fetched page into entries; raises ParseError naming source and URL."""
 
-    def analyze(self, page: Page) -> Extraction:
-        """`extract` with what `preview` shows; kinds with selectors add match counts."""
+    def examine(self, page: Page) -> Extraction:
+        """`extract` with what `preview` shows (kinds with selectors add match counts); pure,
+        so that it can run in another process, and `learn` takes in the rest."""
         entries = self.extract(page)
         return Extraction(entries=entries, items=len(entries))
+
+    def learn(self, extraction: Extraction) -> None:
+        """Keep what an extraction says of the upstream (its title, its site)."""
+        return None
+
+    def examine_kept(self, page: Page) -> Extraction:
+        """`examine`, its entries cut to the newest `keep`: what a poll takes of a page."""
+        return keep_newest(self.examine(page), self.config.keep)
+
+    def analyze(self, page: Page) -> Extraction:
+        """`examine_kept`, then `learn`: one page read here, on this thread."""
+        extraction = self.examine_kept(page)
+        self.learn(extraction)
+        return extraction
+
+    async def read(self, page: Page) -> Extraction:
+        """`analyze`, off the event loop when `offload` wants the page (a large one)."""
+        if self.offload is None or not self.offload.wants(self, page):
+            return self.analyze(page)
+        extraction = await self.offload.examine(self, page)
+        self.learn(extraction)
+        return extraction

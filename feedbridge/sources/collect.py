@@ -49,6 +49,20 @@ class Extraction:
     unlinked: set[str] = field(default_factory=set)
 
 
+def keep_newest(extraction: Extraction, keep: int) -> Extraction:
+    """At most the `keep` newest entries (by date; undated ones by page order), still in page
+    order; the rest counted as skipped. None of them could enter a feed of `keep` entries,
+    and a page of thousands then costs a poll (and the trip from a worker process) no more."""
+    entries = extraction.entries
+    if len(entries) <= keep:
+        return extraction
+    ranked = sorted(range(len(entries)), key=lambda i: entries[i].sort_time, reverse=True)
+    kept = sorted(ranked[:keep])
+    extraction.entries = [entries[i] for i in kept]
+    extraction.skipped[f"older than the newest {keep} (keep)"] += len(entries) - keep
+    return extraction
+
+
 def content_key(title: str, text: str) -> str:
     """The last-resort key of an item with neither id nor link: a hash of what it says."""
     digest = hashlib.sha256(f"{clean_text(title)}\n{clean_text(text)}".encode("utf-8", "replace"))

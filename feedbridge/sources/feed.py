@@ -137,15 +137,16 @@ class FeedSource(Source[FeedConfig]):
     def extract(self, page: Page) -> list[Entry]:
         return self.analyze(page).entries
 
-    def analyze(self, page: Page) -> Extraction:
+    def examine(self, page: Page) -> Extraction:
         """Extract with details for `preview`: skipped items by reason."""
         with parse_errors(self.name, page.url):
             kind = sniff(page.body, page.content_type)
-            result = self._json_feed(page) if kind == "json" else self._xml_feed(page, kind)
-        self._feed_title = result.title or self._feed_title
-        self._feed_link = result.link or self._feed_link
-        self._feed_author = result.author  # a feed that stops naming an author names none
-        return result
+            return self._json_feed(page) if kind == "json" else self._xml_feed(page, kind)
+
+    def learn(self, extraction: Extraction) -> None:
+        self._feed_title = extraction.title or self._feed_title
+        self._feed_link = extraction.link or self._feed_link
+        self._feed_author = extraction.author  # a feed that stops naming an author names none
 
     def _xml_feed(self, page: Page, kind: str) -> Extraction:
         headers = {"content-location": page.url}

@@ -125,7 +125,7 @@ class HfPapersSource(Source[HfPapersConfig]):
 
     async def _from_page(self, fetcher: Fetcher, params: Mapping[str, str]) -> list[Entry]:
         page = await fetcher.get(self.page_url(params), conditional=False, accept="text/html")
-        return self.extract(page)
+        return (await self.read(page)).entries
 
     async def _paginate(self, fetcher: Fetcher, params: Mapping[str, str]) -> list[Entry]:
         limit = self.config.limit
@@ -137,7 +137,7 @@ class HfPapersSource(Source[HfPapersConfig]):
             page = await fetcher.get(
                 self.url, params=query, conditional=False, accept="application/json"
             )
-            batch = self.extract(page)
+            batch = (await self.read(page)).entries
             entries.extend(batch)
             if len(batch) < limit:
                 break

@@ -206,16 +206,17 @@ class HtmlSource(ItemSource[HtmlConfig]):
         title_node = tree.css_first("title")
         result.title = node_text(title_node) if title_node is not None else ""
         result.link = page.url
-        self._page_title = result.title or self._page_title
-        if not result.items and tree.css_first("script") is not None:
-            result.scripted = True
-            if not self.config.uses_browser:  # preview says it itself
-                log.info(
-                    "item selector matched nothing; the page runs scripts: if they build the "
-                    'items, set fetch = "browser"',
-                    extra={"source": self.name, "url": page.url, "item": self._item},
-                )
+        result.scripted = not result.items and tree.css_first("script") is not None
         return result
+
+    def learn(self, extraction: Extraction) -> None:
+        self._page_title = extraction.title or self._page_title
+        if extraction.scripted and not self.config.uses_browser:  # preview says it itself
+            log.info(
+                "item selector matched nothing; the page runs scripts: if they build the "
+                'items, set fetch = "browser"',
+                extra={"source": self.name, "url": extraction.link, "item": self._item},
+            )
 
     def _add_item(
         self,

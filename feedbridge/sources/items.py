@@ -43,7 +43,7 @@ class ItemSource(Source[ItemConfig]):
     def extract(self, page: Page) -> list[Entry]:
         return self.analyze(page).entries
 
-    def analyze(self, page: Page) -> Extraction:
+    def examine(self, page: Page) -> Extraction:
         """Extract with details for `preview`: skipped items by reason, matches per field."""
         with parse_errors(self.name, page.url):
             return self._analyze(page)

@@ -15,6 +15,7 @@ feeds), `outbox.py` (outbox and targets), `housekeeping.py` (checks, migration, 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -26,7 +27,12 @@ import diskcache
 
 from feedbridge.core.errors import StoreError
 from feedbridge.store.embedded.base import FAILURES, REMEDY
-from feedbridge.store.embedded.diskjson import JSONOnlyDisk, target_segment
+from feedbridge.store.embedded.diskjson import (
+    DIR_MODE,
+    FILE_MODE,
+    JSONOnlyDisk,
+    target_segment,
+)
 from feedbridge.store.embedded.housekeeping import Housekeeping
 from feedbridge.store.embedded.outbox import Outbox
 from feedbridge.store.embedded.polls import Feeds, Polls, Sources
@@ -52,7 +58,8 @@ class EmbeddedStore(Sources, Polls, Feeds, Outbox, Housekeeping):
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
+            self.path.mkdir(DIR_MODE, parents=True, exist_ok=True)
+            _owner_only(self.path)
             self._cache = diskcache.Cache(
                 str(self.path),
                 disk=JSONOnlyDisk,
@@ -77,6 +84,20 @@ class EmbeddedStore(Sources, Polls, Feeds, Outbox, Housekeeping):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _owner_only(path: Path) -> None:
+    """The directory 0700 and its database files 0600: they hold source URLs and outbox
+    rows. SQLite gives the -wal and -shm files the database's mode; an empty database file
+    made here first is one SQLite then fills."""
+    if path.stat().st_uid == os.geteuid():  # another user's directory: theirs to set
+        path.chmod(DIR_MODE)
+    database = path / "cache.db"
+    os.close(os.open(database, os.O_CREAT | os.O_WRONLY, FILE_MODE))
+    for name in ("cache.db", "cache.db-wal", "cache.db-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            if (path / name).stat().st_uid == os.geteuid():
+                (path / name).chmod(FILE_MODE)
 
 
 def open_embedded(path: Path | str, **kwargs: Any) -> EmbeddedStore:

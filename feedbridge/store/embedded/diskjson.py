@@ -4,6 +4,9 @@ JSON and target names as key segments. Used only by the embedded store."""
 from __future__ import annotations
 
 import json
+import logging
+import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -13,12 +16,19 @@ import diskcache
 from feedbridge.core.errors import StoreError
 from feedbridge.store.base import OutboxRow
 
+log = logging.getLogger("feedbridge.store")
+
 _PICKLE_MODE = 4
+# diskcache names every value file `ab/cd/<28 hex>.val` inside the directory (Disk.filename)
+_VALUE_FILE = re.compile(r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{28}\.val")
+FILE_MODE, DIR_MODE = 0o600, 0o700  # the store holds source URLs: its owner's only
+_UNKNOWN = diskcache.core.UNKNOWN
 _CHUNK = 500  # keys per IN (...) list: below SQLite's variable limit
 
 
 class JSONOnlyDisk(diskcache.Disk):  # type: ignore[misc]
-    """String keys, JSON values, and a refusal to unpickle anything found on disk."""
+    """String keys, JSON values, and a refusal to unpickle anything found on disk, or to read
+    or delete a file that is not one of the store's own (a row naming `/etc/x` or `../x`)."""
 
     def put(self, key: Any) -> tuple[Any, bool]:
         if type(key) is not str:
@@ -30,17 +40,41 @@ class JSONOnlyDisk(diskcache.Disk):  # type: ignore[misc]
             raise StoreError("refusing to unpickle a key found in the store")
         return super().get(key, raw)
 
-    def store(self, value: Any, read: bool, key: Any = diskcache.core.UNKNOWN) -> Any:
-        return super().store(json.dumps(value, separators=(",", ":")), read, key=key)
+    def filename(self, key: Any = _UNKNOWN, value: Any = _UNKNOWN) -> Any:
+        """diskcache's name for a new value file, its two folders made owner-only."""
+        name, full_path = super().filename(key, value)
+        outer = os.path.join(self._directory, name[:2])
+        for folder in (outer, os.path.join(outer, name[3:5])):
+            os.makedirs(folder, DIR_MODE, exist_ok=True)
+        return name, full_path
+
+    def store(self, value: Any, read: bool, key: Any = _UNKNOWN) -> Any:
+        size, mode, name, db_value = super().store(
+            json.dumps(value, separators=(",", ":")), read, key=key
+        )
+        if name is not None:
+            os.chmod(os.path.join(self._directory, name), FILE_MODE)
+        return size, mode, name, db_value
 
     def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
         if mode == _PICKLE_MODE:
             raise StoreError("refusing to unpickle a value found in the store")
+        if filename is not None and not _VALUE_FILE.fullmatch(filename):
+            raise StoreError(f"corrupt: a row names the file {filename!r}, not one of the store's")
         data = super().fetch(mode, filename, value, read)
         try:
             return json.loads(data)
         except ValueError as exc:
             raise StoreError(f"a value in the store is not JSON ({exc})") from exc
+
+    def remove(self, file_path: str) -> None:
+        if not _VALUE_FILE.fullmatch(file_path):
+            log.error(
+                "store row names a file outside the store (corrupt); not deleted",
+                extra={"file": file_path},
+            )
+            return
+        super().remove(file_path)
 
 
 def target_segment(target: str) -> str:

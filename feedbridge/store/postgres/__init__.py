@@ -24,7 +24,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from feedbridge.core.errors import StoreError
-from feedbridge.core.logs import mask_dsn
+from feedbridge.core.logs import mask_dsn, mask_dsn_in
 from feedbridge.store.postgres import migrations
 from feedbridge.store.postgres.housekeeping import Housekeeping
 from feedbridge.store.postgres.outbox import Outbox
@@ -63,12 +63,15 @@ class PostgresStore(Sources, Polls, Feeds, Outbox, Housekeeping):
                 kwargs={"autocommit": True, "connect_timeout": 10},
             )  # fmt: skip
         except (psycopg.Error, OSError) as exc:
+            cause = mask_dsn_in(why(exc), url)  # libpq quotes a URL it cannot read
             raise StoreError(
-                f"cannot open the store at {self.location}: {why(exc)}; check that "
+                f"cannot open the store at {self.location}: {cause}; check that "
                 "PostgreSQL runs there and accepts this user and password"
             ) from exc
         except StoreError as exc:  # a schema newer than this feedbridge
-            raise StoreError(f"cannot open the store at {self.location}: {exc}") from exc
+            raise StoreError(
+                f"cannot open the store at {self.location}: {mask_dsn_in(str(exc), url)}"
+            ) from exc
 
     def close(self) -> None:
         self._pool.close()
