@@ -27,8 +27,8 @@ COUNT = 1000
 
 def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
     from feedbridge.notify.channel import TargetChannel
-    from feedbridge.notify.outbox import Notifier, entry_notice
-    from feedbridge.store import EmbeddedStore, OutboxRow
+    from feedbridge.notify.outbox import Notifier
+    from feedbridge.store import EmbeddedStore, OutboxRow, entry_notice
 
     count = 200 if quick else COUNT
     runs = 1 if quick else 3

@@ -1,8 +1,10 @@
-"""The PostgreSQL store's outbox and targets: one node at a time delivers a target (its lease),
-claims its oldest rows, and settles each attempt only while it still holds the target."""
+"""The PostgreSQL store's outbox and targets: one node at a time delivers a target (its lease,
+timed by the database's clock), reads a batch of its oldest rows, checks the lease before each
+send and settles each attempt only while it still holds the target."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +13,13 @@ from psycopg.types.json import Jsonb
 
 from feedbridge.store.base import FailedRow, LeaseLost, Notice, OutboxCalls, OutboxRow, TargetState
 from feedbridge.store.postgres.base import Base
-from feedbridge.store.postgres.statements import OUTBOX_COLUMNS, enqueue, outbox_row
+from feedbridge.store.postgres.statements import (
+    CLOCK,
+    OUTBOX_COLUMNS,
+    START,
+    enqueue,
+    outbox_row,
+)
 
 
 class Outbox(Base, OutboxCalls):
@@ -24,34 +32,60 @@ class Outbox(Base, OutboxCalls):
     def claim_due(
         self, target: str, now: float, limit: int | None = None, ttl: float = 300.0
     ) -> list[OutboxRow]:
-        """Take (or renew) the target's lease, then claim its oldest rows. One node delivers a
+        """Take (or renew) the target's lease, then read its oldest rows. One node delivers a
         target at a time, so its messages keep their order."""
-        with self._tx() as conn:
+        with self._tx() as conn, conn.pipeline():
             conn.execute("INSERT INTO targets (name) VALUES (%s) ON CONFLICT DO NOTHING", (target,))
-            held = conn.execute(
-                "UPDATE targets t SET lease_owner = %(me)s, lease_until = %(until)s, "
+            # the lease runs `ttl` from the claim's start: a claim that waited past it on a lock
+            # takes nothing (CLOCK is when the row is written)
+            claim = conn.execute(
+                "WITH cur AS (SELECT name, lease_owner AS previous FROM targets WHERE name = %(t)s "
+                f"  AND (lease_owner IS NULL OR lease_owner = %(me)s OR lease_until < {CLOCK}) "
+                "  FOR UPDATE SKIP LOCKED) "
+                f"UPDATE targets t SET lease_owner = %(me)s, lease_until = {START} + %(ttl)s, "
                 "  lease_version = t.lease_version + (t.lease_owner IS DISTINCT FROM %(me)s)::int "
-                "WHERE name IN (SELECT name FROM targets WHERE name = %(t)s AND (lease_owner IS "
-                "  NULL OR lease_owner = %(me)s OR lease_until < %(now)s) FOR UPDATE SKIP LOCKED) "
-                "RETURNING 1",
-                {"me": self.owner, "until": now + ttl, "t": target, "now": now},
-            ).fetchone()
-            if held is None:
-                raise LeaseLost(f"target {target!r} is being delivered by another node")
+                f"FROM cur WHERE t.name = cur.name AND {CLOCK} < {START} + %(ttl)s "
+                "RETURNING cur.previous",
+                {"me": self.owner, "t": target, "ttl": ttl},
+            )
+            holder = conn.execute(
+                f"SELECT lease_owner, lease_until > {CLOCK} FROM targets WHERE name = %s",
+                (target,),
+            )
             rows = conn.execute(
-                "UPDATE outbox SET claim_owner = %(me)s, claim_until = %(until)s WHERE id IN "
-                "(SELECT id FROM outbox WHERE target = %(t)s ORDER BY id LIMIT %(limit)s "
-                f"FOR UPDATE SKIP LOCKED) RETURNING {OUTBOX_COLUMNS}",
-                {"me": self.owner, "until": now + ttl, "t": target, "limit": limit},
-            ).fetchall()
-        return sorted((outbox_row(r) for r in rows), key=lambda r: int(r.id))
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE target = %s ORDER BY id LIMIT %s",
+                (target, limit),
+            )
+            claimed, (owner, live) = claim.fetchone(), holder.fetchone() or (None, False)
+            found = rows.fetchall()
+        if claimed is None:
+            if owner not in (None, self.owner) and live:
+                raise LeaseLost(f"target {target!r} is being delivered by another node")
+            return []  # the claim waited past its lease
+        if claimed[0] not in (None, self.owner):  # a takeover: the previous holder settles first
+            self._takeovers[target] = time.monotonic() + ttl / 3
+        if self._takeovers.get(target, 0.0) > time.monotonic():
+            return []
+        self._takeovers.pop(target, None)
+        return [outbox_row(r) for r in found]
 
-    def _fenced(self, conn: psycopg.Connection[Any], target: str) -> None:
+    def hold(self, target: str, ttl: float) -> None:
+        with self._tx(transaction=False) as conn:
+            held = conn.execute(
+                f"UPDATE targets SET lease_until = {CLOCK} + %s "
+                "WHERE name = %s AND lease_owner = %s RETURNING 1",
+                (ttl, target, self.owner),
+            ).fetchone()
+        if held is None:
+            raise LeaseLost(f"lease on target {target!r} lost")
+
+    def _held(self, conn: psycopg.Connection[Any], target: str) -> bool:
+        """Whether this node still holds the target (its row locked to the transaction's end):
+        true while no other node took it over."""
         row = conn.execute(
             "SELECT lease_owner FROM targets WHERE name = %s FOR UPDATE", (target,)
         ).fetchone()
-        if row is not None and row[0] not in (None, self.owner):
-            raise LeaseLost(f"lease on target {target!r} lost to {row[0]}")
+        return row is None or row[0] in (None, self.owner)
 
     def _save_target(self, conn: psycopg.Connection[Any], target: str, state: TargetState) -> None:
         conn.execute(
@@ -72,11 +106,32 @@ class Outbox(Base, OutboxCalls):
         notices: Sequence[Notice] = (),
         now: float | None = None,
     ) -> None:
-        until = self.clock() + self.seen_ttl
         now = self.clock() if now is None else now
         with self._tx() as conn:
-            self._fenced(conn, target)
-            with conn.cursor() as cur:
+            held = self._held(conn, target)
+            # delivered rows go even from a node that lost the target: sent again, they repeat
+            ids = [int(r.id) for r in (*done, *(failed if held else ())) if r.id]
+            conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
+            if held:
+                self._settle_held(conn, target, state, retry, failed, reason, notices, now)
+        if not held:
+            raise LeaseLost(f"lease on target {target!r} lost; only its delivered rows removed")
+
+    def _settle_held(
+        self,
+        conn: psycopg.Connection[Any],
+        target: str,
+        state: TargetState,
+        retry: Sequence[OutboxRow],
+        failed: Sequence[OutboxRow],
+        reason: str,
+        notices: Sequence[Notice],
+        now: float,
+    ) -> None:
+        """What only the target's holder writes: retries, the failed log, state, notices."""
+        until = self.clock() + self.seen_ttl
+        with conn.cursor() as cur:
+            if retry:
                 cur.executemany(
                     "UPDATE outbox SET attempts = %s, first_attempt_at = %s, next_at = %s, "
                     "done_urls = %s, last_error = %s WHERE id = %s",
@@ -86,6 +141,7 @@ class Outbox(Base, OutboxCalls):
                         for r in retry if r.id
                     ],
                 )  # fmt: skip
+            if failed:
                 cur.executemany(
                     "INSERT INTO failed (target, kind, payload, reason, at, expires, attempts) "
                     "VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -94,10 +150,8 @@ class Outbox(Base, OutboxCalls):
                         for r in failed
                     ],
                 )
-            ids = [int(r.id) for r in (*done, *failed) if r.id]
-            conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
-            self._save_target(conn, target, state)
-            enqueue(conn, notices, now, until)
+        self._save_target(conn, target, state)
+        enqueue(conn, notices, now, until)
 
     def pending(self, target: str, limit: int | None = None) -> list[OutboxRow]:
         with self._tx() as conn:
@@ -128,5 +182,6 @@ class Outbox(Base, OutboxCalls):
 
     def save_target_state(self, target: str, state: TargetState) -> None:
         with self._tx() as conn:
-            self._fenced(conn, target)
+            if not self._held(conn, target):
+                raise LeaseLost(f"lease on target {target!r} lost to another node")
             self._save_target(conn, target, state)
