@@ -4,7 +4,7 @@ subscribe links, with autodiscovery) and the OPML subscription list. Text in, te
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 from xml.sax.saxutils import quoteattr

@@ -17,7 +17,7 @@ from typing import Any
 
 from feedbridge.core.health import health_after_failure, health_after_success
 from feedbridge.core.metrics import Metrics
-from feedbridge.core.models import Entry, HealthEvent
+from feedbridge.core.models import HealthEvent
 from feedbridge.core.wording import plural
 from feedbridge.messages.templates import Message
 from feedbridge.notify.attempts import Attempt, after_attempt, allowed, backoff, owed
