@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from xml.etree import ElementTree
 
@@ -18,7 +19,7 @@ from feedbridge.app.server import create_app
 from feedbridge.core.metrics import Metrics
 from feedbridge.core.models import FeedInfo
 from feedbridge.feeds.board import FeedBoard
-from feedbridge.store import SourceState
+from feedbridge.store import SourceState, StoreUnavailable
 from tests.conftest import hf_items
 from tests.test_hf_papers import page, source
 
@@ -69,10 +70,17 @@ class Client:
         return self.request("HEAD", path, **kwargs)
 
 
+def _health(alive: bool | str) -> Callable[[], Awaitable[str | None]]:
+    async def health() -> str | None:
+        return None if alive is True else (alive or "worker stalled")
+
+    return health
+
+
 def client(
     board: FeedBoard | None = None,
     token: str | None = None,
-    alive: bool = True,
+    alive: bool | str = True,
     metrics: Metrics | None = None,
 ) -> Client:
     state = {
@@ -88,7 +96,7 @@ def client(
         SOURCES,
         base_url=BASE,
         token=token,
-        alive=lambda: alive,
+        health=_health(alive),
         source_state=state.get,
         metrics=metrics,
     )
@@ -192,6 +200,37 @@ def test_index_shows_sources_health_and_autodiscovery() -> None:
 def test_healthz_reflects_the_worker() -> None:
     assert client(alive=True).get("/healthz").status_code == 200
     assert client(alive=False).get("/healthz").status_code == 503
+
+
+def test_healthz_says_why_the_node_is_unhealthy() -> None:
+    answer = client(alive="store down for 12s: connection refused").get("/healthz")
+    assert (answer.status_code, answer.text) == (
+        503,
+        "unhealthy: store down for 12s: connection refused\n",
+    )
+
+
+def test_a_feed_the_store_cannot_give_now_is_a_503_with_retry_after_and_a_cached_one_is_served(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """While the store is down, a feed on the board is served as it is; a configured feed not
+    on the board (after a restart) is a 503 with Retry-After, not a 404; an unknown name is
+    still a 404."""
+    board = board_with()
+
+    def loader(name: str) -> None:
+        if name == "nope":
+            return None
+        raise StoreUnavailable("store down for 3s: connection refused")
+
+    board.loader = loader
+    app = client(board)
+    assert app.get("/feeds/hf-daily.atom").status_code == 200
+    missing = app.get("/feeds/later.atom")
+    assert missing.status_code == 503
+    assert missing.headers["retry-after"] == "5"
+    assert missing.text == "feed 'later' cannot be read from the store now; try again in 5s\n"
+    assert app.get("/feeds/nope.atom").status_code == 404
 
 
 def test_metrics_are_prometheus_text() -> None:

@@ -28,6 +28,7 @@ from feedbridge.store import SourceState, Store
 
 log = logging.getLogger("feedbridge")
 GC_YOUNG = 50_000  # allocations between young collections (Python: 700)
+PING_WAIT = 0.8  # seconds /healthz waits for the store: it answers within a second
 
 
 def serve(config: Config, open_store: Callable[[], Store]) -> None:
@@ -92,24 +93,29 @@ async def _run(config: Config, open_store: Callable[[], Store]) -> None:
 
 def _server(config: Config, rt: Runtime) -> _Server:
     """The HTTP server on the runtime's board and store; healthy while the worker beats and
-    the store answers."""
+    the store answers (within PING_WAIT: a store that is down or slow is a 503 at once)."""
     token = config.server.token.get_secret_value() if config.server.token else None
 
-    def alive() -> bool:
-        if time.time() - rt.worker.heartbeat > HEARTBEAT_STALE:
-            return False
+    async def health() -> str | None:
+        stale = time.time() - rt.worker.heartbeat
+        if stale > HEARTBEAT_STALE:
+            return f"worker stalled: no heartbeat for {stale:.0f}s"
+        if not rt.store.status.up:
+            return rt.store.status.describe()
         try:
-            rt.store.ping()
-        except StoreError:
-            return False
-        return True
+            await asyncio.wait_for(rt.store.probe(), PING_WAIT)
+        except TimeoutError:
+            return f"store did not answer within {PING_WAIT:g}s"
+        except StoreError as exc:
+            return rt.store.status.describe() or str(exc)
+        return None
 
     app = create_app(
         rt.board,
         lambda: source_infos(rt.worker.sources),
         base_url=config.server.base_url,
         token=token,
-        alive=alive,
+        health=health,
         source_state=lambda name: _shown_state(rt.store, name),
         metrics=rt.metrics,
     )

@@ -1,13 +1,15 @@
 """HTTP: pre-rendered feeds with conditional GET, an index page, OPML, /healthz, /metrics.
 
 `create_app` wires the routes (`Routes`, one method per route) to the board and the
-callables the runner passes; the pages themselves are in `pages.py`.
+callables the runner passes; the pages themselves are in `pages.py`. A feed on the board is
+served whatever the store does; one that must be read from a store that cannot answer now is
+a 503 with Retry-After, and /healthz says why the node is unhealthy.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -16,6 +18,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from feedbridge.app.pages import SourceInfo, index_page, opml
+from feedbridge.core.errors import StoreError
 from feedbridge.core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedbridge.core.metrics import Metrics
 from feedbridge.feeds.board import FeedBoard
@@ -24,6 +27,11 @@ from feedbridge.store import SourceState
 
 _EXTENSIONS = {ext: fmt for fmt, (ext, _) in FEED_FORMATS.items()}
 HEARTBEAT_STALE = 120.0
+RETRY_AFTER = 5  # seconds, for a feed the store cannot give now: it is back within seconds
+
+
+async def _healthy() -> str | None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +43,7 @@ class Routes:
     sources: Callable[[], Sequence[SourceInfo]]
     base_url: str
     token: str | None
-    alive: Callable[[], bool]
+    health: Callable[[], Awaitable[str | None]]  # None when healthy, else why not
     source_state: Callable[[str], SourceState | None]
     metrics: Metrics | None
 
@@ -55,7 +63,14 @@ class Routes:
         name = request.path_params["name"]
         ext = request.path_params.get("ext")
         fmt = _EXTENSIONS.get(ext or "")
-        live = self.board.get(name)
+        try:
+            live = await self.board.load(name)
+        except StoreError:
+            return PlainTextResponse(
+                f"feed {name!r} cannot be read from the store now; try again in {RETRY_AFTER}s\n",
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER)},
+            )
         if live is None:
             return PlainTextResponse(f"no feed named {name!r}\n", status_code=404)
         if fmt is None:
@@ -80,9 +95,10 @@ class Routes:
         return Response(rendered.body(), media_type=media_type, headers=headers)
 
     async def healthz(self, request: Request) -> Response:
-        if self.alive():
+        why = await self.health()
+        if why is None:
             return PlainTextResponse("ok\n")
-        return PlainTextResponse("unhealthy\n", status_code=503)
+        return PlainTextResponse(f"unhealthy: {why}\n", status_code=503)
 
     async def opml(self, request: Request) -> Response:
         if not self.authorized(request):
@@ -110,17 +126,18 @@ def create_app(
     *,
     base_url: str,
     token: str | None = None,
-    alive: Callable[[], bool] = lambda: True,
+    health: Callable[[], Awaitable[str | None]] = _healthy,
     source_state: Callable[[str], SourceState | None] = lambda name: None,
     metrics: Metrics | None = None,
 ) -> Starlette:
-    """The ASGI app. `alive` says whether the worker loop and the store are healthy.
+    """The ASGI app. `health` says why the worker loop or the store is unhealthy (None while
+    healthy), within a second.
 
     `sources` may be a callable, asked on each request: titles and site links are learnt from
     the upstream feeds as they are polled.
     """
     current = sources if callable(sources) else lambda: sources
-    routes = Routes(board, current, base_url, token, alive, source_state, metrics)
+    routes = Routes(board, current, base_url, token, health, source_state, metrics)
     return Starlette(
         routes=[
             Route("/metrics", routes.metrics_text, methods=["GET"]),

@@ -13,6 +13,7 @@ from typing import Any, Literal, ParamSpec, Protocol, TypeVar
 from feedbridge.core.errors import StoreError
 from feedbridge.core.models import Entry
 from feedbridge.store.status import StoreStatus
+from feedbridge.store.status import StoreUnavailable as StoreUnavailable  # beside its raiser
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -23,11 +24,6 @@ Kind = Literal["entry", "digest", "health"]
 class LeaseLost(StoreError):
     """This process no longer holds the lease (it expired and another worker took it over);
     nothing of the outcome was written."""
-
-
-class StoreUnavailable(StoreError):
-    """The store is down (it lost its connection): the call was refused at once, without
-    waiting on the database; `StoreStatus` probes it and says when it is back."""
 
 
 _NAMES: dict[type, tuple[str, ...]] = {}

@@ -1,7 +1,8 @@
 """Whether the store answers. A shared store marks itself down when it loses its connection and
 back when a probe answers again, so that callers stop waiting on it in the meantime: while it is
 down every call fails at once (`StoreUnavailable`), and one probe per step of a short backoff
-tries the database. The log says once that the store is down and once that it is back."""
+tries the database. The log says once that the store is down and once that it is back; a loop
+whose calls keep failing otherwise (a locked table) says so once too (`Streak`)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,18 @@ import threading
 import time
 from collections.abc import Callable
 
+from feedbridge.core.errors import StoreError
+
 log = logging.getLogger("feedbridge.store")
+loops = logging.getLogger("feedbridge.worker")
 
 RETRY_FIRST = 0.1  # seconds to the first probe after the store went down
 RETRY_CAP = 1.0  # the backoff doubles up to this: a store that is back is seen within a second
+
+
+class StoreUnavailable(StoreError):
+    """The store is down (it lost its connection): the call was refused at once, without
+    waiting on the database; `StoreStatus` probes it and says when it is back."""
 
 
 class StoreStatus:
@@ -80,3 +89,26 @@ class StoreStatus:
                 return False
             self._retry_at = now + self._delay  # this step's probe is taken
             return True
+
+
+class Streak:
+    """One loop's failing store calls: the first failure of a streak is logged (an error), the
+    repeats are not, and the first success after them says how long it lasted. A store that is
+    down is not logged here: its status says so once."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what  # "claiming sources", "delivering", ...
+        self.since: float | None = None
+
+    def failed(self, exc: StoreError, **context: str) -> None:
+        if isinstance(exc, StoreUnavailable):
+            return
+        if self.since is None:
+            self.since = time.monotonic()
+            loops.error(f"{self.what} failed", extra={**context, "error": str(exc)})
+
+    def ok(self, **context: str) -> None:
+        if self.since is not None:
+            lasted = round(time.monotonic() - self.since, 1)
+            self.since = None
+            loops.info(f"{self.what} works again", extra={**context, "failing_s": lasted})
