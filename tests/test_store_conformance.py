@@ -29,6 +29,7 @@ from feedbridge.store import (
     PollOutcome,
     SourceState,
     Store,
+    TakenOver,
     TargetState,
     notice_key,
 )
@@ -457,7 +458,8 @@ def test_one_node_delivers_a_target_until_its_lease_expires(
     a.hold("t", ttl=30)  # before a send: still a's
     a.complete("t", rows[:1], TargetState())
     run_out(a, "targets")  # a died: its lease runs out
-    assert b.claim_due("t", T0 + 100, ttl=30) == [], "a third of the lease for a's last settle"
+    with pytest.raises(TakenOver):  # a grace for a's last settle
+        b.claim_due("t", T0 + 100, ttl=30)
     with pytest.raises(LeaseLost):
         a.hold("t", ttl=30)  # a woke: it sends nothing more
     with pytest.raises(LeaseLost):
@@ -480,7 +482,8 @@ def test_a_late_settle_removes_what_was_delivered_and_nothing_else(
     a.enqueue([notice("t", entry(k)) for k in "xyz"], T0)
     x, y, _ = a.claim_due("t", T0, ttl=30)
     run_out(a, "targets")
-    b.claim_due("t", T0, ttl=30)  # b takes the target over
+    with pytest.raises(TakenOver):  # b takes the target over
+        b.claim_due("t", T0, ttl=30)
     with pytest.raises(LeaseLost):
         a.settle("t", TargetState(failures=5), done=[x], retry=[replace(y, attempts=3)])
     b._takeovers.clear()  # type: ignore[attr-defined]

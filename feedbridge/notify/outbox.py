@@ -35,6 +35,7 @@ from feedbridge.store import (
     Store,
     StoreUnavailable,
     Streak,
+    TakenOver,
     TargetState,
     health_notices,
 )
@@ -135,6 +136,11 @@ class Notifier:
                 )
             except LeaseLost:
                 return result  # another node delivers this target
+            except TakenOver as exc:  # ours now, once the previous holder's last settle landed
+                log.info("target taken over", extra={"target": channel.name, "wait_s": exc.wait})
+                await asyncio.sleep(exc.wait)
+                result.more = True
+                continue
             state = (await store.run(store.target_state, channel.name)).to_dict()
             try:
                 through = await self._deliver_rows(

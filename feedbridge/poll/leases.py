@@ -137,6 +137,8 @@ class LeasedPolls:
             try:
                 lease = await self.store.run(self.store.renew, lease, time.time(), self.ttl)
             except LeaseLost:
+                if task.done() or source.name in self.poller.writing:
+                    return await task  # its own write released the lease (or was fenced)
                 log.warning("lease lost while polling", extra={"source": source.name})
                 task.cancel()
                 return PollReport(source.name, ok=False, error="lease lost", lease_lost=True)

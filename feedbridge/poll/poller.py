@@ -68,6 +68,7 @@ class Poller:
         self.browser = browser
         self.clock = clock  # the schedule's clock (next due times), replaceable by tests
         self.polling: set[str] = set()  # sources whose poll is in progress
+        self.writing: set[str] = set()  # sources whose poll is writing its outcome
         self.queued = asyncio.Event()  # set when a poll queued notices: delivery wakes up
 
     async def poll(
@@ -241,7 +242,11 @@ class Poller:
             )
             wanted = (t.name for t in self.targets if t.health)
             outcome = replace(outcome, notices=[*outcome.notices, *health_notices(wanted, event)])
-        version = await self.store.run(self.store.apply_poll, source.name, outcome, lease)
+        self.writing.add(source.name)
+        try:
+            version = await self.store.run(self.store.apply_poll, source.name, outcome, lease)
+        finally:
+            self.writing.discard(source.name)
         if outcome.notices:
             self.queued.set()
         return version

@@ -21,6 +21,7 @@ from feedbridge.store.base import (
     Store,
     StoreInfo,
     StoreUnavailable,
+    TakenOver,
     TargetState,
 )
 from feedbridge.store.embedded import EmbeddedStore, open_embedded
@@ -47,6 +48,7 @@ __all__ = [
     "StoreStatus",
     "StoreUnavailable",
     "Streak",
+    "TakenOver",
     "TargetState",
     "entry_notice",
     "health_notice",

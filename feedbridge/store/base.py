@@ -26,6 +26,18 @@ class LeaseLost(StoreError):
     nothing of the outcome was written."""
 
 
+class TakenOver(StoreError):
+    """This node just took a target over from a node whose lease ran out: it claims no rows
+    for `wait` seconds, so that the other node's last settle (a message it sent before it
+    stalled) lands first. The lease is this node's; claim again after the wait."""
+
+    def __init__(self, target: str, previous: str, wait: float) -> None:
+        self.wait = wait
+        super().__init__(
+            f"target {target!r} taken over from {previous}; its rows are claimed in {wait:g}s"
+        )
+
+
 _NAMES: dict[type, tuple[str, ...]] = {}
 
 
@@ -242,7 +254,8 @@ class OutboxCalls:
 
 class Store(Protocol):
     """Persistent state of feedbridge. Every method raises StoreError when the backend fails
-    (disk, database, network) and writes nothing of a call that raised."""
+    (disk, database, network) and writes nothing of a call that raised (but `settle`: see
+    there). Async code calls them through `run`, so that none blocks the event loop."""
 
     shared: bool  # True when several processes may share it (leases and claims matter)
     owner: str  # this process's identity in leases and claims
@@ -323,8 +336,9 @@ class Store(Protocol):
         (the caller decides). On a shared store this takes (or renews) the target's lease for
         `ttl` seconds by the store's clock, so one node at a time delivers a target, in order;
         raises LeaseLost when another node holds it. A claim that waited longer than `ttl`
-        gets nothing, and so does one that took the target over from a node whose lease ran
-        out, for a third of `ttl` (that node's last settle lands first)."""
+        gets nothing. One that took the target over from a node whose lease ran out raises
+        TakenOver: this node claims its rows only after a grace (that node's late settle
+        lands first)."""
 
     def hold(self, target: str, ttl: float) -> None:
         """Before a send: check, by the store's clock, that this node still delivers `target`
@@ -370,7 +384,9 @@ class Store(Protocol):
     def target_state(self, target: str) -> TargetState: ...
 
     def save_target_state(self, target: str, state: TargetState) -> None:
-        """Raises LeaseLost when another node delivers this target."""
+        """The end of a delivery round: save the target's state; on a shared store also hand
+        the target back (any node may take the next round). Raises LeaseLost when another
+        node delivers this target."""
 
     def feed_entries(self, source: str) -> list[Entry]: ...
 

@@ -17,7 +17,7 @@ log = logging.getLogger("feedbridge.store")
 loops = logging.getLogger("feedbridge.worker")
 
 RETRY_FIRST = 0.1  # seconds to the first probe after the store went down
-RETRY_CAP = 1.0  # the backoff doubles up to this: a store that is back is seen within a second
+RETRY_CAP = 0.5  # the backoff doubles up to this: a store that is back is seen at once
 
 
 class StoreUnavailable(StoreError):

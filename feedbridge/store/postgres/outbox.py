@@ -11,7 +11,15 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from feedbridge.store.base import FailedRow, LeaseLost, Notice, OutboxCalls, OutboxRow, TargetState
+from feedbridge.store.base import (
+    FailedRow,
+    LeaseLost,
+    Notice,
+    OutboxCalls,
+    OutboxRow,
+    TakenOver,
+    TargetState,
+)
 from feedbridge.store.postgres.base import Base
 from feedbridge.store.postgres.statements import (
     CLOCK,
@@ -20,6 +28,11 @@ from feedbridge.store.postgres.statements import (
     enqueue,
     outbox_row,
 )
+
+
+# after a takeover, how long (at most half the lease) the new holder waits before claiming rows:
+# the previous holder sees the store back within half a second and settles at once
+TAKEOVER_GRACE = 5.0
 
 
 class Outbox(Base, OutboxCalls):
@@ -63,9 +76,10 @@ class Outbox(Base, OutboxCalls):
                 raise LeaseLost(f"target {target!r} is being delivered by another node")
             return []  # the claim waited past its lease
         if claimed[0] not in (None, self.owner):  # a takeover: the previous holder settles first
-            self._takeovers[target] = time.monotonic() + ttl / 3
-        if self._takeovers.get(target, 0.0) > time.monotonic():
-            return []
+            self._takeovers[target] = time.monotonic() + min(ttl / 2, TAKEOVER_GRACE)
+        wait = self._takeovers.get(target, 0.0) - time.monotonic()
+        if wait > 0:
+            raise TakenOver(target, claimed[0] or "this node", round(wait, 2))
         self._takeovers.pop(target, None)
         return [outbox_row(r) for r in found]
 
@@ -181,7 +195,13 @@ class Outbox(Base, OutboxCalls):
         return TargetState.from_dict(row[0] if row else {})
 
     def save_target_state(self, target: str, state: TargetState) -> None:
+        """The end of a round: the target's state saved, and the target handed back, so that
+        any node may take the next round at once (not a takeover: no grace)."""
         with self._tx() as conn:
             if not self._held(conn, target):
                 raise LeaseLost(f"lease on target {target!r} lost to another node")
-            self._save_target(conn, target, state)
+            conn.execute(
+                "INSERT INTO targets (name, state) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
+                "SET state = EXCLUDED.state, lease_owner = NULL, lease_until = NULL",
+                (target, Jsonb(state.to_dict())),
+            )
