@@ -21,6 +21,7 @@ from typing import Any
 from bench import (
     case_browser,
     case_convert,
+    case_drain,
     case_extract,
     case_notify,
     case_poll,
@@ -37,6 +38,7 @@ CASES = (
     "render",
     "serve",
     "notify",
+    "drain",
     "store",
     "shared",
     "browser",
@@ -228,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows += got
             elif case == "notify":
                 got, extras["notify"] = case_notify.run(args.quick)
+                rows += got
+            elif case == "drain":
+                got, extras["drain"] = case_drain.run(args.quick)
                 rows += got
             elif case == "store":
                 got, extras["store"] = case_store.run(args.quick)

@@ -96,25 +96,38 @@ class Notifier:
     async def deliver(
         self, *, respect_backoff: bool = True, stop: asyncio.Event | None = None
     ) -> RoundResult:
-        """One round over every target; once `stop` is set no new message is started. A
-        target the store fails for is left for the next round; a store that is down ends the
-        round (StoreUnavailable)."""
-        total = RoundResult()
-        for channel in self.channels.values():
-            if stop is not None and stop.is_set():
-                break
-            try:
-                result = await self.deliver_target(
-                    channel, respect_backoff=respect_backoff, stop=stop
-                )
-            except StoreUnavailable:
-                raise
-            except StoreError as exc:
-                self._streaks[channel.name].failed(exc, target=channel.name)
-                continue
-            self._streaks[channel.name].ok(target=channel.name)
-            total.add(result)
+        """One round over every target, the targets at once (each in its own order, so a slow
+        or failing target does not hold the others up); once `stop` is set no new message is
+        started. A target the store fails for is left for the next round; when the store is
+        down the round ends with StoreUnavailable, once every target stopped."""
+        rounds = [
+            self._round(channel, respect_backoff, stop) for channel in self.channels.values()
+        ]
+        total, down = RoundResult(), None
+        for result in await asyncio.gather(*rounds):
+            if isinstance(result, StoreUnavailable):
+                down = result
+            else:
+                total.add(result)
+        if down is not None:
+            raise down
         return total
+
+    async def _round(
+        self, channel: TargetChannel, respect_backoff: bool, stop: asyncio.Event | None
+    ) -> RoundResult | StoreUnavailable:
+        """One target's round; the store's failures are logged (once while they last)."""
+        if stop is not None and stop.is_set():
+            return RoundResult()
+        try:
+            result = await self.deliver_target(channel, respect_backoff=respect_backoff, stop=stop)
+        except StoreUnavailable as exc:
+            return exc
+        except StoreError as exc:
+            self._streaks[channel.name].failed(exc, target=channel.name)
+            return RoundResult()
+        self._streaks[channel.name].ok(target=channel.name)
+        return result
 
     async def deliver_target(
         self,

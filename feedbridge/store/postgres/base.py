@@ -10,7 +10,7 @@ import functools
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, ParamSpec, TypeVar
 
 import psycopg
@@ -81,10 +81,13 @@ class Base:
     _takeovers: dict[str, float]  # target -> monotonic time its takeover grace ends
 
     @contextmanager
-    def _tx(self, transaction: bool = True) -> Iterator[psycopg.Connection[Any]]:
-        """One connection in one transaction (or autocommit for a single statement);
-        database failures become StoreError. While the store is down the call fails at once,
-        unless it is the probe due now."""
+    def _tx(
+        self, transaction: bool = True, pipeline: bool = False
+    ) -> Iterator[psycopg.Connection[Any]]:
+        """One connection in one transaction (or autocommit for a single statement); with
+        `pipeline`, its statements and COMMIT go in one round trip (results are read after the
+        block). Database failures become StoreError. While the store is down the call fails
+        at once, unless it is the probe due now."""
         if not self.status.up:
             if not self.status.admit():
                 raise StoreUnavailable(f"{self.status.describe()} ({self.location})")
@@ -94,7 +97,7 @@ class Base:
                 if not transaction:
                     yield conn
                     return
-                with conn.transaction():
+                with conn.pipeline() if pipeline else nullcontext(), conn.transaction():
                     yield conn
         except LeaseLost:
             raise

@@ -29,7 +29,6 @@ from feedbridge.store.postgres.statements import (
     outbox_row,
 )
 
-
 # after a takeover, how long (at most half the lease) the new holder waits before claiming rows:
 # the previous holder sees the store back within half a second and settles at once
 TAKEOVER_GRACE = 5.0
@@ -47,7 +46,7 @@ class Outbox(Base, OutboxCalls):
     ) -> list[OutboxRow]:
         """Take (or renew) the target's lease, then read its oldest rows. One node delivers a
         target at a time, so its messages keep their order."""
-        with self._tx() as conn, conn.pipeline():
+        with self._tx(pipeline=True) as conn:  # one round trip
             conn.execute("INSERT INTO targets (name) VALUES (%s) ON CONFLICT DO NOTHING", (target,))
             # the lease runs `ttl` from the claim's start: a claim that waited past it on a lock
             # takes nothing (CLOCK is when the row is written)
@@ -69,8 +68,8 @@ class Outbox(Base, OutboxCalls):
                 f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE target = %s ORDER BY id LIMIT %s",
                 (target, limit),
             )
-            claimed, (owner, live) = claim.fetchone(), holder.fetchone() or (None, False)
-            found = rows.fetchall()
+        claimed, (owner, live) = claim.fetchone(), holder.fetchone() or (None, False)
+        found = rows.fetchall()
         if claimed is None:
             if owner not in (None, self.owner) and live:
                 raise LeaseLost(f"target {target!r} is being delivered by another node")
@@ -93,21 +92,6 @@ class Outbox(Base, OutboxCalls):
         if held is None:
             raise LeaseLost(f"lease on target {target!r} lost")
 
-    def _held(self, conn: psycopg.Connection[Any], target: str) -> bool:
-        """Whether this node still holds the target (its row locked to the transaction's end):
-        true while no other node took it over."""
-        row = conn.execute(
-            "SELECT lease_owner FROM targets WHERE name = %s FOR UPDATE", (target,)
-        ).fetchone()
-        return row is None or row[0] in (None, self.owner)
-
-    def _save_target(self, conn: psycopg.Connection[Any], target: str, state: TargetState) -> None:
-        conn.execute(
-            "INSERT INTO targets (name, state) VALUES (%s, %s) "
-            "ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state",
-            (target, Jsonb(state.to_dict())),
-        )
-
     def settle(
         self,
         target: str,
@@ -121,28 +105,34 @@ class Outbox(Base, OutboxCalls):
         now: float | None = None,
     ) -> None:
         now = self.clock() if now is None else now
-        with self._tx() as conn:
-            held = self._held(conn, target)
+        rest = bool(retry or failed or notices)
+        with self._tx(pipeline=True) as conn:  # a `complete`: one round trip
             # delivered rows go even from a node that lost the target: sent again, they repeat
-            ids = [int(r.id) for r in (*done, *(failed if held else ())) if r.id]
+            ids = [int(r.id) for r in done if r.id]
             conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
-            if held:
-                self._settle_held(conn, target, state, retry, failed, reason, notices, now)
-        if not held:
+            saved = conn.execute(
+                "INSERT INTO targets (name, state) VALUES (%(t)s, %(state)s) "
+                "ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state "
+                "WHERE targets.lease_owner = %(me)s OR targets.lease_owner IS NULL RETURNING 1",
+                {"t": target, "state": Jsonb(state.to_dict()), "me": self.owner},
+            )
+            if rest and saved.fetchone() is not None:
+                self._settle_held(conn, target, retry, failed, reason, notices, now)
+                return
+        if rest or saved.fetchone() is None:
             raise LeaseLost(f"lease on target {target!r} lost; only its delivered rows removed")
 
     def _settle_held(
         self,
         conn: psycopg.Connection[Any],
         target: str,
-        state: TargetState,
         retry: Sequence[OutboxRow],
         failed: Sequence[OutboxRow],
         reason: str,
         notices: Sequence[Notice],
         now: float,
     ) -> None:
-        """What only the target's holder writes: retries, the failed log, state, notices."""
+        """What only the target's holder writes: retries, the failed log, notices."""
         until = self.clock() + self.seen_ttl
         with conn.cursor() as cur:
             if retry:
@@ -164,7 +154,8 @@ class Outbox(Base, OutboxCalls):
                         for r in failed
                     ],
                 )
-        self._save_target(conn, target, state)
+                ids = [int(r.id) for r in failed if r.id]
+                cur.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
         enqueue(conn, notices, now, until)
 
     def pending(self, target: str, limit: int | None = None) -> list[OutboxRow]:
@@ -197,11 +188,13 @@ class Outbox(Base, OutboxCalls):
     def save_target_state(self, target: str, state: TargetState) -> None:
         """The end of a round: the target's state saved, and the target handed back, so that
         any node may take the next round at once (not a takeover: no grace)."""
-        with self._tx() as conn:
-            if not self._held(conn, target):
-                raise LeaseLost(f"lease on target {target!r} lost to another node")
-            conn.execute(
-                "INSERT INTO targets (name, state) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
-                "SET state = EXCLUDED.state, lease_owner = NULL, lease_until = NULL",
-                (target, Jsonb(state.to_dict())),
-            )
+        with self._tx(transaction=False) as conn:
+            saved = conn.execute(
+                "INSERT INTO targets (name, state) VALUES (%(t)s, %(state)s) "
+                "ON CONFLICT (name) DO UPDATE "
+                "SET state = EXCLUDED.state, lease_owner = NULL, lease_until = NULL "
+                "WHERE targets.lease_owner = %(me)s OR targets.lease_owner IS NULL RETURNING 1",
+                {"t": target, "state": Jsonb(state.to_dict()), "me": self.owner},
+            ).fetchone()
+        if saved is None:
+            raise LeaseLost(f"lease on target {target!r} lost to another node")
