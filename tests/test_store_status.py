@@ -27,19 +27,19 @@ def test_a_store_that_goes_down_is_probed_on_a_capped_backoff_and_logged_once_ea
     clock = Clock()
     status = StoreStatus("postgresql://db/feeds", clock)
     assert status.up and status.admit() and status.describe() == ""
-    status.failed("connection refused")
+    status.failed('connection failed: connection to server at "10.0.0.5", port 5432 failed: ')
     assert not status.up
     admitted = []
     for _ in range(600):  # 6 s in 10 ms steps; every admitted probe fails
         clock.now += 0.01
         if status.admit():
             admitted.append(clock.now - 100)
-            status.failed("connection refused")
+            status.failed('connection to server at "10.0.0.5" failed: Connection refused')
     # 0.1, 0.2, 0.4, then capped at 0.5 s between probes
     assert admitted[:5] == pytest.approx([0.1, 0.3, 0.7, 1.2, 1.7], abs=0.015)
     gaps = [b - a for a, b in itertools.pairwise(admitted[3:])]
     assert gaps == pytest.approx([0.5] * len(gaps), abs=0.015) and len(gaps) == 9
-    assert status.describe() == "store down for 6s: connection refused"
+    assert status.describe() == "store down for 6s: Connection refused", "not the address"
     assert status.answered() and status.up and not status.answered()
     lines = [r.getMessage() for r in caplog.records]
     assert lines == ["store down", "store back"]

@@ -97,11 +97,11 @@ def _server(config: Config, rt: Runtime) -> _Server:
     token = config.server.token.get_secret_value() if config.server.token else None
 
     async def health() -> str | None:
+        if not rt.store.status.up:  # (the worker waits for it: its heartbeat may be old too)
+            return rt.store.status.describe()
         stale = time.time() - rt.worker.heartbeat
         if stale > HEARTBEAT_STALE:
             return f"worker stalled: no heartbeat for {stale:.0f}s"
-        if not rt.store.status.up:
-            return rt.store.status.describe()
         try:
             await asyncio.wait_for(rt.store.probe(), PING_WAIT)
         except TimeoutError:

@@ -42,11 +42,13 @@ class StoreStatus:
         return self.down_since is None
 
     def describe(self) -> str:
-        """Why the store is down, as /healthz and errors say it (empty while it is up)."""
+        """Why the store is down, as /healthz and errors say it (empty while it is up): the
+        last part of the driver's message, without the server's address."""
         since = self.down_since
         if since is None:
             return ""
-        return f"store down for {self.clock() - since:.0f}s: {self.reason}"
+        why = self.reason.rsplit(": ", 1)[-1]
+        return f"store down for {self.clock() - since:.0f}s: {why}"
 
     def retry_in(self) -> float:
         """Seconds until the next probe may run (0 while up)."""
