@@ -472,6 +472,19 @@ def test_one_node_delivers_a_target_until_its_lease_expires(
     assert b.target_state("t").failures == 0
 
 
+def test_a_settle_with_hold_extends_the_lease_for_the_next_send(
+    two_nodes: tuple[Store, Store, Clock],
+) -> None:
+    a, b, _ = two_nodes
+    a.enqueue([notice("t", entry(k)) for k in "xy"], T0)
+    x, _ = a.claim_due("t", T0, ttl=30)
+    run_out(a, "targets", seconds=29)  # one second left
+    a.settle("t", TargetState(), done=[x], hold=30)
+    run_out(a, "targets", seconds=20)  # without the hold it would have run out
+    with pytest.raises(LeaseLost):
+        b.claim_due("t", T0, ttl=30)
+
+
 def test_a_late_settle_removes_what_was_delivered_and_nothing_else(
     two_nodes: tuple[Store, Store, Clock],
 ) -> None:

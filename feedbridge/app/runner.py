@@ -40,8 +40,12 @@ def serve(config: Config, open_store: Callable[[], Store]) -> None:
 
 
 def _shown_state(store: Store, name: str) -> SourceState | None:
-    """A source's state for the index page; None (shown "pending") before its first poll."""
-    state = store.source_state(name)
+    """A source's state for the index page; None (shown "pending") before its first poll, and
+    while the store cannot be read (down: at once)."""
+    try:
+        state = store.source_state(name)
+    except StoreError:
+        return None
     return state if state.last_poll is not None else None
 
 

@@ -28,7 +28,7 @@ from feedbridge.core.models import Entry, FeedInfo
 from feedbridge.feeds.fragments import FragmentCache
 from feedbridge.feeds.items import FEED_FORMATS
 from feedbridge.sources import Source
-from feedbridge.store import Store
+from feedbridge.store import Store, StoreUnavailable
 
 log = logging.getLogger("feedbridge.feeds")
 
@@ -134,7 +134,8 @@ class FeedBoard:
             try:
                 feed = self.loader(name)
             except StoreError as exc:  # not cached: the next request tries again
-                log.error("stored feed unreadable", extra={"source": name, "error": str(exc)})
+                if not isinstance(exc, StoreUnavailable):  # (the store said "store down")
+                    log.error("stored feed unreadable", extra={"source": name, "error": str(exc)})
                 return None
             if feed is not None:
                 feed = self.feeds.setdefault(name, feed)

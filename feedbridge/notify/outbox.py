@@ -81,6 +81,7 @@ class Notifier:
         self.clock = clock
         self.sending: set[str] = set()  # "target: item" of messages being sent right now
         self._streaks = {name: Streak("delivering") for name in self.channels}
+        self._checked: dict[str, float] = {}  # target -> when a settle last checked its lease
         self.metrics = metrics
         if metrics is not None:
             metrics.watch_queues(self.channels, store.pending_count)
@@ -143,6 +144,7 @@ class Notifier:
         store = self.store
         while result.more:
             result.more = False
+            self._checked.pop(channel.name, None)  # a new batch: its first send checks the lease
             try:
                 pending = await store.run(
                     store.claim_due, channel.name, self.clock(), limit, self.lease
@@ -206,8 +208,7 @@ class Notifier:
         """Send `rows` (one row, or a digest's) to each URL that still owes some of them, and
         settle what that leaves (`attempts.after_attempt`). True when nothing stays queued
         (all sent, or given up); False when rows wait for a retry."""
-        if self.store.shared:  # the lease, checked and extended by the store's clock
-            await self.store.run(self.store.hold, channel.name, self.lease)
+        await self._hold(channel)
         answers = await self._send(channel, rows, render, label)
         now = self.clock()
         attempt = after_attempt(rows, answers, len(channel.formats), now, channel.retry_window)
@@ -215,7 +216,9 @@ class Notifier:
             if channel.max_per_hour is not None:
                 state.setdefault("sent_times", []).append(now)
             notices = self._target_health(channel, state, None)
-            await self._settle(channel, TargetState.from_dict(state), done=rows, notices=notices)
+            await self._settle(
+                channel, TargetState.from_dict(state), done=rows, notices=notices, hold=self.lease
+            )
             result.sent += 1
             if self.metrics is not None:
                 self.metrics.sent.labels(channel.name).inc()
@@ -234,19 +237,32 @@ class Notifier:
             reason=attempt.reason,
             notices=notices,
             now=now,
+            hold=self.lease,
         )
         result.given_up += len(attempt.expired)
         _log_failure(channel, attempt, label)
         return attempt.settled
 
+    async def _hold(self, channel: TargetChannel) -> None:
+        """Before a send on a shared store: the target's lease checked and extended by the store
+        (`hold`), unless the attempt just settled did so less than a third of a lease ago."""
+        checked = self._checked.pop(channel.name, None)
+        if not self.store.shared or (
+            checked is not None and time.monotonic() - checked < self.lease / 3
+        ):
+            return
+        await self.store.run(self.store.hold, channel.name, self.lease)
+
     async def _settle(self, channel: TargetChannel, state: TargetState, **outcome: Any) -> None:
-        """Write an attempt's outcome (`store.settle`), trying again while the store is down or
-        slow: the message went out, and a row left queued would be sent again. LeaseLost
-        passes (the delivered rows were removed all the same)."""
+        """Write an attempt's outcome (`store.settle`, which also checks and extends the lease
+        for the next send), trying again while the store is down or slow: the message went
+        out, and a row left queued would be sent again. LeaseLost passes (the delivered rows
+        were removed all the same)."""
         store, failing = self.store, False
         while True:
             try:
                 await store.run(store.settle, channel.name, state, **outcome)
+                self._checked[channel.name] = time.monotonic()
             except LeaseLost:
                 raise
             except StoreError as exc:

@@ -239,6 +239,7 @@ class OutboxCalls:
         reason: str = "",
         notices: Sequence[Notice] = (),
         now: float | None = None,
+        hold: float | None = None,
     ) -> None:
         raise NotImplementedError
 
@@ -355,13 +356,16 @@ class Store(Protocol):
         reason: str = "",
         notices: Sequence[Notice] = (),
         now: float | None = None,
+        hold: float | None = None,
     ) -> None:
         """One delivery attempt's outcome in one transaction: remove the `done` rows, save the
         `retry` rows' progress (attempts, done_urls, next_at, first_attempt_at), move the
         `failed` rows (past their retry window) to the failed log with `reason`, save the
         target's state and queue `notices` (health events for other targets). On a shared
         store raises LeaseLost when the target went to another node: then only the `done`
-        rows are removed (they were delivered; sending them again would repeat them)."""
+        rows are removed (they were delivered; sending them again would repeat them). With
+        `hold`, a shared store also extends the lease by that many seconds (by its clock): the
+        check `hold()` makes before the next send, in the same round trip."""
 
     def complete(
         self,

@@ -48,6 +48,7 @@ class Outbox(Base, OutboxCalls):
         reason: str = "",
         notices: Sequence[Notice] = (),
         now: float | None = None,
+        hold: float | None = None,
     ) -> None:
         now = self.clock() if now is None else now
         with self._transaction() as con:

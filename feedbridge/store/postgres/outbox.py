@@ -103,6 +103,7 @@ class Outbox(Base, OutboxCalls):
         reason: str = "",
         notices: Sequence[Notice] = (),
         now: float | None = None,
+        hold: float | None = None,
     ) -> None:
         now = self.clock() if now is None else now
         rest = bool(retry or failed or notices)
@@ -112,9 +113,13 @@ class Outbox(Base, OutboxCalls):
             conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
             saved = conn.execute(
                 "INSERT INTO targets (name, state) VALUES (%(t)s, %(state)s) "
-                "ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state "
+                "ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, "
+                # with `hold`: the lease extended (and this node's, should it have been released)
+                f"  lease_until = coalesce({CLOCK} + %(hold)s::float8, targets.lease_until), "
+                "  lease_owner = CASE WHEN %(hold)s::float8 IS NULL THEN targets.lease_owner "
+                "    ELSE %(me)s END "
                 "WHERE targets.lease_owner = %(me)s OR targets.lease_owner IS NULL RETURNING 1",
-                {"t": target, "state": Jsonb(state.to_dict()), "me": self.owner},
+                {"t": target, "state": Jsonb(state.to_dict()), "me": self.owner, "hold": hold},
             )
             if rest and saved.fetchone() is not None:
                 self._settle_held(conn, target, retry, failed, reason, notices, now)
