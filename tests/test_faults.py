@@ -107,7 +107,7 @@ def db(url: str, query: str) -> list[tuple[Any, ...]]:
             return [(0,)]
 
 
-CACHED = [f"/feeds/src-{n:02d}.atom" for n in STEADY]
+CACHED = [f"/feeds/src-{n:02d}.atom" for n in STEADY[:2]]  # the probes' feeds
 
 
 def test_a_store_whose_database_stops_refuses_calls_at_once_and_comes_back_by_itself(
@@ -206,8 +206,12 @@ def assert_served(
     health = [a for a in answers if a.path == "/healthz"]
     assert feeds and health
     assert {a.status for a in feeds} == {200}, Counter(a.status for a in feeds)
-    slowest = max(a.seconds for a in health)
-    assert slowest < HEALTH_WITHIN, f"/healthz took {slowest:.2f}s"
+    worst = max(health, key=lambda a: a.seconds)
+    assert worst.seconds < HEALTH_WITHIN, (
+        f"node {worst.node}'s /healthz took {worst.seconds:.2f}s ({worst.status}), "
+        f"{worst.at - start:.1f}s into the scenario"
+    )
+    slowest = worst.seconds
     assert {a.status for a in health} <= {200, 503}
     figures = (
         f"feeds: {len(feeds)} answers, p99 {p99([a.seconds for a in feeds]) * 1000:.1f} ms, "

@@ -40,9 +40,9 @@ from feedbridge.store.status import StoreStatus
 
 __all__ = ["PostgresStore"]
 
-# The pool logs every failed reconnection attempt; the store's status says "store down" and
-# "store back" once each instead.
-logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+# The pool logs every failed reconnection attempt, psycopg each pipeline a lost connection
+# ends; the store's status says "store down" and "store back" once each instead.
+logging.getLogger("psycopg").setLevel(logging.ERROR)
 RECONNECT_TIMEOUT = 2.0  # the pool stops retrying a connection after this; the next call retries
 
 
