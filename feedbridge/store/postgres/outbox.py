@@ -64,9 +64,11 @@ class Outbox(Base, OutboxCalls):
                 f"SELECT lease_owner, lease_until > {CLOCK} FROM targets WHERE name = %s",
                 (target,),
             )
-            rows = conn.execute(
-                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE target = %s ORDER BY id LIMIT %s",
-                (target, limit),
+            rows = conn.execute(  # read only by the holder (the claim above made it so or not)
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE target = %(t)s AND EXISTS "
+                "(SELECT 1 FROM targets WHERE name = %(t)s AND lease_owner = %(me)s) "
+                "ORDER BY id LIMIT %(limit)s",
+                {"t": target, "me": self.owner, "limit": limit},
             )
         claimed, (owner, live) = claim.fetchone(), holder.fetchone() or (None, False)
         found = rows.fetchall()
@@ -165,9 +167,11 @@ class Outbox(Base, OutboxCalls):
 
     def pending(self, target: str, limit: int | None = None) -> list[OutboxRow]:
         with self._tx() as conn:
-            rows = conn.execute(
-                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE target = %s ORDER BY id LIMIT %s",
-                (target, limit),
+            rows = conn.execute(  # read only by the holder (the claim above made it so or not)
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE target = %(t)s AND EXISTS "
+                "(SELECT 1 FROM targets WHERE name = %(t)s AND lease_owner = %(me)s) "
+                "ORDER BY id LIMIT %(limit)s",
+                {"t": target, "me": self.owner, "limit": limit},
             ).fetchall()
         return [outbox_row(r) for r in rows]
 
