@@ -109,13 +109,14 @@ class FeedBoard:
     """The live feed per source: the server reads, the worker publishes.
 
     `loader` reads a feed not yet on the board (after a restart) on its first request, and
-    raises StoreError when the store cannot be read; `offload` runs it off the event loop.
+    raises StoreError when the store cannot be read; `read_with` runs it off the event loop
+    (the store's `run`).
     """
 
     def __init__(self, loader: Loader | None = None) -> None:
         self.feeds: dict[str, LiveFeed] = {}
         self.loader = loader
-        self.offload: Callable[[Loader, str], Awaitable[LiveFeed | None]] | None = None
+        self.read_with: Callable[[Loader, str], Awaitable[LiveFeed | None]] | None = None
         self.versions: dict[str, int] = {}  # the stored feed version each feed on the board has
 
     async def sync(self, store: Store) -> int:
@@ -147,8 +148,8 @@ class FeedBoard:
         feed = self.feeds.get(name)
         if feed is not None or self.loader is None:
             return feed
-        if self.offload is not None:
-            found = await self.offload(self.loader, name)
+        if self.read_with is not None:
+            found = await self.read_with(self.loader, name)
         else:
             found = self.loader(name)
         return None if found is None else self.feeds.setdefault(name, found)
@@ -206,7 +207,7 @@ class Publisher:
             return LiveFeed(self.feed_info(source), entries, changed_at)
 
         self.board.loader = load
-        self.board.offload = store.run
+        self.board.read_with = store.run
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
