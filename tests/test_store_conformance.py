@@ -505,11 +505,12 @@ def test_a_late_settle_removes_what_was_delivered_and_nothing_else(
     assert a.target_state("t").failures == 0
 
 
-def wait_for_lock_wait(conn: Any, timeout: float = 10.0) -> bool:
-    """Whether another session came to wait on a lock (`pg_locks`), within `timeout`."""
+def wait_for_lock_wait(conn: Any, timeout: float = 10.0, sessions: int = 1) -> bool:
+    """Whether `sessions` other sessions came to wait on a lock (`pg_locks`), within `timeout`."""
     deadline = time.monotonic() + timeout
+    query = "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted"
     while time.monotonic() < deadline:
-        if conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0]:
+        if conn.execute(query).fetchone()[0] >= sessions:
             return True
         time.sleep(0.01)
     return False

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -109,7 +110,9 @@ class Routes:
     async def index(self, request: Request) -> Response:
         if not self.authorized(request):
             return _denied()
-        page = index_page(self.board, self.sources(), self.base_url, self.source_state, self.token)
+        page = await run_in_threadpool(  # it reads each source's state from the store
+            index_page, self.board, self.sources(), self.base_url, self.source_state, self.token
+        )
         return HTMLResponse(page)
 
     async def metrics_text(self, request: Request) -> Response:
@@ -117,7 +120,8 @@ class Routes:
             return _denied()
         if self.metrics is None:
             return PlainTextResponse("metrics are off\n", status_code=404)
-        return Response(self.metrics.expose(), media_type=METRICS_CONTENT_TYPE)
+        body = await run_in_threadpool(self.metrics.expose)  # it reads queue depths
+        return Response(body, media_type=METRICS_CONTENT_TYPE)
 
 
 def create_app(

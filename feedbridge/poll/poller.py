@@ -87,6 +87,7 @@ class Poller:
         finally:
             self.polling.discard(source.name)
         if self.metrics is not None:
+            await self.metrics.settle_source(source.name)  # off the loop: it may read the store
             live = self.board.feeds.get(source.name)  # not read from the store just for this
             self.metrics.record_poll(
                 source.name,
