@@ -153,6 +153,62 @@ def test_a_store_whose_database_stops_refuses_calls_at_once_and_comes_back_by_it
     assert lines == ["store down", "store back"]
 
 
+async def test_a_node_whose_database_stops_serves_what_it_holds_and_503s_what_it_must_read(
+    pg: PgServer, tmp_path: Path
+) -> None:
+    """A node's own app while PostgreSQL is stopped: a feed it holds in memory is served as
+    it is, a configured feed it would have to read from the database is a 503 with
+    Retry-After (not a 404), an unknown name is still a 404, /healthz says the store is down;
+    once the database is back the other feed is served again."""
+    import asyncio
+
+    from feedbridge.app.runner import _server
+    from feedbridge.app.runtime import runtime
+    from feedbridge.config import load_config
+    from feedbridge.store.postgres import PostgresStore
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[server]\nbase_url = "http://feeds.example.org"\n'
+        + "".join(
+            f'[[sources]]\nname = "{name}"\nkind = "feed"\nurl = "http://127.0.0.1:9/{name}"\n'
+            for name in ("held", "cold")
+        )
+    )
+    settings = load_config(config)
+    with PostgresStore(pg.database()) as store:
+        async with runtime(settings, store) as rt:
+            app = _server(settings, rt).config.app
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://node", timeout=30
+            ) as c:
+                assert (await c.get("/feeds/held.atom")).status_code == 200  # now in memory
+                pg.stop()
+                try:
+                    held = await c.get("/feeds/held.atom")
+                    cold = await c.get("/feeds/cold.atom")
+                    unknown = await c.get("/feeds/nope.atom")
+                    health = await c.get("/healthz")
+                finally:
+                    pg.start()
+
+                async def cold_again() -> bool:
+                    for _ in range(100):
+                        if (await c.get("/feeds/cold.atom")).status_code == 200:
+                            return True
+                        await asyncio.sleep(0.1)
+                    return False
+
+                assert await cold_again(), "served again once the database is back"
+    assert held.status_code == 200 and b"<feed" in held.content
+    assert (cold.status_code, cold.headers["retry-after"]) == (503, "5")
+    assert cold.text == "feed 'cold' cannot be read from the store now; try again in 5s\n"
+    assert unknown.status_code == 404
+    assert health.status_code == 503
+    assert health.text.startswith("unhealthy: store down for "), health.text
+
+
 def bring_up(nodes: Nodes, url: str, world: World) -> set[str]:
     """Start the nodes; once every source was polled, every node holds every steady feed
     (read once) and a first round of new entries reached both targets. Returns the titles
