@@ -25,6 +25,7 @@ import psycopg
 import pytest
 
 from tests.cluster import (
+    Answer,
     Nodes,
     Prober,
     World,
@@ -265,7 +266,7 @@ def assert_served(
     worst = max(health, key=lambda a: a.seconds)
     assert worst.seconds < HEALTH_WITHIN, (
         f"node {worst.node}'s /healthz took {worst.seconds:.2f}s ({worst.status}), "
-        f"{worst.at - start:.1f}s into the scenario"
+        f"{worst.at - start:.1f}s into the scenario; {_meanwhile(answers, worst)}"
     )
     slowest = worst.seconds
     assert {a.status for a in health} <= {200, 503}
@@ -276,6 +277,17 @@ def assert_served(
     )
     assert p99([a.seconds for a in feeds]) < FEED_P99, figures
     return figures
+
+
+def _meanwhile(answers: list[Answer], slow: Answer) -> str:
+    """The slowest answer of each node and path sent while `slow` waited: whether the node
+    alone was slow (its loop) or every node was (the machine, or the probing process)."""
+    during = [a for a in answers if slow.at - 0.5 <= a.at <= slow.at + slow.seconds]
+    worst: dict[tuple[int, str], float] = {}
+    for a in during:
+        worst[a.node, a.path] = max(worst.get((a.node, a.path), 0.0), a.seconds)
+    parts = [f"node {n} {path} {s * 1000:.0f} ms" for (n, path), s in sorted(worst.items())]
+    return "meanwhile, the slowest answers: " + ", ".join(parts)
 
 
 @pytest.mark.slow
