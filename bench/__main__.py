@@ -22,6 +22,7 @@ from bench import (
     case_browser,
     case_convert,
     case_detect,
+    case_drain,
     case_extract,
     case_latency,
     case_notify,
@@ -41,6 +42,7 @@ CASES = (
     "serve",
     "notify",
     "messages",
+    "drain",
     "store",
     "shared",
     "browser",
@@ -252,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows += got
             elif case == "messages":
                 rows += case_notify.messages(args.quick)
+            elif case == "drain":
+                got, extras["drain"] = case_drain.run(args.quick)
+                rows += got
             elif case == "store":
                 got, extras["store"] = case_store.run(args.quick)
                 rows += got

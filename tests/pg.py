@@ -1,7 +1,8 @@
 """A real PostgreSQL for the tests: Debian's server in a temp directory on 127.0.0.1.
 
 `initdb` refuses to run as root, so as root (CI) the cluster belongs to the `postgres`
-user. One server per test session; each test gets its own database.
+user. One server per test session; each test gets its own database. The fault tests stop and
+start a server of their own (`stop`, `start`: pg_ctl, as an operator would).
 """
 
 from __future__ import annotations
@@ -37,7 +38,25 @@ class PgServer:
     datadir: Path
     port: int
     user: str
+    options: str = ""
+    owner: str | None = None  # the system user the cluster runs as (root: postgres)
     _names: Iterator[int] = field(default_factory=itertools.count)
+
+    def _pg_ctl(self, *args: str) -> None:
+        pg_ctl = str(self.bindir / "pg_ctl")
+        log = self.datadir.parent / "server.log"
+        subprocess.run(
+            _as_owner([pg_ctl, "-D", str(self.datadir), "-l", str(log), *args], self.owner),
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        """Stop the server (fast: its sessions are ended), as `pg_ctl stop` does."""
+        self._pg_ctl("-m", "fast", "-w", "stop")
+
+    def start(self) -> None:
+        """Start it again on the same port; returns once it accepts connections."""
+        self._pg_ctl("-o", self.options, "-w", "start")
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
@@ -88,7 +107,7 @@ def pg_server() -> Iterator[PgServer]:
         **run,  # type: ignore[arg-type]
     )
     try:
-        yield PgServer(bindir, datadir, port, user)
+        yield PgServer(bindir, datadir, port, user, options, owner)
     finally:
         subprocess.run(
             _as_owner([pg_ctl, "-D", str(datadir), "-m", "immediate", "-w", "stop"], owner),

@@ -244,3 +244,58 @@ def test_a_failing_target_is_reported_with_its_last_error(tmp_path: Path, hooks:
     assert line is not None
     assert line.startswith("target hook: 1 message not delivered yet, will retry (last error: ")
     assert "error=500" in line
+
+
+async def test_a_sent_message_whose_settle_fails_is_saved_later_not_sent_again(
+    tmp_path: Path, hooks: Hooks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store fails to take an attempt's outcome (locked, or gone for a while) after the
+    message went out: the notifier writes it again until the store takes it, rather than
+    leaving the row to be sent a second time."""
+    from feedbridge.core.errors import StoreError
+    from feedbridge.notify import outbox
+
+    monkeypatch.setattr(outbox, "SETTLE_RETRY", 0.01)
+    clock = Clock(T0)
+    with Store(tmp_path) as store:
+        notifier = Notifier([TargetChannel("t", [hooks.url("a")])], store, clock=clock)
+        for e in papers(3):
+            store.enqueue([entry_notice("t", e, clock.now)], clock.now)
+        settle, failures = store.settle, [StoreError("canceling statement due to lock timeout")] * 3
+
+        def flaky(*args: object, **kwargs: object) -> None:
+            if failures:
+                raise failures.pop()
+            settle(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(store, "settle", flaky)
+        result = await notifier.deliver()
+        await notifier.deliver()
+        assert result.sent == 3 and not failures
+        assert store.pending_count("t") == 0
+    assert hooks.titles("a") == [e.title for e in papers(3)], "each sent once, in order"
+
+
+async def test_a_long_queue_is_read_a_batch_at_a_time_and_drained_in_one_round(
+    tmp_path: Path, hooks: Hooks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedbridge.notify import outbox
+
+    monkeypatch.setattr(outbox, "BATCH", 4)
+    clock = Clock(T0)
+    with Store(tmp_path) as store:
+        notifier = Notifier([TargetChannel("t", [hooks.url("a")])], store, clock=clock)
+        entries = papers(10)
+        store.enqueue([entry_notice("t", e, clock.now) for e in entries], clock.now)
+        claimed: list[int] = []
+        claim = store.claim_due
+
+        def counted(*args: object, **kwargs: object) -> list[object]:
+            rows = claim(*args, **kwargs)  # type: ignore[arg-type]
+            claimed.append(len(rows))
+            return rows  # type: ignore[return-value]
+
+        monkeypatch.setattr(store, "claim_due", counted)
+        result = await notifier.deliver()
+    assert result.sent == 10 and claimed == [4, 4, 2]
+    assert hooks.titles("a") == [e.title for e in entries]

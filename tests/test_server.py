@@ -7,6 +7,7 @@ import base64
 import gzip
 import hashlib
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from xml.etree import ElementTree
 
@@ -20,7 +21,7 @@ from feedbridge.app.server import create_app
 from feedbridge.core.metrics import Metrics
 from feedbridge.core.models import FeedInfo
 from feedbridge.feeds.board import FeedBoard
-from feedbridge.store import SourceState
+from feedbridge.store import SourceState, StoreUnavailable
 from tests.conftest import hf_items
 from tests.test_hf_papers import page, source
 
@@ -71,10 +72,17 @@ class Client:
         return self.request("HEAD", path, **kwargs)
 
 
+def _health(alive: bool | str) -> Callable[[], Awaitable[str | None]]:
+    async def health() -> str | None:
+        return None if alive is True else (alive or "worker stalled")
+
+    return health
+
+
 def client(
     board: FeedBoard | None = None,
     token: str | None = None,
-    alive: bool = True,
+    alive: bool | str = True,
     metrics: Metrics | None = None,
 ) -> Client:
     state = {
@@ -90,7 +98,7 @@ def client(
         SOURCES,
         base_url=BASE,
         token=token,
-        alive=lambda: alive,
+        health=_health(alive),
         source_state=state.get,
         metrics=metrics,
     )
@@ -196,6 +204,37 @@ def test_healthz_reflects_the_worker() -> None:
     assert client(alive=False).get("/healthz").status_code == 503
 
 
+def test_healthz_says_why_the_node_is_unhealthy() -> None:
+    answer = client(alive="store down for 12s: connection refused").get("/healthz")
+    assert (answer.status_code, answer.text) == (
+        503,
+        "unhealthy: store down for 12s: connection refused\n",
+    )
+
+
+def test_a_feed_the_store_cannot_give_now_is_a_503_with_retry_after_and_a_cached_one_is_served(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """While the store is down, a feed on the board is served as it is; a configured feed not
+    on the board (after a restart) is a 503 with Retry-After, not a 404; an unknown name is
+    still a 404."""
+    board = board_with()
+
+    def loader(name: str) -> None:
+        if name == "nope":
+            return None
+        raise StoreUnavailable("store down for 3s: connection refused")
+
+    board.loader = loader
+    app = client(board)
+    assert app.get("/feeds/hf-daily.atom").status_code == 200
+    missing = app.get("/feeds/later.atom")
+    assert missing.status_code == 503
+    assert missing.headers["retry-after"] == "5"
+    assert missing.text == "feed 'later' cannot be read from the store now; try again in 5s\n"
+    assert app.get("/feeds/nope.atom").status_code == 404
+
+
 def test_metrics_are_prometheus_text() -> None:
     metrics = Metrics()
     metrics.polls.labels("hf-daily").inc()
@@ -203,6 +242,68 @@ def test_metrics_are_prometheus_text() -> None:
     body = client(metrics=metrics).get("/metrics").text
     assert 'feedbridge_source_polls_total{source="hf-daily"} 1.0' in body
     assert 'feedbridge_target_queued{target="team"} 4.0' in body
+
+
+def test_a_queue_the_store_cannot_count_now_is_left_out_of_the_scrape() -> None:
+    """/metrics answers while the store is down: the queues it cannot count have no sample
+    (unknown, not 0), the rest are as usual."""
+    metrics = Metrics()
+
+    def count(target: str) -> int:
+        if target == "ops":
+            raise StoreUnavailable("store down for 3s: connection refused")
+        return 4
+
+    metrics.know(["hf-daily"], ["team", "ops"], lambda name: 1_778_000_000.0)
+    metrics.watch_queues(["team", "ops"], count)
+    answer = client(metrics=metrics).get("/metrics")
+    assert answer.status_code == 200
+    queued = [line for line in answer.text.splitlines() if line.startswith("feedbridge_target_q")]
+    assert queued == ['feedbridge_target_queued{target="team"} 4.0']
+    assert 'feedbridge_source_last_success_timestamp_seconds{source="hf-daily"} 1.778e+09' in (
+        answer.text
+    )
+
+
+async def test_the_index_page_and_metrics_wait_on_a_locked_table_without_holding_up_feeds(
+    pg_url: str,
+) -> None:
+    """The index page reads each source's state and /metrics each target's queue from the
+    store: with those tables locked they wait (in worker threads), while a feed on the board
+    and /healthz answer as usual; once the lock goes, both pages are served."""
+    import psycopg
+
+    from feedbridge.app.runner import _shown_state
+    from feedbridge.store.postgres import PostgresStore
+    from tests.test_store_conformance import wait_for_lock_wait
+
+    # no read gives up on the lock while the test looks
+    patient = f"{pg_url}?options=-c%20lock_timeout%3D30s%20-c%20statement_timeout%3D30s"
+    with PostgresStore(patient) as store, psycopg.connect(pg_url) as locker:
+        store.register_sources([s.name for s in SOURCES], time.time())
+        metrics = Metrics()
+        metrics.watch_queues(["team"], store.pending_count)
+        app = create_app(
+            board_with(),
+            SOURCES,
+            base_url=BASE,
+            source_state=lambda name: _shown_state(store, name),
+            metrics=metrics,
+        )
+        locker.execute("LOCK TABLE sources, outbox")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE, timeout=60) as c:
+            index = asyncio.create_task(c.get("/"))
+            scrape = asyncio.create_task(c.get("/metrics"))
+            waiting = await asyncio.to_thread(wait_for_lock_wait, locker, 10.0, 2)
+            assert waiting, "both pages wait on the lock"
+            feed, health = await c.get("/feeds/hf-daily.atom"), await c.get("/healthz")
+            assert (feed.status_code, health.status_code) == (200, 200)
+            assert not index.done() and not scrape.done(), "the pages still wait"
+            locker.commit()
+            page, queued = await index, await scrape
+    assert page.status_code == 200 and "Hugging Face Daily Papers" in page.text
+    assert queued.status_code == 200
 
 
 def test_token_guards_feeds_index_opml_and_metrics_but_not_healthz() -> None:

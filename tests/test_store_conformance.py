@@ -29,6 +29,7 @@ from feedbridge.store import (
     PollOutcome,
     SourceState,
     Store,
+    TakenOver,
     TargetState,
     notice_key,
 )
@@ -371,6 +372,13 @@ def two_nodes(pg_url: str) -> Iterator[tuple[Store, Store, Clock]]:
     b.close()
 
 
+def run_out(store: Store, table: str = "sources", seconds: float = 1000.0) -> None:
+    """Leases are timed by the database's clock: move every lease in `table` `seconds` into
+    the past, as if that much time had passed since it was taken."""
+    with store._tx() as conn:  # type: ignore[attr-defined]
+        conn.execute(f"UPDATE {table} SET lease_until = lease_until - %s", (seconds,))
+
+
 def test_a_due_source_is_leased_to_one_node_and_fenced_after_takeover(
     two_nodes: tuple[Store, Store, Clock],
 ) -> None:
@@ -379,10 +387,13 @@ def test_a_due_source_is_leased_to_one_node_and_fenced_after_takeover(
     b.register_sources(["s", "t", "u"], T0 + 5)  # existing rows keep their due time
     (lease,) = a.claim_sources(["s"], T0, 10, ttl=30)
     assert lease.taken_over is None
+    assert lease.until == pytest.approx(time.time() + 30, abs=5), "the database's clock"
     assert b.claim_sources(["s"], T0 + 1, 10, ttl=30) == [], "held: nobody else polls it"
+    run_out(a, seconds=20)
     lease = a.renew(lease, T0 + 20, ttl=30)
     assert b.claim_sources(["s"], T0 + 40, 10, ttl=30) == [], "renewed"
-    (stolen,) = b.claim_sources(["s"], T0 + 60, 10, ttl=30)  # a stalled past its lease
+    run_out(a)  # a stalled past its lease
+    (stolen,) = b.claim_sources(["s"], T0 + 60, 10, ttl=30)
     assert stolen.taken_over == a.owner and stolen.version > lease.version
     with pytest.raises(LeaseLost):
         a.renew(lease, T0 + 61, ttl=30)
@@ -400,6 +411,21 @@ def test_a_due_source_is_leased_to_one_node_and_fenced_after_takeover(
     info = a.check(now=T0 + 121, sources=["s", "t", "u"])
     assert info.schema_version == 1 and info.server and info.due_sources == 2
     assert info.due_lag == pytest.approx(121)
+
+
+def test_a_lease_is_timed_by_the_database_not_by_the_claiming_nodes_clock(
+    two_nodes: tuple[Store, Store, Clock],
+) -> None:
+    """A node whose clock runs an hour ahead (its `now`) neither takes a held source nor
+    leases one for longer: expiry is the database's."""
+    a, b, _ = two_nodes
+    a.register_sources(["s"], T0)
+    assert len(a.claim_sources(["s"], T0, 1, ttl=30)) == 1
+    assert b.claim_sources(["s"], T0 + 3600, 1, ttl=30) == [], "held by the database's clock"
+    run_out(a, seconds=31)
+    (taken,) = b.claim_sources(["s"], T0, 1, ttl=30)
+    assert taken.taken_over == a.owner
+    assert taken.until == pytest.approx(time.time() + 30, abs=5)
 
 
 def test_concurrent_claims_split_the_due_sources(two_nodes: tuple[Store, Store, Clock]) -> None:
@@ -429,13 +455,102 @@ def test_one_node_delivers_a_target_until_its_lease_expires(
     assert len(rows) == 2
     with pytest.raises(LeaseLost):
         b.claim_due("t", T0 + 10, ttl=30)
+    a.hold("t", ttl=30)  # before a send: still a's
     a.complete("t", rows[:1], TargetState())
-    taken = b.claim_due("t", T0 + 100, ttl=30)  # a died: its claims are taken over
-    assert [r.key for r in taken] == ["s:y"]
+    run_out(a, "targets")  # a died: its lease runs out
+    with pytest.raises(TakenOver):  # a grace for a's last settle
+        b.claim_due("t", T0 + 100, ttl=30)
     with pytest.raises(LeaseLost):
-        a.complete("t", rows[1:], TargetState())
+        a.hold("t", ttl=30)  # a woke: it sends nothing more
+    with pytest.raises(LeaseLost):
+        a.save_target_state("t", TargetState(failures=9))
+    b._takeovers.clear()  # type: ignore[attr-defined]  # the grace passed
+    taken = b.claim_due("t", T0 + 100, ttl=30)
+    assert [r.key for r in taken] == ["s:y"]
     b.complete("t", taken, TargetState())
     assert a.pending_count("t") == 0
+    assert b.target_state("t").failures == 0
+
+
+def test_a_settle_with_hold_extends_the_lease_for_the_next_send(
+    two_nodes: tuple[Store, Store, Clock],
+) -> None:
+    a, b, _ = two_nodes
+    a.enqueue([notice("t", entry(k)) for k in "xy"], T0)
+    x, _ = a.claim_due("t", T0, ttl=30)
+    run_out(a, "targets", seconds=29)  # one second left
+    a.settle("t", TargetState(), done=[x], hold=30)
+    run_out(a, "targets", seconds=20)  # without the hold it would have run out
+    with pytest.raises(LeaseLost):
+        b.claim_due("t", T0, ttl=30)
+
+
+def test_a_late_settle_removes_what_was_delivered_and_nothing_else(
+    two_nodes: tuple[Store, Store, Clock],
+) -> None:
+    """A node that sent a message, then lost its target (the store was away past its lease)
+    still removes that row when its settle lands late: sending it again would repeat it. Its
+    retries and state are not written: the new holder owns them."""
+    a, b, _ = two_nodes
+    a.enqueue([notice("t", entry(k)) for k in "xyz"], T0)
+    x, y, _ = a.claim_due("t", T0, ttl=30)
+    run_out(a, "targets")
+    with pytest.raises(TakenOver):  # b takes the target over
+        b.claim_due("t", T0, ttl=30)
+    with pytest.raises(LeaseLost):
+        a.settle("t", TargetState(failures=5), done=[x], retry=[replace(y, attempts=3)])
+    b._takeovers.clear()  # type: ignore[attr-defined]
+    assert [r.key for r in b.claim_due("t", T0, ttl=30)] == ["s:y", "s:z"]
+    assert [r.attempts for r in b.pending("t")] == [0, 0]
+    assert a.target_state("t").failures == 0
+
+
+def wait_for_lock_wait(conn: Any, timeout: float = 10.0, sessions: int = 1) -> bool:
+    """Whether `sessions` other sessions came to wait on a lock (`pg_locks`), within `timeout`."""
+    deadline = time.monotonic() + timeout
+    query = "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted"
+    while time.monotonic() < deadline:
+        if conn.execute(query).fetchone()[0] >= sessions:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_claim_that_waited_past_its_lease_gets_nothing(pg_url: str) -> None:
+    """A claim held up on a lock longer than its lease takes neither the target nor a source
+    (a lease is not born expired), and the next claim takes them as usual. The lock timeout is
+    raised through the URL's own `options` so that the claim really waits."""
+    import psycopg
+
+    from feedbridge.store.postgres import PostgresStore
+
+    waiting = f"{pg_url}?options=-c%20lock_timeout%3D10s"
+    with PostgresStore(pg_url) as setup:
+        setup.register_sources(["s"], T0)
+        setup.enqueue([notice("t", entry("x"))], T0)
+        setup.claim_due("t", T0, ttl=30)
+        setup.release()
+    with PostgresStore(waiting) as node, psycopg.connect(pg_url) as locker:
+        with node._pool.connection() as conn:
+            assert conn.execute("SHOW lock_timeout").fetchone() == ("10s",)
+        for table, claim in (
+            ("targets", lambda: node.claim_due("t", T0, ttl=0.3)),
+            ("sources", lambda: node.claim_sources(["s"], T0, 1, ttl=0.3)),
+        ):
+            locker.execute(f"LOCK TABLE {table}")
+            got: list[object] = []
+            thread = threading.Thread(target=lambda c=claim, g=got: g.append(c()))
+            thread.start()
+            assert wait_for_lock_wait(locker), "the claim waits on the lock"
+            time.sleep(0.6)  # twice the lease, counted from when the claim began waiting
+            locker.commit()
+            thread.join(10)
+            assert got == [[]], table
+            owners = locker.execute(f"SELECT lease_owner FROM {table}").fetchall()
+            assert owners == [(None,)], f"{table}: no lease born expired"
+            locker.commit()
+        assert len(node.claim_due("t", T0, ttl=30)) == 1
+        assert len(node.claim_sources(["s"], T0, 1, ttl=30)) == 1
 
 
 def test_the_schema_is_migrated_once_and_versioned(pg_url: str) -> None:

@@ -30,6 +30,7 @@ from feedbridge.store import SourceState, Store
 
 log = logging.getLogger("feedbridge")
 GC_YOUNG = 50_000  # allocations between young collections (Python: 700)
+PING_WAIT = 0.8  # seconds /healthz waits for the store: it answers within a second
 
 
 def serve(config: Config, open_store: Callable[[], Store]) -> list[str]:
@@ -75,8 +76,12 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def _shown_state(store: Store, name: str) -> SourceState | None:
-    """A source's state for the index page; None (shown "pending") before its first poll."""
-    state = store.source_state(name)
+    """A source's state for the index page; None (shown "pending") before its first poll, and
+    while the store cannot be read (down: at once)."""
+    try:
+        state = store.source_state(name)
+    except StoreError:
+        return None
     return state if state.last_poll is not None else None
 
 
@@ -131,24 +136,29 @@ async def _run(
 
 def _server(config: Config, rt: Runtime) -> _Server:
     """The HTTP server on the runtime's board and store; healthy while the worker beats and
-    the store answers."""
+    the store answers (within PING_WAIT: a store that is down or slow is a 503 at once)."""
     token = config.server.token.get_secret_value() if config.server.token else None
 
-    def alive() -> bool:
-        if time.time() - rt.worker.heartbeat > HEARTBEAT_STALE:
-            return False
+    async def health() -> str | None:
+        if not rt.store.status.up:  # (the worker waits for it: its heartbeat may be old too)
+            return rt.store.status.describe()
+        stale = time.time() - rt.worker.heartbeat
+        if stale > HEARTBEAT_STALE:
+            return f"worker stalled: no heartbeat for {stale:.0f}s"
         try:
-            rt.store.ping()
-        except StoreError:
-            return False
-        return True
+            await asyncio.wait_for(rt.store.probe(), PING_WAIT)
+        except TimeoutError:
+            return f"store did not answer within {PING_WAIT:g}s"
+        except StoreError as exc:
+            return rt.store.status.describe() or str(exc)
+        return None
 
     app = create_app(
         rt.board,
         lambda: source_infos(rt.worker.sources),
         base_url=config.server.base_url,
         token=token,
-        alive=alive,
+        health=health,
         source_state=lambda name: _shown_state(rt.store, name),
         metrics=rt.metrics,
     )

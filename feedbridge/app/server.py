@@ -1,16 +1,19 @@
 """HTTP: pre-rendered feeds with conditional GET, an index page, OPML, /healthz, /metrics.
 
 `create_app` wires the routes (`Routes`, one method per route) to the board and the
-callables the runner passes; the pages themselves are in `pages.py`.
+callables the runner passes; the pages themselves are in `pages.py`. A feed on the board is
+served whatever the store does; one that must be read from a store that cannot answer now is
+a 503 with Retry-After, and /healthz says why the node is unhealthy.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -18,6 +21,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feedbridge.app.pages import INDEX_CSP, SourceInfo, content_security_policy, index_page, opml
+from feedbridge.core.errors import StoreError
 from feedbridge.core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedbridge.core.metrics import Metrics
 from feedbridge.feeds.board import FeedBoard
@@ -26,6 +30,11 @@ from feedbridge.store import SourceState
 
 _EXTENSIONS = {ext: fmt for fmt, (ext, _) in FEED_FORMATS.items()}
 HEARTBEAT_STALE = 120.0
+RETRY_AFTER = 5  # seconds, for a feed the store cannot give now: it is back within seconds
+
+
+async def _healthy() -> str | None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +46,7 @@ class Routes:
     sources: Callable[[], Sequence[SourceInfo]]
     base_url: str
     token: str | None
-    alive: Callable[[], bool]
+    health: Callable[[], Awaitable[str | None]]  # None when healthy, else why not
     source_state: Callable[[str], SourceState | None]
     metrics: Metrics | None
 
@@ -57,7 +66,14 @@ class Routes:
         name = request.path_params["name"]
         ext = request.path_params.get("ext")
         fmt = _EXTENSIONS.get(ext or "")
-        live = self.board.get(name)
+        try:
+            live = await self.board.load(name)
+        except StoreError:
+            return PlainTextResponse(
+                f"feed {name!r} cannot be read from the store now; try again in {RETRY_AFTER}s\n",
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER)},
+            )
         if live is None:
             return PlainTextResponse(f"no feed named {name!r}\n", status_code=404)
         if fmt is None:
@@ -95,9 +111,10 @@ class Routes:
         return RedirectResponse(where + query, status_code=301)
 
     async def healthz(self, request: Request) -> Response:
-        if self.alive():
+        why = await self.health()
+        if why is None:
             return PlainTextResponse("ok\n")
-        return PlainTextResponse("unhealthy\n", status_code=503)
+        return PlainTextResponse(f"unhealthy: {why}\n", status_code=503)
 
     async def opml(self, request: Request) -> Response:
         if not self.authorized(request):
@@ -108,7 +125,9 @@ class Routes:
     async def index(self, request: Request) -> Response:
         if not self.authorized(request):
             return _denied()
-        page = index_page(self.board, self.sources(), self.base_url, self.source_state, self.token)
+        page = await run_in_threadpool(  # it reads each source's state from the store
+            index_page, self.board, self.sources(), self.base_url, self.source_state, self.token
+        )
         return HTMLResponse(page, headers={"Content-Security-Policy": INDEX_CSP})
 
     async def metrics_text(self, request: Request) -> Response:
@@ -116,7 +135,8 @@ class Routes:
             return _denied()
         if self.metrics is None:
             return PlainTextResponse("metrics are off\n", status_code=404)
-        return Response(self.metrics.expose(), media_type=METRICS_CONTENT_TYPE)
+        body = await run_in_threadpool(self.metrics.expose)  # it reads queue depths
+        return Response(body, media_type=METRICS_CONTENT_TYPE)
 
 
 def create_app(
@@ -125,17 +145,18 @@ def create_app(
     *,
     base_url: str,
     token: str | None = None,
-    alive: Callable[[], bool] = lambda: True,
+    health: Callable[[], Awaitable[str | None]] = _healthy,
     source_state: Callable[[str], SourceState | None] = lambda name: None,
     metrics: Metrics | None = None,
 ) -> Starlette:
-    """The ASGI app. `alive` says whether the worker loop and the store are healthy.
+    """The ASGI app. `health` says why the worker loop or the store is unhealthy (None while
+    healthy), within a second.
 
     `sources` may be a callable, asked on each request: titles and site links are learnt from
     the upstream feeds as they are polled.
     """
     current = sources if callable(sources) else lambda: sources
-    routes = Routes(board, current, base_url, token, alive, source_state, metrics)
+    routes = Routes(board, current, base_url, token, health, source_state, metrics)
     return Starlette(
         routes=[
             Route("/metrics", routes.metrics_text, methods=["GET"]),

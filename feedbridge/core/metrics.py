@@ -10,11 +10,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from feedbridge.core.errors import StoreError
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class _Queued(Collector):
-    """Outbox depth per target, read from the store at scrape time."""
+    """Outbox depth per target, read from the store at scrape time; a target whose depth the
+    store cannot give now (down, or a locked table) has no sample in that scrape."""
 
     def __init__(self, targets: Iterable[str], count: Callable[[str], int]) -> None:
         self.targets = list(targets)
@@ -25,7 +28,10 @@ class _Queued(Collector):
             "feedbridge_target_queued", "Deliveries waiting in the outbox", labels=["target"]
         )
         for target in self.targets:
-            family.add_metric([target], self.count(target))
+            try:
+                family.add_metric([target], self.count(target))
+            except StoreError:
+                continue
         yield family
 
 
@@ -89,29 +95,47 @@ class Metrics:
             self.sent.labels(name)
             self.failed.labels(name)
 
-    def _settle(self, name: str) -> None:
-        if name in self._unsettled:
-            del self._unsettled[name]
+    def _settle(self, name: str, stored: float | None) -> None:
+        """Create a source's series once, its last success at `stored` (no store call: the
+        loop and a scrape's thread may both get here; the first one creates them)."""
+        if self._unsettled.pop(name, False) is None:
             for family in (self.polls, self.errors, self.entries, self.new_entries):
                 family.labels(name)
             self.duration.labels(name)
-            stored = self._stored_success(name)
             child = self.last_success.labels(name)
             if isinstance(stored, int | float):
                 child.set(stored)
 
+    def _stored(self, names: Iterable[str]) -> dict[str, float | None]:
+        """The sources' stored last successes (None for those the store cannot give now)."""
+        found: dict[str, float | None] = {}
+        for name in names:
+            try:
+                found[name] = self._stored_success(name)
+            except StoreError:  # the store is away: the first successful poll sets it
+                found[name] = None
+        return found
+
     async def settle(self, batch: int = 200) -> None:
-        """Create the series of every known source, `batch` at a time between other tasks."""
+        """Create the series of every known source, `batch` at a time, their stored last
+        successes read in a worker thread (the store may be slow)."""
         while self._unsettled:
-            for name in list(self._unsettled)[:batch]:
-                self._settle(name)
-            await asyncio.sleep(0)
+            names = list(self._unsettled)[:batch]
+            for name, stored in (await asyncio.to_thread(self._stored, names)).items():
+                self._settle(name, stored)
+
+    async def settle_source(self, name: str) -> None:
+        """Create one source's series now if they do not exist yet (its first poll came before
+        `settle` reached it), its stored last success read in a worker thread."""
+        if name in self._unsettled:
+            stored = (await asyncio.to_thread(self._stored, [name]))[name]
+            self._settle(name, stored)
 
     def record_poll(
         self, name: str, *, ok: bool, seconds: float, new: int, entries: int | None
     ) -> None:
         """One poll of source `name` (`entries`: its feed's size, None if not at hand)."""
-        self._settle(name)
+        self._settle(name, None)
         self.polls.labels(name).inc()
         self.duration.labels(name).set(seconds)
         if ok:
@@ -126,6 +150,8 @@ class Metrics:
         self.registry.register(_Queued(targets, count))
 
     def expose(self) -> bytes:
-        for name in list(self._unsettled):
-            self._settle(name)
+        """The Prometheus text; reads the store (queue depths, last successes not yet read):
+        async code calls it in a worker thread."""
+        for name, stored in self._stored(list(self._unsettled)).items():
+            self._settle(name, stored)
         return generate_latest(self.registry)

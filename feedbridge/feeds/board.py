@@ -2,9 +2,10 @@
 
 The worker publishes a source's entries here after a poll that changed its feed; nothing
 is rendered until a reader asks (or `[output] dir` wants files). After a restart the
-board reads a feed from the store on its first request, so start-up renders nothing. On a
-shared store the board drops a feed another node changed (`sync`), and reads it again on
-its next request: rendering is deterministic, so every node serves the same bytes and ETag.
+board reads a feed from the store on its first request (`load`, off the event loop), so
+start-up renders nothing. On a shared store the board drops a feed another node changed
+(`sync`), and reads it again on its next request: rendering is deterministic, so every node
+serves the same bytes and ETag. A feed on the board is served whatever the store does.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import gzip
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
 from functools import lru_cache
@@ -28,7 +29,7 @@ from feedbridge.core.models import Entry, FeedInfo
 from feedbridge.feeds.fragments import FragmentCache
 from feedbridge.feeds.items import FEED_FORMATS
 from feedbridge.sources import Source
-from feedbridge.store import Store
+from feedbridge.store import Store, StoreUnavailable
 
 log = logging.getLogger("feedbridge.feeds")
 T = TypeVar("T")
@@ -151,34 +152,58 @@ class LiveFeed:
         return self._cache
 
 
+Loader = Callable[[str], "LiveFeed | None"]
+
+
 class FeedBoard:
     """The live feed per source: the server reads, the worker publishes.
 
-    `loader` reads a feed not yet on the board (after a restart) on its first request.
+    `loader` reads a feed not yet on the board (after a restart) on its first request, and
+    raises StoreError when the store cannot be read; `read_with` runs it off the event loop
+    (the store's `run`).
     """
 
-    def __init__(self, loader: Callable[[str], LiveFeed | None] | None = None) -> None:
+    def __init__(self, loader: Loader | None = None) -> None:
         self.feeds: dict[str, LiveFeed] = {}
         self.offload: Offload | None = None  # `run`'s worker processes, for large renders
         self.loader = loader
+        self.read_with: Callable[[Loader, str], Awaitable[LiveFeed | None]] | None = None
         self.versions: dict[str, int] = {}  # the stored feed version each feed on the board has
 
-    def sync(self, store: Store) -> int:
+    async def sync(self, store: Store) -> int:
         """Drop the feeds whose stored version moved on (another node polled them); the next
         request reads them again. Returns how many."""
-        changed = store.feed_versions(self.versions)
+        changed = await store.run(store.feed_versions, dict(self.versions))
         for name, version in changed.items():
             self.feeds.pop(name, None)
             self.versions[name] = version
         return len(changed)
 
     def get(self, name: str) -> LiveFeed | None:
+        """The feed on the board, else read now (None when the store cannot be read)."""
         feed = self.feeds.get(name)
         if feed is None and self.loader is not None:
-            feed = self.loader(name)
+            try:
+                feed = self.loader(name)
+            except StoreError as exc:  # not cached: the next request tries again
+                if not isinstance(exc, StoreUnavailable):  # (the store said "store down")
+                    log.error("stored feed unreadable", extra={"source": name, "error": str(exc)})
+                return None
             if feed is not None:
                 feed = self.feeds.setdefault(name, feed)
         return feed
+
+    async def load(self, name: str) -> LiveFeed | None:
+        """The feed on the board, else read from the store off the event loop; None for a
+        source that does not exist. Raises StoreError when the store cannot be read."""
+        feed = self.feeds.get(name)
+        if feed is not None or self.loader is None:
+            return feed
+        if self.read_with is not None:
+            found = await self.read_with(self.loader, name)
+        else:
+            found = self.loader(name)
+        return None if found is None else self.feeds.setdefault(name, found)
 
     def publish(self, info: FeedInfo, entries: Sequence[Entry], changed_at: float) -> LiveFeed:
         """Put a source's new entries on the board (rendering waits for a request)."""
@@ -228,17 +253,14 @@ class Publisher:
             source = by_name.get(name)
             if source is None:
                 return None
-            try:
-                state = store.source_state(name)
-                entries = store.feed_entries(name)
-                source.restore_identity(dict(state.upstream))  # perhaps learnt by another node
-            except StoreError as exc:  # not cached: the next request tries again
-                log.error("stored feed unreadable", extra={"source": name, "error": str(exc)})
-                return None
+            state = store.source_state(name)
+            entries = store.feed_entries(name)
+            source.restore_identity(dict(state.upstream))  # perhaps learnt by another node
             changed_at = state.feed_changed_at or time.time()
             return LiveFeed(self.feed_info(source), entries, changed_at)
 
         self.board.loader = load
+        self.board.read_with = store.run
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -3,6 +3,10 @@
 A row leaves the outbox only after every URL of its target took it, so a crash between
 sending and removing repeats one message at most, and never loses one. Each row keeps
 the URLs it already reached, so a retry (alone or inside a digest) goes only where owed.
+Store calls run off the event loop (`store.run`). A round reads a batch of the oldest rows;
+on a shared store each send is preceded by a check of the target's lease (`hold`), and an
+attempt's outcome is written again and again while the store is away, since a message that
+went out and stayed queued would be sent twice.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from feedbridge.core.errors import StoreError
 from feedbridge.core.health import health_after_failure, health_after_success
 from feedbridge.core.metrics import Metrics
 from feedbridge.core.models import HealthEvent
@@ -23,11 +28,24 @@ from feedbridge.messages.templates import Message
 from feedbridge.notify.attempts import Attempt, after_attempt, allowed, backoff, owed
 from feedbridge.notify.channel import TargetChannel
 from feedbridge.notify.digest import digest_due, digest_label, next_fire
-from feedbridge.store import LeaseLost, Notice, OutboxRow, Store, TargetState, health_notices
+from feedbridge.store import (
+    LeaseLost,
+    Notice,
+    OutboxRow,
+    Store,
+    StoreUnavailable,
+    Streak,
+    TakenOver,
+    TargetState,
+    health_notices,
+)
 
 log = logging.getLogger("feedbridge.notify")
 
 FAILURE_THRESHOLD = 3
+BATCH = 100  # rows a round reads at once: draining a long queue never re-reads all of it
+DIGEST_ROWS = 10_000  # a digest's entries are read at once (they make one message)
+SETTLE_RETRY = 0.25  # seconds between tries to write an attempt's outcome to a slow store
 
 
 @dataclass
@@ -35,7 +53,7 @@ class RoundResult:
     sent: int = 0
     failed: int = 0  # attempts that failed this round (they stay queued)
     given_up: int = 0  # rows past their retry window, moved to the failed log
-    more: bool = False  # the round stopped early to renew the target's lease
+    more: bool = False  # the round went through a full batch: the target may have more
 
     def add(self, other: RoundResult) -> None:
         self.sent += other.sent
@@ -64,6 +82,8 @@ class Notifier:
         self.sending: set[str] = set()  # "target: item" of messages being sent right now
         self.abandoned: set[str] = set()  # sends cancelled while their thread still ran
         self._template_problems: set[tuple[str, str]] = set()  # (target, template) reported
+        self._streaks = {name: Streak("delivering") for name in self.channels}
+        self._checked: dict[str, float] = {}  # target -> when a settle last checked its lease
         self.metrics = metrics
         if metrics is not None:
             metrics.watch_queues(self.channels, store.pending_count)
@@ -79,14 +99,38 @@ class Notifier:
     async def deliver(
         self, *, respect_backoff: bool = True, stop: asyncio.Event | None = None
     ) -> RoundResult:
-        """One round over every target; once `stop` is set no new message is started."""
-        total = RoundResult()
-        for channel in self.channels.values():
-            if stop is not None and stop.is_set():
-                break
-            result = await self.deliver_target(channel, respect_backoff=respect_backoff, stop=stop)
-            total.add(result)
+        """One round over every target, the targets at once (each in its own order, so a slow
+        or failing target does not hold the others up); once `stop` is set no new message is
+        started. A target the store fails for is left for the next round; when the store is
+        down the round ends with StoreUnavailable, once every target stopped."""
+        rounds = [
+            self._round(channel, respect_backoff, stop) for channel in self.channels.values()
+        ]
+        total, down = RoundResult(), None
+        for result in await asyncio.gather(*rounds):
+            if isinstance(result, StoreUnavailable):
+                down = result
+            else:
+                total.add(result)
+        if down is not None:
+            raise down
         return total
+
+    async def _round(
+        self, channel: TargetChannel, respect_backoff: bool, stop: asyncio.Event | None
+    ) -> RoundResult | StoreUnavailable:
+        """One target's round; the store's failures are logged (once while they last)."""
+        if stop is not None and stop.is_set():
+            return RoundResult()
+        try:
+            result = await self.deliver_target(channel, respect_backoff=respect_backoff, stop=stop)
+        except StoreUnavailable as exc:
+            return exc
+        except StoreError as exc:
+            self._streaks[channel.name].failed(exc, target=channel.name)
+            return RoundResult()
+        self._streaks[channel.name].ok(target=channel.name)
+        return result
 
     async def deliver_target(
         self,
@@ -95,21 +139,35 @@ class Notifier:
         respect_backoff: bool = True,
         stop: asyncio.Event | None = None,
     ) -> RoundResult:
-        """One round for one target: single messages in order, then its digest if due."""
+        """One round for one target: single messages in order, a batch at a time, then its
+        digest if due."""
         result = RoundResult(more=True)
+        limit = BATCH if channel.digest is None else DIGEST_ROWS
+        store = self.store
         while result.more:
             result.more = False
+            self._checked.pop(channel.name, None)  # a new batch: its first send checks the lease
             try:
-                pending = self.store.claim_due(channel.name, self.clock(), ttl=self.lease)
+                pending = await store.run(
+                    store.claim_due, channel.name, self.clock(), limit, self.lease
+                )
             except LeaseLost:
                 return result  # another node delivers this target
-            state = self.store.target_state(channel.name).to_dict()
+            except TakenOver as exc:  # ours now, once the previous holder's last settle landed
+                log.info("target taken over", extra={"target": channel.name, "wait_s": exc.wait})
+                await asyncio.sleep(exc.wait)
+                result.more = True
+                continue
+            state = (await store.run(store.target_state, channel.name)).to_dict()
             try:
-                await self._deliver_rows(channel, pending, state, result, respect_backoff, stop)
-                self.store.save_target_state(channel.name, TargetState.from_dict(state))
+                through = await self._deliver_rows(
+                    channel, pending, state, result, respect_backoff, stop
+                )
+                await store.run(store.save_target_state, channel.name, TargetState.from_dict(state))
             except LeaseLost as exc:
                 log.warning("target lease lost", extra={"target": channel.name, "error": str(exc)})
                 return result
+            result.more = through and len(pending) == limit and channel.digest is None
         return result
 
     async def _deliver_rows(
@@ -120,28 +178,25 @@ class Notifier:
         result: RoundResult,
         respect_backoff: bool,
         stop: asyncio.Event | None,
-    ) -> None:
-        """Single messages in order, then the digest if due; on a shared store the round
-        stops every third of the lease, so that claiming again renews it."""
+    ) -> bool:
+        """Single messages in order, then the digest if due. True when every single message
+        was settled (the next batch may follow)."""
         singles = pending if channel.digest is None else [d for d in pending if d.kind == "health"]
-        started = time.monotonic()
         for row in singles:
             if stop is not None and stop.is_set():
-                break
-            if self.store.shared and time.monotonic() - started > self.lease / 3:
-                result.more = True
-                break
+                return False
             now = self.clock()
             if respect_backoff and row.next_at > now:
-                break
+                return False
             if not allowed(channel.max_per_hour, state, now):
-                break
+                return False
             render: Render = lambda index, rows: channel.row_messages(index, rows[0])  # noqa: E731
             if not await self._attempt(channel, [row], render, state, result, _label(row)):
-                break
+                return False
         if channel.digest is not None and result.failed == 0:
             rows = [d for d in pending if d.kind != "health"]
             await self._digest(channel, rows, state, result, respect_backoff)
+        return True
 
     async def _attempt(
         self,
@@ -155,6 +210,7 @@ class Notifier:
         """Send `rows` (one row, or a digest's) to each URL that still owes some of them, and
         settle what that leaves (`attempts.after_attempt`). True when nothing stays queued
         (all sent, or given up); False when rows wait for a retry."""
+        await self._hold(channel)
         answers = await self._send(channel, rows, render, label)
         now = self.clock()
         attempt = after_attempt(rows, answers, len(channel.dialects), now, channel.retry_window)
@@ -162,7 +218,9 @@ class Notifier:
             if channel.max_per_hour is not None:
                 state.setdefault("sent_times", []).append(now)
             notices = self._target_health(channel, state, None)
-            self.store.complete(channel.name, rows, TargetState.from_dict(state), notices)
+            await self._settle(
+                channel, TargetState.from_dict(state), done=rows, notices=notices, hold=self.lease
+            )
             result.sent += 1
             if self.metrics is not None:
                 self.metrics.sent.labels(channel.name).inc()
@@ -172,8 +230,8 @@ class Notifier:
         if self.metrics is not None:
             self.metrics.failed.labels(channel.name).inc()
         notices = self._target_health(channel, state, attempt.error)
-        self.store.settle(
-            channel.name,
+        await self._settle(
+            channel,
             TargetState.from_dict(state),
             done=attempt.finished,
             retry=attempt.retry,
@@ -181,10 +239,46 @@ class Notifier:
             reason=attempt.reason,
             notices=notices,
             now=now,
+            hold=self.lease,
         )
         result.given_up += len(attempt.expired)
         _log_failure(channel, attempt, label)
         return attempt.settled
+
+    async def _hold(self, channel: TargetChannel) -> None:
+        """Before a send on a shared store: the target's lease checked and extended by the store
+        (`hold`), unless the attempt just settled did so less than a third of a lease ago."""
+        checked = self._checked.pop(channel.name, None)
+        if not self.store.shared or (
+            checked is not None and time.monotonic() - checked < self.lease / 3
+        ):
+            return
+        await self.store.run(self.store.hold, channel.name, self.lease)
+
+    async def _settle(self, channel: TargetChannel, state: TargetState, **outcome: Any) -> None:
+        """Write an attempt's outcome (`store.settle`, which also checks and extends the lease
+        for the next send), trying again while the store is down or slow: the message went
+        out, and a row left queued would be sent again. LeaseLost passes (the delivered rows
+        were removed all the same)."""
+        store, failing = self.store, False
+        while True:
+            try:
+                await store.run(store.settle, channel.name, state, **outcome)
+                self._checked[channel.name] = time.monotonic()
+            except LeaseLost:
+                raise
+            except StoreError as exc:
+                if not failing and not isinstance(exc, StoreUnavailable):
+                    log.warning(
+                        "saving a delivery failed, will try again",
+                        extra={"target": channel.name, "error": str(exc)},
+                    )
+                failing = True
+                await asyncio.sleep(max(SETTLE_RETRY, store.status.retry_in()))
+                continue
+            if failing:
+                log.info("delivery saved", extra={"target": channel.name})
+            return
 
     async def _send(
         self,

@@ -1,5 +1,7 @@
 """Polling on a shared store: claim due sources under leases, poll each while renewing its
 lease, and load the feeds other nodes rendered. See docs/architecture.md, "The lease protocol".
+Every store call runs off the event loop (`store.run`); while the store is down the loops
+pause (pause.py) and resume when it answers again.
 
 It drives a `Poller` (one poll) and never the worker: the worker's loops start these.
 """
@@ -9,22 +11,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from feedbridge.core.errors import StoreError
 from feedbridge.feeds.board import FeedBoard
 from feedbridge.poll.outcome import PollReport
+from feedbridge.poll.pause import Sleep, store_back
 from feedbridge.poll.poller import Poller
 from feedbridge.sources import Source
-from feedbridge.store import Lease, LeaseLost, Store
+from feedbridge.store import Lease, LeaseLost, Store, Streak
 
 log = logging.getLogger("feedbridge.worker")
 
 CLAIM_TICK = 1.0  # how often a worker on a shared store looks for due sources
 SYNC_TICK = 2.0  # how often a node on a shared store loads feeds other nodes rendered
-
-Sleep = Callable[[asyncio.Event, float], Awaitable[bool]]  # wait or stop; True if stopping
 
 
 class LeasedPolls:
@@ -49,15 +50,23 @@ class LeasedPolls:
         self.beat = beat  # called on every round: the worker's heartbeat
         self.takeovers = 0  # leases taken from a holder that stopped renewing
 
-    async def claim_loop(self, sources: Sequence[Source], stop: asyncio.Event) -> None:
-        """Claim due sources (up to the free poll slots), poll each under its lease."""
+    async def claim_loop(
+        self, sources: Sequence[Source], stop: asyncio.Event, sleep: Sleep
+    ) -> None:
+        """Claim due sources (up to the free poll slots), poll each under its lease; while the
+        store is down, claim nothing until it is back."""
         by_name = {s.name: s for s in sources}
-        self.store.register_sources(list(by_name), time.time())
+        names = list(by_name)
+        streak = Streak("claiming sources")
+        while not await self._registered(names, stop, sleep, streak):
+            pass
         running: set[asyncio.Task[PollReport]] = set()
         while not stop.is_set():
             self.beat()
+            if not self.store.status.up and await store_back(self.store, stop, sleep):
+                break
             free = self.width - len(running)
-            for lease in self._claim(list(by_name), free) if free > 0 else []:
+            for lease in await self._claim(names, free, streak) if free > 0 else []:
                 task = asyncio.create_task(self.poll_leased(by_name[lease.source], lease))
                 running.add(task)
                 task.add_done_callback(running.discard)
@@ -70,13 +79,30 @@ class LeasedPolls:
                     for task in running:
                         task.cancel()
 
-    def _claim(self, names: list[str], free: int) -> list[Lease]:
-        """Up to `free` due sources nobody holds; a claim that fails is logged, not raised."""
+    async def _registered(
+        self, names: list[str], stop: asyncio.Event, sleep: Sleep, streak: Streak
+    ) -> bool:
+        """Register the sources (a row each); True once done or stopping."""
         try:
-            leases = self.store.claim_sources(names, time.time(), free, self.ttl)
+            await self.store.run(self.store.register_sources, names, time.time())
         except StoreError as exc:
-            log.error("claiming sources failed", extra={"error": str(exc)})
+            streak.failed(exc)
+            if self.store.status.up:
+                return await sleep(stop, CLAIM_TICK)
+            return await store_back(self.store, stop, sleep)
+        return True
+
+    async def _claim(self, names: list[str], free: int, streak: Streak) -> list[Lease]:
+        """Up to `free` due sources nobody holds; a claim that fails is logged (once while it
+        keeps failing), not raised."""
+        try:
+            leases = await self.store.run(
+                self.store.claim_sources, names, time.time(), free, self.ttl
+            )
+        except StoreError as exc:
+            streak.failed(exc)
             return []
+        streak.ok()
         for lease in leases:
             if lease.taken_over is not None:
                 self.takeovers += 1
@@ -109,24 +135,30 @@ class LeasedPolls:
                 message = f"poll still running after {limit}; its lease is left to lapse"
                 return PollReport(source.name, ok=False, error=message, lease_lost=True)
             try:
-                lease = self.store.renew(lease, time.time(), self.ttl)
+                lease = await self.store.run(self.store.renew, lease, time.time(), self.ttl)
             except LeaseLost:
+                if task.done() or source.name in self.poller.writing:
+                    return await task  # its own write released the lease (or was fenced)
                 log.warning("lease lost while polling", extra={"source": source.name})
                 task.cancel()
                 return PollReport(source.name, ok=False, error="lease lost", lease_lost=True)
             except StoreError as exc:
-                log.error(
-                    "renewing a lease failed", extra={"source": source.name, "error": str(exc)}
-                )
+                Streak("renewing a lease").failed(exc, source=source.name)
 
 
 async def sync_loop(
     board: FeedBoard, store: Store, stop: asyncio.Event, sleep: Sleep, beat: Callable[[], None]
 ) -> None:
-    """Serve what other nodes rendered: load feeds whose stored version changed."""
+    """Serve what other nodes rendered: load feeds whose stored version changed; while the
+    store is down, wait until it is back."""
+    streak = Streak("loading stored feeds")
     while not await sleep(stop, SYNC_TICK):
         beat()
+        if not store.status.up and await store_back(store, stop, sleep):
+            return
         try:
-            board.sync(store)
+            await board.sync(store)
         except StoreError as exc:
-            log.error("loading stored feeds failed", extra={"error": str(exc)})
+            streak.failed(exc)
+        else:
+            streak.ok()

@@ -33,6 +33,7 @@ from feedbridge.store import (
     PollOutcome,
     SourceState,
     Store,
+    StoreUnavailable,
     health_notices,
 )
 
@@ -68,6 +69,7 @@ class Poller:
         self.browser = browser
         self.clock = clock  # the schedule's clock (next due times), replaceable by tests
         self.polling: set[str] = set()  # sources whose poll is in progress
+        self.writing: set[str] = set()  # sources whose poll is writing its outcome
         self.queued = asyncio.Event()  # set when a poll queued notices: delivery wakes up
 
     async def poll(
@@ -76,8 +78,9 @@ class Poller:
         """Poll one source; never raises for the source's own failures. With a `lease`, the
         outcome is written only while the lease is held.
 
-        Cancelling it is safe at any point: it only awaits the fetch, and writes the
-        store afterwards in one transaction, so a cancelled poll leaves no trace.
+        Cancelling it is safe at any point: it writes the store in one transaction (in a worker
+        thread, which finishes it or not at all), so a cancelled poll leaves either no trace or
+        its whole outcome, which the next sync puts on the board.
         """
         self.polling.add(source.name)
         try:
@@ -85,6 +88,7 @@ class Poller:
         finally:
             self.polling.discard(source.name)
         if self.metrics is not None:
+            await self.metrics.settle_source(source.name)  # off the loop: it may read the store
             live = self.board.feeds.get(source.name)  # not read from the store just for this
             self.metrics.record_poll(
                 source.name,
@@ -111,7 +115,10 @@ class Poller:
             lost = True
         except StoreError as exc:
             error = source.mask(f"source {source.name!r} ({source.url}): {exc}")
-            log.error("store failed", extra={"source": source.name, "error": error})
+            if isinstance(exc, StoreUnavailable):  # the store logged "store down" once
+                log.debug("poll not saved", extra={"source": source.name, "error": error})
+            else:
+                log.error("store failed", extra={"source": source.name, "error": error})
             lost = False
         seconds = time.monotonic() - started
         return PollReport(
@@ -125,7 +132,7 @@ class Poller:
         if lease is not None and lease.state is not None:
             stored = lease.state
         else:
-            stored = self.store.source_state(source.name)
+            stored = await self.store.run(self.store.source_state, source.name)
         # upstream state as stored: another node may have polled it since (artifacts follow list)
         source.restore_identity(dict(stored.upstream))
         # Validators (and body digests) hold only for the config that read those bodies.
@@ -140,14 +147,14 @@ class Poller:
         except StoreError:
             raise
         except FeedbridgeError as exc:
-            return self._failed(source, state, exc, now, started, lease)
+            return await self._failed(source, state, exc, now, started, lease)
         except Exception as exc:  # a bug in one source must not stop the others
             log.exception("source crashed", extra={"source": source.name, "url": source.url})
-            return self._failed(source, state, exc, now, started, lease)
+            return await self._failed(source, state, exc, now, started, lease)
         state = replace(state, validators=validators, upstream=source.identity() or state.upstream)
         if extraction is None:
             written = unchanged_poll(source, state, now, self._next_due(source, 0, None))
-            self._save(source, written.outcome, written.event, lease)
+            await self._save(source, written.outcome, written.event, lease)
             written.report.seconds = time.monotonic() - started
             log.info(  # a healthy `run` says what it does, not only what changed
                 "poll unchanged",
@@ -155,7 +162,7 @@ class Poller:
             )
             return written.report
         warning = await warning_with_suggestion(extraction, source.config)
-        report = self._apply(
+        report = await self._apply(
             source, extraction.entries, state, now, lease, warning, extraction.alternates
         )
         report.seconds = time.monotonic() - started
@@ -170,7 +177,7 @@ class Poller:
             return None
         return self.schedule(source, failures, retry_after)
 
-    def _apply(
+    async def _apply(
         self,
         source: Source,
         entries: Sequence[Entry],
@@ -183,7 +190,9 @@ class Poller:
         name = source.name
         keys = [e.key for e in entries]
         wanted = [t for t in self.targets if t.filter.wants_source(name)]
-        view = self.store.poll_view(name, keys, [t.name for t in wanted], self._known(name))
+        view = await self.store.run(
+            self.store.poll_view, name, keys, [t.name for t in wanted], self._known(name)
+        )
         if alternates:
             entries = keep_identities(entries, alternates, view.feed)
         decision = decide_poll(source.config, entries, view, wanted, now)
@@ -193,7 +202,7 @@ class Poller:
             due=self._next_due(source, 0, None), changed_at=changed_at, warning=warning,
         )  # fmt: skip
         report = written.report
-        version = self._save(source, written.outcome, written.event, lease)
+        version = await self._save(source, written.outcome, written.event, lease)
         if decision.empty:
             log.warning(
                 "source yielded no entries, keeping last feed",
@@ -213,7 +222,7 @@ class Poller:
         live, version = self.board.feeds.get(name), self.board.versions.get(name)
         return KnownFeed(version, live.entries) if live is not None and version else None
 
-    def _failed(
+    async def _failed(
         self,
         source: Source,
         state: SourceState,
@@ -226,7 +235,7 @@ class Poller:
             source, state, exc, now, self.failure_threshold,
             lambda failures, retry_after: self._next_due(source, failures, retry_after),
         )  # fmt: skip
-        self._save(source, written.outcome, written.event, lease)
+        await self._save(source, written.outcome, written.event, lease)
         log.warning(
             "poll failed",
             extra={"source": source.name, "url": source.url, "error": written.report.error},
@@ -234,7 +243,7 @@ class Poller:
         written.report.seconds = time.monotonic() - started
         return written.report
 
-    def _save(
+    async def _save(
         self, source: Source, outcome: PollOutcome, event: HealthEvent | None, lease: Lease | None
     ) -> int | None:
         """One transaction: the outcome and the health event it raised (for every target
@@ -246,7 +255,11 @@ class Poller:
             )
             wanted = (t.name for t in self.targets if t.health)
             outcome = replace(outcome, notices=[*outcome.notices, *health_notices(wanted, event)])
-        version = self.store.apply_poll(source.name, outcome, lease)
+        self.writing.add(source.name)
+        try:
+            version = await self.store.run(self.store.apply_poll, source.name, outcome, lease)
+        finally:
+            self.writing.discard(source.name)
         if outcome.notices:
             self.queued.set()
         return version

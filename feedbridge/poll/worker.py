@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from feedbridge.core.errors import StoreError
 from feedbridge.core.metrics import Metrics
 from feedbridge.feeds.board import Publisher
 from feedbridge.fetch.http import HttpClient
@@ -22,10 +23,11 @@ from feedbridge.notify.outbox import Notifier, RoundResult
 from feedbridge.poll.decide import TargetRule
 from feedbridge.poll.leases import LeasedPolls, sync_loop
 from feedbridge.poll.outcome import PollReport
+from feedbridge.poll.pause import store_back
 from feedbridge.poll.poller import Poller
 from feedbridge.poll.scheduler import first_due
 from feedbridge.sources import Source
-from feedbridge.store import Lease, Store
+from feedbridge.store import Lease, Store, StoreUnavailable
 
 if TYPE_CHECKING:
     from feedbridge.fetch.browser import BrowserPool
@@ -138,7 +140,7 @@ class Worker:
         """
         if self.store.shared:
             pollers = [
-                asyncio.create_task(self.leases.claim_loop(self.sources, stop)),
+                asyncio.create_task(self.leases.claim_loop(self.sources, stop, self.sleep)),
                 asyncio.create_task(self._sync_loop(stop)),
             ]
         else:  # the sync loop serves what a `once` beside this process wrote (issue 18)
@@ -189,10 +191,16 @@ class Worker:
         await sync_loop(self.board, self.store, stop, self.sleep, self._beat)
 
     async def _delivery_loop(self, stop: asyncio.Event) -> None:
+        """A round whenever a poll queued something (or every DELIVERY_TICK); while the store
+        is down, none until it is back."""
         while not stop.is_set():
             self.heartbeat = time.time()
+            if not self.store.status.up and await store_back(self.store, stop, self.sleep):
+                return
             try:
                 await self.notifier.deliver(stop=stop)
+            except StoreUnavailable:
+                continue  # the store said "store down"; wait for it above
             except Exception:
                 log.exception("delivery round failed")
             self.poller.queued.clear()
@@ -201,7 +209,11 @@ class Worker:
 
     async def _housekeeping_loop(self, stop: asyncio.Event) -> None:
         while not await _sleep_or_stop(stop, EXPIRE_EVERY):
-            removed = await asyncio.to_thread(self.store.expire)
+            try:  # in a thread even on the embedded store: it may remove many rows
+                removed = await asyncio.to_thread(self.store.expire)
+            except StoreError as exc:  # tried again in an hour
+                log.error("expiring old keys failed", extra={"error": str(exc)})
+                continue
             log.info("expired old keys", extra={"removed": removed})
 
 

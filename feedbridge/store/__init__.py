@@ -20,10 +20,13 @@ from feedbridge.store.base import (
     SourceState,
     Store,
     StoreInfo,
+    StoreUnavailable,
+    TakenOver,
     TargetState,
 )
 from feedbridge.store.embedded import EmbeddedStore, open_embedded
 from feedbridge.store.notices import entry_notice, health_notice, health_notices, notice_key
+from feedbridge.store.status import StoreStatus, Streak
 
 if TYPE_CHECKING:
     from feedbridge.config import StorageConfig
@@ -42,6 +45,10 @@ __all__ = [
     "SourceState",
     "Store",
     "StoreInfo",
+    "StoreStatus",
+    "StoreUnavailable",
+    "Streak",
+    "TakenOver",
     "TargetState",
     "entry_notice",
     "health_notice",

@@ -6,12 +6,17 @@ key formats and SQL stay inside the backends, `embedded/` and `postgres/`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, ParamSpec, Protocol, TypeVar
 
 from feedbridge.core.errors import StoreError
 from feedbridge.core.models import Entry
+from feedbridge.store.status import StoreStatus
+from feedbridge.store.status import StoreUnavailable as StoreUnavailable  # beside its raiser
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 Kind = Literal["entry", "digest", "health"]
 
@@ -19,6 +24,18 @@ Kind = Literal["entry", "digest", "health"]
 class LeaseLost(StoreError):
     """This process no longer holds the lease (it expired and another worker took it over);
     nothing of the outcome was written."""
+
+
+class TakenOver(StoreError):
+    """This node just took a target over from a node whose lease ran out: it claims no rows
+    for `wait` seconds, so that the other node's last settle (a message it sent before it
+    stalled) lands first. The lease is this node's; claim again after the wait."""
+
+    def __init__(self, target: str, previous: str, wait: float) -> None:
+        self.wait = wait
+        super().__init__(
+            f"target {target!r} taken over from {previous}; its rows are claimed in {wait:g}s"
+        )
 
 
 _NAMES: dict[type, tuple[str, ...]] = {}
@@ -222,6 +239,7 @@ class OutboxCalls:
         reason: str = "",
         notices: Sequence[Notice] = (),
         now: float | None = None,
+        hold: float | None = None,
     ) -> None:
         raise NotImplementedError
 
@@ -237,12 +255,22 @@ class OutboxCalls:
 
 class Store(Protocol):
     """Persistent state of feedbridge. Every method raises StoreError when the backend fails
-    (disk, database, network) and writes nothing of a call that raised."""
+    (disk, database, network) and writes nothing of a call that raised (but `settle`: see
+    there). Async code calls them through `run`, so that none blocks the event loop."""
 
     shared: bool  # True when several processes may share it (leases and claims matter)
     owner: str  # this process's identity in leases and claims
+    status: StoreStatus  # whether it answers (the embedded store is always up)
 
     def close(self) -> None: ...
+
+    def run(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Awaitable[T]:
+        """`call(*args)` (one of this store's calls) from async code without blocking the event
+        loop: in a worker thread for a shared store, inline for the embedded one."""
+
+    async def probe(self) -> None:
+        """`ping` from async code, on a lane of its own (its own connection and thread), so
+        that a busy store does not delay it; raises StoreError."""
 
     def check(
         self, *, deep: bool = False, now: float | None = None, sources: Sequence[str] = ()
@@ -255,7 +283,8 @@ class Store(Protocol):
         take its sources and targets at once instead of after the lease runs out."""
 
     def ping(self) -> None:
-        """A cheap liveness probe (a write and read-back, or a round trip); raises StoreError."""
+        """A cheap liveness probe (a write and read-back, or a round trip); raises StoreError,
+        StoreUnavailable at once while the store is down and no probe is due."""
 
     # --- sources ---------------------------------------------------------------------
 
@@ -285,12 +314,15 @@ class Store(Protocol):
     def claim_sources(
         self, names: Sequence[str], now: float, limit: int, ttl: float, *, due_only: bool = True
     ) -> list[Lease]:
-        """Lease up to `limit` due sources among `names` that nobody holds (or whose holder's
-        lease expired); shared stores only. `due_only=False` (the `once` command) leases
-        every source nobody holds, due or not."""
+        """Lease up to `limit` sources among `names` due at `now` that nobody holds (or whose
+        holder's lease expired), oldest due first; shared stores only. `due_only=False` (the
+        `once` command) leases every source nobody holds, due or not. Leases are timed by
+        the store's clock: `ttl` from when the claim was made, and a claim that waited
+        longer than `ttl` gets nothing."""
 
     def renew(self, lease: Lease, now: float, ttl: float) -> Lease:
-        """Extend a lease still held; raises LeaseLost when it is not."""
+        """Extend a lease still held (`ttl` from now, by the store's clock); raises LeaseLost
+        when another node took it."""
 
     # --- outbox ----------------------------------------------------------------------
 
@@ -301,10 +333,17 @@ class Store(Protocol):
     def claim_due(
         self, target: str, now: float, limit: int | None = None, ttl: float = 300.0
     ) -> list[OutboxRow]:
-        """The target's queued rows, oldest first, with `next_at` passed or not (the
-        caller decides). On a shared store this takes (or renews) the target's lease for
-        `ttl` seconds, so one node at a time delivers a target, in order; raises LeaseLost
-        when another node holds it."""
+        """The target's oldest `limit` queued rows, oldest first, with `next_at` passed or not
+        (the caller decides). On a shared store this takes (or renews) the target's lease for
+        `ttl` seconds by the store's clock, so one node at a time delivers a target, in order;
+        raises LeaseLost when another node holds it. A claim that waited longer than `ttl`
+        gets nothing. One that took the target over from a node whose lease ran out raises
+        TakenOver: this node claims its rows only after a grace (that node's late settle
+        lands first)."""
+
+    def hold(self, target: str, ttl: float) -> None:
+        """Before a send: check, by the store's clock, that this node still delivers `target`
+        and extend its lease by `ttl`; raises LeaseLost when another node took it over."""
 
     def settle(
         self,
@@ -317,12 +356,16 @@ class Store(Protocol):
         reason: str = "",
         notices: Sequence[Notice] = (),
         now: float | None = None,
+        hold: float | None = None,
     ) -> None:
         """One delivery attempt's outcome in one transaction: remove the `done` rows, save the
         `retry` rows' progress (attempts, done_urls, next_at, first_attempt_at), move the
         `failed` rows (past their retry window) to the failed log with `reason`, save the
         target's state and queue `notices` (health events for other targets). On a shared
-        store raises LeaseLost when the target's lease went to another node."""
+        store raises LeaseLost when the target went to another node: then only the `done`
+        rows are removed (they were delivered; sending them again would repeat them). With
+        `hold`, a shared store also extends the lease by that many seconds (by its clock): the
+        check `hold()` makes before the next send, in the same round trip."""
 
     def complete(
         self,
@@ -345,7 +388,9 @@ class Store(Protocol):
     def target_state(self, target: str) -> TargetState: ...
 
     def save_target_state(self, target: str, state: TargetState) -> None:
-        """Raises LeaseLost when another node delivers this target."""
+        """The end of a delivery round: save the target's state; on a shared store also hand
+        the target back (any node may take the next round). Raises LeaseLost when another
+        node delivers this target."""
 
     def feed_entries(self, source: str) -> list[Entry]: ...
 

@@ -36,6 +36,7 @@ from feedbridge.store.embedded.diskjson import (
 from feedbridge.store.embedded.housekeeping import Housekeeping
 from feedbridge.store.embedded.outbox import Outbox
 from feedbridge.store.embedded.polls import Feeds, Polls, Sources
+from feedbridge.store.status import StoreStatus
 
 __all__ = ["EmbeddedStore", "open_embedded", "target_segment"]
 
@@ -57,6 +58,7 @@ class EmbeddedStore(Sources, Polls, Feeds, Outbox, Housekeeping):
         self.seen_ttl = seen_ttl
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.status = StoreStatus(str(self.path))
         try:
             self.path.mkdir(DIR_MODE, parents=True, exist_ok=True)
             _owner_only(self.path)

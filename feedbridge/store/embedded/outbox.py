@@ -28,6 +28,9 @@ class Outbox(Base, OutboxCalls):
                 rows.append(row_from_json(key, target, value))
         return rows
 
+    def hold(self, target: str, ttl: float) -> None:
+        """One process owns the directory: it always holds its targets."""
+
     def _remove(self, rows: Sequence[OutboxRow]) -> None:
         for row in rows:
             if row.id:
@@ -45,6 +48,7 @@ class Outbox(Base, OutboxCalls):
         reason: str = "",
         notices: Sequence[Notice] = (),
         now: float | None = None,
+        hold: float | None = None,
     ) -> None:
         now = self.clock() if now is None else now
         with self._transaction() as con:

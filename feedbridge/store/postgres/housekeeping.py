@@ -9,6 +9,7 @@ from typing import Any
 from feedbridge.store.base import StoreInfo
 from feedbridge.store.postgres import migrations
 from feedbridge.store.postgres.base import Base
+from feedbridge.store.postgres.statements import CLOCK
 
 
 class Housekeeping(Base):
@@ -23,10 +24,6 @@ class Housekeeping(Base):
                     (self.owner,),
                 )
 
-    def ping(self) -> None:
-        with self._tx() as conn:
-            conn.execute("SELECT 1")
-
     def check(
         self, *, deep: bool = False, now: float | None = None, sources: Sequence[str] = ()
     ) -> StoreInfo:
@@ -35,9 +32,9 @@ class Housekeeping(Base):
             server = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
             version = migrations.current(conn)
             query = "SELECT count(*), coalesce(max(%s - next_due), 0) FROM sources "
-            query += "WHERE next_due <= %s AND (lease_until IS NULL OR lease_until < %s)"
+            query += f"WHERE next_due <= %s AND (lease_until IS NULL OR lease_until < {CLOCK})"
             query += " AND name = ANY(%s)" if sources else ""
-            args: list[Any] = [now, now, now, *([list(sources)] if sources else [])]
+            args: list[Any] = [now, now, *([list(sources)] if sources else [])]
             count, lag = conn.execute(query, args).fetchone()  # type: ignore[misc]
             known = conn.execute(
                 "SELECT count(*) FROM sources WHERE name = ANY(%s)", (list(sources),)
@@ -52,6 +49,7 @@ class Housekeeping(Base):
         now = self.clock() if now is None else now
         removed = 0
         with self._tx() as conn:
+            conn.execute("SET LOCAL statement_timeout = '5min'")  # hourly, and may be large
             for table in ("seen", "handed", "failed"):
                 removed += conn.execute(f"DELETE FROM {table} WHERE expires < %s", (now,)).rowcount
         return removed

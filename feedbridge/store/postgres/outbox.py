@@ -1,17 +1,37 @@
-"""The PostgreSQL store's outbox and targets: one node at a time delivers a target (its lease),
-claims its oldest rows, and settles each attempt only while it still holds the target."""
+"""The PostgreSQL store's outbox and targets: one node at a time delivers a target (its lease,
+timed by the database's clock), reads a batch of its oldest rows, checks the lease before each
+send and settles each attempt only while it still holds the target."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from feedbridge.store.base import FailedRow, LeaseLost, Notice, OutboxCalls, OutboxRow, TargetState
+from feedbridge.store.base import (
+    FailedRow,
+    LeaseLost,
+    Notice,
+    OutboxCalls,
+    OutboxRow,
+    TakenOver,
+    TargetState,
+)
 from feedbridge.store.postgres.base import Base
-from feedbridge.store.postgres.statements import OUTBOX_COLUMNS, enqueue, outbox_row
+from feedbridge.store.postgres.statements import (
+    CLOCK,
+    OUTBOX_COLUMNS,
+    START,
+    enqueue,
+    outbox_row,
+)
+
+# after a takeover, how long (at most half the lease) the new holder waits before claiming rows:
+# the previous holder sees the store back within half a second and settles at once
+TAKEOVER_GRACE = 5.0
 
 
 class Outbox(Base, OutboxCalls):
@@ -24,41 +44,55 @@ class Outbox(Base, OutboxCalls):
     def claim_due(
         self, target: str, now: float, limit: int | None = None, ttl: float = 300.0
     ) -> list[OutboxRow]:
-        """Take (or renew) the target's lease, then claim its oldest rows. One node delivers a
+        """Take (or renew) the target's lease, then read its oldest rows. One node delivers a
         target at a time, so its messages keep their order."""
-        with self._tx() as conn:
+        with self._tx(pipeline=True) as conn:  # one round trip
             conn.execute("INSERT INTO targets (name) VALUES (%s) ON CONFLICT DO NOTHING", (target,))
-            held = conn.execute(
-                "UPDATE targets t SET lease_owner = %(me)s, lease_until = %(until)s, "
+            # the lease runs `ttl` from the claim's start: a claim that waited past it on a lock
+            # takes nothing (CLOCK is when the row is written)
+            claim = conn.execute(
+                "WITH cur AS (SELECT name, lease_owner AS previous FROM targets WHERE name = %(t)s "
+                f"  AND (lease_owner IS NULL OR lease_owner = %(me)s OR lease_until < {CLOCK}) "
+                "  FOR UPDATE SKIP LOCKED) "
+                f"UPDATE targets t SET lease_owner = %(me)s, lease_until = {START} + %(ttl)s, "
                 "  lease_version = t.lease_version + (t.lease_owner IS DISTINCT FROM %(me)s)::int "
-                "WHERE name IN (SELECT name FROM targets WHERE name = %(t)s AND (lease_owner IS "
-                "  NULL OR lease_owner = %(me)s OR lease_until < %(now)s) FOR UPDATE SKIP LOCKED) "
-                "RETURNING 1",
-                {"me": self.owner, "until": now + ttl, "t": target, "now": now},
-            ).fetchone()
-            if held is None:
+                f"FROM cur WHERE t.name = cur.name AND {CLOCK} < {START} + %(ttl)s "
+                "RETURNING cur.previous",
+                {"me": self.owner, "t": target, "ttl": ttl},
+            )
+            holder = conn.execute(
+                f"SELECT lease_owner, lease_until > {CLOCK} FROM targets WHERE name = %s",
+                (target,),
+            )
+            rows = conn.execute(  # read only by the holder (the claim above made it so or not)
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE target = %(t)s AND EXISTS "
+                "(SELECT 1 FROM targets WHERE name = %(t)s AND lease_owner = %(me)s) "
+                "ORDER BY id LIMIT %(limit)s",
+                {"t": target, "me": self.owner, "limit": limit},
+            )
+        claimed, (owner, live) = claim.fetchone(), holder.fetchone() or (None, False)
+        found = rows.fetchall()
+        if claimed is None:
+            if owner not in (None, self.owner) and live:
                 raise LeaseLost(f"target {target!r} is being delivered by another node")
-            rows = conn.execute(
-                "UPDATE outbox SET claim_owner = %(me)s, claim_until = %(until)s WHERE id IN "
-                "(SELECT id FROM outbox WHERE target = %(t)s ORDER BY id LIMIT %(limit)s "
-                f"FOR UPDATE SKIP LOCKED) RETURNING {OUTBOX_COLUMNS}",
-                {"me": self.owner, "until": now + ttl, "t": target, "limit": limit},
-            ).fetchall()
-        return sorted((outbox_row(r) for r in rows), key=lambda r: int(r.id))
+            return []  # the claim waited past its lease
+        if claimed[0] not in (None, self.owner):  # a takeover: the previous holder settles first
+            self._takeovers[target] = time.monotonic() + min(ttl / 2, TAKEOVER_GRACE)
+        wait = self._takeovers.get(target, 0.0) - time.monotonic()
+        if wait > 0:
+            raise TakenOver(target, claimed[0] or "this node", round(wait, 2))
+        self._takeovers.pop(target, None)
+        return [outbox_row(r) for r in found]
 
-    def _fenced(self, conn: psycopg.Connection[Any], target: str) -> None:
-        row = conn.execute(
-            "SELECT lease_owner FROM targets WHERE name = %s FOR UPDATE", (target,)
-        ).fetchone()
-        if row is not None and row[0] not in (None, self.owner):
-            raise LeaseLost(f"lease on target {target!r} lost to {row[0]}")
-
-    def _save_target(self, conn: psycopg.Connection[Any], target: str, state: TargetState) -> None:
-        conn.execute(
-            "INSERT INTO targets (name, state) VALUES (%s, %s) "
-            "ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state",
-            (target, Jsonb(state.to_dict())),
-        )
+    def hold(self, target: str, ttl: float) -> None:
+        with self._tx(transaction=False) as conn:
+            held = conn.execute(
+                f"UPDATE targets SET lease_until = {CLOCK} + %s "
+                "WHERE name = %s AND lease_owner = %s RETURNING 1",
+                (ttl, target, self.owner),
+            ).fetchone()
+        if held is None:
+            raise LeaseLost(f"lease on target {target!r} lost")
 
     def settle(
         self,
@@ -71,12 +105,44 @@ class Outbox(Base, OutboxCalls):
         reason: str = "",
         notices: Sequence[Notice] = (),
         now: float | None = None,
+        hold: float | None = None,
     ) -> None:
-        until = self.clock() + self.seen_ttl
         now = self.clock() if now is None else now
-        with self._tx() as conn:
-            self._fenced(conn, target)
-            with conn.cursor() as cur:
+        rest = bool(retry or failed or notices)
+        with self._tx(pipeline=True) as conn:  # a `complete`: one round trip
+            # delivered rows go even from a node that lost the target: sent again, they repeat
+            ids = [int(r.id) for r in done if r.id]
+            conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
+            saved = conn.execute(
+                "INSERT INTO targets (name, state) VALUES (%(t)s, %(state)s) "
+                "ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, "
+                # with `hold`: the lease extended (and this node's, should it have been released)
+                f"  lease_until = coalesce({CLOCK} + %(hold)s::float8, targets.lease_until), "
+                "  lease_owner = CASE WHEN %(hold)s::float8 IS NULL THEN targets.lease_owner "
+                "    ELSE %(me)s END "
+                "WHERE targets.lease_owner = %(me)s OR targets.lease_owner IS NULL RETURNING 1",
+                {"t": target, "state": Jsonb(state.to_dict()), "me": self.owner, "hold": hold},
+            )
+            if rest and saved.fetchone() is not None:
+                self._settle_held(conn, target, retry, failed, reason, notices, now)
+                return
+        if rest or saved.fetchone() is None:
+            raise LeaseLost(f"lease on target {target!r} lost; only its delivered rows removed")
+
+    def _settle_held(
+        self,
+        conn: psycopg.Connection[Any],
+        target: str,
+        retry: Sequence[OutboxRow],
+        failed: Sequence[OutboxRow],
+        reason: str,
+        notices: Sequence[Notice],
+        now: float,
+    ) -> None:
+        """What only the target's holder writes: retries, the failed log, notices."""
+        until = self.clock() + self.seen_ttl
+        with conn.cursor() as cur:
+            if retry:
                 cur.executemany(
                     "UPDATE outbox SET attempts = %s, first_attempt_at = %s, next_at = %s, "
                     "done_urls = %s, last_error = %s WHERE id = %s",
@@ -86,6 +152,7 @@ class Outbox(Base, OutboxCalls):
                         for r in retry if r.id
                     ],
                 )  # fmt: skip
+            if failed:
                 cur.executemany(
                     "INSERT INTO failed (target, kind, payload, reason, at, expires, attempts) "
                     "VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -94,16 +161,17 @@ class Outbox(Base, OutboxCalls):
                         for r in failed
                     ],
                 )
-            ids = [int(r.id) for r in (*done, *failed) if r.id]
-            conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
-            self._save_target(conn, target, state)
-            enqueue(conn, notices, now, until)
+                ids = [int(r.id) for r in failed if r.id]
+                cur.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
+        enqueue(conn, notices, now, until)
 
     def pending(self, target: str, limit: int | None = None) -> list[OutboxRow]:
         with self._tx() as conn:
-            rows = conn.execute(
-                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE target = %s ORDER BY id LIMIT %s",
-                (target, limit),
+            rows = conn.execute(  # read only by the holder (the claim above made it so or not)
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE target = %(t)s AND EXISTS "
+                "(SELECT 1 FROM targets WHERE name = %(t)s AND lease_owner = %(me)s) "
+                "ORDER BY id LIMIT %(limit)s",
+                {"t": target, "me": self.owner, "limit": limit},
             ).fetchall()
         return [outbox_row(r) for r in rows]
 
@@ -127,6 +195,15 @@ class Outbox(Base, OutboxCalls):
         return TargetState.from_dict(row[0] if row else {})
 
     def save_target_state(self, target: str, state: TargetState) -> None:
-        with self._tx() as conn:
-            self._fenced(conn, target)
-            self._save_target(conn, target, state)
+        """The end of a round: the target's state saved, and the target handed back, so that
+        any node may take the next round at once (not a takeover: no grace)."""
+        with self._tx(transaction=False) as conn:
+            saved = conn.execute(
+                "INSERT INTO targets (name, state) VALUES (%(t)s, %(state)s) "
+                "ON CONFLICT (name) DO UPDATE "
+                "SET state = EXCLUDED.state, lease_owner = NULL, lease_until = NULL "
+                "WHERE targets.lease_owner = %(me)s OR targets.lease_owner IS NULL RETURNING 1",
+                {"t": target, "state": Jsonb(state.to_dict()), "me": self.owner},
+            ).fetchone()
+        if saved is None:
+            raise LeaseLost(f"lease on target {target!r} lost to another node")

@@ -16,7 +16,7 @@ from feedbridge.store.base import (
     seen_slack,
 )
 from feedbridge.store.postgres.base import Base
-from feedbridge.store.postgres.statements import enqueue, mark, see, write_source
+from feedbridge.store.postgres.statements import CLOCK, START, enqueue, mark, see, write_source
 
 
 class Sources(Base):
@@ -39,32 +39,36 @@ class Sources(Base):
     def claim_sources(
         self, names: Sequence[str], now: float, limit: int, ttl: float, *, due_only: bool = True
     ) -> list[Lease]:
+        # a lease runs `ttl` from the claim's start, so a claim that waited past it gets nothing
+        # (CLOCK is the time of the write, after any wait on a lock)
         with self._tx() as conn:
             rows = conn.execute(
                 "WITH due AS (SELECT name, lease_owner AS previous FROM sources "
                 "  WHERE name = ANY(%(names)s) AND (next_due <= %(now)s OR NOT %(due_only)s) "
-                "  AND (lease_until IS NULL OR lease_until < %(now)s) "
+                f"  AND (lease_until IS NULL OR lease_until < {CLOCK}) "
                 "  ORDER BY next_due LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
-                "UPDATE sources s SET lease_owner = %(me)s, lease_until = %(until)s, "
-                "  lease_version = s.lease_version + 1 FROM due WHERE s.name = due.name "
-                "RETURNING s.name, s.lease_version, due.previous, s.state",
+                f"UPDATE sources s SET lease_owner = %(me)s, lease_until = {START} + %(ttl)s, "
+                "  lease_version = s.lease_version + 1 FROM due "
+                f"WHERE s.name = due.name AND {CLOCK} < {START} + %(ttl)s "
+                "RETURNING s.name, s.lease_version, due.previous, s.state, s.lease_until",
                 {"names": list(names), "now": now, "limit": limit, "me": self.owner,
-                 "until": now + ttl, "due_only": due_only},
+                 "ttl": ttl, "due_only": due_only},
             ).fetchall()  # fmt: skip
         return [
-            Lease(n, self.owner, v, now + ttl, p, SourceState.from_dict(st)) for n, v, p, st in rows
+            Lease(n, self.owner, v, until, p, SourceState.from_dict(st))
+            for n, v, p, st, until in rows
         ]
 
     def renew(self, lease: Lease, now: float, ttl: float) -> Lease:
-        with self._tx() as conn:
+        with self._tx(transaction=False) as conn:
             row = conn.execute(
-                "UPDATE sources SET lease_until = %s WHERE name = %s AND lease_owner = %s "
-                "AND lease_version = %s RETURNING 1",
-                (now + ttl, lease.source, lease.owner, lease.version),
+                f"UPDATE sources SET lease_until = {CLOCK} + %s WHERE name = %s "
+                "AND lease_owner = %s AND lease_version = %s RETURNING lease_until",
+                (ttl, lease.source, lease.owner, lease.version),
             ).fetchone()
         if row is None:
             raise LeaseLost(f"lease on source {lease.source!r} lost")
-        return Lease(lease.source, lease.owner, lease.version, now + ttl)
+        return Lease(lease.source, lease.owner, lease.version, float(row[0]))
 
 
 class Polls(Base):

@@ -13,6 +13,11 @@ from feedbridge.core.models import Entry
 from feedbridge.store.base import Lease, LeaseLost, Notice, OutboxRow, PollOutcome
 from feedbridge.store.feedjson import feed_json
 
+# Leases are timed by the database's clock, one clock for every node: CLOCK is the time a row is
+# written (after any wait on a lock), START the time the call's transaction began.
+CLOCK = "extract(epoch FROM clock_timestamp())::float8"
+START = "extract(epoch FROM transaction_timestamp())::float8"
+
 OUTBOX_COLUMNS = (
     "id, target, kind, key, payload, queued_at, attempts, first_attempt_at, next_at, "
     "done_urls, last_error"
