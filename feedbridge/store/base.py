@@ -21,6 +21,11 @@ class LeaseLost(StoreError):
     nothing of the outcome was written."""
 
 
+class PageConflict(StoreError):
+    """A page-made source was saved from a revision that is no longer the stored one (someone
+    changed or deleted it meanwhile), or created under a name already taken; nothing written."""
+
+
 _NAMES: dict[type, tuple[str, ...]] = {}
 
 
@@ -196,6 +201,20 @@ class Lease:
 
 
 @dataclass(frozen=True, slots=True)
+class PageSource:
+    """A source made on the web page, kept in the store beside the config file's sources, so
+    that every node reads it and a read-only config file is no obstacle. `table` is its
+    `[[sources]]` table as the page wrote it (name included, no `${ENV}` expanded);
+    `revision` rises with each save, so an edit names the revision it started from."""
+
+    name: str
+    table: Mapping[str, Any]
+    revision: int
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class StoreInfo:
     """What `feedbridge check` reports about the store."""
 
@@ -291,6 +310,30 @@ class Store(Protocol):
 
     def renew(self, lease: Lease, now: float, ttl: float) -> Lease:
         """Extend a lease still held; raises LeaseLost when it is not."""
+
+    def make_due(self, names: Sequence[str], now: float) -> None:
+        """Make these sources due now (their config changed: re-poll them); on a shared store
+        whichever node is free polls them, elsewhere the source's own loop does."""
+
+    # --- sources made on the web page ------------------------------------------------
+
+    def page_sources(self) -> list[PageSource]:
+        """Every page-made source, oldest first."""
+
+    def save_page_source(
+        self, table: Mapping[str, Any], now: float, *, revision: int | None = None
+    ) -> PageSource:
+        """Create a page-made source (`revision` None: its name must be free) or replace one
+        (`revision`: the one the edit started from); raises PageConflict when that does not
+        hold. Raises the config version in the same transaction."""
+
+    def delete_page_source(self, name: str, now: float, *, revision: int | None = None) -> bool:
+        """Remove a page-made source (at `revision`, when given; else PageConflict); False if
+        there was none. Raises the config version."""
+
+    def config_version(self) -> int:
+        """A number that rises with every change of the page-made sources: a node that sees
+        it move reloads its configuration."""
 
     # --- outbox ----------------------------------------------------------------------
 

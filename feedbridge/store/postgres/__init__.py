@@ -7,9 +7,10 @@ written only while its lease is still held (fencing), so a worker that stalled
 past its lease cannot overwrite the worker that took the source over.
 
 `PostgresStore` is built from one part per domain: `polls.py` (sources and leases, polls and
-seen keys, feeds), `outbox.py` (outbox and targets), `housekeeping.py` (check, release,
-expiry), on `base.py` (pool, transactions); `statements.py` holds the statements several
-parts share, `migrations.py` and `schema/*.sql` the schema.
+seen keys, feeds), `outbox.py` (outbox and targets), `pages.py` (sources made on the web
+page), `housekeeping.py` (check, release, expiry), on `base.py` (pool, transactions);
+`statements.py` holds the statements several parts share, `migrations.py` and `schema/*.sql`
+the schema.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ from feedbridge.core.logs import mask_dsn
 from feedbridge.store.postgres import migrations
 from feedbridge.store.postgres.housekeeping import Housekeeping
 from feedbridge.store.postgres.outbox import Outbox
+from feedbridge.store.postgres.pages import PageSources
 from feedbridge.store.postgres.polls import Feeds, Polls, Sources
 from feedbridge.store.postgres.statements import why
 
 __all__ = ["PostgresStore"]
 
 
-class PostgresStore(Sources, Polls, Feeds, Outbox, Housekeeping):
+class PostgresStore(Sources, Polls, Feeds, Outbox, PageSources, Housekeeping):
     """The Store protocol on PostgreSQL (see feedbridge.store.base)."""
 
     shared = True
