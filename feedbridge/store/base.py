@@ -66,17 +66,24 @@ class SourceState:
     upstream: Mapping[str, Any] = field(default_factory=dict)  # the feed's own title and site
     config: str | None = None  # fingerprint of the config the validators were read with
     warning: str | None = None  # the last poll worked but found something wrong
+    # the last polls, newest first: {"at", "status", "entries", "new", "error"} (the web page)
+    history: tuple[Mapping[str, Any], ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = _present(self)
         out["validators"] = dict(self.validators)
         out["upstream"] = dict(self.upstream)
+        if self.history:
+            out["history"] = [dict(h) for h in self.history]
+        else:
+            out.pop("history", None)
         return {**self.extra, **out}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SourceState:
         known, extra = _split(cls, data)
+        known["history"] = tuple(known.get("history") or ())
         return cls(**known, extra=extra)
 
 
