@@ -25,6 +25,7 @@ from feedbridge.app.operations import (
 from feedbridge.app.pages import opml
 from feedbridge.app.preview import preview as fetch_preview
 from feedbridge.app.preview import report
+from feedbridge.app.reload import with_page_sources
 from feedbridge.app.runtime import (
     build_sources,
     channels,
@@ -121,7 +122,7 @@ def run(ctx: click.Context) -> None:
     config = _setup(ctx)
     from feedbridge.app.runner import serve  # uvicorn and uvloop load for `run` only
 
-    serve(config, lambda: _store_or_exit(config))
+    serve(config, lambda: _store_or_exit(config), resolve_config_path(ctx.obj["config"]))
     exit_leaving_abandoned_threads()
 
 
@@ -135,7 +136,11 @@ def once(ctx: click.Context) -> None:
     config = _setup(ctx)
 
     async def cycle() -> int:
-        async with runtime(config, _store_or_exit(config)) as rt:
+        store = _store_or_exit(config)
+        merged, problems = with_page_sources(resolve_config_path(ctx.obj["config"]), config, store)
+        for problem in problems:
+            click.echo(f"page-made source left out: {problem}", err=True)
+        async with runtime(merged, store) as rt:
             reports = await rt.worker.run_once()
             for r in reports:
                 status = "ok"

@@ -11,6 +11,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -20,6 +21,7 @@ try:
 except ImportError:  # pragma: no cover - Windows
     uvloop = None  # type: ignore[assignment]
 
+from feedbridge.app.reload import Reloader, with_page_sources
 from feedbridge.app.runtime import Runtime, runtime, source_infos
 from feedbridge.app.server import HEARTBEAT_STALE, create_app
 from feedbridge.config import Config
@@ -30,12 +32,13 @@ log = logging.getLogger("feedbridge")
 GC_YOUNG = 50_000  # allocations between young collections (Python: 700)
 
 
-def serve(config: Config, open_store: Callable[[], Store]) -> None:
-    """Run until SIGTERM/SIGINT; `open_store` is called once the event loop runs."""
+def serve(config: Config, open_store: Callable[[], Store], path: Path | None = None) -> None:
+    """Run until SIGTERM/SIGINT, reloading `path` (the config file) and the page-made sources
+    on SIGHUP or a change; `open_store` is called once the event loop runs."""
     if uvloop is not None:
-        uvloop.run(_run(config, open_store))
+        uvloop.run(_run(config, open_store, path))
     else:  # pragma: no cover - Windows
-        asyncio.run(_run(config, open_store))
+        asyncio.run(_run(config, open_store, path))
 
 
 def _shown_state(store: Store, name: str) -> SourceState | None:
@@ -61,13 +64,21 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def _run(config: Config, open_store: Callable[[], Store]) -> None:
-    async with runtime(config, open_store()) as rt:
+async def _run(config: Config, open_store: Callable[[], Store], path: Path | None) -> None:
+    store = open_store()
+    try:
+        config, problems = with_page_sources(path, config, store)
+    except StoreError as exc:  # the file's sources run; the page-made ones after a reload
+        log.error("reading the page-made sources failed", extra={"error": str(exc)})
+        problems = [str(exc)]
+    async with runtime(config, store) as rt:
+        reloader = Reloader(path, rt, problems)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        tasks: list[asyncio.Task[Any]] = []
+        loop.add_signal_handler(signal.SIGHUP, reloader.soon, "SIGHUP")
+        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(reloader.watch(stop))]
         server: _Server | None = None
         if config.server.enabled:
             server = _server(config, rt)

@@ -70,19 +70,23 @@ def build_sources(config: Config) -> list[Source]:
             built.append(build_source(source_config))
         except ConfigError as exc:
             where = f"sources.{source_config.name}."
-            problems += [p.replace(where, f"sources[{index}].") for p in exc.problems]
+            problems += [p.replace(where, f"{config.source_key(index)}.") for p in exc.problems]
     if problems:
         raise ConfigError(problems)
     config._built_sources = built
     return built
 
 
-def sources(config: Config) -> list[Source]:
-    """The enabled sources: those `build_sources` built (once: a restart builds anew), or new."""
+def all_sources(config: Config) -> list[Source]:
+    """Every configured source, paused ones too: those `build_sources` built (once: a restart
+    builds anew), or new."""
     built, config._built_sources = config._built_sources, None
-    if built is None:
-        return [build_source(c) for c in config.sources if c.enabled]
-    return [s for s, c in zip(built, config.sources, strict=True) if c.enabled]
+    return built if built is not None else [build_source(c) for c in config.sources]
+
+
+def sources(config: Config) -> list[Source]:
+    """The enabled sources (those polled)."""
+    return [s for s in all_sources(config) if s.config.enabled]
 
 
 def source_infos(sources: Iterable[Source]) -> list[SourceInfo]:
@@ -122,6 +126,7 @@ class Runtime:
     board: FeedBoard
     worker: Worker
     metrics: Metrics
+    publisher: Publisher
     browser: BrowserPool | None = None
 
 
@@ -140,8 +145,9 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
         notifier = Notifier(channels(config), store, metrics=metrics, lease=lease)
         board = FeedBoard()
         publisher = Publisher(board, config.server.base_url, config.output.dir)
+        served = all_sources(config)  # paused sources are served, not polled
         worker = Worker(
-            sources=sources(config),
+            sources=[s for s in served if s.config.enabled],
             targets=target_rules(config),
             store=store,
             http=http,
@@ -151,13 +157,13 @@ async def runtime(config: Config, store: Store | None = None) -> AsyncIterator[R
             lease=lease,
             browser=browser,
         )
-        publisher.publish_stored(worker.sources, store)
+        publisher.publish_stored(served, store)
         metrics.know(
             [s.name for s in worker.sources],
             notifier.channels,
             lambda name: store.source_state(name).last_success,
         )
-        yield Runtime(config, store, http, notifier, board, worker, metrics, browser)
+        yield Runtime(config, store, http, notifier, board, worker, metrics, publisher, browser)
     finally:
         if browser is not None:
             await browser.aclose()

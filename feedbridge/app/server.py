@@ -56,6 +56,9 @@ class Routes:
         ext = request.path_params.get("ext")
         fmt = _EXTENSIONS.get(ext or "")
         live = self.board.get(name)
+        if live is None and name in self.board.gone:
+            message = f"feed {name!r} was removed from this feedbridge's configuration\n"
+            return PlainTextResponse(message, status_code=410)
         if live is None:
             return PlainTextResponse(f"no feed named {name!r}\n", status_code=404)
         if fmt is None:

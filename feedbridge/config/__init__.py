@@ -15,7 +15,7 @@ from feedbridge.config.fields import (
     Template,
     mask_url,
 )
-from feedbridge.config.loading import adhoc_source_config, load_config
+from feedbridge.config.loading import adhoc_source_config, load_config, read_toml
 from feedbridge.config.models import (
     _KINDS,
     BrowserConfig,
@@ -66,6 +66,7 @@ __all__ = [
     "default_config",
     "load_config",
     "mask_url",
+    "read_toml",
     "redacted_summary",
     "secret_fragments",
 ]

@@ -373,6 +373,17 @@ class Config(_Model):
     # every source as `feedbridge.app.runtime.build_sources` built it (selectors compiled), so that
     # the runtime reuses what validating the config built instead of building it again
     _built_sources: list[Any] | None = PrivateAttr(default=None)
+    # the sources made on the web page (kept in the store), as `load_config` was given them
+    _page_names: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def made_on_page(self, name: str) -> bool:
+        """Whether source `name` was made on the web page (else: the config file's)."""
+        return name in self._page_names
+
+    def source_key(self, index: int) -> str:
+        """How errors name `sources[index]`: by position in the file, by name if page-made."""
+        name = self.sources[index].name
+        return f'page source "{name}"' if self.made_on_page(name) else f"sources[{index}]"
 
     @property
     def uses_browser(self) -> bool:

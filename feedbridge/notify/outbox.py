@@ -64,7 +64,12 @@ class Notifier:
         self.sending: set[str] = set()  # "target: item" of messages being sent right now
         self.metrics = metrics
         if metrics is not None:
-            metrics.watch_queues(self.channels, store.pending_count)
+            metrics.watch_queues(lambda: list(self.channels), store.pending_count)
+
+    def replace_channels(self, channels: Sequence[TargetChannel]) -> None:
+        """Deliver to these targets from now on (a live reload); a round in progress ends
+        with the targets it started with. A removed target's queued rows stay in the store."""
+        self.channels = {c.name: c for c in channels}
 
     def health_notices(self, event: HealthEvent, exclude: str | None = None) -> list[Notice]:
         """The event for every target that asked for health events (logged once here)."""

@@ -7,6 +7,7 @@ It drives a `Poller` (one poll) and never the worker: the worker's loops start t
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -49,18 +50,30 @@ class LeasedPolls:
         self.beat = beat  # called on every round: the worker's heartbeat
         self.takeovers = 0  # leases taken from a holder that stopped renewing
 
-    async def claim_loop(self, sources: Sequence[Source], stop: asyncio.Event) -> None:
-        """Claim due sources (up to the free poll slots), poll each under its lease."""
-        by_name = {s.name: s for s in sources}
-        self.store.register_sources(list(by_name), time.time())
+    async def claim_loop(
+        self, sources: Callable[[], Sequence[Source]], stop: asyncio.Event
+    ) -> None:
+        """Claim due sources (up to the free poll slots), poll each under its lease.
+
+        `sources` is asked every round (a live reload changes it): a new source is registered
+        and claimed, a removed one no longer claimed; a poll that ran on a source replaced
+        meanwhile (its config changed) makes it due again, so the new config polls it too.
+        """
+        by_name: dict[str, Source] = {}
         running: set[asyncio.Task[PollReport]] = set()
         while not stop.is_set():
             self.beat()
+            current = {s.name: s for s in sources()}
+            if current.keys() - by_name.keys():
+                self.store.register_sources(sorted(current.keys() - by_name.keys()), time.time())
+            by_name = current
             free = self.width - len(running)
             for lease in self._claim(list(by_name), free) if free > 0 else []:
-                task = asyncio.create_task(self.poll_leased(by_name[lease.source], lease))
+                source = by_name[lease.source]
+                task = asyncio.create_task(self.poll_leased(source, lease))
                 running.add(task)
                 task.add_done_callback(running.discard)
+                task.add_done_callback(functools.partial(self._stale, source, sources))
             waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait()), *running]
             try:
                 await asyncio.wait(waiters, timeout=CLAIM_TICK, return_when=asyncio.FIRST_COMPLETED)
@@ -69,6 +82,17 @@ class LeasedPolls:
                 if stop.is_set():  # polls are cut at once; the leases are released on exit
                     for task in running:
                         task.cancel()
+
+    def _stale(
+        self, polled: Source, sources: Callable[[], Sequence[Source]], _: object = None
+    ) -> None:
+        """A poll that ran on a source since replaced (its config changed): due again."""
+        if any(s.name == polled.name and s is not polled for s in sources()):
+            try:
+                self.store.make_due([polled.name], time.time())
+            except StoreError as exc:
+                log.error("making a source due failed", extra={"source": polled.name,
+                                                                "error": str(exc)})  # fmt: skip
 
     def _claim(self, names: list[str], free: int) -> list[Lease]:
         """Up to `free` due sources nobody holds; a claim that fails is logged, not raised."""

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -74,6 +74,8 @@ class Worker:
         # the schedule's wait, replaceable (with `clock`) so tests can drive it in fake time
         self.sleep: Callable[[asyncio.Event, float], Awaitable[bool]] = _sleep_or_stop
         self.last_round = RoundResult()  # the delivery round of the last run_once
+        self._stop: asyncio.Event | None = None  # set while run_forever runs
+        self._loops: dict[str, asyncio.Task[None]] = {}  # embedded store: one loop per source
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -92,6 +94,32 @@ class Worker:
     ) -> PollReport:
         """One poll of `source` (see `Poller.poll`)."""
         return await self.poller.poll(source, now, lease)
+
+    def replace_sources(self, sources: Sequence[Source], repoll: Iterable[str] = ()) -> None:
+        """Poll `sources` from now on (a live reload): a new one is polled, a removed one
+        stopped (a poll in progress is cancelled), and those named in `repoll` (their config
+        changed) are polled again at once. Seen entries stay in the store under each name."""
+        before = {s.name for s in self.sources}
+        self.sources = list(sources)
+        now = {s.name for s in self.sources}
+        repoll = set(repoll) & now
+        if self.store.shared:  # the claim loop reads `sources` on every round
+            if repoll:
+                self.store.make_due(sorted(repoll), self.clock())
+            return
+        if self._stop is None:
+            return
+        for name in (before - now) | repoll:
+            task = self._loops.pop(name, None)
+            if task is not None:
+                task.cancel()
+        for source in self.sources:
+            if source.name not in self._loops:
+                self._start_loop(source, due_now=source.name in repoll)
+
+    def replace_targets(self, targets: Sequence[TargetRule]) -> None:
+        """Apply these targets' filters to the polls from now on (a live reload)."""
+        self.poller.targets = list(targets)
 
     # --- cycles ---------------------------------------------------------------------------
 
@@ -134,18 +162,24 @@ class Worker:
         releases its leases), a delivery in progress gets the grace to finish and is
         otherwise cancelled, its row left in the outbox.
         """
+        self._stop = stop
+        pollers: list[asyncio.Task[None]] = []
         if self.store.shared:
             pollers = [
-                asyncio.create_task(self.leases.claim_loop(self.sources, stop)),
+                asyncio.create_task(self.leases.claim_loop(lambda: self.sources, stop)),
                 asyncio.create_task(self._sync_loop(stop)),
             ]
         else:
-            pollers = [asyncio.create_task(self._source_loop(s, stop)) for s in self.sources]
+            for source in self.sources:
+                self._start_loop(source)
         delivery = asyncio.create_task(self._delivery_loop(stop))
         housekeeping = asyncio.create_task(self._housekeeping_loop(stop))
         try:
             await stop.wait()
         finally:
+            self._stop = None
+            pollers += self._loops.values()
+            self._loops = {}
             self.poller.queued.set()
             for name in sorted(self.poller.polling):
                 log.info("poll cancelled", extra={"source": name})
@@ -162,10 +196,20 @@ class Worker:
                 if not task.cancelled() and task.exception():
                     log.error("worker task failed", exc_info=task.exception())
 
-    async def _source_loop(self, source: Source, stop: asyncio.Event) -> None:
+    def _start_loop(self, source: Source, due_now: bool = False) -> None:
+        assert self._stop is not None
+        task = asyncio.create_task(self._source_loop(source, self._stop, due_now))
+        self._loops[source.name] = task
+        task.add_done_callback(lambda done: _log_crash(source.name, done))
+
+    async def _source_loop(
+        self, source: Source, stop: asyncio.Event, due_now: bool = False
+    ) -> None:
         interval = source.config.interval.total_seconds()
         state = self.store.source_state(source.name)
         due = first_due(self.clock(), interval, state.last_poll, state.failures)
+        if due_now:
+            due = self.clock()
         while not stop.is_set():
             if await self.sleep(stop, due - self.clock()):
                 return
@@ -199,6 +243,12 @@ class Worker:
         while not await _sleep_or_stop(stop, EXPIRE_EVERY):
             removed = await asyncio.to_thread(self.store.expire)
             log.info("expired old keys", extra={"removed": removed})
+
+
+def _log_crash(name: str, task: asyncio.Task[None]) -> None:
+    """A source's loop that ended on an error (a bug) says so; the others keep running."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("source loop failed", extra={"source": name}, exc_info=task.exception())
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
