@@ -239,3 +239,37 @@ enabled = false
         "https://feeds.example.org/feeds/blog.atom",
     ]
     assert outlines[0].get("htmlUrl") == "https://huggingface.co/papers"
+
+
+def test_export_config_prints_the_files_sources_as_written_and_the_page_made_ones(
+    tmp_path: Path,
+) -> None:
+    from feedbridge.store import open_embedded
+
+    config = tmp_path / "config.toml"
+    config.write_text("""
+[storage]
+path = "data"
+[[sources]]
+name = "blog"
+kind = "feed"
+url = "https://blog.example.com/feed.xml"
+headers = { Authorization = "Bearer ${BLOG_TOKEN}" }
+""")
+    with open_embedded(tmp_path / "data") as store:
+        store.save_page_source(
+            {"name": "news", "kind": "html", "url": "https://news.example/", "item": "li",
+             "title": "a", "link": "a@href"}, 1.0,
+        )  # fmt: skip
+    result = run_cli("--config", str(config), "export-config", cwd=tmp_path,
+                     env={"BLOG_TOKEN": "s3cret-value"})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "s3cret-value" not in result.stdout, "the file's ${ENV} references stay as written"
+    import tomli
+
+    exported = tomli.loads(result.stdout)["sources"]
+    assert [s["name"] for s in exported] == ["blog", "news"]
+    assert exported[0]["headers"] == {"Authorization": "Bearer ${BLOG_TOKEN}"}
+    assert exported[1] == {"name": "news", "kind": "html", "url": "https://news.example/",
+                           "item": "li", "title": "a", "link": "a@href"}  # fmt: skip
+    assert "# made on the web page (kept in the store)" in result.stdout

@@ -1,5 +1,5 @@
-"""The commands (run, once, check, healthcheck, preview, detect, notify-test, export-opml):
-parse the flags, call the runtime, print what an operator reads. Wiring only."""
+"""The commands (run, once, check, healthcheck, preview, detect, notify-test, export-opml,
+export-config): parse the flags, call the runtime, print what an operator reads. Wiring only."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 import httpx
+import tomli_w
 
 from feedbridge.app.detection import json_report, summary, text_report
 from feedbridge.app.operations import (
@@ -40,6 +41,7 @@ from feedbridge.config import (
     adhoc_source_config,
     load_config,
     mask_url,
+    read_toml,
     redacted_summary,
     secret_fragments,
 )
@@ -214,16 +216,42 @@ def healthcheck(ctx: click.Context, timeout: float) -> None:
 @main.command("export-opml")
 @click.pass_context
 def export_opml(ctx: click.Context) -> None:
-    """Print an OPML list of every feed, for import into a reader."""
+    """Print an OPML list of every feed (the page-made ones too), for import into a reader."""
     config = _load(ctx.obj["config"])
     token = config.server.token.get_secret_value() if config.server.token else None
     found = sources(config)
     if config.storage.url is not None or config.storage.path.is_dir():
-        # upstream titles and site links learnt by past polls
+        # the page-made sources, and upstream titles and site links learnt by past polls
         with contextlib.suppress(StoreError), contextlib.closing(open_store(config.storage)) as st:
+            path = resolve_config_path(ctx.obj["config"])
+            found = sources(with_page_sources(path, config, st)[0])
             for source in found:
                 source.restore_identity(dict(st.source_state(source.name).upstream))
     sys.stdout.write(opml(config.server.base_url, source_infos(found), token).decode())
+
+
+@main.command("export-config")
+@click.pass_context
+def export_config(ctx: click.Context) -> None:
+    """Print every source as TOML [[sources]] tables: the config file's as written (${ENV}
+    references kept), then those made on the web page (kept in the store)."""
+    config = _load(ctx.obj["config"])
+    path = resolve_config_path(ctx.obj["config"])
+    default = {"sources": [{"name": "hf-daily", "kind": "hf_papers"}]}
+    raw = read_toml(path) if path is not None else default
+    page: list[dict[str, Any]] = []
+    if config.storage.url is not None or config.storage.path.is_dir():
+        try:
+            with contextlib.closing(open_store(config.storage)) as store:
+                page = [dict(p.table) for p in store.page_sources()]
+        except StoreError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_STORE)
+    click.echo(f"# from {path or 'the built-in defaults'}")
+    click.echo(tomli_w.dumps({"sources": raw.get("sources", [])}))
+    if page:
+        click.echo("# made on the web page (kept in the store)")
+        click.echo(tomli_w.dumps({"sources": page}))
 
 
 @main.command("notify-test")
