@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
 try:
     import uvloop
@@ -24,6 +25,7 @@ except ImportError:  # pragma: no cover - Windows
 from feedbridge.app.reload import Reloader, with_page_sources
 from feedbridge.app.runtime import Runtime, runtime, source_infos
 from feedbridge.app.server import HEARTBEAT_STALE, create_app
+from feedbridge.app.web import pages_app
 from feedbridge.config import Config
 from feedbridge.core.errors import StoreError
 from feedbridge.store import SourceState, Store
@@ -81,7 +83,7 @@ async def _run(config: Config, open_store: Callable[[], Store], path: Path | Non
         tasks: list[asyncio.Task[Any]] = [asyncio.create_task(reloader.watch(stop))]
         server: _Server | None = None
         if config.server.enabled:
-            server = _server(config, rt)
+            server = _server(config, rt, pages_app(rt, reloader))
             tasks.append(asyncio.create_task(server.serve()))
             _log_serving(config)
             # the stored feeds are served first; then every source's schedule is read
@@ -101,9 +103,9 @@ async def _run(config: Config, open_store: Callable[[], Store], path: Path | Non
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _server(config: Config, rt: Runtime) -> _Server:
-    """The HTTP server on the runtime's board and store; healthy while the worker beats and
-    the store answers."""
+def _server(config: Config, rt: Runtime, pages: ASGIApp) -> _Server:
+    """The HTTP server on the runtime's board and store, with the web pages; healthy while the
+    worker beats and the store answers."""
     token = config.server.token.get_secret_value() if config.server.token else None
 
     def alive() -> bool:
@@ -117,12 +119,13 @@ def _server(config: Config, rt: Runtime) -> _Server:
 
     app = create_app(
         rt.board,
-        lambda: source_infos(rt.worker.sources),
+        lambda: source_infos(rt.publisher.sources.values()),
         base_url=config.server.base_url,
         token=token,
         alive=alive,
         source_state=lambda name: _shown_state(rt.store, name),
         metrics=rt.metrics,
+        pages=pages,
     )
     return _Server(
         uvicorn.Config(

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
 
 from feedbridge.app.pages import SourceInfo, index_page, opml
 from feedbridge.core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -116,24 +117,28 @@ def create_app(
     alive: Callable[[], bool] = lambda: True,
     source_state: Callable[[str], SourceState | None] = lambda name: None,
     metrics: Metrics | None = None,
+    pages: ASGIApp | None = None,
 ) -> Starlette:
     """The ASGI app. `alive` says whether the worker loop and the store are healthy.
 
     `sources` may be a callable, asked on each request: titles and site links are learnt from
-    the upstream feeds as they are polled.
+    the upstream feeds as they are polled. `pages` (`feedbridge.app.web`) serves the index and
+    the web pages under the feeds' routes; without it the index is the plain list.
     """
     current = sources if callable(sources) else lambda: sources
     routes = Routes(board, current, base_url, token, alive, source_state, metrics)
-    return Starlette(
-        routes=[
-            Route("/metrics", routes.metrics_text, methods=["GET"]),
-            Route("/", routes.index, methods=["GET", "HEAD"]),
-            Route("/feeds/{name}.{ext}", routes.feed, methods=["GET", "HEAD"]),
-            Route("/feeds/{name}", routes.feed, methods=["GET", "HEAD"]),
-            Route("/opml", routes.opml, methods=["GET", "HEAD"]),
-            Route("/healthz", routes.healthz, methods=["GET", "HEAD"]),
-        ]
-    )
+    table: list[BaseRoute] = [
+        Route("/metrics", routes.metrics_text, methods=["GET"]),
+        Route("/feeds/{name}.{ext}", routes.feed, methods=["GET", "HEAD"]),
+        Route("/feeds/{name}", routes.feed, methods=["GET", "HEAD"]),
+        Route("/opml", routes.opml, methods=["GET", "HEAD"]),
+        Route("/healthz", routes.healthz, methods=["GET", "HEAD"]),
+    ]
+    if pages is None:
+        table.insert(1, Route("/", routes.index, methods=["GET", "HEAD"]))
+    else:
+        table.append(Mount("/", app=pages))
+    return Starlette(routes=table)
 
 
 def _denied() -> Response:

@@ -82,6 +82,9 @@ class ServerConfig(_Model):
     base_url: BaseUrl = ""  # unset: derived from host and port (see _derive_base_url)
     token: Annotated[SecretStr | None, BeforeValidator(lambda v: None if v == "" else v)] = None
     enabled: bool = True
+    # whether a URL typed into the web page may name a loopback or private-network address
+    # (the config file's own sources may, always; cloud metadata addresses never)
+    private_urls: bool = False
 
     @model_validator(mode="before")
     @classmethod
