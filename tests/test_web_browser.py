@@ -19,7 +19,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.conftest import DATA, Receiver
 from tests.live import Node, Site, new_port, running, serve_site
@@ -36,7 +36,7 @@ TITLES = [
     "Überraschende Ergebnisse der Straßenbahn-Verkehrszählung in Köln-Mülheim und Düsseldorf-"
     "Oberkassel: Fahrgastzahlen übertreffen alle Erwartungen",
     "מדריך: איך בונים ספרייה ציבורית חדשה בתל אביב — ראיון עם האדריכלית",
-    "Ελληνικά: Η νέα γέφυρα της Θεσσαλονίκης ανοίγει για την κυκλοφορία №2",
+    "Ελληνικά: Η νέα γέφυρα της Θεσσαλονίκης ανοίγει για την κυκλοφορία №2",  # noqa: RUF001
     "Señales débiles: ¿por qué los pingüinos de la Antártida cambian su ruta migratoria?",
     "Короткий заголовок",
     "Supercalifragilisticexpialidocious-Donaudampfschifffahrtsgesellschaftskapitänsmütze",
