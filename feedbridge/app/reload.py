@@ -78,6 +78,10 @@ def plan(old: Config, new: Config) -> Changes:
 
 
 def _load(path: Path | None, page: Sequence[Mapping[str, Any]]) -> Config:
+    """The file with the page-made sources, validated whole; the file must hold on its own
+    too (a restart reads it before the store), so a target may name only the file's sources."""
+    if page:
+        load_config(path)
     config = load_config(path, page)
     build_sources(config)  # selectors compiled: a bad one is a ConfigError here
     return config
