@@ -133,3 +133,60 @@ def test_a_reload_plan_names_what_changed_and_what_waits_for_a_restart(tmp_path:
         "added": "b", "changed": "a", "targets_removed": "t", "restart": "server"
     }  # fmt: skip
     assert plan(old, old).fields() == {}
+
+
+def test_on_postgresql_a_source_made_on_one_nodes_page_is_polled_once_and_served_by_all(
+    tmp_path: Path, site: Site, pg_url: str
+) -> None:
+    import re
+
+    import httpx
+
+    site.feeds.update(news=["n0"], shared=["s0", "s1"])
+    ports = [new_port(), new_port()]
+    nodes = []
+    for n, port in enumerate(ports):
+        (tmp_path / f"node{n}").mkdir()
+        path = tmp_path / f"node{n}" / "config.toml"
+        path.write_text(
+            f'[storage]\nurl = "{pg_url}"\nlease = "5s"\n[server]\nport = {port}\n'
+            f'base_url = "http://127.0.0.1:{ports[0]}"\nprivate_urls = true\n'
+            '[[sources]]\nname = "news"\nkind = "feed"\n'
+            f'url = "{site.url("/feed/news.xml")}"\ninterval = "1h"\n'
+        )
+        nodes.append(path)
+    with running(nodes[0], tmp_path / "node0", ports[0]) as a, \
+            running(nodes[1], tmp_path / "node1", ports[1]) as b:  # fmt: skip
+        marks = (a.mark, b.mark)
+        browser = httpx.Client(base_url=a.base, timeout=30)
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', browser.get("/sources/new").text)
+        assert csrf
+        saved = browser.post("/sources/new/edit", data={
+            "csrf": csrf[1], "name": "shared", "kind": "feed", "interval": "1h",
+            "url": site.url("/feed/shared.xml"), "action": "save",
+        })  # fmt: skip
+        assert saved.status_code == 303, saved.text
+        a.wait_log(r"config reloaded why=\"source shared saved on the web page\" added=shared",
+                   after=marks[0])  # fmt: skip
+        b.wait_log(r"config reloaded why=\"page-made sources changed\" added=shared",
+                   after=marks[1])  # fmt: skip
+        tags = []
+        for node in (a, b):
+            deadline = time.monotonic() + 60
+            while (answer := node.get("/feeds/shared.atom")).status_code != 200 \
+                    or len(feedparser.parse(answer.content).entries) != 2:  # fmt: skip
+                assert time.monotonic() < deadline, f"{node.base} never served it"
+                time.sleep(0.2)
+            tags.append(answer.headers["etag"])
+        assert tags[0] == tags[1], "every node serves the same bytes"
+        polls = a.logged(r"poll done source=shared ") + b.logged(r"poll done source=shared ")
+        assert len(polls) == 1 and site.hits["/feed/shared.xml"] == 1, "polled by one node"
+        page = b.get("/sources/shared")
+        assert page.status_code == 200 and "made on this page" in page.text
+
+        marks = (a.mark, b.mark)
+        deleted = browser.post("/sources/shared/delete", data={"csrf": csrf[1]})
+        assert deleted.status_code == 303
+        browser.close()
+        b.wait_log(r"source removed, its feed now answers 410 source=shared", after=marks[1])
+        assert [n.get("/feeds/shared.atom").status_code for n in (a, b)] == [410, 410]
