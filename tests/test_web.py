@@ -282,3 +282,17 @@ async def test_pausing_stops_the_polls_but_keeps_the_feed_served(
     assert "paused" in page.text and ">Resume<" in page.text
     await w.post("/sources/feed2/pause", {})
     assert "feed2" in [s.name for s in w.rt.worker.sources]
+
+
+async def test_the_address_of_a_feed_itself_is_offered_as_a_feed_source(
+    web: Callable[..., object], site: Site
+) -> None:
+    w: Web = await web()  # type: ignore[misc]
+    found = await w.post("/sources/new", {"url": site.url("/feed/news.xml")})
+    assert found.status_code == 200 and "this is a feed" in found.text
+    assert "First" in found.text and "Second" in found.text
+    link = re.search(r'href="(/sources/new/edit\?snapshot=[^"]+candidate=0[^"]*)"', found.text)
+    assert link
+    editor = await w.client.get(link[1].replace("&amp;", "&"))
+    assert '<option value="feed" selected>' in editor.text
+    assert "2 entries</strong> from 2 items" in editor.text

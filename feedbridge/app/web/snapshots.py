@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 from feedbridge.core.errors import FeedbridgeError
 from feedbridge.core.models import Page
 from feedbridge.detect.detector import detect_view, refused
-from feedbridge.detect.feeds import feed_candidate, feed_links
+from feedbridge.detect.feeds import FeedLink, feed_candidate, feed_links
 from feedbridge.detect.page import PageView, TooDeep
-from feedbridge.detect.result import Candidate, Detection
+from feedbridge.detect.result import Candidate, Detection, Verdict
 
 MAX_SNAPSHOTS = 32
 MAX_BYTES = 64 * 2**20  # every snapshot's pages together
@@ -32,6 +32,19 @@ MAX_AGE = 3600.0
 MAX_PAGES = 6  # URLs one snapshot holds: the page, its feeds, a URL changed in the form
 _METADATA_NAMES = ("metadata.google.internal", "metadata", "instance-data")
 _METADATA = (ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"))
+
+
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
+               "application/xml", "text/xml", "application/rdf+xml")  # fmt: skip
+
+
+def _is_feed(page: Page) -> bool:
+    """Whether the page is a feed rather than a page: its type, else its first bytes."""
+    if page.content_type in _FEED_TYPES:
+        return True
+    start = page.body[:512].lstrip().lower()
+    return start.startswith((b"<?xml", b"<rss", b"<feed")) or (
+        start.startswith(b"{") and b"jsonfeed.org" in start)  # fmt: skip
 
 
 class Refused(FeedbridgeError):
@@ -136,6 +149,10 @@ class Snapshots:
         if snapshot.detection is not None:
             return snapshot.detection
         page = await self.page(snapshot, snapshot.url)
+        if _is_feed(page):  # the address of a feed itself: read it as one
+            itself = await asyncio.to_thread(_as_feed, page)
+            snapshot.detection = itself
+            return itself
         try:
             view = await asyncio.to_thread(PageView.read, page)
         except TooDeep as exc:
@@ -148,5 +165,15 @@ class Snapshots:
                 found.append(feed_candidate(link, str(exc)))
             else:
                 found.append(await asyncio.to_thread(feed_candidate, link, feed))
-        snapshot.detection = await asyncio.to_thread(detect_view, view, more=found)
-        return snapshot.detection
+        detection = await asyncio.to_thread(detect_view, view, more=found)
+        snapshot.detection = detection
+        return detection
+
+
+def _as_feed(page: Page) -> Detection:
+    """The Detection of a feed's own address: the feed, or why it cannot be read."""
+    found = feed_candidate(FeedLink(page.url, "", "feed"), page)
+    verdict: Verdict = "found" if found.checked else "no list"
+    message = f"this is a feed: {found.description}" if found.checked else (
+        f"this looks like a feed, but it cannot be read: {found.problem}")  # fmt: skip
+    return Detection(page.url, "", (found,), verdict, message)
