@@ -273,3 +273,25 @@ headers = { Authorization = "Bearer ${BLOG_TOKEN}" }
     assert exported[1] == {"name": "news", "kind": "html", "url": "https://news.example/",
                            "item": "li", "title": "a", "link": "a@href"}  # fmt: skip
     assert "# made on the web page (kept in the store)" in result.stdout
+
+
+def test_check_lists_the_page_made_sources_and_fails_when_they_do_not_fit_the_file(
+    tmp_path: Path,
+) -> None:
+    from feedbridge.store import open_embedded
+
+    config = tmp_path / "config.toml"
+    config.write_text('[storage]\npath = "data"\n[[sources]]\nname = "blog"\nkind = "feed"\n'
+                      'url = "https://blog.example.com/feed.xml"\n')  # fmt: skip
+    with open_embedded(tmp_path / "data") as store:
+        store.save_page_source({"name": "news", "kind": "feed", "url": "https://n.example/f?k=1"},
+                               1.0)  # fmt: skip
+    ok = run_cli("--config", str(config), "check", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "sources made on the web page (1):\n  news [feed] https://n.example/f, every 30m" \
+        in ok.stdout  # fmt: skip
+    with open_embedded(tmp_path / "data") as store:
+        store.save_page_source({"name": "blog", "kind": "feed", "url": "https://b.example/"}, 2.0)
+    clash = run_cli("--config", str(config), "check", cwd=tmp_path)
+    assert clash.returncode == 2
+    assert 'page source "blog".name: duplicate source name "blog"' in clash.stderr

@@ -22,6 +22,7 @@ from feedbridge.app.operations import (
     check_store,
     exit_leaving_abandoned_threads,
     once_exit_code,
+    page_sources_report,
 )
 from feedbridge.app.pages import opml
 from feedbridge.app.preview import preview as fetch_preview
@@ -173,9 +174,14 @@ def check(ctx: click.Context) -> None:
     try:
         for line in check_store(config):
             click.echo(line)
+        for line in page_sources_report(config, resolve_config_path(ctx.obj["config"])):
+            click.echo(line)
     except StoreError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_STORE)
+    except ConfigError as exc:
+        click.echo(f"the sources made on the web page do not fit the config file: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
     if config.uses_browser or config.browser.executable or config.browser.cdp_url:
         try:
             click.echo(

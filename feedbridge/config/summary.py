@@ -20,7 +20,8 @@ from feedbridge.core.durations import (
 from feedbridge.core.logs import mask_dsn
 
 
-def _describe_source(source: SourceConfig) -> str:
+def describe_source(source: SourceConfig) -> str:
+    """One source in one line, as `check` prints it (the URL without query or password)."""
     if isinstance(source, HfPapersConfig):
         query = f' "{source.query}"' if source.query else ""
         where = f"{source.listing}{query} from {source.base_url}"
@@ -104,7 +105,7 @@ def redacted_summary(config: Config) -> str:
         f"worker: {'on' if config.worker.enabled else 'off (serves only)'}",
         f"output: {config.output.dir or 'none'}",
         f"sources ({len(config.sources)}):",
-        *(_describe_source(source) for source in config.sources),
+        *(describe_source(source) for source in config.sources),
         f"targets ({len(config.targets)}):",
     ]
     for target in config.targets:
