@@ -203,7 +203,7 @@ async def test_the_preview_reads_the_values_just_typed_from_the_page_fetched_onc
     for title in ("h2", "div.post-card-excerpt"):
         shown = await w.post("/sources/preview", {**values, "title": title})
         assert shown.status_code == 200 and shown.text.startswith('<div class="preview-body"')
-        titles.append(re.findall(r'target="_blank">([^<]+)</a>', shown.text)[0])
+        titles.append(re.findall(r'target="_blank" dir="auto">([^<]+)</a>', shown.text)[0])
     assert titles == ["Reading a flame graph, step by step",
                       "We measured it, then measured it again, and the numbers surprised us."]
     shown = await w.post("/sources/preview", {**values, "item": "article.gone", "title": "h2"})

@@ -124,7 +124,7 @@ def test_a_source_is_made_previewed_saved_polled_edited_and_deleted_in_the_brows
         best = page.locator(".candidate.best")
         expect(best).to_contain_text("12 items matching 'article.post-card'")
         expect(best).to_contain_text("Reading a flame graph, step by step")
-        page.screenshot(path=out / "add-source.png", full_page=True)
+        page.screenshot(path=out / "web-add-source.png", full_page=True)
 
         best.get_by_role("link", name="Use this list").click()
         entries = page.locator("#preview .entries li")
@@ -143,7 +143,7 @@ def test_a_source_is_made_previewed_saved_polled_edited_and_deleted_in_the_brows
         expect(entries.first).to_contain_text("Reading a flame graph, step by step")
         assert site.hits["/page/blog.html"] == fetched, "the preview never fetched again"
         page.get_by_label("Name").fill("ghost-blog")
-        page.screenshot(path=out / "editor.png", full_page=True)
+        page.screenshot(path=out / "web-editor.png", full_page=True)
         page.get_by_role("button", name="Save").click()
 
         expect(page).to_have_url(node.base + "/sources/ghost-blog?saved=1")
@@ -153,7 +153,11 @@ def test_a_source_is_made_previewed_saved_polled_edited_and_deleted_in_the_brows
         assert site.hits["/page/blog.html"] == fetched + 1, "polled once, after the save"
         page.reload()
         expect(page.locator("table.polls tbody tr").first).to_contain_text("ok")
-        page.screenshot(path=out / "source.png", full_page=True)
+        page.screenshot(path=out / "web-source.png", full_page=True)
+        page.goto(node.base + "/")
+        expect(page.locator("table.index tbody tr")).to_have_count(2)
+        page.screenshot(path=out / "web-index.png", full_page=True)
+        page.goto(node.base + "/sources/ghost-blog")
 
         # edit: a feed title
         page.get_by_role("link", name="Edit").click()
@@ -172,7 +176,7 @@ def test_a_source_is_made_previewed_saved_polled_edited_and_deleted_in_the_brows
         page.get_by_role("button", name="Save changes").click()
         expect(page.get_by_role("alert")).to_contain_text("Not saved")
         expect(page.locator(".field.invalid .problem")).to_contain_text("invalid CSS selector")
-        page.screenshot(path=out / "bad-edit.png", full_page=True)
+        page.screenshot(path=out / "web-bad-edit.png", full_page=True)
         assert len(feed_entries(node, "ghost-blog", 12)) == 12
         assert node.logged(r"config reloaded why=\"source ghost-blog saved")
 
@@ -184,14 +188,12 @@ def test_a_source_is_made_previewed_saved_polled_edited_and_deleted_in_the_brows
         assert node.get("/feeds/ghost-blog.atom").status_code == 410
         node.wait_log(r"source removed, its feed now answers 410 source=ghost-blog")
 
-        # the index and the targets page, and a test message through a target
-        page.goto(node.base + "/")
-        page.screenshot(path=out / "index.png", full_page=True)
+        # the targets page, and a test message through a target
         page.get_by_role("link", name="Targets").click()
         page.get_by_role("button", name="Send a test message").click()
         expect(page.locator(".tested")).to_contain_text("accepted")
         assert receiver.received, "the test message arrived"
-        page.screenshot(path=out / "targets.png", full_page=True)
+        page.screenshot(path=out / "web-targets.png", full_page=True)
 
 
 def test_long_and_non_ascii_titles_wrap_in_a_narrow_window(
@@ -210,7 +212,7 @@ def test_long_and_non_ascii_titles_wrap_in_a_narrow_window(
         expect(entries.nth(1)).to_contain_text(TITLES[1])
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page is {width}px wide in a 390px window"
-        page.screenshot(path=out / "editor-narrow.png", full_page=True)
+        page.screenshot(path=out / "web-editor-narrow.png", full_page=True)
         page.get_by_label("Name").fill("welt")
         page.get_by_role("button", name="Save").click()
         expect(page).to_have_url(node.base + "/sources/welt?saved=1")
@@ -218,10 +220,10 @@ def test_long_and_non_ascii_titles_wrap_in_a_narrow_window(
         page.reload()
         expect(page.locator("h1")).to_have_text("Weltnachrichten", timeout=10_000)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        page.screenshot(path=out / "source-narrow.png", full_page=True)
+        page.screenshot(path=out / "web-source-narrow.png", full_page=True)
         page.goto(node.base + "/")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        page.screenshot(path=out / "index-narrow.png", full_page=True)
+        page.screenshot(path=out / "web-index-narrow.png", full_page=True)
 
 
 def test_an_exposed_server_asks_for_its_token_once_and_keeps_a_strict_session(
@@ -239,7 +241,7 @@ def test_an_exposed_server_asks_for_its_token_once_and_keeps_a_strict_session(
         page.get_by_label("Token").fill("wrong")
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("alert")).to_have_text("That is not this server's token.")
-        page.screenshot(path=shots(tmp_path) / "login.png")
+        page.screenshot(path=shots(tmp_path) / "web-login.png")
         page.get_by_label("Token").fill("correct-horse-battery")
         page.get_by_role("button", name="Sign in").click()
         expect(page).to_have_url(node.base + "/sources/new")
