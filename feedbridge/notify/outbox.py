@@ -67,8 +67,7 @@ class Notifier:
             metrics.watch_queues(lambda: list(self.channels), store.pending_count)
 
     def replace_channels(self, channels: Sequence[TargetChannel]) -> None:
-        """Deliver to these targets from now on (a live reload); a round in progress ends
-        with the targets it started with. A removed target's queued rows stay in the store."""
+        """Deliver to these targets from now on (a live reload; a round ends as it began)."""
         self.channels = {c.name: c for c in channels}
 
     def health_notices(self, event: HealthEvent, exclude: str | None = None) -> list[Notice]:

@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from feedbridge.core.metrics import Metrics
 from feedbridge.feeds.board import Publisher
@@ -74,8 +74,7 @@ class Worker:
         # the schedule's wait, replaceable (with `clock`) so tests can drive it in fake time
         self.sleep: Callable[[asyncio.Event, float], Awaitable[bool]] = _sleep_or_stop
         self.last_round = RoundResult()  # the delivery round of the last run_once
-        self._stop: asyncio.Event | None = None  # set while run_forever runs
-        self._loops: dict[str, asyncio.Task[None]] = {}  # embedded store: one loop per source
+        self._loops = SourceLoops(self._source_loop)  # the embedded store's, by source
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -107,15 +106,9 @@ class Worker:
             if repoll:
                 self.store.make_due(sorted(repoll), self.clock())
             return
-        if self._stop is None:
-            return
-        for name in (before - now) | repoll:
-            task = self._loops.pop(name, None)
-            if task is not None:
-                task.cancel()
+        self._loops.cancel((before - now) | repoll)
         for source in self.sources:
-            if source.name not in self._loops:
-                self._start_loop(source, due_now=source.name in repoll)
+            self._loops.start(source, due_now=source.name in repoll)
 
     def replace_targets(self, targets: Sequence[TargetRule]) -> None:
         """Apply these targets' filters to the polls from now on (a live reload)."""
@@ -162,7 +155,6 @@ class Worker:
         releases its leases), a delivery in progress gets the grace to finish and is
         otherwise cancelled, its row left in the outbox.
         """
-        self._stop = stop
         pollers: list[asyncio.Task[None]] = []
         if self.store.shared:
             pollers = [
@@ -170,16 +162,15 @@ class Worker:
                 asyncio.create_task(self._sync_loop(stop)),
             ]
         else:
+            self._loops.stop = stop
             for source in self.sources:
-                self._start_loop(source)
+                self._loops.start(source)
         delivery = asyncio.create_task(self._delivery_loop(stop))
         housekeeping = asyncio.create_task(self._housekeeping_loop(stop))
         try:
             await stop.wait()
         finally:
-            self._stop = None
-            pollers += self._loops.values()
-            self._loops = {}
+            pollers += self._loops.drain()
             self.poller.queued.set()
             for name in sorted(self.poller.polling):
                 log.info("poll cancelled", extra={"source": name})
@@ -195,12 +186,6 @@ class Worker:
             for task in tasks:
                 if not task.cancelled() and task.exception():
                     log.error("worker task failed", exc_info=task.exception())
-
-    def _start_loop(self, source: Source, due_now: bool = False) -> None:
-        assert self._stop is not None
-        task = asyncio.create_task(self._source_loop(source, self._stop, due_now))
-        self._loops[source.name] = task
-        task.add_done_callback(lambda done: _log_crash(source.name, done))
 
     async def _source_loop(
         self, source: Source, stop: asyncio.Event, due_now: bool = False
@@ -243,6 +228,36 @@ class Worker:
         while not await _sleep_or_stop(stop, EXPIRE_EVERY):
             removed = await asyncio.to_thread(self.store.expire)
             log.info("expired old keys", extra={"removed": removed})
+
+
+class SourceLoops:
+    """The embedded store's one loop per source, by name: started while the worker runs
+    (`stop` set), cancelled when a reload removes or changes the source."""
+
+    def __init__(
+        self, run: Callable[[Source, asyncio.Event, bool], Coroutine[Any, Any, None]]
+    ) -> None:
+        self.run = run
+        self.stop: asyncio.Event | None = None
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+
+    def start(self, source: Source, due_now: bool = False) -> None:
+        if self.stop is None or source.name in self.tasks:
+            return
+        task = asyncio.create_task(self.run(source, self.stop, due_now))
+        self.tasks[source.name] = task
+        task.add_done_callback(lambda done: _log_crash(source.name, done))
+
+    def cancel(self, names: Iterable[str]) -> None:
+        for name in names:
+            task = self.tasks.pop(name, None)
+            if task is not None:
+                task.cancel()
+
+    def drain(self) -> list[asyncio.Task[None]]:
+        """Every loop, handed over for cancelling (the worker stops)."""
+        tasks, self.tasks, self.stop = list(self.tasks.values()), {}, None
+        return tasks
 
 
 def _log_crash(name: str, task: asyncio.Task[None]) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import tomli_w
@@ -69,26 +70,14 @@ class SourcePages:
         return page(request, "source.html", {
             "source": served, "config": served.config, "state": state, "status": status,
             "shown": shown, "detail": detail, "live": live, "page_made": stored is not None,
-            "stored": stored, "origin": self._origin(name), "toml": self._toml(name, stored),
+            "stored": stored, "origin": self._origin(name),
+            "toml": as_written(self.reloader.path, name, stored),
             "saved": request.query_params.get("saved"),
         })  # fmt: skip
 
     def _origin(self, name: str) -> str:
         return "made on this page" if self.reloader.config.made_on_page(name) else (
             f"from {self.config_name}")  # fmt: skip
-
-    def _toml(self, name: str, stored: PageSource | None) -> str:
-        """The source's table as written (the file's: `${ENV}` kept; secrets' values never)."""
-        table: Mapping[str, Any] | None = stored.table if stored else None
-        if table is None and self.reloader.path is not None:
-            try:
-                tables = read_toml(self.reloader.path).get("sources", [])
-            except FeedbridgeError:
-                tables = []
-            table = next((t for t in tables if isinstance(t, dict) and t.get("name") == name), {})
-        shown = {k: {n: "***" for n in v} if k in _SECRET_TABLES and isinstance(v, dict) else v
-                 for k, v in (table or {}).items()}  # fmt: skip
-        return "[[sources]]\n" + tomli_w.dumps(shown) if shown else ""
 
     async def _stored(self, name: str) -> PageSource | None:
         stored = await asyncio.to_thread(self.rt.store.page_sources)
@@ -254,6 +243,21 @@ class SourcePages:
         if problems:
             return _problems(request, f"source {name} was not deleted", problems)
         return RedirectResponse("/?deleted=" + name, 303)
+
+
+def as_written(path: Path | None, name: str, stored: PageSource | None) -> str:
+    """A source's table as written: the page's, or the file's (`${ENV}` kept as written);
+    the values of `headers` and `cookies` never."""
+    table: Mapping[str, Any] | None = stored.table if stored else None
+    if table is None and path is not None:
+        try:
+            tables = read_toml(path).get("sources", [])
+        except FeedbridgeError:
+            tables = []
+        table = next((t for t in tables if isinstance(t, dict) and t.get("name") == name), {})
+    shown = {k: {n: "***" for n in v} if k in _SECRET_TABLES and isinstance(v, dict) else v
+             for k, v in (table or {}).items()}  # fmt: skip
+    return "[[sources]]\n" + tomli_w.dumps(shown) if shown else ""
 
 
 def _shown(
