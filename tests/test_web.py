@@ -296,3 +296,18 @@ async def test_the_address_of_a_feed_itself_is_offered_as_a_feed_source(
     editor = await w.client.get(link[1].replace("&amp;", "&"))
     assert '<option value="feed" selected>' in editor.text
     assert "2 entries</strong> from 2 items" in editor.text
+
+
+async def test_a_form_too_big_or_not_url_encoded_is_refused_even_before_signing_in(
+    web: Callable[..., object],
+) -> None:
+    w: Web = await web('host = "0.0.0.0"\ntoken = "s3cret-token"')  # type: ignore[misc]
+    csrf = await w.csrf("/login")
+    huge = await w.client.post("/login", data={"csrf": csrf, "token": "x" * 300_000})
+    assert huge.status_code == 413
+    many = await w.client.post("/login", data={f"f{n}": "1" for n in range(100)})
+    assert many.status_code == 413
+    multipart = await w.client.post("/login", files={"token": ("t", b"s3cret-token")})
+    assert multipart.status_code == 413
+    right = await w.client.post("/login", data={"csrf": csrf, "token": "s3cret-token"})
+    assert right.status_code == 303

@@ -12,8 +12,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
+from starlette.datastructures import FormData
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -36,7 +38,7 @@ from feedbridge.sources import Source
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_FIELDS = 60
-MAX_FIELD_BYTES = 64 * 1024
+MAX_FORM = 256 * 1024  # bytes of one POSTed form
 
 
 class Guard:
@@ -57,9 +59,9 @@ class Guard:
                 return _refused(request, access.why_read_only if not access.editable
                                 else "Sign in to change anything here.")  # fmt: skip
             if request.method == "POST":
-                form = await request.form(
-                    max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES
-                )
+                form = await read_form(request)
+                if form is None:
+                    return _refused(request, "Refused: not a form of these pages.", 413)
                 why = access.cross_site(request, str(form.get("csrf") or ""))
                 if why is not None:
                     return _refused(request, f"Refused: {why}.")
@@ -79,9 +81,28 @@ class Guard:
         }  # fmt: skip
 
 
-def _refused(request: Request, message: str) -> Response:
+def _refused(request: Request, message: str, status: int = 403) -> Response:
     return page(request, "message.html", {"title": "Not allowed", "message": message,
-                                          "problems": []}, 403)  # fmt: skip
+                                          "problems": []}, status)  # fmt: skip
+
+
+async def read_form(request: Request) -> FormData | None:
+    """The POSTed form (URL-encoded: these pages send nothing else), read up to MAX_FORM bytes
+    and MAX_FIELDS fields; None for anything else or more (whoever sends it: sign-in too)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            return None
+    try:
+        fields = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True,
+                           max_num_fields=MAX_FIELDS)  # fmt: skip
+    except ValueError:
+        return None
+    return FormData([(key, value) for key, value in fields])
 
 
 class Pages:
@@ -110,7 +131,9 @@ class Pages:
         if request.method == "GET":
             target = local_path(request.query_params.get("next"))
             return page(request, "login.html", {"next": target, "error": None})
-        form = await request.form(max_files=0, max_fields=MAX_FIELDS)
+        form = await read_form(request)
+        if form is None:
+            return _refused(request, "Refused: not a form of these pages.", 413)
         target = local_path(str(form.get("next") or ""))
         if (why := self.access.cross_site(request, str(form.get("csrf") or ""))) is not None:
             return _refused(request, f"Refused: {why}.")
