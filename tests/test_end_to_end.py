@@ -6,6 +6,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from pytest_httpserver import HTTPServer
 
 from tests.atomcheck import check_atom
 from tests.conftest import HfApi, Receiver, hf_items, run_cli
@@ -295,3 +296,22 @@ def test_check_lists_the_page_made_sources_and_fails_when_they_do_not_fit_the_fi
     clash = run_cli("--config", str(config), "check", cwd=tmp_path)
     assert clash.returncode == 2
     assert 'page source "blog".name: duplicate source name "blog"' in clash.stderr
+
+
+def test_once_polls_the_page_made_sources_too(tmp_path: Path, httpserver: HTTPServer) -> None:
+    from feedbridge.store import open_embedded
+
+    rss = ('<?xml version="1.0"?><rss version="2.0"><channel><title>N</title><link>http://n/'
+           "</link><description>d</description><item><title>One</title><link>http://n/1</link>"
+           "</item><item><title>Two</title><link>http://n/2</link></item></channel></rss>")
+    kind = "application/rss+xml"
+    httpserver.expect_request("/feed.xml").respond_with_data(rss, content_type=kind)
+    config = tmp_path / "config.toml"
+    config.write_text('[storage]\npath = "data"\n[[sources]]\nname = "blog"\nkind = "feed"\n'
+                      f'url = "{httpserver.url_for("/feed.xml")}"\n')  # fmt: skip
+    with open_embedded(tmp_path / "data") as store:
+        store.save_page_source({"name": "news", "kind": "feed",
+                                "url": httpserver.url_for("/feed.xml")}, 1.0)  # fmt: skip
+    result = run_cli("--config", str(config), "once", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "blog: 2 entries" in result.stdout and "news: 2 entries" in result.stdout
