@@ -252,3 +252,28 @@ def test_an_exposed_server_asks_for_its_token_once_and_keeps_a_strict_session(
         page.goto(node.base + "/sources/new")
         expect(page).to_have_url(re.compile(r"/login"))
         context.close()
+
+
+def test_a_form_posted_from_another_site_is_refused_in_the_browser(
+    tmp_path: Path, site: Site, browser: Browser
+) -> None:
+    port = new_port()
+    site.pages["attack"] = (
+        f'<!doctype html><html><body><form method="post" '
+        f'action="http://127.0.0.1:{port}/sources/new/edit">'
+        '<input name="name" value="pwned"><input name="kind" value="feed">'
+        f'<input name="url" value="{site.url("/feed/news.xml")}">'
+        '<input name="action" value="save"><input name="csrf" value="guessed">'
+        "<button>Win a prize</button></form></body></html>"
+    )
+    with running(write_config(tmp_path, port, site), tmp_path, port) as node:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(node.base + "/sources/new")  # the victim has a session with the pages
+        attack = site.url("/page/attack.html").replace("127.0.0.1", "localhost")
+        page.goto(attack)
+        page.get_by_role("button", name="Win a prize").click()
+        expect(page.locator("main")).to_contain_text("Refused")
+        assert page.url == node.base + "/sources/new/edit"
+        assert node.get("/sources/pwned").status_code == 404, "nothing was made"
+        context.close()
