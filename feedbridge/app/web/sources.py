@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import tomli_w
 from starlette.datastructures import FormData
@@ -118,7 +119,8 @@ class SourcePages:
         snapshot = self.snapshots.get(request.query_params.get("snapshot", ""))
         if snapshot is None or snapshot.detection is None:
             url = request.query_params.get("url", "")
-            return RedirectResponse(f"/sources/new?url={url}" if url else "/sources/new", 303)
+            again = f"/sources/new?url={quote(url, safe='')}" if url else "/sources/new"
+            return RedirectResponse(again, 303)
         table: dict[str, Any] = {"kind": "html", "url": snapshot.url}
         with contextlib.suppress(KeyError, ValueError, IndexError):
             chosen = snapshot.detection.candidates[int(request.query_params["candidate"])]
@@ -207,9 +209,7 @@ class SourcePages:
         table = table_from_form(values)
         _, errors, problems = check_table(table)
         if not errors and not problems:
-            revision = stored.revision if stored else None
-            if revision is not None:
-                revision = int(values.get("revision") or revision)
+            revision = _revision(values.get("revision"), stored.revision) if stored else None
             problems = await self.reloader.save_page_source(table, revision)
             errors, problems = by_fields(problems, table["kind"])
         if errors or problems:
@@ -238,11 +238,16 @@ class SourcePages:
             return _missing(request, name, editable=True)
         if request.method == "GET":
             return page(request, "delete.html", {"stored": stored})
-        revision = int(request.state.form.get("revision") or stored.revision)
+        revision = _revision(request.state.form.get("revision"), stored.revision)
         problems = await self.reloader.delete_page_source(name, revision)
         if problems:
             return _problems(request, f"source {name} was not deleted", problems)
         return RedirectResponse("/?deleted=" + name, 303)
+
+
+def _revision(given: object, stored: int) -> int:
+    """The revision a form started from (the stored one if it names none)."""
+    return int(given) if isinstance(given, str) and given.isdigit() else stored
 
 
 def as_written(path: Path | None, name: str, stored: PageSource | None) -> str:
