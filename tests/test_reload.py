@@ -102,6 +102,9 @@ def test_sighup_and_file_edits_change_sources_and_targets_without_a_restart(
         assert node.get("/feeds/a.atom").status_code == 200
         assert node.get("/feeds/c.atom").status_code == 200
         assert node.get("/feeds/b.atom").status_code == 410
+        index = node.get("/").text
+        assert "the running one stays as it was" in index
+        assert "sources[2].name: invalid name &#34;BAD&#34;" in index, "and on the page"
 
         # fixed, and t1 removed
         mark = node.mark
@@ -111,6 +114,7 @@ def test_sighup_and_file_edits_change_sources_and_targets_without_a_restart(
         ))  # fmt: skip
         node.wait_log(r"config reloaded why=.* targets_removed=t1", after=mark)
         node.wait_log(r"target removed target=t1 left_queued=0", after=mark)
+        assert "invalid name" not in node.get("/").text, "the page's problems went with it"
         assert node.proc.poll() is None and len(node.logged(r" INFO feedbridge serving ")) == 1
     assert receiver.titles == ["[t1] a2", "[t1] a3"], "no entry twice"
     assert second.titles == ["a3"]

@@ -311,3 +311,27 @@ async def test_a_form_too_big_or_not_url_encoded_is_refused_even_before_signing_
     assert multipart.status_code == 413
     right = await w.client.post("/login", data={"csrf": csrf, "token": "s3cret-token"})
     assert right.status_code == 303
+
+
+async def test_a_file_sources_page_says_where_it_lives_with_its_current_error_and_last_polls(
+    web: Callable[..., object], site: Site
+) -> None:
+    w: Web = await web()  # type: ignore[misc]
+    news = w.rt.publisher.sources["news"]
+    await w.rt.worker.poll(news)
+    del site.feeds["news"]  # the site now answers 404
+    await w.rt.worker.poll(news)
+    page = await w.client.get("/sources/news")
+    assert page.status_code == 200
+    assert "news · feed · from config.toml" in page.text
+    assert "This source is in config.toml: change it there." in page.text
+    assert "/sources/news/edit" not in page.text and ">Delete<" not in page.text
+    refused = await w.client.get("/sources/news/edit")
+    assert refused.status_code == 404 and "no source made on this page" in refused.text
+    error = re.search(r"<dt>Current error</dt><dd class=\"detail\">([^<]+)</dd>", page.text)
+    assert error and "HTTP 404" in error[1], page.text
+    rows = re.findall(r'<tr class="(\w+)"><td>[^<]+</td><td data-label="Result">\w+</td>'
+                      r'<td data-label="Entries">(\d+)</td><td data-label="New">(\d+)</td>',
+                      page.text)  # fmt: skip
+    assert rows == [("failed", "0", "0"), ("ok", "2", "2")], "newest first: time, result..."
+    assert "failing (1 in a row)" in (await w.client.get("/")).text
