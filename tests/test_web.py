@@ -335,3 +335,27 @@ async def test_a_file_sources_page_says_where_it_lives_with_its_current_error_an
                       page.text)  # fmt: skip
     assert rows == [("failed", "0", "0"), ("ok", "2", "2")], "newest first: time, result..."
     assert "failing (1 in a row)" in (await w.client.get("/")).text
+
+
+async def test_the_index_loads_feeds_on_the_event_loop_so_a_newer_version_is_never_hidden(
+    web: Callable[..., object],
+) -> None:
+    """The worker's sync drops a feed whose stored version moved on (another node polled it)
+    on the event loop; a feed loaded in a thread meanwhile could land on the board after that
+    and be served stale until the next poll. Every reader of the board stays on the loop."""
+    import threading
+
+    w: Web = await web()  # type: ignore[misc]
+    await w.rt.worker.poll(w.rt.publisher.sources["news"])
+    w.rt.board.feeds.clear()  # as after a restart or a sync: read again on the next request
+    loader, threads = w.rt.board.loader, []
+    assert loader is not None
+
+    def watched(name: str) -> object:
+        threads.append(threading.current_thread())
+        return loader(name)
+
+    w.rt.board.loader = watched  # type: ignore[assignment]
+    index = await w.client.get("/")
+    assert index.status_code == 200 and "Second" in index.text
+    assert threads == [threading.main_thread()]

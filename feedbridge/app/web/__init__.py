@@ -35,6 +35,7 @@ from feedbridge.app.web.targets import TargetPages
 from feedbridge.core.health import status_of
 from feedbridge.core.models import Page
 from feedbridge.sources import Source
+from feedbridge.store import SourceState
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_FIELDS = 60
@@ -117,7 +118,9 @@ class Pages:
         """Every source served (paused ones too), its health and subscribe links."""
         rt = self.rt
         config = rt.config
-        rows = await asyncio.to_thread(lambda: [_row(rt, s) for s in rt.publisher.sources.values()])
+        sources = list(rt.publisher.sources.values())
+        states = await asyncio.to_thread(lambda: [rt.store.source_state(s.name) for s in sources])
+        rows = [_row(rt, s, state) for s, state in zip(sources, states, strict=True)]
         token = self.access.token
         return page(request, "index.html", {
             "rows": rows, "base_url": config.server.base_url,
@@ -153,9 +156,10 @@ class Pages:
         return RedirectResponse("/", 303)
 
 
-def _row(rt: Runtime, source: Source) -> dict[str, Any]:
-    """One source's row of the index (reads its state from the store)."""
-    state = rt.store.source_state(source.name)
+def _row(rt: Runtime, source: Source, state: SourceState) -> dict[str, Any]:
+    """One source's row of the index. On the event loop, as every reader of the board: a
+    feed loaded in a thread could land on the board after the worker's sync had dropped it
+    for a newer version, and be served stale until the next poll."""
     status, shown, detail = status_of(state if state.last_poll is not None else None)
     return {
         "info": SourceInfo(source.name, source.title, source.kind, source.site_url),
