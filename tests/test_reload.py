@@ -187,6 +187,41 @@ def test_on_postgresql_a_source_made_on_one_nodes_page_is_polled_once_and_served
         page = b.get("/sources/shared")
         assert page.status_code == 200 and "made on this page" in page.text
 
+        # edited on the other node's page: both reload it, it is polled again, seen entries kept
+        site.feeds["shared"].append("s2")
+        marks = (a.mark, b.mark)
+        other = httpx.Client(base_url=b.base, timeout=30)
+        token = re.search(r'name="csrf" value="([0-9a-f]+)"', other.get("/sources/new").text)
+        assert token
+        edited = other.post("/sources/shared/edit", data={
+            "csrf": token[1], "name": "shared", "kind": "feed", "interval": "1h",
+            "url": site.url("/feed/shared.xml"), "feed_title": "Shared, renamed",
+            "action": "save",
+        })  # fmt: skip
+        other.close()
+        assert edited.status_code == 303, edited.text
+        a.wait_log(r"config reloaded why=\"page-made sources changed\" changed=shared$",
+                   after=marks[0])  # fmt: skip
+        b.wait_log(r"config reloaded why=\"source shared saved on the web page\" changed=shared$",
+                   after=marks[1])  # fmt: skip
+        served = []
+        for node in (a, b):
+            deadline = time.monotonic() + 60
+            while (feed := feedparser.parse(node.get("/feeds/shared.atom").content)).feed.get(
+                "title") != "Shared, renamed" or len(feed.entries) != 3:  # fmt: skip
+                assert time.monotonic() < deadline, (
+                    f"{node.base} serves {feed.feed.get('title')!r}, "
+                    f"{[e.title for e in feed.entries]}; the log since the edit: "
+                    f"{a.logged('shared', marks[0])} {b.logged('shared', marks[1])}"
+                )
+                time.sleep(0.2)
+            served.append([e.title for e in feed.entries])
+        assert served == [["s2", "s1", "s0"]] * 2
+        news = a.logged(r"poll done source=shared ", marks[0]) \
+            + b.logged(r"poll done source=shared ", marks[1])  # fmt: skip
+        assert news and sum(int(re.findall(r" new=(\d+)", line)[0]) for line in news) == 1, \
+            f"only s2 is new: the seen entries were kept ({news})"  # fmt: skip
+
         marks = (a.mark, b.mark)
         deleted = browser.post("/sources/shared/delete", data={"csrf": csrf[1]})
         assert deleted.status_code == 303
