@@ -256,12 +256,17 @@ name = "blog"
 kind = "feed"
 url = "https://blog.example.com/feed.xml"
 headers = { Authorization = "Bearer ${BLOG_TOKEN}" }
+[[sources]]
+name = "tiny"
+kind = "feed"
+url = "https://t.example/f"
 """)
     with open_embedded(tmp_path / "data") as store:
         store.save_page_source(
-            {"name": "news", "kind": "html", "url": "https://news.example/", "item": "li",
-             "title": "a", "link": "a@href"}, 1.0,
+            {"name": "news", "kind": "html", "url": "https://n.example/", "item": "li",
+             "title": "a"}, 1.0,
         )  # fmt: skip
+        store.save_page_source({"name": "short", "kind": "feed", "url": "https://s.example/"}, 2.0)
     result = run_cli("--config", str(config), "export-config", cwd=tmp_path,
                      env={"BLOG_TOKEN": "s3cret-value"})  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -269,10 +274,14 @@ headers = { Authorization = "Bearer ${BLOG_TOKEN}" }
     import tomli
 
     exported = tomli.loads(result.stdout)["sources"]
-    assert [s["name"] for s in exported] == ["blog", "news"]
+    # short tables too: each a [[sources]] block, never one nested in the one before it
+    assert [s["name"] for s in exported] == ["blog", "tiny", "news", "short"]
     assert exported[0]["headers"] == {"Authorization": "Bearer ${BLOG_TOKEN}"}
-    assert exported[1] == {"name": "news", "kind": "html", "url": "https://news.example/",
-                           "item": "li", "title": "a", "link": "a@href"}  # fmt: skip
+    assert "[sources.headers]" in result.stdout
+    assert exported[1] == {"name": "tiny", "kind": "feed", "url": "https://t.example/f"}
+    assert exported[2] == {"name": "news", "kind": "html", "url": "https://n.example/",
+                           "item": "li", "title": "a"}  # fmt: skip
+    assert exported[3] == {"name": "short", "kind": "feed", "url": "https://s.example/"}
     assert "# made on the web page (kept in the store)" in result.stdout
 
 

@@ -359,3 +359,21 @@ async def test_the_index_loads_feeds_on_the_event_loop_so_a_newer_version_is_nev
     index = await w.client.get("/")
     assert index.status_code == 200 and "Second" in index.text
     assert threads == [threading.main_thread()]
+
+
+def test_a_sources_table_as_shown_masks_its_headers_and_reads_back_as_that_source(
+    tmp_path: Path,
+) -> None:
+    import tomli
+
+    from feedbridge.app.web.sources import as_written
+
+    path = tmp_path / "config.toml"
+    path.write_text('[[sources]]\nname = "a"\nkind = "feed"\nurl = "https://a.example/"\n'
+                    'headers = { Authorization = "Bearer s3cret-value" }\n')  # fmt: skip
+    shown = as_written(path, "a", None)
+    assert "s3cret" not in shown
+    assert tomli.loads(shown) == {"sources": [{
+        "name": "a", "kind": "feed", "url": "https://a.example/",
+        "headers": {"Authorization": "***"},
+    }]}, shown  # fmt: skip

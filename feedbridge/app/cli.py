@@ -14,7 +14,6 @@ from typing import Any
 
 import click
 import httpx
-import tomli_w
 
 from feedbridge.app.detection import json_report, summary, text_report
 from feedbridge.app.operations import (
@@ -45,6 +44,7 @@ from feedbridge.config import (
     read_toml,
     redacted_summary,
     secret_fragments,
+    sources_toml,
 )
 from feedbridge.core.errors import (
     EXIT_CONFIG,
@@ -254,10 +254,10 @@ def export_config(ctx: click.Context) -> None:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_STORE)
     click.echo(f"# from {path or 'the built-in defaults'}")
-    click.echo(tomli_w.dumps({"sources": raw.get("sources", [])}))
+    click.echo(sources_toml(raw.get("sources", [])))
     if page:
         click.echo("# made on the web page (kept in the store)")
-        click.echo(tomli_w.dumps({"sources": page}))
+        click.echo(sources_toml(page))
 
 
 @main.command("notify-test")

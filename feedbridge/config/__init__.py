@@ -34,7 +34,7 @@ from feedbridge.config.models import (
     WorkerConfig,
     default_config,
 )
-from feedbridge.config.summary import redacted_summary, secret_fragments
+from feedbridge.config.summary import redacted_summary, secret_fragments, sources_toml
 
 __all__ = [
     "_KINDS",
@@ -69,4 +69,5 @@ __all__ = [
     "read_toml",
     "redacted_summary",
     "secret_fragments",
+    "sources_toml",
 ]

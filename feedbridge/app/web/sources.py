@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import tomli_w
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -33,7 +32,7 @@ from feedbridge.app.web.forms import (
 )
 from feedbridge.app.web.render import fragment, page
 from feedbridge.app.web.snapshots import Snapshot, Snapshots
-from feedbridge.config import read_toml
+from feedbridge.config import read_toml, sources_toml
 from feedbridge.core.errors import FeedbridgeError
 from feedbridge.core.health import status_of
 from feedbridge.detect import source_name
@@ -262,7 +261,7 @@ def as_written(path: Path | None, name: str, stored: PageSource | None) -> str:
         table = next((t for t in tables if isinstance(t, dict) and t.get("name") == name), {})
     shown = {k: {n: "***" for n in v} if k in _SECRET_TABLES and isinstance(v, dict) else v
              for k, v in (table or {}).items()}  # fmt: skip
-    return "[[sources]]\n" + tomli_w.dumps(shown) if shown else ""
+    return sources_toml([shown]) if shown else ""
 
 
 def _shown(
