@@ -289,13 +289,18 @@ async def test_the_address_of_a_feed_itself_is_offered_as_a_feed_source(
 ) -> None:
     w: Web = await web()  # type: ignore[misc]
     found = await w.post("/sources/new", {"url": site.url("/feed/news.xml")})
-    assert found.status_code == 200 and "this is a feed" in found.text
+    assert found.status_code == 200 and "this is a feed: RSS feed with 2 entries" in found.text
     assert "First" in found.text and "Second" in found.text
     link = re.search(r'href="(/sources/new/edit\?snapshot=[^"]+candidate=0[^"]*)"', found.text)
     assert link
     editor = await w.client.get(link[1].replace("&amp;", "&"))
     assert '<option value="feed" selected>' in editor.text
     assert "2 entries</strong> from 2 items" in editor.text
+    # an XHTML page opens with an XML prolog too, yet it is a page: its lists are offered
+    site.pages["xhtml"] = '<?xml version="1.0" encoding="utf-8"?>\n' + site.pages["blog"]
+    page = await w.post("/sources/new", {"url": site.url("/page/xhtml.html")})
+    assert page.status_code == 200 and "12 items matching" in page.text
+    assert "this is a feed" not in page.text and "looks like a feed" not in page.text
 
 
 async def test_a_form_too_big_or_not_url_encoded_is_refused_even_before_signing_in(

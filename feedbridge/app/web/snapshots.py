@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import secrets
 import socket
 import time
@@ -34,17 +35,21 @@ _METADATA_NAMES = ("metadata.google.internal", "metadata", "instance-data")
 _METADATA = (ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"))
 
 
-_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
-               "application/xml", "text/xml", "application/rdf+xml")  # fmt: skip
+_ROOTS = {b"rss": "RSS", b"rdf": "RSS", b"feed": "Atom"}  # a feed's root element, its format
+_FEED_TYPES = {"application/rss+xml": "RSS", "application/rdf+xml": "RSS",
+               "application/atom+xml": "Atom", "application/feed+json": "JSON Feed"}  # fmt: skip
 
 
-def _is_feed(page: Page) -> bool:
-    """Whether the page is a feed rather than a page: its type, else its first bytes."""
-    if page.content_type in _FEED_TYPES:
-        return True
-    start = page.body[:512].lstrip().lower()
-    return start.startswith((b"<?xml", b"<rss", b"<feed")) or (
-        start.startswith(b"{") and b"jsonfeed.org" in start)  # fmt: skip
+def _feed_format(page: Page) -> str | None:
+    """The format of a feed's own address (RSS, Atom, JSON Feed), None for a page: from its
+    first element (an XML prolog says nothing: XHTML pages have one too), else its type."""
+    start = page.body[:2048].lstrip().lower()
+    if start.startswith(b"{"):
+        return "JSON Feed" if b"jsonfeed.org" in start else None
+    root = re.search(rb"<([a-z][\w.-]*:)?([a-z][\w.-]*)", start)  # not <?xml, <!doctype, <!--
+    if root is not None:
+        return _ROOTS.get(root[2])
+    return _FEED_TYPES.get(page.content_type)
 
 
 class Refused(FeedbridgeError):
@@ -149,8 +154,9 @@ class Snapshots:
         if snapshot.detection is not None:
             return snapshot.detection
         page = await self.page(snapshot, snapshot.url)
-        if _is_feed(page):  # the address of a feed itself: read it as one
-            itself = await asyncio.to_thread(_as_feed, page)
+        fmt = _feed_format(page)
+        if fmt is not None:  # the address of a feed itself: read it as one
+            itself = await asyncio.to_thread(_as_feed, page, fmt)
             snapshot.detection = itself
             return itself
         try:
@@ -170,9 +176,9 @@ class Snapshots:
         return detection
 
 
-def _as_feed(page: Page) -> Detection:
+def _as_feed(page: Page, feed: str) -> Detection:
     """The Detection of a feed's own address: the feed, or why it cannot be read."""
-    found = feed_candidate(FeedLink(page.url, "", "feed"), page)
+    found = feed_candidate(FeedLink(page.url, "", feed), page)
     verdict: Verdict = "found" if found.checked else "no list"
     message = f"this is a feed: {found.description}" if found.checked else (
         f"this looks like a feed, but it cannot be read: {found.problem}")  # fmt: skip
