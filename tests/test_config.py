@@ -495,3 +495,52 @@ def test_unknown_kind_does_not_hide_the_tables_other_errors(tmp_path: Path) -> N
         "at most 64)",
         'sources[0].interval: invalid duration "5 min" (use 90s, 15m, 2h or 1d)',
     ]
+
+
+# --- sources made on the web page ------------------------------------------------------------
+
+
+def test_page_made_sources_join_the_files_and_their_values_are_taken_as_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_URL", SLACK)
+    (tmp_path / "secret").write_text("hunter2")
+    path = tmp_path / "config.toml"
+    path.write_text(SOURCE + '[[targets]]\nname = "t"\nurl = "${SLACK_URL}"\nsources = ["web"]\n')
+    page = [{"name": "web", "kind": "html", "url": "https://ex.com/?k=${SLACK_URL}", "item": "li"}]
+    config = load_config(path, page)
+    assert [s.name for s in config.sources] == ["hf", "web"]
+    assert config.source("web").url == "https://ex.com/?k=${SLACK_URL}", "never expanded"  # type: ignore[union-attr]
+    assert config.made_on_page("web") and not config.made_on_page("hf")
+    assert config.target("t").urls() == [SLACK], "the file's own values are expanded"
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, [{**page[0], "url_file": str(tmp_path / "secret")}])
+    assert caught.value.problems == ['page source "web".url_file: unknown key'], "no file is read"
+
+
+def test_a_page_made_sources_problems_are_named_by_its_name_beside_the_files(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(SOURCE + '[[sources]]\nname = "broken"\nkind = "feed"\n')
+    page = [
+        {"name": "hf", "kind": "feed", "url": "https://ex.com/feed"},
+        {"name": "ünï", "kind": "html", "url": "notaurl"},
+    ]
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, page)
+    assert sorted(caught.value.problems) == sorted([
+        "sources[1].url: required",
+        'page source "ünï".name: invalid name "ünï" (lowercase letters, digits, ".", "_", "-";'
+        " at most 64)",
+        'page source "ünï".url: must be an absolute http(s) URL, got "notaurl"',
+        'page source "ünï".item: required',
+        'page source "hf".name: duplicate source name "hf"',
+    ])
+
+
+def test_with_no_config_file_page_made_sources_join_the_built_in_default() -> None:
+    page = [{"name": "web", "kind": "feed", "url": "https://ex.com/feed"}]
+    config = load_config(None, page)
+    assert [s.name for s in config.sources] == ["hf-daily", "web"]
+    assert config.sources[0] == default_config().sources[0]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from pytest_httpserver import HTTPServer
 
 from tests.atomcheck import check_atom
 from tests.conftest import HfApi, Receiver, hf_items, run_cli
@@ -239,3 +240,87 @@ enabled = false
         "https://feeds.example.org/feeds/blog.atom",
     ]
     assert outlines[0].get("htmlUrl") == "https://huggingface.co/papers"
+
+
+def test_export_config_prints_the_files_sources_as_written_and_the_page_made_ones(
+    tmp_path: Path,
+) -> None:
+    from feedbridge.store import open_embedded
+
+    config = tmp_path / "config.toml"
+    config.write_text("""
+[storage]
+path = "data"
+[[sources]]
+name = "blog"
+kind = "feed"
+url = "https://blog.example.com/feed.xml"
+headers = { Authorization = "Bearer ${BLOG_TOKEN}" }
+[[sources]]
+name = "tiny"
+kind = "feed"
+url = "https://t.example/f"
+""")
+    with open_embedded(tmp_path / "data") as store:
+        store.save_page_source(
+            {"name": "news", "kind": "html", "url": "https://n.example/", "item": "li",
+             "title": "a"}, 1.0,
+        )  # fmt: skip
+        store.save_page_source({"name": "short", "kind": "feed", "url": "https://s.example/"}, 2.0)
+    result = run_cli("--config", str(config), "export-config", cwd=tmp_path,
+                     env={"BLOG_TOKEN": "s3cret-value"})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "s3cret-value" not in result.stdout, "the file's ${ENV} references stay as written"
+    import tomli
+
+    exported = tomli.loads(result.stdout)["sources"]
+    # short tables too: each a [[sources]] block, never one nested in the one before it
+    assert [s["name"] for s in exported] == ["blog", "tiny", "news", "short"]
+    assert exported[0]["headers"] == {"Authorization": "Bearer ${BLOG_TOKEN}"}
+    assert "[sources.headers]" in result.stdout
+    assert exported[1] == {"name": "tiny", "kind": "feed", "url": "https://t.example/f"}
+    assert exported[2] == {"name": "news", "kind": "html", "url": "https://n.example/",
+                           "item": "li", "title": "a"}  # fmt: skip
+    assert exported[3] == {"name": "short", "kind": "feed", "url": "https://s.example/"}
+    assert "# made on the web page (kept in the store)" in result.stdout
+
+
+def test_check_lists_the_page_made_sources_and_fails_when_they_do_not_fit_the_file(
+    tmp_path: Path,
+) -> None:
+    from feedbridge.store import open_embedded
+
+    config = tmp_path / "config.toml"
+    config.write_text('[storage]\npath = "data"\n[[sources]]\nname = "blog"\nkind = "feed"\n'
+                      'url = "https://blog.example.com/feed.xml"\n')  # fmt: skip
+    with open_embedded(tmp_path / "data") as store:
+        store.save_page_source({"name": "news", "kind": "feed", "url": "https://n.example/f?k=1"},
+                               1.0)  # fmt: skip
+    ok = run_cli("--config", str(config), "check", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "sources made on the web page (1):\n  news [feed] https://n.example/f, every 30m" \
+        in ok.stdout  # fmt: skip
+    with open_embedded(tmp_path / "data") as store:
+        store.save_page_source({"name": "blog", "kind": "feed", "url": "https://b.example/"}, 2.0)
+    clash = run_cli("--config", str(config), "check", cwd=tmp_path)
+    assert clash.returncode == 2
+    assert 'page source "blog".name: duplicate source name "blog"' in clash.stderr
+
+
+def test_once_polls_the_page_made_sources_too(tmp_path: Path, httpserver: HTTPServer) -> None:
+    from feedbridge.store import open_embedded
+
+    rss = ('<?xml version="1.0"?><rss version="2.0"><channel><title>N</title><link>http://n/'
+           "</link><description>d</description><item><title>One</title><link>http://n/1</link>"
+           "</item><item><title>Two</title><link>http://n/2</link></item></channel></rss>")
+    kind = "application/rss+xml"
+    httpserver.expect_request("/feed.xml").respond_with_data(rss, content_type=kind)
+    config = tmp_path / "config.toml"
+    config.write_text('[storage]\npath = "data"\n[[sources]]\nname = "blog"\nkind = "feed"\n'
+                      f'url = "{httpserver.url_for("/feed.xml")}"\n')  # fmt: skip
+    with open_embedded(tmp_path / "data") as store:
+        store.save_page_source({"name": "news", "kind": "feed",
+                                "url": httpserver.url_for("/feed.xml")}, 1.0)  # fmt: skip
+    result = run_cli("--config", str(config), "once", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "blog: 2 entries" in result.stdout and "news: 2 entries" in result.stdout

@@ -147,3 +147,19 @@ def test_a_written_state_keeps_the_stored_json_keys_and_unknown_ones() -> None:
     written = unchanged_poll(FakeSource(), state, NOW, None)
     saved = written.outcome.state.to_dict()
     assert {"config": "abc", "warning": "w", "newer": 1}.items() <= saved.items()
+
+
+def test_each_poll_is_logged_first_in_the_history_a_source_page_shows_and_only_ten_kept() -> None:
+    state = SourceState()
+    first = extracted([entry("a"), entry("b")], view([], knows=False), state).outcome.state
+    assert first.history == ({"at": NOW.timestamp(), "status": "ok", "entries": 2, "new": 2},)
+    exc = FetchError("papers", "https://ex.com/papers", "HTTP 503 " + "x" * 500, status=503)
+    failed = failed_poll(FakeSource(), first, exc, NOW, 3, lambda f, r: None).outcome.state
+    assert failed.history[0]["status"] == "failed" and failed.history[1] == first.history[0]
+    assert failed.history[0]["error"].startswith("source 'papers' (https://ex.com/papers): HTTP")
+    assert len(failed.history[0]["error"]) == 300, "a long error is cut"
+    state = failed
+    for _ in range(12):
+        state = unchanged_poll(FakeSource(), state, NOW, None).outcome.state
+    assert len(state.history) == 10 and {h["status"] for h in state.history} == {"unchanged"}
+    assert SourceState.from_dict(state.to_dict()) == state, "stored and read back as it was"

@@ -238,7 +238,7 @@ def test_a_feed_the_store_cannot_give_now_is_a_503_with_retry_after_and_a_cached
 def test_metrics_are_prometheus_text() -> None:
     metrics = Metrics()
     metrics.polls.labels("hf-daily").inc()
-    metrics.watch_queues(["team"], lambda t: 4)
+    metrics.watch_queues(lambda: ["team"], lambda t: 4)
     body = client(metrics=metrics).get("/metrics").text
     assert 'feedbridge_source_polls_total{source="hf-daily"} 1.0' in body
     assert 'feedbridge_target_queued{target="team"} 4.0' in body

@@ -358,6 +358,52 @@ def test_sigkill_mid_write_leaves_every_poll_whole_or_absent(
             assert len(store.claim_due("b", time.time())) == count
 
 
+# --- sources made on the web page ------------------------------------------------------------
+
+
+def test_page_sources_are_kept_with_their_revision_and_survive_a_reopen(
+    backend: tuple[Opener, Clock],
+) -> None:
+    opener, _ = backend
+    store = opener()
+    assert store.page_sources() == [] and store.config_version() == 0
+    table = {"name": "blog", "kind": "html", "url": "https://x/", "item": "li", "title": "Ünïcode"}
+    made = store.save_page_source(table, T0)
+    assert (made.name, made.revision, made.created_at, made.updated_at) == ("blog", 1, T0, T0)
+    store.save_page_source({"name": "another", "kind": "feed", "url": "https://y/"}, T0 + 1)
+    edited = store.save_page_source({**table, "item": "article"}, T0 + 2, revision=1)
+    assert (edited.revision, edited.created_at, edited.updated_at) == (2, T0, T0 + 2)
+    version = store.config_version()
+    assert version == 3, "each change raises the config version"
+    store.close()
+    store = opener()
+    assert [(p.name, p.table.get("item"), p.revision) for p in store.page_sources()] == [
+        ("blog", "article", 2), ("another", None, 1)
+    ], "oldest first, as edited"
+    assert store.page_sources()[0].table["title"] == "Ünïcode"
+    assert store.config_version() == version
+
+
+def test_a_page_edit_from_a_stale_revision_or_a_taken_name_is_refused(store: Store) -> None:
+    from feedbridge.store import PageConflict
+
+    table = {"name": "blog", "kind": "feed", "url": "https://x/"}
+    store.save_page_source(table, T0)
+    with pytest.raises(PageConflict, match="exists already"):
+        store.save_page_source(table, T0 + 1)
+    store.save_page_source({**table, "url": "https://x/2"}, T0 + 2, revision=1)
+    with pytest.raises(PageConflict, match="elsewhere since this page was opened"):
+        store.save_page_source({**table, "url": "https://x/3"}, T0 + 3, revision=1)
+    with pytest.raises(PageConflict):
+        store.delete_page_source("blog", T0 + 4, revision=1)
+    assert [p.table["url"] for p in store.page_sources()] == ["https://x/2"], "nothing written"
+    version = store.config_version()
+    assert store.delete_page_source("blog", T0 + 5, revision=2)
+    assert store.page_sources() == [] and store.config_version() == version + 1
+    assert not store.delete_page_source("blog", T0 + 6), "already gone"
+    assert store.config_version() == version + 1, "deleting nothing changes nothing"
+
+
 # --- shared stores: leases and claims ----------------------------------------------------------
 
 
@@ -409,7 +455,7 @@ def test_a_due_source_is_leased_to_one_node_and_fenced_after_takeover(
     (again,) = a.claim_sources(["s"], T0 + 121, 10, ttl=30)
     assert again.taken_over is None, "a released lease is not a takeover"
     info = a.check(now=T0 + 121, sources=["s", "t", "u"])
-    assert info.schema_version == 1 and info.server and info.due_sources == 2
+    assert info.schema_version == 2 and info.server and info.due_sources == 2
     assert info.due_lag == pytest.approx(121)
 
 
@@ -592,3 +638,16 @@ def test_a_clean_shutdown_hands_leases_over_at_once(two_nodes: tuple[Store, Stor
     a.release()
     assert [lease.source for lease in b.claim_sources(["s"], T0 + 1, 1, ttl=30)] == ["s"]
     assert len(b.claim_due("t", T0 + 1, ttl=30)) == 1
+
+
+def test_a_changed_source_made_due_is_claimed_at_once_by_any_node(
+    two_nodes: tuple[Store, Store, Clock],
+) -> None:
+    a, b, _ = two_nodes
+    a.register_sources(["s"], T0)
+    (lease,) = a.claim_sources(["s"], T0, 10, ttl=30)
+    a.apply_poll("s", replace(poll([entry("x")]), next_due=T0 + 3600), lease)
+    assert b.claim_sources(["s"], T0 + 1, 10, ttl=30) == [], "polled: due in an hour"
+    a.make_due(["s"], T0 + 2)
+    (taken,) = b.claim_sources(["s"], T0 + 2, 10, ttl=30)
+    assert taken.source == "s" and taken.taken_over is None

@@ -1,5 +1,5 @@
-"""The commands (run, once, check, healthcheck, preview, detect, notify-test, export-opml):
-parse the flags, call the runtime, print what an operator reads. Wiring only."""
+"""The commands (run, once, check, healthcheck, preview, detect, notify-test, export-opml,
+export-config): parse the flags, call the runtime, print what an operator reads. Wiring only."""
 
 from __future__ import annotations
 
@@ -26,10 +26,12 @@ from feedbridge.app.operations import (
     connection_detail,
     exit_leaving_abandoned_threads,
     once_exit_code,
+    page_sources_report,
 )
 from feedbridge.app.pages import opml
 from feedbridge.app.preview import preview as fetch_preview
 from feedbridge.app.preview import report
+from feedbridge.app.reload import with_page_sources
 from feedbridge.app.runtime import (
     build_sources,
     channels,
@@ -45,8 +47,10 @@ from feedbridge.config import (
     TargetConfig,
     adhoc_source_config,
     load_config,
+    read_toml,
     redacted_summary,
     secret_fragments,
+    sources_toml,
 )
 from feedbridge.core.errors import (
     EXIT_BUSY,
@@ -177,7 +181,9 @@ def run(ctx: click.Context) -> None:
 
     owner = _own_directory_for_run(config)
     try:
-        abandoned = serve(config, lambda: _store_or_exit(config))
+        abandoned = serve(
+            config, lambda: _store_or_exit(config), resolve_config_path(ctx.obj["config"])
+        )
     except ServerError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_SERVER)
@@ -199,7 +205,11 @@ def once(ctx: click.Context) -> None:
     owner, holder = _claim_directory(config, "once")
 
     async def cycle() -> int:
-        async with runtime(config, _store_or_exit(config)) as rt:
+        store = _store_or_exit(config)
+        merged, problems = with_page_sources(resolve_config_path(ctx.obj["config"]), config, store)
+        for problem in problems:
+            click.echo(f"page-made source left out: {problem}", err=True)
+        async with runtime(merged, store) as rt:
             reports = await rt.worker.run_once(deliver=holder is None)
             for r in reports:
                 status = "ok"
@@ -242,9 +252,14 @@ def check(ctx: click.Context) -> None:
     try:
         for line in check_store(config):
             click.echo(line)
+        for line in page_sources_report(config, resolve_config_path(ctx.obj["config"])):
+            click.echo(line)
     except StoreError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_STORE)
+    except ConfigError as exc:
+        click.echo(f"the sources made on the web page do not fit the config file: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
     if warning := check_port(config):
         click.echo(f"warning: {warning}")
     if config.uses_browser or config.browser.executable or config.browser.cdp_url:
@@ -288,16 +303,42 @@ def healthcheck(ctx: click.Context, timeout: float) -> None:
 @main.command("export-opml")
 @click.pass_context
 def export_opml(ctx: click.Context) -> None:
-    """Print an OPML list of every feed, for import into a reader."""
+    """Print an OPML list of every feed (the page-made ones too), for import into a reader."""
     config = _load(ctx.obj["config"])
     token = config.server.token.get_secret_value() if config.server.token else None
     found = sources(config)
     if config.storage.url is not None or config.storage.path.is_dir():
-        # upstream titles and site links learnt by past polls
+        # the page-made sources, and upstream titles and site links learnt by past polls
         with contextlib.suppress(StoreError), contextlib.closing(open_store(config.storage)) as st:
+            path = resolve_config_path(ctx.obj["config"])
+            found = sources(with_page_sources(path, config, st)[0])
             for source in found:
                 source.restore_identity(dict(st.source_state(source.name).upstream))
     sys.stdout.write(opml(config.server.base_url, source_infos(found), token).decode())
+
+
+@main.command("export-config")
+@click.pass_context
+def export_config(ctx: click.Context) -> None:
+    """Print every source as TOML [[sources]] tables: the config file's as written (${ENV}
+    references kept), then those made on the web page (kept in the store)."""
+    config = _load(ctx.obj["config"])
+    path = resolve_config_path(ctx.obj["config"])
+    default = {"sources": [{"name": "hf-daily", "kind": "hf_papers"}]}
+    raw = read_toml(path) if path is not None else default
+    page: list[dict[str, Any]] = []
+    if config.storage.url is not None or config.storage.path.is_dir():
+        try:
+            with contextlib.closing(open_store(config.storage)) as store:
+                page = [dict(p.table) for p in store.page_sources()]
+        except StoreError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_STORE)
+    click.echo(f"# from {path or 'the built-in defaults'}")
+    click.echo(sources_toml(raw.get("sources", [])))
+    if page:
+        click.echo("# made on the web page (kept in the store)")
+        click.echo(sources_toml(page))
 
 
 @main.command("notify-test")

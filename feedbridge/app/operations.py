@@ -11,12 +11,15 @@ import shutil
 import sys
 import threading
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
-from feedbridge.config import Config
+from feedbridge.config import Config, load_config
+from feedbridge.config.summary import describe_source
 from feedbridge.core.errors import EXIT_FAILED, EXIT_OK, ConfigError, ServerError
 from feedbridge.core.wording import plural
 from feedbridge.notify.outbox import RoundResult
 from feedbridge.poll.outcome import PollReport
+from feedbridge.sources import build_source
 from feedbridge.store import open_store
 
 log = logging.getLogger("feedbridge")
@@ -127,6 +130,23 @@ class AppriseLog(logging.Handler):
             self.lines.append(record.getMessage())
             if self._logger.isEnabledFor(record.levelno):
                 self._logger.handle(record)
+
+
+def page_sources_report(config: Config, path: Path | None) -> list[str]:
+    """`check`'s lines about the sources made on the web page (kept in the store): each in a
+    line, after validating them with the file's config (ConfigError when they do not fit)."""
+    if config.storage.url is None and not config.storage.path.is_dir():
+        return []
+    with contextlib.closing(open_store(config.storage)) as store:
+        page = [p.table for p in store.page_sources()]
+    if not page:
+        return []
+    merged = load_config(path, page)
+    for source in merged.sources:
+        if merged.made_on_page(source.name):
+            build_source(source)  # selectors compiled: ConfigError names the source
+    made = [describe_source(s) for s in merged.sources if merged.made_on_page(s.name)]
+    return [f"sources made on the web page ({len(made)}):", *made]
 
 
 _PROBLEM = re.compile(r"^sources(?:\[0\]|\.[^.]+)\.(\w+)(?:\[\d+\])?: (.*)$")

@@ -12,9 +12,11 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
 try:
     import uvloop
@@ -22,8 +24,10 @@ except ImportError:  # pragma: no cover - Windows
     uvloop = None  # type: ignore[assignment]
 
 from feedbridge.app.guard import KEEP_ALIVE, guarded_protocol
+from feedbridge.app.reload import Reloader, with_page_sources
 from feedbridge.app.runtime import Runtime, runtime, source_infos
 from feedbridge.app.server import HEARTBEAT_STALE, create_app
+from feedbridge.app.web import pages_app
 from feedbridge.config import Config
 from feedbridge.core.errors import ServerError, StoreError
 from feedbridge.store import SourceState, Store
@@ -33,15 +37,18 @@ GC_YOUNG = 50_000  # allocations between young collections (Python: 700)
 PING_WAIT = 0.8  # seconds /healthz waits for the store: it answers within a second
 
 
-def serve(config: Config, open_store: Callable[[], Store]) -> list[str]:
-    """Run until SIGTERM/SIGINT; `open_store` is called once the event loop runs. Returns
+def serve(
+    config: Config, open_store: Callable[[], Store], path: Path | None = None
+) -> list[str]:
+    """Run until SIGTERM/SIGINT, reloading `path` (the config file) and the page-made sources
+    on SIGHUP or a change; `open_store` is called once the event loop runs. Returns
     the sends cancelled at the stop while Apprise's thread still ran them. Raises
     ServerError, before anything starts, when the server cannot listen on its address."""
     sock = listen(config.server.host, config.server.port) if config.server.enabled else None
     try:
         if uvloop is not None:
-            return uvloop.run(_run(config, open_store, sock))
-        return asyncio.run(_run(config, open_store, sock))  # pragma: no cover - Windows
+            return uvloop.run(_run(config, open_store, sock, path))
+        return asyncio.run(_run(config, open_store, sock, path))  # pragma: no cover - Windows
     finally:
         if sock is not None:
             sock.close()
@@ -103,17 +110,25 @@ class _Server(uvicorn.Server):
 
 
 async def _run(
-    config: Config, open_store: Callable[[], Store], sock: socket.socket | None
+    config: Config, open_store: Callable[[], Store], sock: socket.socket | None, path: Path | None
 ) -> list[str]:
-    async with runtime(config, open_store(), offload=True) as rt:
+    store = open_store()
+    try:
+        config, problems = with_page_sources(path, config, store)
+    except StoreError as exc:  # the file's sources run; the page-made ones after a reload
+        log.error("reading the page-made sources failed", extra={"error": str(exc)})
+        problems = [str(exc)]
+    async with runtime(config, store, offload=True) as rt:
+        reloader = Reloader(path, rt, problems)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        tasks: list[asyncio.Task[Any]] = []
+        loop.add_signal_handler(signal.SIGHUP, reloader.soon, "SIGHUP")
+        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(reloader.watch(stop))]
         server: _Server | None = None
         if config.server.enabled:
-            server = _server(config, rt)
+            server = _server(config, rt, pages_app(rt, reloader))
             tasks.append(asyncio.create_task(server.serve(sockets=[sock] if sock else None)))
             _log_serving(config)
             # the stored feeds are served first; then every source's schedule is read
@@ -134,9 +149,10 @@ async def _run(
         return sorted(rt.notifier.abandoned)
 
 
-def _server(config: Config, rt: Runtime) -> _Server:
-    """The HTTP server on the runtime's board and store; healthy while the worker beats and
-    the store answers (within PING_WAIT: a store that is down or slow is a 503 at once)."""
+def _server(config: Config, rt: Runtime, pages: ASGIApp) -> _Server:
+    """The HTTP server on the runtime's board and store, with the web pages; healthy while the
+    worker beats and the store answers (within PING_WAIT: a store that is down or slow is a
+    503 at once)."""
     token = config.server.token.get_secret_value() if config.server.token else None
 
     async def health() -> str | None:
@@ -155,12 +171,13 @@ def _server(config: Config, rt: Runtime) -> _Server:
 
     app = create_app(
         rt.board,
-        lambda: source_infos(rt.worker.sources),
+        lambda: source_infos(rt.publisher.sources.values()),
         base_url=config.server.base_url,
         token=token,
         health=health,
         source_state=lambda name: _shown_state(rt.store, name),
         metrics=rt.metrics,
+        pages=pages,
     )
     return _Server(
         uvicorn.Config(

@@ -77,6 +77,17 @@ def follow_what_targets_want(sources: Iterable[Source], rules: Iterable[TargetRu
                 source.follower.wanted = _any_of(filters)
 
 
+def prepare_sources(
+    sources: Iterable[Source], rules: Iterable[TargetRule], offload: ExtractionPool | None
+) -> None:
+    """What a runtime gives the sources it built, at start and on a reload: the worker
+    processes for large pages, and the papers an artifacts source follows."""
+    sources = list(sources)
+    follow_what_targets_want(sources, rules)
+    for source in sources:
+        source.offload = offload
+
+
 def _any_of(filters: list[EntryFilter]) -> Callable[[Entry, datetime], bool]:
     return lambda entry, now: any(f.matches(entry, now) for f in filters)
 
@@ -90,19 +101,23 @@ def build_sources(config: Config) -> list[Source]:
             built.append(build_source(source_config))
         except ConfigError as exc:
             where = f"sources.{source_config.name}."
-            problems += [p.replace(where, f"sources[{index}].") for p in exc.problems]
+            problems += [p.replace(where, f"{config.source_key(index)}.") for p in exc.problems]
     if problems:
         raise ConfigError(problems)
     config._built_sources = built
     return built
 
 
-def sources(config: Config) -> list[Source]:
-    """The enabled sources: those `build_sources` built (once: a restart builds anew), or new."""
+def all_sources(config: Config) -> list[Source]:
+    """Every configured source, paused ones too: those `build_sources` built (once: a restart
+    builds anew), or new."""
     built, config._built_sources = config._built_sources, None
-    if built is None:
-        return [build_source(c) for c in config.sources if c.enabled]
-    return [s for s, c in zip(built, config.sources, strict=True) if c.enabled]
+    return built if built is not None else [build_source(c) for c in config.sources]
+
+
+def sources(config: Config) -> list[Source]:
+    """The enabled sources (those polled)."""
+    return [s for s in all_sources(config) if s.config.enabled]
 
 
 def source_infos(sources: Iterable[Source]) -> list[SourceInfo]:
@@ -143,6 +158,7 @@ class Runtime:
     board: FeedBoard
     worker: Worker
     metrics: Metrics
+    publisher: Publisher
     browser: BrowserPool | None = None
     extraction: ExtractionPool | None = None
 
@@ -173,10 +189,11 @@ async def runtime(
         board = FeedBoard()
         board.offload = extraction  # a large feed's first render, too
         publisher = Publisher(board, config.server.base_url, config.output.dir)
-        polled, rules = sources(config), target_rules(config)
-        follow_what_targets_want(polled, rules)
+        served = all_sources(config)  # paused sources are served, not polled
+        rules = target_rules(config)
+        prepare_sources(served, rules, extraction)
         worker = Worker(
-            sources=polled,
+            sources=[s for s in served if s.config.enabled],
             targets=rules,
             store=store,
             http=http,
@@ -186,15 +203,15 @@ async def runtime(
             lease=lease,
             browser=browser,
         )
-        for source in worker.sources:
-            source.offload = extraction
-        publisher.publish_stored(worker.sources, store)
+        publisher.publish_stored(served, store)
         metrics.know(
             [s.name for s in worker.sources],
             notifier.channels,
             lambda name: store.source_state(name).last_success,
         )
-        yield Runtime(config, store, http, notifier, board, worker, metrics, browser, extraction)
+        yield Runtime(
+            config, store, http, notifier, board, worker, metrics, publisher, browser, extraction
+        )
     finally:
         if extraction is not None:  # a page still being examined is abandoned
             extraction.close()

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feedbridge.app.pages import INDEX_CSP, SourceInfo, content_security_policy, index_page, opml
@@ -74,6 +74,9 @@ class Routes:
                 status_code=503,
                 headers={"Retry-After": str(RETRY_AFTER)},
             )
+        if live is None and name in self.board.gone:
+            message = f"feed {name!r} was removed from this feedbridge's configuration\n"
+            return PlainTextResponse(message, status_code=410)
         if live is None:
             return PlainTextResponse(f"no feed named {name!r}\n", status_code=404)
         if fmt is None:
@@ -148,28 +151,31 @@ def create_app(
     health: Callable[[], Awaitable[str | None]] = _healthy,
     source_state: Callable[[str], SourceState | None] = lambda name: None,
     metrics: Metrics | None = None,
+    pages: ASGIApp | None = None,
 ) -> Starlette:
     """The ASGI app. `health` says why the worker loop or the store is unhealthy (None while
     healthy), within a second.
 
     `sources` may be a callable, asked on each request: titles and site links are learnt from
-    the upstream feeds as they are polled.
+    the upstream feeds as they are polled. `pages` (`feedbridge.app.web`) serves the index and
+    the web pages under the feeds' routes; without it the index is the plain list.
     """
     current = sources if callable(sources) else lambda: sources
     routes = Routes(board, current, base_url, token, health, source_state, metrics)
-    return Starlette(
-        routes=[
-            Route("/metrics", routes.metrics_text, methods=["GET"]),
-            Route("/", routes.index, methods=["GET", "HEAD"]),
-            Route("/feeds", routes.feeds, methods=["GET", "HEAD"]),
-            Route("/feeds/", routes.feeds, methods=["GET", "HEAD"]),
-            Route("/feeds/{name}.{ext}", routes.feed, methods=["GET", "HEAD"]),
-            Route("/feeds/{name}", routes.feed, methods=["GET", "HEAD"]),
-            Route("/opml", routes.opml, methods=["GET", "HEAD"]),
-            Route("/healthz", routes.healthz, methods=["GET", "HEAD"]),
-        ],
-        middleware=[Middleware(SecurityHeaders)],
-    )
+    table: list[BaseRoute] = [
+        Route("/metrics", routes.metrics_text, methods=["GET"]),
+        Route("/feeds", routes.feeds, methods=["GET", "HEAD"]),
+        Route("/feeds/", routes.feeds, methods=["GET", "HEAD"]),
+        Route("/feeds/{name}.{ext}", routes.feed, methods=["GET", "HEAD"]),
+        Route("/feeds/{name}", routes.feed, methods=["GET", "HEAD"]),
+        Route("/opml", routes.opml, methods=["GET", "HEAD"]),
+        Route("/healthz", routes.healthz, methods=["GET", "HEAD"]),
+    ]
+    if pages is None:
+        table.insert(1, Route("/", routes.index, methods=["GET", "HEAD"]))
+    else:
+        table.append(Mount("/", app=pages))
+    return Starlette(routes=table, middleware=[Middleware(SecurityHeaders)])
 
 
 _EVERY_RESPONSE = [

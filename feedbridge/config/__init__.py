@@ -15,7 +15,7 @@ from feedbridge.config.fields import (
     Template,
     mask_url,
 )
-from feedbridge.config.loading import adhoc_source_config, load_config
+from feedbridge.config.loading import adhoc_source_config, load_config, read_toml
 from feedbridge.config.models import (
     _KINDS,
     BrowserConfig,
@@ -36,7 +36,7 @@ from feedbridge.config.models import (
     WorkerConfig,
     default_config,
 )
-from feedbridge.config.summary import redacted_summary, secret_fragments
+from feedbridge.config.summary import redacted_summary, secret_fragments, sources_toml
 
 __all__ = [
     "_KINDS",
@@ -70,6 +70,8 @@ __all__ = [
     "default_config",
     "load_config",
     "mask_url",
+    "read_toml",
     "redacted_summary",
     "secret_fragments",
+    "sources_toml",
 ]

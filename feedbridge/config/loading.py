@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -292,9 +294,17 @@ def _template_problems(config: Config) -> list[str]:
     return problems
 
 
-def _validate(raw: dict[str, Any], path: str | None) -> Config:
+def _validate(
+    raw: dict[str, Any], path: str | None, page: Sequence[Mapping[str, Any]] = ()
+) -> Config:
+    """The whole config: the file's tables (`${ENV}` and `*_file` resolved) and the sources
+    made on the web page (`page`, taken as typed: never expanded nor read from files), with
+    every problem at once; a page-made source's are named `page source "NAME"`."""
     problems = _Problems()
     data = _prepare(raw, problems)
+    file_sources = data.get("sources", [])
+    if page and isinstance(file_sources, list):
+        data["sources"] = [*file_sources, *(dict(table) for table in page)]
     config: Config | None = None
     try:
         config = Config.model_validate(data)
@@ -310,29 +320,54 @@ def _validate(raw: dict[str, Any], path: str | None) -> Config:
     found += _cross_problems(data)
     if config is not None:
         found += _template_problems(config)
+    first = len(file_sources) if isinstance(file_sources, list) else 0
+    found = [_page_named(problem, first, page) for problem in found]
     if found or config is None:
         raise ConfigError(found, path)
     config.keep_secrets(_secrets(problems.read))
+    config._page_names = frozenset(str(t.get("name")) for t in page)
     return config
 
 
-def adhoc_source_config(table: dict[str, Any]) -> SourceConfig:
-    """One source from a table (as `preview --url` builds it), validated like a config file's."""
-    config = _validate({"sources": [table]}, None)
+_INDEXED = re.compile(r"^sources\[(\d+)\]")
+
+
+def _page_named(problem: str, first: int, page: Sequence[Mapping[str, Any]]) -> str:
+    """`sources[7].item: ...` as `page source "blog".item: ...` when sources[7] is page-made."""
+    match = _INDEXED.match(problem)
+    if match is None or int(match[1]) < first or int(match[1]) - first >= len(page):
+        return problem
+    name = page[int(match[1]) - first].get("name")
+    return f"page source {json.dumps(str(name), ensure_ascii=False)}{problem[match.end():]}"
+
+
+def adhoc_source_config(table: dict[str, Any], *, expand: bool = True) -> SourceConfig:
+    """One source from a table (as `preview --url` builds it), validated like a config file's;
+    `expand=False` takes its values as typed (a web page's: no `${ENV}`, no `*_file`)."""
+    config = _validate({"sources": [table]}, None) if expand else _validate({}, None, [table])
     return config.sources[0]
 
 
-def load_config(path: Path | None) -> Config:
-    """Read and validate a TOML config; None gives `default_config()`. Raises ConfigError."""
-    if path is None:
-        return default_config()
+def read_toml(path: Path) -> dict[str, Any]:
+    """The file's TOML as written (no `${ENV}` expanded); ConfigError when it cannot be read."""
     try:
         with open(path, "rb") as file:
-            raw = tomli.load(file)
+            return tomli.load(file)
     except OSError as exc:
         raise ConfigError([f"cannot read {path}: {exc.strerror}"], str(path)) from None
     except UnicodeDecodeError:
         raise ConfigError([f"cannot read {path}: not UTF-8 text"], str(path)) from None
     except tomli.TOMLDecodeError as exc:
         raise ConfigError([f"TOML syntax error: {exc}"], str(path)) from None
-    return _validate(raw, str(path))
+
+
+# what runs with no config file (`default_config()`), as the table a file would hold
+_DEFAULT_RAW: dict[str, Any] = {"sources": [{"name": "hf-daily", "kind": "hf_papers"}]}
+
+
+def load_config(path: Path | None, page: Sequence[Mapping[str, Any]] = ()) -> Config:
+    """Read and validate a TOML config, with the sources made on the web page (`page`, from
+    the store) after the file's; None gives `default_config()`. Raises ConfigError."""
+    if path is None:
+        return _validate(copy.deepcopy(_DEFAULT_RAW), None, page) if page else default_config()
+    return _validate(read_toml(path), str(path), page)

@@ -99,6 +99,9 @@ class ServerConfig(_Model):
     request_timeout: Annotated[Duration, AfterValidator(_at_least_a_second)] = timedelta(
         seconds=10
     )
+    # whether a URL typed into the web page may name a loopback or private-network address
+    # (the config file's own sources may, always; cloud metadata addresses never)
+    private_urls: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -543,6 +546,18 @@ class Config(_Model):
         self._secrets = secrets
         for source in self.sources:
             source._secrets = secrets
+
+    # the sources made on the web page (kept in the store), as `load_config` was given them
+    _page_names: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def made_on_page(self, name: str) -> bool:
+        """Whether source `name` was made on the web page (else: the config file's)."""
+        return name in self._page_names
+
+    def source_key(self, index: int) -> str:
+        """How errors name `sources[index]`: by position in the file, by name if page-made."""
+        name = self.sources[index].name
+        return f'page source "{name}"' if self.made_on_page(name) else f"sources[{index}]"
 
     @property
     def uses_browser(self) -> bool:

@@ -1,10 +1,14 @@
-"""The config as `feedbridge check` prints it, and its secrets for log masking."""
+"""The config as `feedbridge check` prints it, its sources as TOML blocks, and its secrets for
+log masking."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+import tomli_w
 
 from feedbridge.config.fields import mask_url
 from feedbridge.config.models import (
@@ -23,7 +27,8 @@ from feedbridge.core.durations import (
 from feedbridge.core.logs import dsn_secrets, mask_dsn
 
 
-def _describe_source(source: SourceConfig) -> str:
+def describe_source(source: SourceConfig) -> str:
+    """One source in one line, as `check` prints it (the URL without query or password)."""
     if isinstance(source, HfPapersConfig):
         query = f' "{source.query}"' if source.query else ""
         where = f"{source.listing}{query} from {source.base_url}"
@@ -129,9 +134,26 @@ def redacted_summary(config: Config, describe_urls: DescribeUrls | None = None) 
         f"worker: {'on' if config.worker.enabled else 'off (serves only)'}",
         f"output: {config.output.dir or 'none'}",
         f"sources ({len(config.sources)}):",
-        *(_describe_source(source) for source in config.sources),
+        *(describe_source(source) for source in config.sources),
         f"targets ({len(config.targets)}):",
     ]
     for target in config.targets:
         lines += _describe_target(target, describe_urls)
     return "\n".join(lines)
+
+
+def sources_toml(tables: Iterable[Mapping[str, Any]]) -> str:
+    """Source tables as `[[sources]]` blocks, their `headers` and `cookies` as
+    `[sources.headers]`. Never tomli_w's inline array of short tables: printed after another
+    array's blocks, `sources = [...]` would land inside the last of them."""
+    blocks = []
+    for table in tables:
+        block = "[[sources]]\n" + tomli_w.dumps(
+            {k: v for k, v in table.items() if not isinstance(v, Mapping)}
+        )
+        for key, sub in table.items():
+            if isinstance(sub, Mapping):  # flat: dict[str, str] in the models
+                block += f"\n[sources.{tomli_w.dumps({key: 0}).split(' = ')[0]}]\n"
+                block += tomli_w.dumps(sub)
+        blocks.append(block)
+    return "\n".join(blocks)

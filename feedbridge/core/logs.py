@@ -35,6 +35,10 @@ class Redactor(logging.Filter):
         super().__init__()
         self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
 
+    def add(self, secrets: Iterable[str]) -> None:
+        """Mask these too (a reloaded config's new secrets); the known ones stay masked."""
+        self.secrets = sorted({*self.secrets, *(s for s in secrets if s)}, key=len, reverse=True)
+
     def redact(self, text: str) -> str:
         for secret in self.secrets:
             if secret in text:
@@ -110,6 +114,19 @@ def mask_dsn_in(text: str, url: str) -> str:
     for secret in sorted(dsn_secrets(url), key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
+
+
+def add_secrets(secrets: Iterable[str], level: str | None = None) -> None:
+    """Mask these secrets too in every log line from now on (a live reload's new targets),
+    and set the log level to `level` if given."""
+    wanted = list(secrets)
+    root = logging.getLogger()
+    for handler in root.handlers:
+        for found in handler.filters:
+            if isinstance(found, Redactor):
+                found.add(wanted)
+    if level is not None:
+        root.setLevel(level.upper())
 
 
 def setup_logging(level: str = "info", secrets: Iterable[str] = ()) -> None:

@@ -19,15 +19,15 @@ class _Queued(Collector):
     """Outbox depth per target, read from the store at scrape time; a target whose depth the
     store cannot give now (down, or a locked table) has no sample in that scrape."""
 
-    def __init__(self, targets: Iterable[str], count: Callable[[str], int]) -> None:
-        self.targets = list(targets)
+    def __init__(self, targets: Callable[[], Iterable[str]], count: Callable[[str], int]) -> None:
+        self.targets = targets  # asked at each scrape: a live reload changes the targets
         self.count = count
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         family = GaugeMetricFamily(
             "feedbridge_target_queued", "Deliveries waiting in the outbox", labels=["target"]
         )
-        for target in self.targets:
+        for target in self.targets():
             try:
                 family.add_metric([target], self.count(target))
             except StoreError:
@@ -146,7 +146,10 @@ class Metrics:
         else:
             self.errors.labels(name).inc()
 
-    def watch_queues(self, targets: Iterable[str], count: Callable[[str], int]) -> None:
+    def watch_queues(
+        self, targets: Callable[[], Iterable[str]], count: Callable[[str], int]
+    ) -> None:
+        """Each target's outbox depth, read at every scrape from `count` for `targets()`."""
         self.registry.register(_Queued(targets, count))
 
     def expose(self) -> bytes:

@@ -169,6 +169,12 @@ class FeedBoard:
         self.loader = loader
         self.read_with: Callable[[Loader, str], Awaitable[LiveFeed | None]] | None = None
         self.versions: dict[str, int] = {}  # the stored feed version each feed on the board has
+        self.gone: set[str] = set()  # sources removed from the config: their feeds answer 410
+
+    def drop(self, name: str) -> None:
+        """Forget a feed (its source was removed or changed): the next request reads it anew."""
+        self.feeds.pop(name, None)
+        self.versions.pop(name, None)
 
     async def sync(self, store: Store) -> int:
         """Drop the feeds whose stored version moved on (another node polled them); the next
@@ -220,6 +226,7 @@ class Publisher:
         self.board = board
         self.base_url = base_url.rstrip("/")
         self.output_dir = output_dir
+        self.sources: dict[str, Source] = {}  # every source served (paused ones too)
 
     def feed_info(self, source: Source) -> FeedInfo:
         return FeedInfo(
@@ -243,14 +250,15 @@ class Publisher:
         """Serve the stored feeds after a restart: each is read on its first request.
 
         Only each source's small state is read here (the upstream title and site it had, for
-        the index page and OPML); no feed is read or rendered until a reader asks for it.
+        the index page and OPML); no feed is read or rendered until a reader asks for it. A
+        stored feed of a source no longer configured answers 410 (`gone`).
         """
-        by_name = {source.name: source for source in sources}
-        for source in by_name.values():
+        self.sources = {source.name: source for source in sources}
+        for source in self.sources.values():
             source.restore_identity(dict(store.source_state(source.name).upstream))
 
         def load(name: str) -> LiveFeed | None:
-            source = by_name.get(name)
+            source = self.sources.get(name)
             if source is None:
                 return None
             state = store.source_state(name)
@@ -261,6 +269,22 @@ class Publisher:
 
         self.board.loader = load
         self.board.read_with = store.run
+        self.board.gone = set(store.feed_versions({})) - self.sources.keys()
+
+    def serve(self, sources: Iterable[Source]) -> list[str]:
+        """Serve these sources from now on (a live reload). A changed source's feed is read
+        again on its next request (its title may have changed); a removed one's leaves the
+        board and answers 410. Returns the names removed."""
+        now = {source.name: source for source in sources}
+        removed = [name for name in self.sources if name not in now]
+        for name, source in now.items():
+            if self.sources.get(name) is not source:
+                self.board.drop(name)
+        for name in removed:
+            self.board.drop(name)
+        self.board.gone = (self.board.gone | set(removed)) - now.keys()
+        self.sources = now
+        return removed
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

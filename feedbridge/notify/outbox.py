@@ -86,7 +86,11 @@ class Notifier:
         self._checked: dict[str, float] = {}  # target -> when a settle last checked its lease
         self.metrics = metrics
         if metrics is not None:
-            metrics.watch_queues(self.channels, store.pending_count)
+            metrics.watch_queues(lambda: list(self.channels), store.pending_count)
+
+    def replace_channels(self, channels: Sequence[TargetChannel]) -> None:
+        """Deliver to these targets from now on (a live reload; a round ends as it began)."""
+        self.channels = {c.name: c for c in channels}
 
     def health_notices(self, event: HealthEvent, exclude: str | None = None) -> list[Notice]:
         """The event for every target that asked for health events (logged once here)."""

@@ -9,6 +9,7 @@ It drives a `Poller` (one poll) and never the worker: the worker's loops start t
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -49,27 +50,37 @@ class LeasedPolls:
         self.poll_limit = poll_limit
         self.beat = beat  # called on every round: the worker's heartbeat
         self.takeovers = 0  # leases taken from a holder that stopped renewing
+        self._background: set[asyncio.Future[None]] = set()  # make_due calls in flight
 
     async def claim_loop(
-        self, sources: Sequence[Source], stop: asyncio.Event, sleep: Sleep
+        self, sources: Callable[[], Sequence[Source]], stop: asyncio.Event, sleep: Sleep
     ) -> None:
         """Claim due sources (up to the free poll slots), poll each under its lease; while the
-        store is down, claim nothing until it is back."""
-        by_name = {s.name: s for s in sources}
-        names = list(by_name)
+        store is down, claim nothing until it is back.
+
+        `sources` is asked every round (a live reload changes it): a new source is registered
+        and claimed, a removed one no longer claimed; a poll that ran on a source replaced
+        meanwhile (its config changed) makes it due again, so the new config polls it too.
+        """
+        by_name: dict[str, Source] = {}
         streak = Streak("claiming sources")
-        while not await self._registered(names, stop, sleep, streak):
-            pass
         running: set[asyncio.Task[PollReport]] = set()
         while not stop.is_set():
             self.beat()
             if not self.store.status.up and await store_back(self.store, stop, sleep):
                 break
+            current = {s.name: s for s in sources()}
+            new = sorted(current.keys() - by_name.keys())
+            if new and not await self._registered(new, stop, sleep, streak):
+                continue  # registered on a later round
+            by_name = current
             free = self.width - len(running)
-            for lease in await self._claim(names, free, streak) if free > 0 else []:
-                task = asyncio.create_task(self.poll_leased(by_name[lease.source], lease))
+            for lease in await self._claim(list(by_name), free, streak) if free > 0 else []:
+                source = by_name[lease.source]
+                task = asyncio.create_task(self.poll_leased(source, lease))
                 running.add(task)
                 task.add_done_callback(running.discard)
+                task.add_done_callback(functools.partial(self._stale, source, sources))
             waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait()), *running]
             try:
                 await asyncio.wait(waiters, timeout=CLAIM_TICK, return_when=asyncio.FIRST_COMPLETED)
@@ -91,6 +102,21 @@ class LeasedPolls:
                 return await sleep(stop, CLAIM_TICK)
             return await store_back(self.store, stop, sleep)
         return True
+
+    def _stale(
+        self, polled: Source, sources: Callable[[], Sequence[Source]], _: object = None
+    ) -> None:
+        """A poll that ran on a source since replaced (its config changed): due again."""
+        if any(s.name == polled.name and s is not polled for s in sources()):
+            task = asyncio.ensure_future(self._make_due(polled.name))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _make_due(self, name: str) -> None:
+        try:
+            await self.store.run(self.store.make_due, [name], time.time())
+        except StoreError as exc:
+            log.error("making a source due failed", extra={"source": name, "error": str(exc)})
 
     async def _claim(self, names: list[str], free: int, streak: Streak) -> list[Lease]:
         """Up to `free` due sources nobody holds; a claim that fails is logged (once while it

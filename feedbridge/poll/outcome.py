@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from feedbridge.core.errors import FeedbridgeError, FetchError
 from feedbridge.core.health import health_after_failure, health_after_success
@@ -40,6 +40,21 @@ class PollReport:
     unchanged: bool = False  # not modified (304) or the very same body: nothing was read
 
 
+HISTORY = 10  # polls kept in a source's state, for its web page
+ERROR_SHOWN = 300  # characters of a failed poll's error kept in that history
+
+
+def _logged(
+    state: SourceState, now: datetime, status: str, entries: int = 0, new: int = 0,
+    error: str | None = None,
+) -> SourceState:
+    """`state` with this poll first in its history (the last HISTORY polls)."""
+    poll: dict[str, Any] = {"at": now.timestamp(), "status": status, "entries": entries, "new": new}
+    if error:
+        poll["error"] = error[:ERROR_SHOWN]
+    return replace(state, history=(poll, *state.history[: HISTORY - 1]))  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Written:
     """One poll's outcome for the store (with the source's new state), the health event it
@@ -56,6 +71,7 @@ def unchanged_poll(source: Source, state: SourceState, now: datetime, due: float
     new_state = replace(health.state, last_success=now.timestamp())
     if new_state.warning and new_state.status == "ok":
         new_state = replace(new_state, status="warning")  # the page is unchanged, so is its problem
+    new_state = _logged(new_state, now, "unchanged", entries=new_state.last_count)
     report = PollReport(
         source.name, ok=True, next_due=due, unchanged=True, warning=new_state.warning
     )
@@ -79,7 +95,8 @@ def failed_poll(
     )
     retry_after = exc.retry_after if isinstance(exc, FetchError) else None
     health = health_after_failure(state, f"source {source.name}", message, now, failure_threshold)
-    new_state = replace(health.state, retry_after=retry_after)
+    new_state = _logged(replace(health.state, retry_after=retry_after), now, "failed",
+                        error=message)  # fmt: skip
     failures = new_state.failures
     due = schedule(failures, retry_after)
     report = PollReport(
@@ -120,6 +137,7 @@ def extracted_poll(
         last_count=len(entries),
         feed_changed_at=changed_at if changed else health.state.feed_changed_at,
     )
+    new_state = _logged(new_state, now, status or "ok", len(entries), len(decision.new), warning)
     stamp = now.timestamp()
     notices = [
         entry_notice(target, entry, stamp)

@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from feedbridge.core.errors import StoreError
 from feedbridge.core.metrics import Metrics
@@ -76,6 +76,7 @@ class Worker:
         # the schedule's wait, replaceable (with `clock`) so tests can drive it in fake time
         self.sleep: Callable[[asyncio.Event, float], Awaitable[bool]] = _sleep_or_stop
         self.last_round = RoundResult()  # the delivery round of the last run_once
+        self._loops = SourceLoops(self._source_loop)  # the embedded store's, by source
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -94,6 +95,26 @@ class Worker:
     ) -> PollReport:
         """One poll of `source` (see `Poller.poll`)."""
         return await self.poller.poll(source, now, lease)
+
+    def replace_sources(self, sources: Sequence[Source], repoll: Iterable[str] = ()) -> None:
+        """Poll `sources` from now on (a live reload): a new one is polled, a removed one
+        stopped (a poll in progress is cancelled), and those named in `repoll` (their config
+        changed) are polled again at once. Seen entries stay in the store under each name."""
+        before = {s.name for s in self.sources}
+        self.sources = list(sources)
+        now = {s.name for s in self.sources}
+        repoll = set(repoll) & now
+        if self.store.shared:  # the claim loop reads `sources` on every round
+            if repoll:
+                self.store.make_due(sorted(repoll), self.clock())
+            return
+        self._loops.cancel((before - now) | repoll)
+        for source in self.sources:
+            self._loops.start(source, due_now=source.name in repoll)
+
+    def replace_targets(self, targets: Sequence[TargetRule]) -> None:
+        """Apply these targets' filters to the polls from now on (a live reload)."""
+        self.poller.targets = list(targets)
 
     # --- cycles ---------------------------------------------------------------------------
 
@@ -138,20 +159,26 @@ class Worker:
         releases its leases), a delivery in progress gets the grace to finish and is
         otherwise cancelled, its row left in the outbox.
         """
+        pollers: list[asyncio.Task[None]] = []
         if self.store.shared:
             pollers = [
-                asyncio.create_task(self.leases.claim_loop(self.sources, stop, self.sleep)),
+                asyncio.create_task(
+                    self.leases.claim_loop(lambda: self.sources, stop, self.sleep)
+                ),
                 asyncio.create_task(self._sync_loop(stop)),
             ]
         else:  # the sync loop serves what a `once` beside this process wrote (issue 18)
-            pollers = [asyncio.create_task(self._source_loop(s, stop)) for s in self.sources]
+            self._loops.stop = stop
+            for source in self.sources:
+                self._loops.start(source)
             beside = sync_loop(self.board, self.store, stop, _sleep_or_stop, self._beat)
-            pollers.append(asyncio.create_task(beside))  # in real time, whatever the schedule
+            pollers = [asyncio.create_task(beside)]  # in real time, whatever the schedule
         delivery = asyncio.create_task(self._delivery_loop(stop))
         housekeeping = asyncio.create_task(self._housekeeping_loop(stop))
         try:
             await stop.wait()
         finally:
+            pollers += self._loops.drain()
             self.poller.queued.set()
             for name in sorted(self.poller.polling):
                 log.info("poll cancelled", extra={"source": name})
@@ -168,10 +195,14 @@ class Worker:
                 if not task.cancelled() and task.exception():
                     log.error("worker task failed", exc_info=task.exception())
 
-    async def _source_loop(self, source: Source, stop: asyncio.Event) -> None:
+    async def _source_loop(
+        self, source: Source, stop: asyncio.Event, due_now: bool = False
+    ) -> None:
         interval = source.config.interval.total_seconds()
         state = self.store.source_state(source.name)
         due = first_due(self.clock(), interval, state.last_poll, state.failures)
+        if due_now:
+            due = self.clock()
         while not stop.is_set():
             if await self.sleep(stop, due - self.clock()):
                 return
@@ -215,6 +246,42 @@ class Worker:
                 log.error("expiring old keys failed", extra={"error": str(exc)})
                 continue
             log.info("expired old keys", extra={"removed": removed})
+
+
+class SourceLoops:
+    """The embedded store's one loop per source, by name: started while the worker runs
+    (`stop` set), cancelled when a reload removes or changes the source."""
+
+    def __init__(
+        self, run: Callable[[Source, asyncio.Event, bool], Coroutine[Any, Any, None]]
+    ) -> None:
+        self.run = run
+        self.stop: asyncio.Event | None = None
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+
+    def start(self, source: Source, due_now: bool = False) -> None:
+        if self.stop is None or source.name in self.tasks:
+            return
+        task = asyncio.create_task(self.run(source, self.stop, due_now))
+        self.tasks[source.name] = task
+        task.add_done_callback(lambda done: _log_crash(source.name, done))
+
+    def cancel(self, names: Iterable[str]) -> None:
+        for name in names:
+            task = self.tasks.pop(name, None)
+            if task is not None:
+                task.cancel()
+
+    def drain(self) -> list[asyncio.Task[None]]:
+        """Every loop, handed over for cancelling (the worker stops)."""
+        tasks, self.tasks, self.stop = list(self.tasks.values()), {}, None
+        return tasks
+
+
+def _log_crash(name: str, task: asyncio.Task[None]) -> None:
+    """A source's loop that ended on an error (a bug) says so; the others keep running."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("source loop failed", extra={"source": name}, exc_info=task.exception())
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:

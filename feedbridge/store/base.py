@@ -38,6 +38,11 @@ class TakenOver(StoreError):
         )
 
 
+class PageConflict(StoreError):
+    """A page-made source was saved from a revision that is no longer the stored one (someone
+    changed or deleted it meanwhile), or created under a name already taken; nothing written."""
+
+
 _NAMES: dict[type, tuple[str, ...]] = {}
 
 
@@ -78,17 +83,24 @@ class SourceState:
     upstream: Mapping[str, Any] = field(default_factory=dict)  # the feed's own title and site
     config: str | None = None  # fingerprint of the config the validators were read with
     warning: str | None = None  # the last poll worked but found something wrong
+    # the last polls, newest first: {"at", "status", "entries", "new", "error"} (the web page)
+    history: tuple[Mapping[str, Any], ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = _present(self)
         out["validators"] = dict(self.validators)
         out["upstream"] = dict(self.upstream)
+        if self.history:
+            out["history"] = [dict(h) for h in self.history]
+        else:
+            out.pop("history", None)
         return {**self.extra, **out}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SourceState:
         known, extra = _split(cls, data)
+        known["history"] = tuple(known.get("history") or ())
         return cls(**known, extra=extra)
 
 
@@ -213,6 +225,20 @@ class Lease:
 
 
 @dataclass(frozen=True, slots=True)
+class PageSource:
+    """A source made on the web page, kept in the store beside the config file's sources, so
+    that every node reads it and a read-only config file is no obstacle. `table` is its
+    `[[sources]]` table as the page wrote it (name included, no `${ENV}` expanded);
+    `revision` rises with each save, so an edit names the revision it started from."""
+
+    name: str
+    table: Mapping[str, Any]
+    revision: int
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class StoreInfo:
     """What `feedbridge check` reports about the store."""
 
@@ -323,6 +349,30 @@ class Store(Protocol):
     def renew(self, lease: Lease, now: float, ttl: float) -> Lease:
         """Extend a lease still held (`ttl` from now, by the store's clock); raises LeaseLost
         when another node took it."""
+
+    def make_due(self, names: Sequence[str], now: float) -> None:
+        """Make these sources due now (their config changed: re-poll them); on a shared store
+        whichever node is free polls them, elsewhere the source's own loop does."""
+
+    # --- sources made on the web page ------------------------------------------------
+
+    def page_sources(self) -> list[PageSource]:
+        """Every page-made source, oldest first."""
+
+    def save_page_source(
+        self, table: Mapping[str, Any], now: float, *, revision: int | None = None
+    ) -> PageSource:
+        """Create a page-made source (`revision` None: its name must be free) or replace one
+        (`revision`: the one the edit started from); raises PageConflict when that does not
+        hold. Raises the config version in the same transaction."""
+
+    def delete_page_source(self, name: str, now: float, *, revision: int | None = None) -> bool:
+        """Remove a page-made source (at `revision`, when given; else PageConflict); False if
+        there was none. Raises the config version."""
+
+    def config_version(self) -> int:
+        """A number that rises with every change of the page-made sources: a node that sees
+        it move reloads its configuration."""
 
     # --- outbox ----------------------------------------------------------------------
 

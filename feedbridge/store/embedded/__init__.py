@@ -9,7 +9,8 @@ them with a few batched statements. One process owns the directory: leases are n
 needed, so `shared` is False.
 
 `EmbeddedStore` is built from one part per domain: `polls.py` (sources, polls and seen keys,
-feeds), `outbox.py` (outbox and targets), `housekeeping.py` (checks, migration, expiry), on
+feeds), `outbox.py` (outbox and targets), `pages.py` (sources made on the web page),
+`housekeeping.py` (checks, migration, expiry), on
 `base.py` (the directory, transactions, queuing notices).
 """
 
@@ -35,13 +36,14 @@ from feedbridge.store.embedded.diskjson import (
 )
 from feedbridge.store.embedded.housekeeping import Housekeeping
 from feedbridge.store.embedded.outbox import Outbox
+from feedbridge.store.embedded.pages import PageSources
 from feedbridge.store.embedded.polls import Feeds, Polls, Sources
 from feedbridge.store.status import StoreStatus
 
 __all__ = ["EmbeddedStore", "open_embedded", "target_segment"]
 
 
-class EmbeddedStore(Sources, Polls, Feeds, Outbox, Housekeeping):
+class EmbeddedStore(Sources, Polls, Feeds, Outbox, PageSources, Housekeeping):
     """The Store protocol on one diskcache directory (see feedbridge.store.base)."""
 
     shared = False

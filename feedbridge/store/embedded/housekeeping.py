@@ -14,7 +14,7 @@ from feedbridge.store.embedded.base import DAMAGE, FAILURES, REMEDY, Base
 from feedbridge.store.legacy import legacy_row
 
 # Feeds are not read at start-up: the board reads each on its first request.
-_STARTUP_PREFIXES = ("state:", "outbox:", "meta:")
+_STARTUP_PREFIXES = ("state:", "outbox:", "meta:", "page:")
 
 
 class Housekeeping(Base):

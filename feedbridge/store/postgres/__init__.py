@@ -9,9 +9,10 @@ Every connection has short timeouts (connect, pool wait, statement, lock); async
 the calls in worker threads (`run`), so the event loop never waits on the database.
 
 `PostgresStore` is built from one part per domain: `polls.py` (sources and leases, polls and
-seen keys, feeds), `outbox.py` (outbox and targets), `housekeeping.py` (check, release,
-expiry), on `base.py` (pool, transactions); `statements.py` holds the statements several
-parts share, `migrations.py` and `schema/*.sql` the schema.
+seen keys, feeds), `outbox.py` (outbox and targets), `pages.py` (sources made on the web
+page), `housekeeping.py` (check, release, expiry), on `base.py` (pool, transactions);
+`statements.py` holds the statements several parts share, `migrations.py` and `schema/*.sql`
+the schema.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from feedbridge.store.postgres import migrations
 from feedbridge.store.postgres.base import POOL_WAIT, connect_kwargs
 from feedbridge.store.postgres.housekeeping import Housekeeping
 from feedbridge.store.postgres.outbox import Outbox
+from feedbridge.store.postgres.pages import PageSources
 from feedbridge.store.postgres.polls import Feeds, Polls, Sources
 from feedbridge.store.postgres.statements import why
 from feedbridge.store.status import StoreStatus
@@ -46,7 +48,7 @@ logging.getLogger("psycopg").setLevel(logging.ERROR)
 RECONNECT_TIMEOUT = 2.0  # the pool stops retrying a connection after this; the next call retries
 
 
-class PostgresStore(Sources, Polls, Feeds, Outbox, Housekeeping):
+class PostgresStore(Sources, Polls, Feeds, Outbox, PageSources, Housekeeping):
     """The Store protocol on PostgreSQL (see feedbridge.store.base)."""
 
     shared = True

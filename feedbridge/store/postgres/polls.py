@@ -70,6 +70,13 @@ class Sources(Base):
             raise LeaseLost(f"lease on source {lease.source!r} lost")
         return Lease(lease.source, lease.owner, lease.version, float(row[0]))
 
+    def make_due(self, names: Sequence[str], now: float) -> None:
+        with self._tx(transaction=False) as conn:
+            conn.execute(
+                "UPDATE sources SET next_due = %s WHERE name = ANY(%s) AND next_due > %s",
+                (now, list(names), now),
+            )
+
 
 class Polls(Base):
     """Polls and seen keys: what a poll reads before deciding and what it writes after."""
