@@ -90,6 +90,21 @@ async def test_a_large_page_gives_the_same_entries_and_title_from_a_worker_proce
     assert not workers()
 
 
+async def test_workers_yield_the_cpu_to_the_process_that_serves() -> None:
+    """On a busy machine the event loop that serves gets a core before a worker's parse."""
+    from feedbridge.sources.offload import WORKER_NICE
+
+    pool = ExtractionPool(processes=1, threshold=0)
+    try:
+        await pool.examine(feed_source(), page(rss(1)))
+        (worker,) = workers()
+        niceness = os.getpriority(os.PRIO_PROCESS, worker.pid or 0)
+    finally:
+        pool.close()
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    assert niceness == min(19, ours + WORKER_NICE) and (niceness > ours or ours == 19)
+
+
 async def test_a_page_past_the_deadline_is_abandoned_and_its_worker_replaced() -> None:
     pool = ExtractionPool(processes=1, threshold=0, deadline=0.5)
     source = feed_source()

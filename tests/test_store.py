@@ -61,6 +61,12 @@ def test_a_row_naming_a_file_outside_the_store_is_corrupt_and_the_file_is_left_a
     db.commit()
     db.close()
     with EmbeddedStore(store_dir) as store:
+        with pytest.raises(StoreError) as checked:  # what `check`, `once` and `run` say
+            store.check()
+        assert str(checked.value).startswith(
+            f"store at {store_dir} is corrupt: a row names the file {name!r}, not one of the "
+            "store's; check that"
+        )
         with pytest.raises(StoreError, match=r"corrupt.*not one of the store's"):
             store.source_state("s")
         store._sql("UPDATE Cache SET expire_time = 1 WHERE key = 'state:source:s'")

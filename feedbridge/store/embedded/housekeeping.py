@@ -55,7 +55,8 @@ class Housekeeping(Base):
         except StoreError as exc:
             if str(self.path) in str(exc):
                 raise
-            raise StoreError(f"store at {self.path} is corrupt: {exc}{REMEDY}") from exc
+            said = str(exc).removeprefix("corrupt: ")  # a row's own error may say it first
+            raise StoreError(f"store at {self.path} is corrupt: {said}{REMEDY}") from exc
         except DAMAGE as exc:
             raise StoreError(f"store at {self.path} is corrupt: {exc}{REMEDY}") from exc
         return StoreInfo("embedded", str(self.path), details={"bytes": self._cache.volume()})
