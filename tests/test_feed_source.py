@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
@@ -241,8 +242,8 @@ interval = "1h"
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
-    assert "<strong>Ada&#x27;s Notes</strong>" in index
-    assert '<a href="https://ada.example/">source</a>' in index
+    assert re.search(r"<strong><a [^>]*>Ada&#(x27|39);s Notes</a></strong>", index), index
+    assert '<a href="https://ada.example/" rel="noopener noreferrer">source</a>' in index
     assert 'htmlUrl="https://ada.example/"' in opml
 
 

@@ -150,9 +150,9 @@ async def test_a_restart_renders_nothing_until_a_feed_is_requested(
 
     original = fragments.FragmentCache.render
 
-    def render(self: Any, info: Any, entries: Any, fmt: str) -> bytes:
+    def render(self: Any, info: Any, entries: Any, fmt: str, limit: int | None = None) -> bytes:
         rendered.append(fmt)
-        return original(self, info, entries, fmt)
+        return original(self, info, entries, fmt, limit)
 
     monkeypatch.setattr(fragments.FragmentCache, "render", render)
     async with blog(tmp_path, url) as rt:

@@ -304,8 +304,8 @@ health = true
     finally:
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=30)
-    assert '<td class="status failing">failing (1 in a row)' in page
-    assert f"source &#x27;blog&#x27; ({url}): HTTP 500" in page
+    assert '<td class="status failing" data-label="Status">failing (1 in a row)' in page
+    assert f"source &#39;blog&#39; ({url}): HTTP 500" in page
     assert f'href="http://localhost:{port}/feeds/blog.atom"' in page
     assert "localhost:8080" not in page + opml
     assert f'xmlUrl="http://localhost:{port}/feeds/blog.atom"' in opml

@@ -255,7 +255,7 @@ def test_a_queue_the_store_cannot_count_now_is_left_out_of_the_scrape() -> None:
         return 4
 
     metrics.know(["hf-daily"], ["team", "ops"], lambda name: 1_778_000_000.0)
-    metrics.watch_queues(["team", "ops"], count)
+    metrics.watch_queues(lambda: ["team", "ops"], count)
     answer = client(metrics=metrics).get("/metrics")
     assert answer.status_code == 200
     queued = [line for line in answer.text.splitlines() if line.startswith("feedbridge_target_q")]
@@ -282,7 +282,7 @@ async def test_the_index_page_and_metrics_wait_on_a_locked_table_without_holding
     with PostgresStore(patient) as store, psycopg.connect(pg_url) as locker:
         store.register_sources([s.name for s in SOURCES], time.time())
         metrics = Metrics()
-        metrics.watch_queues(["team"], store.pending_count)
+        metrics.watch_queues(lambda: ["team"], store.pending_count)
         app = create_app(
             board_with(),
             SOURCES,

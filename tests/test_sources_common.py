@@ -637,5 +637,5 @@ def test_embedded_json_that_does_not_parse_names_the_element() -> None:
 def test_embedded_needs_an_html_page_and_a_valid_selector() -> None:
     with pytest.raises(ParseError, match="response is JSON, expected HTML holding JSON"):
         _embedded_source("script", "[0]").extract(Page("https://shop.test/", 200, b"[1]"))
-    with pytest.raises(ConfigError, match=r"sources\.shop\.embedded: invalid CSS selector"):
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.embedded: invalid CSS selector"):
         _embedded_source("div[[", "[0]")

@@ -149,7 +149,7 @@ async def _run(
         return sorted(rt.notifier.abandoned)
 
 
-def _server(config: Config, rt: Runtime, pages: ASGIApp) -> _Server:
+def _server(config: Config, rt: Runtime, pages: ASGIApp | None = None) -> _Server:
     """The HTTP server on the runtime's board and store, with the web pages; healthy while the
     worker beats and the store answers (within PING_WAIT: a store that is down or slow is a
     503 at once)."""

@@ -61,8 +61,9 @@ class DirectoryOwner:
             holder = _read(fd)
             os.close(fd)
             return holder
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)
+        with contextlib.suppress(OSError):  # who holds it, for the next one: a full disk
+            os.ftruncate(fd, 0)  # leaves it unsaid, and opening the store says what is wrong
+            os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)
         self._fd = fd
         return None
 
