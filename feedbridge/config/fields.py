@@ -153,7 +153,7 @@ def _pattern(value: str) -> str:
 
 
 @contextlib.contextmanager
-def _quiet_apprise() -> Iterator[None]:
+def quiet_apprise() -> Iterator[None]:
     """Apprise logs rejected URLs verbatim, secrets included; silence it while parsing."""
     log = logging.getLogger("apprise")
     was_disabled, log.disabled = log.disabled, True
@@ -168,7 +168,7 @@ def _apprise_masked(url: str) -> list[str]:
     import apprise  # here, not at the top: start-up without targets never loads Apprise
 
     app = apprise.Apprise()
-    with _quiet_apprise():
+    with quiet_apprise():
         app.add(url)
         # apprise's url() is untyped
         return [str(service.url(privacy=True)) for service in app]  # type: ignore[no-untyped-call]

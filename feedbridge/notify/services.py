@@ -9,12 +9,11 @@ its own escaping, and which services put the title inside the body.
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from feedbridge.config.fields import quiet_apprise
 from feedbridge.messages.escape import Dialect, Markup, Mentions
 from feedbridge.messages.templates import MESSAGE_FORMATS, Message
 
@@ -28,22 +27,11 @@ ROOM = 0.9  # of a service's limit, for what its own conversion adds (`&` → `&
 Fits = Callable[[Message], bool]
 
 
-@contextlib.contextmanager
-def _quiet_apprise() -> Iterator[None]:
-    """Apprise logs rejected URLs verbatim, secrets included; silence it while parsing."""
-    log = logging.getLogger("apprise")
-    was_disabled, log.disabled = log.disabled, True
-    try:
-        yield
-    finally:
-        log.disabled = was_disabled
-
-
 def plugin_for(url: str) -> Any:
     """The Apprise service object for `url`, or None when Apprise cannot parse it."""
     import apprise  # Apprise (and its plugins) load with the first target, not at start-up
 
-    with _quiet_apprise():
+    with quiet_apprise():
         return apprise.Apprise.instantiate(url)
 
 
