@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -30,6 +30,7 @@ import httpx
 import psycopg
 import pytest
 
+from tests.cluster import serve, wait_until
 from tests.pg import free_port
 
 SOURCES = 200
@@ -76,25 +77,6 @@ class World:
             return {f"Source {n} item {items[-1]}" for n, items in self.items.items()}
 
 
-class QuietServer(ThreadingHTTPServer):
-    # socketserver's backlog is 5: three nodes opening 50 connections at once overflowed it,
-    # and the connections the kernel dropped stalled until the 30 s fetch timeout
-    request_queue_size = 1024
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A killed node drops its connections mid-request: expected here, not noise."""
-
-
-def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
-    server = QuietServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.fixture
 def world() -> World:
     return World()
@@ -136,15 +118,6 @@ def hooks(world: World) -> Iterator[ThreadingHTTPServer]:
             self.wfile.write(b"ok")
 
     yield from serve(Handler)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 @pytest.mark.slow
