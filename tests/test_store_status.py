@@ -60,3 +60,17 @@ def test_a_repeated_failure_is_logged_once_and_its_end_once(
         "claiming sources failed",
         "claiming sources works again",
     ]
+
+
+async def test_a_call_after_the_store_closed_is_a_store_error_not_a_traceback(pg_url: str) -> None:
+    """At a stop the store closes while a poll's last lease renewal may still come: it gets
+    a StoreUnavailable (the poll logs and ends), not a RuntimeError from a closed thread pool
+    (a traceback in the log of a clean stop)."""
+    from feedbridge.store.postgres import PostgresStore
+
+    store = PostgresStore(pg_url)
+    store.close()
+    with pytest.raises(StoreUnavailable, match="is closed"):
+        await store.run(store.register_sources, ["a"], 0.0)
+    with pytest.raises(StoreUnavailable, match="is closed"):
+        await store.probe()

@@ -135,10 +135,17 @@ class Base:
 
     def run(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
-        return loop.run_in_executor(self._threads, functools.partial(call, *args, **kwargs))
+        try:
+            return loop.run_in_executor(self._threads, functools.partial(call, *args, **kwargs))
+        except RuntimeError as exc:  # closed at a stop: a poll's last renewal comes too late
+            raise StoreUnavailable(f"store at {self.location} is closed") from exc
 
     async def probe(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._lane_thread, self.ping)
+        try:
+            ping = asyncio.get_running_loop().run_in_executor(self._lane_thread, self.ping)
+        except RuntimeError as exc:  # closed at a stop
+            raise StoreUnavailable(f"store at {self.location} is closed") from exc
+        await ping
 
     def ping(self) -> None:
         if not self.status.up and not self.status.admit():
