@@ -70,11 +70,12 @@ async def web(tmp_path: Path, site: Site) -> AsyncIterator[Callable[..., object]
     """Start the pages on `config` lines; one runtime at a time per test."""
     opened: list[object] = []
 
-    async def start(server: str = "private_urls = true", targets: str = "") -> Web:
+    async def start(server: str = "private_urls = true", targets: str = "", query: str = "") -> Web:
         path = tmp_path / "config.toml"
         path.write_text(
             f'[storage]\npath = "{tmp_path / "data"}"\n[server]\nport = 8080\n{server}\n'
-            f'[[sources]]\nname = "news"\nkind = "feed"\nurl = "{site.url("/feed/news.xml")}"\n'
+            f'[[sources]]\nname = "news"\nkind = "feed"\n'
+            f'url = "{site.url("/feed/news.xml")}{query}"\n'
             f"{targets}"
         )
         config = load_config(path)
@@ -171,7 +172,7 @@ async def test_a_page_made_source_is_validated_with_the_whole_config_and_nothing
     form = {"name": "news", "kind": "feed", "url": site.url("/feed/news.xml"), "action": "save"}
     taken = await w.post("/sources/new/edit", form)
     assert taken.status_code == 400 and "Not saved" in taken.text
-    assert 'duplicate source name &#34;news&#34;' in taken.text
+    assert "duplicate source name &#34;news&#34;" in taken.text
     bad = await w.post("/sources/new/edit", {**form, "name": "blog", "kind": "html",
                                               "url": site.url("/page/blog.html"),
                                               "item": "article[[", "title": "h2"})  # fmt: skip
@@ -204,8 +205,10 @@ async def test_the_preview_reads_the_values_just_typed_from_the_page_fetched_onc
         shown = await w.post("/sources/preview", {**values, "title": title})
         assert shown.status_code == 200 and shown.text.startswith('<div class="preview-body"')
         titles.append(re.findall(r'target="_blank" dir="auto">([^<]+)</a>', shown.text)[0])
-    assert titles == ["Reading a flame graph, step by step",
-                      "We measured it, then measured it again, and the numbers surprised us."]
+    assert titles == [
+        "Reading a flame graph, step by step",
+        "We measured it, then measured it again, and the numbers surprised us.",
+    ]
     shown = await w.post("/sources/preview", {**values, "item": "article.gone", "title": "h2"})
     assert "0 entries</strong> from 0 items" in shown.text and "matched nothing" in shown.text
     assert "these selectors match 12 items: item = &#34;article.post-card&#34;" in shown.text
@@ -382,3 +385,18 @@ def test_a_sources_table_as_shown_masks_its_headers_and_reads_back_as_that_sourc
         "name": "a", "kind": "feed", "url": "https://a.example/",
         "headers": {"Authorization": "***"},
     }]}, shown  # fmt: skip
+
+
+async def test_a_source_page_shows_its_url_with_a_secret_from_the_environment_masked(
+    web: Callable[..., object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key given as `${ENV}` in a source's URL is a secret (issue 19): its page says what it
+    reads with the key as ***, and its table as written keeps the `${ENV}` reference."""
+    monkeypatch.setenv("FEED_KEY", "k3y-from-the-env-77")
+    w: Web = await web(query="?key=${FEED_KEY}&lang=en")  # type: ignore[misc]
+    page = await w.client.get("/sources/news")
+    assert page.status_code == 200
+    assert "k3y-from-the-env-77" not in page.text
+    reads = re.search(r"<dt>Reads</dt><dd>([^<]+)</dd>", page.text)
+    assert reads and reads[1].endswith("/feed/news.xml?key=***&amp;lang=en"), page.text
+    assert "${FEED_KEY}" in page.text

@@ -71,6 +71,7 @@ class SourcePages:
             "source": served, "config": served.config, "state": state, "status": status,
             "shown": shown, "detail": detail, "live": live, "page_made": stored is not None,
             "stored": stored, "origin": self._origin(name),
+            "reads": served.mask(served.url),  # a ${ENV} or *_file value in it as ***
             "toml": as_written(self.reloader.path, name, stored),
             "saved": request.query_params.get("saved"),
         })  # fmt: skip
