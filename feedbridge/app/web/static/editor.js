@@ -73,4 +73,7 @@
   form.addEventListener("input", soon);
   form.addEventListener("change", soon);
   showKind();
+  // typed into before this script ran (a slow load): preview what is there now
+  const typed = [...form.querySelectorAll("input, textarea")].some((el) => el.value !== el.defaultValue);
+  if (typed) soon();
 })();
