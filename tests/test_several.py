@@ -16,13 +16,8 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -30,7 +25,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.cluster import serve, wait_until
+from tests.cluster import World, serve, wait_until
 from tests.pg import free_port
 
 SOURCES = 200
@@ -41,45 +36,9 @@ SEND_DELAY = 0.01
 NODES = 3
 
 
-@dataclass
-class World:
-    """The sources' items (grown by the test) and what the servers saw."""
-
-    items: dict[int, list[int]] = field(default_factory=lambda: {n: [0, 1] for n in range(SOURCES)})
-    fetches: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
-    received: dict[str, Counter[str]] = field(
-        default_factory=lambda: {"a": Counter(), "b": Counter()}
-    )
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def feed(self, n: int) -> bytes:
-        with self.lock:
-            self.fetches[n].append(time.monotonic())
-            items = list(self.items[n])
-        base = datetime(2026, 5, 1, tzinfo=UTC)
-        body = "".join(
-            f"<item><title>Source {n} item {i}</title><link>http://example.org/{n}/{i}</link>"
-            f"<guid>{n}-{i}</guid><pubDate>{format_datetime(base + timedelta(hours=i))}"
-            "</pubDate></item>"
-            for i in reversed(items)
-        )
-        return (
-            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-            f"<title>Source {n}</title><link>http://example.org/{n}</link>"
-            f"<description>d</description>{body}</channel></rss>"
-        ).encode()
-
-    def add_items(self) -> set[str]:
-        """One new item on every source; returns their titles."""
-        with self.lock:
-            for items in self.items.values():
-                items.append(items[-1] + 1)
-            return {f"Source {n} item {items[-1]}" for n, items in self.items.items()}
-
-
 @pytest.fixture
 def world() -> World:
-    return World()
+    return World(sources=SOURCES)
 
 
 @pytest.fixture
