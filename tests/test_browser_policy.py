@@ -127,6 +127,30 @@ async def test_an_internal_page_the_config_names_is_read_with_its_internal_resou
     assert await fetch(pool, httpserver.url_for("/intranet")) == ["internal admin item"]
 
 
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_same_internal_page_typed_into_the_web_page_is_not_loaded(
+    pool: BrowserPool, public: HTTPServer, httpserver: HTTPServer
+) -> None:
+    """A page-made source (`typed`, `[server] private_urls` off): its own URL on an internal
+    address is refused before the browser sends anything; on a public one it is read, and
+    the page's requests to an internal address are stopped."""
+    page(httpserver, "/intranet", INTERNAL_ITEMS)
+    src = source(httpserver.url_for("/intranet"))
+    src.config._typed = True  # type: ignore[attr-defined]  # as `Config.keep_page_names` sets it
+    with pytest.raises(FetchError) as caught:
+        await pool.fetcher("page", src.config).get(httpserver.url_for("/intranet"))  # type: ignore[attr-defined]
+    assert "127.0.0.1 is a loopback address; a URL typed into the web page" in str(caught.value)
+    assert httpserver.log == []
+    page(public, "/news", f"""<ul id="l"><li class="post"><a href="/1">Public item</a></li></ul>
+<script>fetch("{httpserver.url_for("/intranet")}").then(r => r.text())
+  .then(t => document.getElementById("l").insertAdjacentHTML("beforeend", t));</script>""")
+    typed = source(public.url_for("/news"), wait_for="li.post")
+    typed.config._typed = True  # type: ignore[attr-defined]
+    got = await pool.fetcher("page", typed.config).get(public.url_for("/news"))  # type: ignore[attr-defined]
+    assert [e.title for e in typed.extract(got)] == ["Public item"]  # type: ignore[attr-defined]
+    assert httpserver.log == []
+
+
 # --- item 3: the source's headers go to its own origin only ------------------------------------
 
 

@@ -70,7 +70,9 @@ async def extract_once(
 
 async def _extract_http(source: Source, settings: HttpSettings | None) -> Extraction:
     async with HttpClient(settings) as http:
-        fetcher = http.fetcher(source.name, headers=source.config.headers)
+        fetcher = http.fetcher(
+            source.name, headers=source.config.headers, typed=source.config.typed
+        )
         if source.kind in POLLED:
             return await source.poll(fetcher, datetime.now(UTC)) or Extraction()
         page = await fetcher.get(source.url, conditional=False)

@@ -325,7 +325,7 @@ def _validate(
     if found or config is None:
         raise ConfigError(found, path)
     config.keep_secrets(_secrets(problems.read))
-    config._page_names = frozenset(str(t.get("name")) for t in page)
+    config.keep_page_names(frozenset(str(t.get("name")) for t in page))
     return config
 
 

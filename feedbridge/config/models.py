@@ -186,6 +186,7 @@ class SourceBase(_Model):
     """Fields every source kind shares; `secrets` are the config's (`Config.keep_secrets`)."""
 
     _secrets: Secrets = PrivateAttr(default=NO_SECRETS)
+    _typed: bool = PrivateAttr(default=False)
 
     name: Name
     kind: str
@@ -201,6 +202,12 @@ class SourceBase(_Model):
     def secrets(self) -> Secrets:
         """What came from `${ENV}` or a `*_file`: never shown in a link, a log or an error."""
         return self._secrets
+
+    @property
+    def typed(self) -> bool:
+        """Made on the web page while `[server] private_urls` is off: what it fetches may
+        reach public addresses only (`Config.keep_page_names`)."""
+        return self._typed
 
     @property
     def first_run_mode(self) -> Literal["baseline", "notify", "latest"]:
@@ -549,6 +556,13 @@ class Config(_Model):
 
     # the sources made on the web page (kept in the store), as `load_config` was given them
     _page_names: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def keep_page_names(self, names: frozenset[str]) -> None:
+        """Remember which sources were made on the web page: unless `[server] private_urls`,
+        their URLs were typed there and reach public addresses only."""
+        self._page_names = names
+        for source in self.sources:
+            source._typed = source.name in names and not self.server.private_urls
 
     def made_on_page(self, name: str) -> bool:
         """Whether source `name` was made on the web page (else: the config file's)."""

@@ -5,6 +5,9 @@ The config's author chooses what a source fetches, internal addresses included; 
 or a page's own requests are not that choice. So a hop that comes from a public address may
 not reach a private, loopback or link-local one (unless `[http] allow_private_redirects`),
 and cloud metadata addresses are refused always (unless `[http] allow_networks` names them).
+A URL typed into the web page (a page-made source, the editor's snapshots) is not the config
+author's choice either: its every hop is held to public addresses (`AddressPolicy.typed`,
+unless `[server] private_urls`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import contextvars
 import socket
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import (
     IPv4Address,
     IPv4Network,
@@ -93,6 +96,7 @@ class AddressPolicy:
     metadata: frozenset[Address] = METADATA_ADDRESSES
     allowed: tuple[Network, ...] = ()  # `[http] allow_networks`: never refused
     private_redirects: bool = False  # `[http] allow_private_redirects`
+    typed: bool = False  # for a URL typed into the web page: internal addresses refused too
 
     @classmethod
     def build(
@@ -103,6 +107,11 @@ class AddressPolicy:
             allowed=tuple(ip_network(n, strict=False) for n in allow_networks),
             private_redirects=private_redirects,
         )
+
+    def for_typed(self) -> AddressPolicy:
+        """This policy for a URL typed into the web page: every hop, the first included, may
+        reach public addresses only (but what `[http] allow_networks` names)."""
+        return replace(self, typed=True)
 
     def is_internal(self, address: Address) -> bool:
         address = embedded(address)
@@ -118,6 +127,11 @@ class AddressPolicy:
             return (
                 f"{address} is a cloud metadata address, never fetched "
                 f'(unless [http] allow_networks = ["{address}"])'
+            )
+        if self.typed and self.is_internal(address):
+            return (
+                f"{address} is a {_kind(inner)} address; a URL typed into the web page may "
+                "reach public addresses only (unless [server] private_urls = true)"
             )
         if after_public and not self.private_redirects and self.is_internal(address):
             return (

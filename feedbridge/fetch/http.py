@@ -21,7 +21,7 @@ from feedbridge.config.models import DEFAULT_USER_AGENT
 from feedbridge.core.errors import FeedbridgeError, FetchError
 from feedbridge.core.models import Page
 from feedbridge.fetch.addresses import CURRENT_HOP, AddressPolicy, Hop
-from feedbridge.fetch.transport import AFTER_PUBLIC, Peers, PolicyTransport
+from feedbridge.fetch.transport import AFTER_PUBLIC, TYPED, Peers, PolicyTransport
 
 log = logging.getLogger("feedbridge.http")
 
@@ -143,9 +143,13 @@ class HttpClient:
         source: str,
         validators: MutableMapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        *,
+        typed: bool = False,
     ) -> Fetcher:
-        """A fetcher bound to one source, its stored validators and extra headers."""
-        return Fetcher(self, source, validators if validators is not None else {}, headers or {})
+        """A fetcher bound to one source, its stored validators and extra headers; `typed`: its
+        URLs were typed into the web page (public addresses only, `AddressPolicy.typed`)."""
+        validators = validators if validators is not None else {}
+        return Fetcher(self, source, validators, headers or {}, typed=typed)
 
     async def request(
         self,
@@ -155,15 +159,17 @@ class HttpClient:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         credentials: Mapping[str, str] | None = None,
+        typed: bool = False,
     ) -> Page:
         """GET `url` within one deadline, waiting out 429/503 Retry-After pauses that fit in it.
 
         `headers` go to every hop; `credentials` (a source's configured headers) only to
-        `url`'s origin. A longer pause is not slept through here: the FetchError carries it
-        and the scheduler honours it, so a rate-limited source never holds a poll (or the
-        `once` cycle) past the deadline. Raises FetchError.
+        `url`'s origin; `typed`: every hop may reach public addresses only. A longer pause is
+        not slept through here: the FetchError carries it and the scheduler honours it, so a
+        rate-limited source never holds a poll (or the `once` cycle) past the deadline.
+        Raises FetchError.
         """
-        get = _Get(source, url, params, headers or {}, credentials or {})
+        get = _Get(source, url, params, headers or {}, credentials or {}, typed)
         loop = asyncio.get_running_loop()
         deadline: float | None = None  # set when the first attempt gets its connection slot
         for attempt in range(self.settings.rate_retries + 1):
@@ -223,7 +229,7 @@ class HttpClient:
                     raise FetchError(get.source, url, f"refused: {refused}")
                 async with self._client.stream(
                     "GET", url, params=get.params if hops == 0 else None, headers=sent,
-                    extensions={AFTER_PUBLIC: after_public},
+                    extensions={AFTER_PUBLIC: after_public, TYPED: get.typed},
                 ) as response:  # fmt: skip
                     location = response.headers.get("location")
                     if response.status_code not in _REDIRECTS or not location:
@@ -291,6 +297,7 @@ class _Get:
     params: Mapping[str, str] | None
     headers: Mapping[str, str]
     credentials: Mapping[str, str]  # the source's configured headers: its own origin only
+    typed: bool = False  # typed into the web page: public addresses only, every hop
 
 
 def _client_errors() -> type[Exception]:
@@ -423,11 +430,14 @@ class Fetcher:
         source: str,
         validators: MutableMapping[str, Any],
         headers: Mapping[str, str],
+        *,
+        typed: bool = False,
     ) -> None:
         self._client = client
         self.source = source
         self.validators = validators
         self._headers = dict(headers)
+        self.typed = typed
 
     async def get(
         self,
@@ -448,8 +458,9 @@ class Fetcher:
             if stored.get("last_modified"):
                 headers["If-Modified-Since"] = stored["last_modified"]
         page = await self._client.request(
-            self.source, url, params=params, headers=headers, credentials=self._headers
-        )
+            self.source, url, params=params, headers=headers, credentials=self._headers,
+            typed=self.typed,
+        )  # fmt: skip
         if page.not_modified or not conditional:
             # kept only for conditional requests: the URLs a source asks once (a papers-day,
             # a paper's repos) would pile up in its stored state, poll after poll

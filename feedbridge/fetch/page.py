@@ -37,6 +37,7 @@ class PageOptions:
     headers: Mapping[str, str] = field(default_factory=dict)
     cookies: Mapping[str, str] = field(default_factory=dict)
     block: frozenset[str] = frozenset({"image", "font", "media"})
+    typed: bool = False  # the URL was typed into the web page: public addresses only
 
     @classmethod
     def from_config(cls, config: HtmlConfig) -> PageOptions:
@@ -49,6 +50,7 @@ class PageOptions:
             headers=dict(config.headers),
             cookies=dict(config.cookies),
             block=frozenset(config.block),
+            typed=config.typed,
         )
 
 
@@ -101,7 +103,7 @@ async def open_context(
         await context.add_cookies(
             [{"name": k, "value": v, "url": url} for k, v in options.cookies.items()]
         )
-    guard = PageGuard(url, policy, headers, options.block)
+    guard = PageGuard(url, policy.for_typed() if options.typed else policy, headers, options.block)
     await guard.start(source)
     await context.route("**/*", guard.route)
     context.on("request", guard.on_request)

@@ -1,7 +1,9 @@
 """The network under the HTTP client: httpx over aiohttp, with the address policy on every
-socket. Two connection pools: one for the hops the config chose (internal addresses allowed,
-metadata refused) and one for hops that come from a public address (internal refused too),
-so a kept-alive connection never carries a hop past the check its pool applies."""
+socket. A connection pool per rule: one for the hops the config chose (internal addresses
+allowed, metadata refused), one for hops that come from a public address (internal refused
+too, unless `[http] allow_private_redirects`) and, opened on first use, one for URLs typed
+into the web page (internal refused always), so a kept-alive connection never carries a hop
+past the check its pool applies."""
 
 from __future__ import annotations
 
@@ -16,22 +18,31 @@ if TYPE_CHECKING:
 
 READ_CHUNK = 256 * 1024  # bytes per read of a response body (the event loop reads up to 256 KB)
 AFTER_PUBLIC = "feedbridge.after_public"  # request extension: this hop comes from a public address
+TYPED = "feedbridge.typed"  # request extension: the URL was typed into the web page
 
 
 class PolicyTransport(httpx.AsyncBaseTransport):
     """Sends a request through the pool its hop calls for (`AFTER_PUBLIC`)."""
 
     def __init__(self, policy: AddressPolicy, limits: httpx.Limits) -> None:
+        self._policy, self._limits = policy, limits
         self._chosen = _transport(policy, limits, after_public=False)
         self._strict = _transport(policy, limits, after_public=True)
+        self._typed: AiohttpTransport | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.extensions.get(TYPED):
+            if self._typed is None:
+                self._typed = _transport(self._policy.for_typed(), self._limits, after_public=True)
+            return await self._typed.handle_async_request(request)
         strict = bool(request.extensions.get(AFTER_PUBLIC))
         return await (self._strict if strict else self._chosen).handle_async_request(request)
 
     async def aclose(self) -> None:
         await self._chosen.aclose()
         await self._strict.aclose()
+        if self._typed is not None:
+            await self._typed.aclose()
 
 
 def _transport(

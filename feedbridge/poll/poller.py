@@ -274,7 +274,7 @@ def _fetcher(
         if browser is None:
             raise FetchError(source.name, source.url, "no browser in this process")
         return browser.fetcher(source.name, config)
-    return http.fetcher(source.name, validators, config.headers)
+    return http.fetcher(source.name, validators, config.headers, typed=config.typed)
 
 
 def _log_done(source: Source, report: PollReport) -> None:

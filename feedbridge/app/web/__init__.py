@@ -176,8 +176,12 @@ def pages_app(rt: Runtime, reloader: Reloader) -> Starlette:
     access = Access.for_server(token, server.host, server.base_url)
     guard = Guard(access)
 
+    typed = rt.http.fetcher("web", typed=not server.private_urls)
+
     async def fetch(url: str) -> Page:
-        return await rt.http.fetcher("web").get(url, conditional=False)
+        # held to public addresses at each socket (unless private_urls), whatever DNS says
+        # by then: `check_url` looked earlier, to say why in the page's words
+        return await typed.get(url, conditional=False)
 
     snapshots = Snapshots(fetch, server.private_urls)
     name = reloader.path.name if reloader.path is not None else "the built-in defaults"

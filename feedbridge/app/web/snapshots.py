@@ -56,9 +56,15 @@ class Refused(FeedbridgeError):
     """A URL typed into the page that this server will not fetch; says why."""
 
 
+class Unresolved(Refused):
+    """A typed URL whose host does not resolve (now): nothing to fetch, nothing refused."""
+
+
 async def check_url(url: str, private: bool) -> None:
     """Refuse a URL that is not http(s), or whose host is a cloud metadata service, or (unless
-    `private`) resolves to a loopback, private, link-local or otherwise non-public address."""
+    `private`) resolves to a loopback, private, link-local or otherwise non-public address.
+    This says why in the page's words before anything is sent; what holds is the check at
+    each socket (`AddressPolicy.typed`): a name may resolve elsewhere by then."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host:
@@ -68,7 +74,7 @@ async def check_url(url: str, private: bool) -> None:
     try:
         infos = await asyncio.to_thread(socket.getaddrinfo, host, parts.port or 80)
     except (OSError, UnicodeError) as exc:
-        raise Refused(f"cannot resolve {host}: {exc}") from None
+        raise Unresolved(f"cannot resolve {host}: {exc}") from None
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if address in _METADATA:

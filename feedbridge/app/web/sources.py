@@ -31,7 +31,7 @@ from feedbridge.app.web.forms import (
     table_from_form,
 )
 from feedbridge.app.web.render import fragment, page
-from feedbridge.app.web.snapshots import Snapshot, Snapshots
+from feedbridge.app.web.snapshots import Refused, Snapshot, Snapshots, Unresolved, check_url
 from feedbridge.config import read_toml, sources_toml
 from feedbridge.core.errors import FeedbridgeError
 from feedbridge.core.health import status_of
@@ -208,6 +208,8 @@ class SourcePages:
             return await self._editor(request, values, snapshot, stored)
         table = table_from_form(values)
         _, errors, problems = check_table(table)
+        if not errors and not problems and (refused := await self._refused(table)):
+            errors = {"url": refused}
         if not errors and not problems:
             revision = _revision(values.get("revision"), stored.revision) if stored else None
             problems = await self.reloader.save_page_source(table, revision)
@@ -215,6 +217,21 @@ class SourcePages:
         if errors or problems:
             return await self._editor(request, values, snapshot, stored, errors, problems, 400)
         return RedirectResponse(f"/sources/{table['name']}?saved=1", 303)
+
+    async def _refused(self, table: Mapping[str, Any]) -> str | None:
+        """Why the source's URL may not be fetched from here (a private or metadata address),
+        else None. Its polls are held to the same rule at each socket; a host that does not
+        resolve now is not refused for that."""
+        url = table.get("url")
+        if not isinstance(url, str):
+            return None
+        try:
+            await check_url(url, self.snapshots.private)
+        except Unresolved:
+            return None
+        except Refused as exc:
+            return str(exc)
+        return None
 
     async def pause(self, request: Request) -> Response:
         name = request.path_params["name"]
