@@ -2,7 +2,7 @@
 source, and every page the editor fetches, reach public addresses only unless `[server]
 private_urls`, and the rule holds at each socket, not only when the page first looked the
 host up (a name that resolved to a public address then may resolve to 127.0.0.1 by the
-time it is fetched: DNS rebinding).
+time it is fetched: DNS rebinding). The web page's side is in test_web.py.
 
 As in test_address_policy.py, the policy is told 127.0.0.1/32 is internal and 127.0.0.2
 plays a public site.
@@ -10,7 +10,7 @@ plays a public site.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from ipaddress import ip_network
 from pathlib import Path
 
@@ -22,8 +22,7 @@ from feedbridge.config import load_config
 from feedbridge.core.errors import FetchError
 from feedbridge.fetch.addresses import AddressPolicy
 from feedbridge.fetch.http import HttpClient, HttpSettings
-from tests.live import Site
-from tests.test_web import Web, site, web  # noqa: F401  (fixtures)
+from tests.live import Site, serve_site
 
 INTERNAL = (ip_network("127.0.0.1/32"),)
 POLICY = AddressPolicy(internal=INTERNAL)
@@ -129,8 +128,6 @@ async def test_a_page_made_source_polls_no_internal_address(tmp_path: Path) -> N
     the same server is polled."""
     site = Site()
     site.feeds["news"] = ["First"]
-    from tests.live import serve_site
-
     with serve_site(site) as served:
         path = tmp_path / "config.toml"
         path.write_text(
@@ -148,35 +145,3 @@ async def test_a_page_made_source_polls_no_internal_address(tmp_path: Path) -> N
         reports["typed"].error
     )
     assert served.hits["/feed/news.xml"] == 1  # the file source's poll alone
-
-
-# --- the web page ---------------------------------------------------------------------------
-
-
-async def test_the_editor_fetch_is_held_at_the_socket_when_the_look_up_was_fooled(
-    web: Callable[..., object], site: Site, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The page's own check is told the host is public (a rebinding name answers a public
-    address first); the fetch that follows connects to 127.0.0.1 and is refused there."""
-
-    async def fooled(url: str, private: bool) -> None:
-        return None
-
-    monkeypatch.setattr("feedbridge.app.web.snapshots.check_url", fooled)
-    w: Web = await web("private_urls = false")  # type: ignore[misc]
-    answer = await w.post("/sources/new", {"url": site.url("/page/blog.html")})
-    assert answer.status_code == 400
-    assert "127.0.0.1 is a loopback address; a URL typed into the web page" in answer.text
-    assert site.hits["/page/blog.html"] == 0
-
-
-async def test_saving_a_source_on_a_private_address_is_refused_beside_its_url(
-    web: Callable[..., object], site: Site
-) -> None:
-    w: Web = await web("private_urls = false")  # type: ignore[misc]
-    form = {"kind": "feed", "name": "sneaky", "url": site.url("/feed/news.xml")}
-    answer = await w.post("/sources/new/edit", form)
-    assert answer.status_code == 400
-    assert "loopback or private-network address (127.0.0.1)" in answer.text
-    assert "sneaky" not in {s.name for s in w.reloader.config.sources}
-    assert site.hits["/feed/news.xml"] == 0

@@ -270,6 +270,35 @@ async def test_a_typed_url_on_a_private_or_metadata_address_is_refused(
         assert answer.status_code == 400 and "cloud metadata" in answer.text
 
 
+async def test_the_editor_fetch_is_held_at_the_socket_when_the_look_up_was_fooled(
+    web: Callable[..., object], site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's own check is told the host is public (a rebinding name answers a public
+    address first); the fetch that follows connects to 127.0.0.1 and is refused there."""
+
+    async def fooled(url: str, private: bool) -> None:
+        return None
+
+    monkeypatch.setattr("feedbridge.app.web.snapshots.check_url", fooled)
+    w: Web = await web("private_urls = false")  # type: ignore[misc]
+    answer = await w.post("/sources/new", {"url": site.url("/page/blog.html")})
+    assert answer.status_code == 400
+    assert "127.0.0.1 is a loopback address; a URL typed into the web page" in answer.text
+    assert site.hits["/page/blog.html"] == 0
+
+
+async def test_saving_a_source_on_a_private_address_is_refused_beside_its_url(
+    web: Callable[..., object], site: Site
+) -> None:
+    w: Web = await web("private_urls = false")  # type: ignore[misc]
+    form = {"kind": "feed", "name": "sneaky", "url": site.url("/feed/news.xml")}
+    answer = await w.post("/sources/new/edit", form)
+    assert answer.status_code == 400
+    assert "loopback or private-network address (127.0.0.1)" in answer.text
+    assert "sneaky" not in {s.name for s in w.reloader.config.sources}
+    assert site.hits["/feed/news.xml"] == 0
+
+
 async def test_pausing_stops_the_polls_but_keeps_the_feed_served(
     web: Callable[..., object], site: Site
 ) -> None:
