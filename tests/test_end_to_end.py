@@ -316,7 +316,9 @@ def test_once_polls_the_page_made_sources_too(tmp_path: Path, httpserver: HTTPSe
     kind = "application/rss+xml"
     httpserver.expect_request("/feed.xml").respond_with_data(rss, content_type=kind)
     config = tmp_path / "config.toml"
-    config.write_text('[storage]\npath = "data"\n[[sources]]\nname = "blog"\nkind = "feed"\n'
+    # private_urls: the page-made source reads this machine's own test server
+    config.write_text('[storage]\npath = "data"\n[server]\nprivate_urls = true\n'
+                      '[[sources]]\nname = "blog"\nkind = "feed"\n'
                       f'url = "{httpserver.url_for("/feed.xml")}"\n')  # fmt: skip
     with open_embedded(tmp_path / "data") as store:
         store.save_page_source({"name": "news", "kind": "feed",
