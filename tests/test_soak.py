@@ -33,8 +33,11 @@ from tests.chaos import ChaosServer, to_toml
 from tests.conftest import HfApi, Receiver, hf_items, run_cli
 from tests.test_run import free_port
 
-SEGMENTS = (16.0, 21.0, 13.0, 24.0, 18.0)  # seconds of life before each SIGKILL
-FINAL = 45.0  # the last life, long enough to watch memory, ended by SIGTERM
+# Lives of uneven length so that kills land at different points of the poll and delivery
+# rounds (sources poll every 10 s, jittered); three kills and a final life of 35 s keep each
+# backend's soak near 90 s of the suite's time (five kills and 45 s took 160 s each).
+SEGMENTS = (12.0, 17.0, 10.0)  # seconds of life before each SIGKILL
+FINAL = 35.0  # the last life, long enough to watch memory, ended by SIGTERM
 FEED_STOPS = 12.0  # new entries stop this long before the end, so the last ones are polled
 CHECK_EVERY = 1.5
 STARTUP_LIMIT = 90.0  # each life must serve within this; its segment counts from then
@@ -348,6 +351,6 @@ def test_soak_kills_restarts_flapping_and_hostile_sources_lose_nothing(
     assert checks > 100 and not unparsed, unparsed[:5]
     assert webhook.titles("/hook") == eligible_hook, "an eligible entry was lost"
     assert webhook.titles("/hot") == eligible_hot, "an entry that passed min_score was lost"
-    assert len(eligible_hook) > 50 and len(eligible_hot) > 5
+    assert len(eligible_hook) > 30 and len(eligible_hot) > 3
     assert duplicates <= kills, f"{duplicates} duplicates for {kills} kills"
     assert max(late) <= max(early) * 1.25 + 16 * 1024, "memory kept growing"
