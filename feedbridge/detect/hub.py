@@ -30,7 +30,7 @@ from feedbridge.core.errors import FeedbridgeError, FetchError
 from feedbridge.core.models import Page
 from feedbridge.core.wording import plural
 from feedbridge.detect.result import Candidate, Detection
-from feedbridge.sources import Fetcher, build_source
+from feedbridge.sources import Fetcher, Source, build_source
 from feedbridge.sources.collect import Extraction
 
 DEFAULT_HUB = "https://huggingface.co"
@@ -40,12 +40,13 @@ MAX_REQUESTS = 12  # a check of one table (hf_papers' daily listing looks a few 
 CHECK_SECONDS = 60.0
 
 # the site's first path segments that are no user or organization
-_RESERVED = frozenset("""
-    api blog changelog chat collections datasets docs enterprise join learn login logout models
-    new new-dataset new-space notifications organizations papers posts pricing privacy search
-    settings spaces tasks terms-of-service welcome inference-endpoints inference-api
-    hardware storage-regions security huggingchat mcp leaderboards
-""".split())
+_RESERVED = frozenset({
+    "api", "blog", "changelog", "chat", "collections", "datasets", "docs", "enterprise", "join",
+    "learn", "login", "logout", "models", "new", "new-dataset", "new-space", "notifications",
+    "organizations", "papers", "posts", "pricing", "privacy", "search", "settings", "spaces",
+    "tasks", "terms-of-service", "welcome", "inference-endpoints", "inference-api", "hardware",
+    "storage-regions", "security", "huggingchat", "mcp", "leaderboards",
+})  # fmt: skip
 _TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 _WHAT = {"model": "models", "dataset": "datasets", "space": "Spaces"}
 # the listing pages' query parameters that name tags: each value (comma-separated) is a tag
@@ -228,12 +229,9 @@ class _Bounded:
         return await self.fetcher.get(url, params=params, conditional=False, accept=accept)
 
 
-async def run_hub(
-    table: Mapping[str, Any], fetcher: Fetcher, now: datetime | None = None
-) -> Extraction:
-    """What the table's source yields now, its requests through `fetcher` (bounded in number
-    and time); raises FeedbridgeError (the config's, the fetch's) or TimeoutError."""
-    source = build_source(adhoc_source_config({"name": "detected", **table}, expand=False))
+async def run_hub(source: Source, fetcher: Fetcher, now: datetime | None = None) -> Extraction:
+    """What an hf_* source yields now, its requests through `fetcher` (bounded in number and
+    time); raises FeedbridgeError (the fetch's, the answer's) or TimeoutError."""
     bounded = _Bounded(fetcher, source.name)
     polled = await asyncio.wait_for(
         source.poll(bounded, now or datetime.now(UTC)), CHECK_SECONDS
@@ -248,15 +246,17 @@ async def hub_candidate(
     offered all the same: it is what reads that page)."""
     description = f"{found.description}, from the Hub's API"
     try:
-        result = await run_hub(found.table, fetcher, now)
+        config = adhoc_source_config({"name": "detected", **found.table}, expand=False)
+        source = build_source(config)
+        result = await run_hub(source, fetcher, now)
     except FeedbridgeError as exc:
         return Candidate("hub", description, found.table, (), 1.0, str(exc))
     except TimeoutError:
-        problem = f"the Hub did not answer within {CHECK_SECONDS:g}s"
-        return Candidate("hub", description, found.table, (), 1.0, problem)
+        late = f"the Hub did not answer within {CHECK_SECONDS:g}s"
+        return Candidate("hub", description, found.table, (), 1.0, late)
     entries = tuple(result.entries)
-    problem = None if entries else "the Hub lists nothing for it now"
-    return Candidate("hub", description, found.table, entries, float(len(entries)), problem,
+    empty = None if entries else "the Hub lists nothing for it now"
+    return Candidate("hub", description, found.table, entries, float(len(entries)), empty,
                      {}, result.items)  # fmt: skip
 
 
