@@ -148,10 +148,9 @@ def _author(kind: str, author: str, repo: str | None) -> tuple[dict[str, Any], s
 
 
 def _text(value: str) -> str:
-    value = value.strip()
     if len(value) > MAX_TEXT or any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise ValueError(value)
-    return value
+    return value.strip()
 
 
 def _papers(rest: list[str], query: list[tuple[str, str]]) -> tuple[dict[str, Any], str] | None:
@@ -244,7 +243,7 @@ async def hub_candidate(
 ) -> Candidate:
     """The table run once: its entries now, or why the Hub did not give them (the table is
     offered all the same: it is what reads that page)."""
-    description = f"{found.description}, from the Hub's API"
+    description = found.description
     try:
         config = adhoc_source_config({"name": "detected", **found.table}, expand=False)
         source = build_source(config)
@@ -262,8 +261,9 @@ async def hub_candidate(
 
 def hub_detection(url: str, candidate: Candidate) -> Detection:
     """The Detection of a Hub URL: its table, checked or with why not."""
+    found = f"found {candidate.description} (the Hugging Face Hub's API)"
     if candidate.checked:
-        message = f"found {candidate.description}: {plural(len(candidate.entries), 'entry')} now"
+        message = f"{found}: {plural(len(candidate.entries), 'entry')} now"
     else:
-        message = f"found {candidate.description}; not checked: {candidate.problem}"
+        message = f"{found}; not checked: {candidate.problem}"
     return Detection(url, "Hugging Face", (candidate,), "found", message)
