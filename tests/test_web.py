@@ -23,6 +23,7 @@ from feedbridge.app.runtime import Runtime, build_sources, open_config_store, ru
 from feedbridge.app.server import create_app
 from feedbridge.app.web import pages_app
 from feedbridge.app.web.access import Access, local_path
+from feedbridge.app.web.forms import form_from_table, table_from_form
 from feedbridge.config import load_config
 from feedbridge.detect.hub import HUB_ENV
 from feedbridge.store import Notice, TargetState
@@ -271,6 +272,12 @@ async def test_a_typed_url_on_a_private_or_metadata_address_is_refused(
     for url in ("http://169.254.169.254/latest/meta-data/", "http://metadata.google.internal/"):
         answer = await w.post("/sources/new", {"url": url})
         assert answer.status_code == 400 and "cloud metadata" in answer.text
+    # a Hub table's address typed into the editor is checked the same way before the API is asked
+    hub = {"name": "h", "kind": "hf_repos", "author": "Qwen", "base_url": site.url("/")}
+    shown = await w.post("/sources/preview", hub)
+    assert "loopback or private-network address (127.0.0.1)" in shown.text
+    shown = await w.post("/sources/preview", {**hub, "base_url": "http://169.254.169.254"})
+    assert "cloud metadata" in shown.text and sum(site.hits.values()) == 0
 
 
 async def test_pausing_stops_the_polls_but_keeps_the_feed_served(
@@ -417,6 +424,17 @@ async def test_the_index_loads_feeds_on_the_event_loop_so_a_newer_version_is_nev
     index = await w.client.get("/")
     assert index.status_code == 200 and "Second" in index.text
     assert threads == [threading.main_thread()]
+
+
+def test_a_hub_kinds_form_makes_its_table_with_lists_and_the_feeds_title() -> None:
+    form = {"name": "q", "kind": "hf_repos", "url": "https://ignored.example/", "item": "li",
+            "author": " Qwen, deepseek-ai ,", "filter": "gguf", "feed_title": "New models",
+            "type": "model", "sort": "likes", "limit": "20", "query": "not hf_repos'"}  # fmt: skip
+    table = table_from_form(form)
+    assert table == {"name": "q", "kind": "hf_repos", "author": ["Qwen", "deepseek-ai"],
+                     "filter": ["gguf"], "type": "model", "sort": "likes", "limit": 20,
+                     "title": "New models"}  # fmt: skip
+    assert table_from_form(form_from_table(table)) == table
 
 
 def test_a_sources_table_as_shown_masks_its_headers_and_reads_back_as_that_source(
