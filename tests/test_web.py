@@ -16,15 +16,19 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+from pytest_httpserver import HTTPServer
 
 from feedbridge.app.reload import Reloader
 from feedbridge.app.runtime import Runtime, build_sources, open_config_store, runtime
 from feedbridge.app.server import create_app
 from feedbridge.app.web import pages_app
 from feedbridge.app.web.access import Access, local_path
+from feedbridge.app.web.forms import form_from_table, table_from_form
 from feedbridge.config import load_config
+from feedbridge.detect.hub import HUB_ENV
 from feedbridge.store import Notice, TargetState
 from tests.conftest import DATA
+from tests.fakehub import FakeHub
 from tests.live import Site, serve_site
 
 SLACK = "slack://T1SecretAAA/B2SecretBBB/C3SecretCCCCCCCCCCCC/"
@@ -268,6 +272,12 @@ async def test_a_typed_url_on_a_private_or_metadata_address_is_refused(
     for url in ("http://169.254.169.254/latest/meta-data/", "http://metadata.google.internal/"):
         answer = await w.post("/sources/new", {"url": url})
         assert answer.status_code == 400 and "cloud metadata" in answer.text
+    # a Hub table's address typed into the editor is checked the same way before the API is asked
+    hub = {"name": "h", "kind": "hf_repos", "author": "Qwen", "base_url": site.url("/")}
+    shown = await w.post("/sources/preview", hub)
+    assert "loopback or private-network address (127.0.0.1)" in shown.text
+    shown = await w.post("/sources/preview", {**hub, "base_url": "http://169.254.169.254"})
+    assert "cloud metadata" in shown.text and sum(site.hits.values()) == 0
 
 
 async def test_the_editor_fetch_is_held_at_the_socket_when_the_look_up_was_fooled(
@@ -335,6 +345,53 @@ async def test_the_address_of_a_feed_itself_is_offered_as_a_feed_source(
     assert "this is a feed" not in page.text and "looks like a feed" not in page.text
 
 
+async def test_a_pasted_hub_url_offers_its_hub_table_whose_editor_previews_and_saves_it(
+    web: Callable[..., object], httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = FakeHub(httpserver)
+    monkeypatch.setenv(HUB_ENV, hub.base_url)  # the detected tables read the fake Hub
+    w: Web = await web()  # type: ignore[misc]
+    found = await w.post(
+        "/sources/new", {"url": "https://huggingface.co/datasets?author=lerobot&sort=created"}
+    )
+    assert found.status_code == 200
+    assert "datasets by lerobot sorted by created" in found.text
+    assert 'the Hugging Face Hub&#39;s API · <span class="good">checked' in found.text
+    titles = re.findall(r'<li dir="auto">([^<]+)</li>', found.text)
+    assert titles == ["lerobot/so101-pick-place-cubes"], "only lerobot's, newest first"
+    assert hub.paths("/") == ["/api/datasets"], "the Hub's page is never fetched"
+    link = re.search(r'href="(/sources/new/edit\?snapshot=[^"]+candidate=0[^"]*)"', found.text)
+    assert link
+    editor = await w.client.get(link[1].replace("&amp;", "&"))
+    assert '<option value="hf_repos" selected>' in editor.text
+    assert '<option value="dataset" selected>' in editor.text
+    assert 'name="author" value="lerobot"' in editor.text
+    assert "1 entry</strong> from 1 item" in editor.text
+    assert 'target="_blank" dir="auto">lerobot/so101-pick-place-cubes</a>' in editor.text
+    assert len(hub.requests) == 1, "the preview read the answer the detection had"
+    snapshot = re.search(r'name="snapshot" value="([\w-]+)"', editor.text)
+    assert snapshot
+    values = {"snapshot": snapshot[1], "name": "lerobot-data", "kind": "hf_repos", "url": "",
+              "type": "dataset", "author": "lerobot, nvidia", "sort": "created",
+              "base_url": hub.base_url, "item": "", "title": ""}  # fmt: skip
+    shown = await w.post("/sources/preview", values)
+    assert re.findall(r'target="_blank" dir="auto">([^<]+)</a>', shown.text) == [
+        "lerobot/so101-pick-place-cubes",
+        "nvidia/GR00T-Sim-Teleop-2605",
+    ]
+    bad = await w.post("/sources/preview", {**values, "author": "lerobot, <x>"})
+    assert "invalid Hub user or organization name" in bad.text and "data-errors=" in bad.text
+    saved = await w.post("/sources/new/edit", {**values, "action": "save"})
+    assert saved.status_code == 303, saved.text
+    (stored,) = w.rt.store.page_sources()
+    assert stored.table == {"name": "lerobot-data", "kind": "hf_repos", "type": "dataset",
+                            "author": ["lerobot", "nvidia"], "sort": "created",
+                            "base_url": hub.base_url}  # fmt: skip
+    again = await w.client.get("/sources/lerobot-data/edit")
+    assert 'name="author" value="lerobot, nvidia"' in again.text
+    assert "2 entries</strong> from 2 items" in again.text
+
+
 async def test_a_form_too_big_or_not_url_encoded_is_refused_even_before_signing_in(
     web: Callable[..., object],
 ) -> None:
@@ -396,6 +453,17 @@ async def test_the_index_loads_feeds_on_the_event_loop_so_a_newer_version_is_nev
     index = await w.client.get("/")
     assert index.status_code == 200 and "Second" in index.text
     assert threads == [threading.main_thread()]
+
+
+def test_a_hub_kinds_form_makes_its_table_with_lists_and_the_feeds_title() -> None:
+    form = {"name": "q", "kind": "hf_repos", "url": "https://ignored.example/", "item": "li",
+            "author": " Qwen, deepseek-ai ,", "filter": "gguf", "feed_title": "New models",
+            "type": "model", "sort": "likes", "limit": "20", "query": "not hf_repos'"}  # fmt: skip
+    table = table_from_form(form)
+    assert table == {"name": "q", "kind": "hf_repos", "author": ["Qwen", "deepseek-ai"],
+                     "filter": ["gguf"], "type": "model", "sort": "likes", "limit": 20,
+                     "title": "New models"}  # fmt: skip
+    assert table_from_form(form_from_table(table)) == table
 
 
 def test_a_sources_table_as_shown_masks_its_headers_and_reads_back_as_that_source(

@@ -10,7 +10,8 @@ from feedbridge.core.wording import plural
 from feedbridge.detect import Candidate, Detection, as_toml
 from feedbridge.sources.text import shorten
 
-_METHODS = {
+METHODS = {
+    "hub": "the Hugging Face Hub's API",
     "feed": "a feed the page advertises",
     "json-ld": "JSON-LD",
     "microdata": "microdata",
@@ -38,7 +39,7 @@ def text_report(detection: Detection, name: str, every: bool = False) -> str:
     blocks = []
     for n, candidate in enumerate(chosen, 1):
         label = f"{n}. " if every else ""
-        how = _METHODS[candidate.method]
+        how = METHODS[candidate.method]
         lines = [f"# {label}{candidate.description} ({how}); {_status(candidate)}"]
         if candidate.entries:
             lines.append(f"#    first: {_first_titles(candidate)}")

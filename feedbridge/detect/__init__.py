@@ -4,7 +4,8 @@
 candidate list, best first, each with the `[[sources]]` table that reads it and the entries
 that table yields from the page, checked through the real source kinds. `detect_page` does
 the same for a page already fetched, without fetching anything (the web page and `preview`
-use it); `as_toml` writes a candidate's table for a config file.
+use it); `as_toml` writes a candidate's table for a config file. A Hugging Face Hub URL is
+read from the Hub's API instead of its page (`detect.hub`): its table is the one candidate.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import tomli_w
 from feedbridge.core.errors import FeedbridgeError
 from feedbridge.detect.detector import Fetch, detect_page, detect_view, refused
 from feedbridge.detect.feeds import feed_candidate, feed_links
+from feedbridge.detect.hub import hub_candidate, hub_detection, hub_table
 from feedbridge.detect.page import PageView, TooDeep
 from feedbridge.detect.result import Candidate, Detection
 from feedbridge.fetch.browser import BrowserFetcher, BrowserPool, BrowserSettings, PageOptions
@@ -33,7 +35,11 @@ _FEED_ACCEPT = "application/atom+xml, application/rss+xml, application/feed+json
 async def detect(
     url: str, fetcher: Fetcher, *, feeds: Fetcher | None = None, fetch: Fetch = "http"
 ) -> Detection:
-    """Fetch `url` once with `fetcher`, its advertised feeds with `feeds` (else `fetcher`)."""
+    """Fetch `url` once with `fetcher`, its advertised feeds with `feeds` (else `fetcher`); a
+    Hub URL's table is checked through the API with `feeds` (else `fetcher`), its page unread."""
+    hub = hub_table(url)
+    if hub is not None:
+        return hub_detection(url, await hub_candidate(hub, feeds or fetcher))
     page = await fetcher.get(url, conditional=False)
     try:
         view = PageView.read(page)
@@ -61,7 +67,7 @@ async def detect_url(
     """`detect` with this process's own HTTP client (and browser, for `fetch = "browser"`)."""
     async with HttpClient(http) as client:
         plain = client.fetcher("detect")
-        if fetch == "http":
+        if fetch == "http" or hub_table(url) is not None:  # the Hub's API needs no browser
             return await detect(url, plain)
         async with BrowserPool(browser) as pool:
             options = PageOptions(item="a[href]", wait_for=wait_for, scroll=SETTLE_ROUNDS)

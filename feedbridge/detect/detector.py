@@ -154,6 +154,7 @@ def decide(view: PageView, candidates: list[Candidate], fetch: Fetch) -> Detecti
 
 
 _HOW = {
+    "hub": "the Hugging Face Hub's API",
     "feed": "an advertised feed",
     "json-ld": "JSON-LD",
     "microdata": "microdata",
@@ -161,7 +162,7 @@ _HOW = {
     "app state": "embedded app state",
     "structure": "the page's repeating structure",
 }
-_TIER = {"feed": 0, "json-ld": 1, "microdata": 1, "microformats": 1, "app state": 1}
+_TIER = {"hub": 0, "feed": 0, "json-ld": 1, "microdata": 1, "microformats": 1, "app state": 1}
 
 
 def _rank(candidate: Candidate, widest: int) -> tuple[int, int, float]:

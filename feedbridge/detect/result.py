@@ -8,7 +8,9 @@ from typing import Any, Literal
 
 from feedbridge.core.models import Entry
 
-Method = Literal["feed", "json-ld", "microdata", "microformats", "app state", "structure"]
+Method = Literal[
+    "hub", "feed", "json-ld", "microdata", "microformats", "app state", "structure"
+]
 Verdict = Literal["found", "no list", "scripted"]
 
 

@@ -13,7 +13,10 @@ from feedbridge.config import adhoc_source_config
 from feedbridge.core.errors import ConfigError
 from feedbridge.sources import Source, build_source
 
-KINDS = ("html", "json", "feed")
+PAGE_KINDS = ("html", "json", "feed")  # kinds that read a `url`
+HUB_KINDS = ("hf_repos", "hf_papers", "hf_collection")  # kinds that read the Hub's API
+KINDS = PAGE_KINDS + HUB_KINDS
+TITLED = ("feed", *HUB_KINDS)  # kinds whose `title` is the feed's (the form's feed_title)
 MAX_VALUE = 2000  # characters of one field
 
 
@@ -28,6 +31,8 @@ class Field:
     kinds: tuple[str, ...] = KINDS
     number: bool = False
     json_hint: str | None = None
+    choices: tuple[str, ...] = ()  # a select's values, the first the default
+    listed: bool = False  # a list in the table, comma-separated in the form
 
     def hints(self) -> list[tuple[str, str]]:
         """(kinds it is for, hint) to show."""
@@ -54,37 +59,63 @@ ITEM_FIELDS = (
     Field("score", "Score", "a number shown with the entry (upvotes, points)", ("html", "json")),
     Field("id", "Id", "a stable id, when links change", ("html", "json")),
 )
+HUB_FIELDS = (
+    Field("type", "Type", "what the listing holds", ("hf_repos",),
+          choices=("model", "dataset", "space")),
+    Field("author", "Author", "Hub users or organizations, comma-separated (each one request "
+          "a poll)", ("hf_repos",), listed=True),
+    Field("search", "Search", "a word in the repo's name", ("hf_repos",)),
+    Field("filter", "Tags", "tags every repo has, comma-separated (transformers, "
+          "license:mit, task_categories:summarization)", ("hf_repos",), listed=True),
+    Field("pipeline_tag", "Task", "models only: text-generation, image-text-to-text…",
+          ("hf_repos",)),
+    Field("sort", "Sort", "created: new repos first; the others follow the Hub's ranking",
+          ("hf_repos",), choices=("created", "trending", "likes", "downloads", "modified")),
+    Field("listing", "Listing", "which papers", ("hf_papers",),
+          choices=("daily", "weekly", "monthly", "trending", "search")),
+    Field("query", "Query", "with listing = search: what to search for", ("hf_papers",)),
+    Field("collection", "Collection", "namespace/slug-id, or the collection's address",
+          ("hf_collection",)),
+)
 OPTIONS = (
     Field("feed_title", "Feed title", "the feed's own title (default: the source's name)"),
     Field("interval", "Interval", "how often it is polled: 90s, 15m, 2h, 1d (default 30m)"),
     Field("first_run", "First run", "baseline (nothing sent at first), notify, latest:N"),
     Field("keep", "Keep", "entries the feed keeps (default 200)", number=True),
-    Field("limit", "Limit", "entries read per poll", ("html", "json"), number=True),
+    Field("limit", "Limit", "entries read per poll (per request for hf_papers)",
+          ("html", "json", "hf_repos", "hf_papers"), number=True),
     Field("link_pattern", "Link pattern", "regex a link must match", ("html", "json")),
     Field("date_format", "Date format", "strptime format of unusual dates", ("html", "json")),
     Field("timezone", "Time zone", "of dates without one (Europe/Berlin)", ("html", "json")),
     Field("fetch", "Fetch", "browser for pages built by scripts", ("html",)),
     Field("wait_for", "Wait for", "browser: CSS selector awaited (default: item)", ("html",)),
+    Field("base_url", "Hub address", "the Hub read (default https://huggingface.co; a mirror)",
+          HUB_KINDS),
 )
-FIELDS = {f.name: f for f in (*ITEM_FIELDS, *OPTIONS)}
+FIELDS = {f.name: f for f in (*ITEM_FIELDS, *HUB_FIELDS, *OPTIONS)}
 _PROBLEM = re.compile(
     r'^(?:page source "(?:[^"\\]|\\.)*"|sources\[\d+\]|sources\.[^.]+)\.(\w+)[^:]*: (.*)$'
 )
 
 
 def table_from_form(form: Mapping[str, Any], name: str | None = None) -> dict[str, Any]:
-    """The `[[sources]]` table of a filled-in form: name, kind and URL, then each field of
-    the kind that has a value (numbers as numbers, a number that is none as its text)."""
+    """The `[[sources]]` table of a filled-in form: name, kind and URL (the Hub's kinds have
+    none), then each field of the kind that has a value (numbers as numbers, a number that is
+    none as its text, a list as its comma-separated values)."""
     kind = str(form.get("kind") or "html")
     kind = kind if kind in KINDS else "html"
     table: dict[str, Any] = {"name": name or _text(form, "name"), "kind": kind}
-    table["url"] = _text(form, "url")
+    if kind in PAGE_KINDS:
+        table["url"] = _text(form, "url")
     for field in FIELDS.values():
         value = _text(form, field.name)
         if not value or kind not in field.kinds or (field.name == "fetch" and value == "http"):
             continue
-        key = "title" if field.name == "feed_title" and kind == "feed" else field.name
-        table[key] = int(value) if field.number and value.isdigit() else value
+        key = "title" if field.name == "feed_title" and kind in TITLED else field.name
+        if field.listed:
+            table[key] = [v for v in (v.strip() for v in value.split(",")) if v]
+        else:
+            table[key] = int(value) if field.number and value.isdigit() else value
     if kind == "html" and table.get("fetch") != "browser":
         table.pop("wait_for", None)
     if str(form.get("enabled", "true")) == "false":
@@ -95,7 +126,10 @@ def table_from_form(form: Mapping[str, Any], name: str | None = None) -> dict[st
 def form_from_table(table: Mapping[str, Any]) -> dict[str, str]:
     """A stored table as the form's values."""
     values = {k: str(v) for k, v in table.items() if isinstance(v, str | int | float)}
-    if table.get("kind") == "feed" and "title" in table:
+    for key, value in table.items():
+        if isinstance(value, list) and key in FIELDS and FIELDS[key].listed:
+            values[key] = ", ".join(str(v) for v in value)
+    if table.get("kind") in TITLED and "title" in table:
         values["feed_title"] = values.pop("title")
     if table.get("enabled") is False:
         values["enabled"] = "false"
@@ -127,7 +161,7 @@ def by_fields(problems: list[str], kind: str) -> tuple[dict[str, str], list[str]
             other.append(problem)
             continue
         key = match[1]
-        if key == "title" and kind == "feed":
+        if key == "title" and kind in TITLED:
             key = "feed_title"
         if key in FIELDS or key in ("name", "url", "kind"):
             found.setdefault(key, match[2])

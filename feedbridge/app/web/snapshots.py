@@ -5,6 +5,10 @@ A snapshot is this process's memory only, bounded in count, bytes and age; an un
 (another node's, or one that expired) is simply fetched again. URLs typed into the page must
 not reach this machine's or its network's private addresses (unless `[server] private_urls`),
 nor cloud metadata services ever.
+
+A Hugging Face Hub URL is not fetched: its table (`detect.hub`) reads the Hub's API, and the
+API's answers (the check, each preview of an hf_* table) are held in the snapshot too, the
+same checks on their URLs, the oldest dropped past MAX_API.
 """
 
 from __future__ import annotations
@@ -16,14 +20,15 @@ import secrets
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from feedbridge.core.errors import FeedbridgeError
 from feedbridge.core.models import Page
 from feedbridge.detect.detector import detect_view, refused
 from feedbridge.detect.feeds import FeedLink, feed_candidate, feed_links
+from feedbridge.detect.hub import HubTable, hub_candidate, hub_detection, hub_table
 from feedbridge.detect.page import PageView, TooDeep
 from feedbridge.detect.result import Candidate, Detection, Verdict
 
@@ -31,6 +36,7 @@ MAX_SNAPSHOTS = 32
 MAX_BYTES = 64 * 2**20  # every snapshot's pages together
 MAX_AGE = 3600.0
 MAX_PAGES = 6  # URLs one snapshot holds: the page, its feeds, a URL changed in the form
+MAX_API = 24  # the Hub's answers one snapshot holds (each hf_* preview asks again)
 _METADATA_NAMES = ("metadata.google.internal", "metadata", "instance-data")
 _METADATA = (ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"))
 
@@ -95,10 +101,13 @@ class Snapshot:
     pages: dict[str, Page | str] = field(default_factory=dict)  # URL -> page, or why not
     taken: float = field(default_factory=time.monotonic)
     detection: Detection | None = None
+    hub: HubTable | None = None  # a Hub URL's table: the page itself is not fetched
+    api: OrderedDict[str, Page | FeedbridgeError] = field(default_factory=OrderedDict)
 
     @property
     def size(self) -> int:
-        return sum(len(p.body) for p in self.pages.values() if isinstance(p, Page))
+        held = [*self.pages.values(), *self.api.values()]
+        return sum(len(p.body) for p in held if isinstance(p, Page))
 
 
 Fetch = Callable[[str], Awaitable[Page]]
@@ -121,8 +130,9 @@ class Snapshots:
 
     async def take(self, url: str) -> Snapshot:
         """Fetch `url` once into a new snapshot; raises FeedbridgeError (Refused, FetchError)."""
-        snapshot = Snapshot(secrets.token_urlsafe(12), url)
-        snapshot.pages[url] = await self._fetch(url)
+        snapshot = Snapshot(secrets.token_urlsafe(12), url, hub=hub_table(url))
+        if snapshot.hub is None:
+            snapshot.pages[url] = await self._fetch(url)
         self.held[snapshot.id] = snapshot
         self._trim()
         return snapshot
@@ -144,6 +154,36 @@ class Snapshots:
         self._trim()
         return page
 
+    def blank(self, url: str) -> Snapshot:
+        """A snapshot with nothing fetched yet: an hf_* source's preview, which asks the API."""
+        snapshot = Snapshot(secrets.token_urlsafe(12), url)
+        self.held[snapshot.id] = snapshot
+        self._trim()
+        return snapshot
+
+    def fetcher(self, snapshot: Snapshot) -> HubFetcher:
+        """A source's fetcher whose requests (to the Hub's API) go through the snapshot."""
+        return HubFetcher(self, snapshot)
+
+    async def api(self, snapshot: Snapshot, url: str) -> Page:
+        """An API answer from the snapshot, asked on first use (the URL checked as a typed
+        one); the oldest answers are dropped past MAX_API. Raises FeedbridgeError."""
+        held = snapshot.api.get(url)
+        if held is None:
+            try:
+                held = await self._fetch(url)
+            except FeedbridgeError as exc:  # kept as raised: a source tells a 429 from a 404
+                held = exc
+            snapshot.api[url] = held
+            while len(snapshot.api) > MAX_API:
+                snapshot.api.popitem(last=False)
+            self._trim()
+        else:
+            snapshot.api.move_to_end(url)
+        if isinstance(held, FeedbridgeError):
+            raise held
+        return held
+
     async def _fetch(self, url: str) -> Page:
         await check_url(url, self.private)
         return await self.fetch(url)
@@ -158,6 +198,10 @@ class Snapshots:
         """Every list on the snapshot's page, best first, with the feeds it advertises
         (fetched into the snapshot); the parsing and checking run off the event loop."""
         if snapshot.detection is not None:
+            return snapshot.detection
+        if snapshot.hub is not None:
+            hub = await hub_candidate(snapshot.hub, self.fetcher(snapshot))
+            snapshot.detection = hub_detection(snapshot.url, hub)
             return snapshot.detection
         page = await self.page(snapshot, snapshot.url)
         fmt = _feed_format(page)
@@ -180,6 +224,26 @@ class Snapshots:
         detection = await asyncio.to_thread(detect_view, view, more=found)
         snapshot.detection = detection
         return detection
+
+
+class HubFetcher:
+    """A `Fetcher` whose every request is an API answer held in one snapshot."""
+
+    def __init__(self, snapshots: Snapshots, snapshot: Snapshot) -> None:
+        self.snapshots = snapshots
+        self.snapshot = snapshot
+
+    async def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        conditional: bool = True,
+        accept: str | None = None,
+    ) -> Page:
+        if params:
+            url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+        return await self.snapshots.api(self.snapshot, url)
 
 
 def _as_feed(page: Page, feed: str) -> Detection:

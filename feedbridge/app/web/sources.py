@@ -19,10 +19,13 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from feedbridge.app.detection import METHODS
 from feedbridge.app.reload import Reloader
 from feedbridge.app.runtime import Runtime
 from feedbridge.app.web.forms import (
     FIELDS,
+    HUB_FIELDS,
+    HUB_KINDS,
     ITEM_FIELDS,
     OPTIONS,
     by_fields,
@@ -36,6 +39,7 @@ from feedbridge.config import read_toml, sources_toml
 from feedbridge.core.errors import FeedbridgeError
 from feedbridge.core.health import status_of
 from feedbridge.detect import source_name
+from feedbridge.detect.hub import run_hub
 from feedbridge.detect.suggest import suggestion
 from feedbridge.sources.collect import Extraction, describe_skipped
 from feedbridge.store import PageSource
@@ -103,7 +107,8 @@ class SourcePages:
         except FeedbridgeError as exc:
             context["error"] = str(exc)
             return page(request, "new.html", context, 400)
-        context.update(snapshot=snapshot.id, name=self._free_name(source_name(url)))
+        context.update(snapshot=snapshot.id, name=self._free_name(source_name(url)),
+                       methods=METHODS)  # fmt: skip
         return page(request, "new.html", context)
 
     def _free_name(self, wanted: str) -> str:
@@ -139,7 +144,8 @@ class SourcePages:
         values = form_from_table(stored.table)
         snapshot = None
         with contextlib.suppress(FeedbridgeError):  # the preview says why
-            snapshot = await self.snapshots.take(values.get("url", ""))
+            if values.get("kind") not in HUB_KINDS:  # those ask the Hub's API in the preview
+                snapshot = await self.snapshots.take(values.get("url", ""))
         return await self._editor(request, values, snapshot, stored)
 
     async def _editor(
@@ -150,6 +156,7 @@ class SourcePages:
         shown = await self._preview(values, snapshot)
         return page(request, "edit.html", {
             "values": values, "stored": stored, "item_fields": ITEM_FIELDS, "options": OPTIONS,
+            "hub_fields": HUB_FIELDS,
             "errors": {**shown.get("errors", {}), **(errors or {})}, "problems": problems or [],
             "preview": shown, "snapshot": shown.get("snapshot", snapshot.id if snapshot else ""),
             "action": f"/sources/{stored.name}/edit" if stored else "/sources/new/edit",
@@ -174,6 +181,13 @@ class SourcePages:
         if source is None:
             return {"errors": errors, "problems": problems, "result": None}
         try:
+            if source.kind in HUB_KINDS:  # the Hub's API, asked through the snapshot
+                snapshot = snapshot or self.snapshots.blank(source.site_url)
+                async with self.previews:
+                    result = await asyncio.wait_for(
+                        run_hub(source, self.snapshots.fetcher(snapshot)), PREVIEW_SECONDS
+                    )
+                return _shown(result, None, snapshot.id, table)
             if snapshot is None:
                 snapshot = await self.snapshots.take(source.url)
             fetched = await self.snapshots.page(snapshot, source.url)

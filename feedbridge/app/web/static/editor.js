@@ -17,6 +17,8 @@
     const browser = fetchMode && fetchMode.value === "browser" && kind.value === "html";
     const waitFor = form.querySelector('[data-kinds] [name="wait_for"]');
     if (waitFor) waitFor.closest(".field").hidden = !browser;
+    const url = form.elements.namedItem("url");
+    if (url) url.required = !kind.value.startsWith("hf_"); // the Hub's kinds read its API
   }
 
   function markFields(errors) {
