@@ -304,9 +304,15 @@ async def test_saving_a_source_on_a_private_address_is_refused_beside_its_url(
     form = {"kind": "feed", "name": "sneaky", "url": site.url("/feed/news.xml")}
     answer = await w.post("/sources/new/edit", form)
     assert answer.status_code == 400
-    assert "loopback or private-network address (127.0.0.1)" in answer.text
+    problem = re.search(r'<p class="problem" data-for="url">([^<]*)</p>', answer.text)
+    assert problem and "loopback or private-network address (127.0.0.1)" in problem[1]
+    hub = {"kind": "hf_repos", "name": "sneaky", "author": "Qwen", "base_url": site.url("/")}
+    answer = await w.post("/sources/new/edit", hub)
+    assert answer.status_code == 400
+    problem = re.search(r'<p class="problem" data-for="base_url">([^<]*)</p>', answer.text)
+    assert problem and "loopback or private-network address (127.0.0.1)" in problem[1]
     assert "sneaky" not in {s.name for s in w.reloader.config.sources}
-    assert site.hits["/feed/news.xml"] == 0
+    assert sum(site.hits.values()) == 0
 
 
 async def test_pausing_stops_the_polls_but_keeps_the_feed_served(

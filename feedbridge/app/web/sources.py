@@ -223,7 +223,7 @@ class SourcePages:
         table = table_from_form(values)
         _, errors, problems = check_table(table)
         if not errors and not problems and (refused := await self._refused(table)):
-            errors = {"url": refused}
+            errors = refused
         if not errors and not problems:
             revision = _revision(values.get("revision"), stored.revision) if stored else None
             problems = await self.reloader.save_page_source(table, revision)
@@ -232,20 +232,21 @@ class SourcePages:
             return await self._editor(request, values, snapshot, stored, errors, problems, 400)
         return RedirectResponse(f"/sources/{table['name']}?saved=1", 303)
 
-    async def _refused(self, table: Mapping[str, Any]) -> str | None:
-        """Why the source's URL may not be fetched from here (a private or metadata address),
-        else None. Its polls are held to the same rule at each socket; a host that does not
-        resolve now is not refused for that."""
-        url = table.get("url")
-        if not isinstance(url, str):
-            return None
-        try:
-            await check_url(url, self.snapshots.private)
-        except Unresolved:
-            return None
-        except Refused as exc:
-            return str(exc)
-        return None
+    async def _refused(self, table: Mapping[str, Any]) -> dict[str, str]:
+        """Why the source's URL (or a Hub kind's `base_url`) may not be fetched from here (a
+        private or metadata address), else None. Its polls are held to the same rule at each
+        socket; a host that does not resolve now is not refused for that. As errors by field."""
+        for key in ("url", "base_url"):
+            url = table.get(key)
+            if not isinstance(url, str):
+                continue
+            try:
+                await check_url(url, self.snapshots.private)
+            except Unresolved:
+                continue
+            except Refused as exc:
+                return {key: str(exc)}
+        return {}
 
     async def pause(self, request: Request) -> Response:
         name = request.path_params["name"]
