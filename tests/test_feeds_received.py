@@ -38,6 +38,7 @@ ORIGIN = f"""<?xml version="1.0" encoding="utf-8"?>
 <title type="text">{MARKUP_TITLE.replace("&", "&amp;").replace("<", "&lt;")}</title>
 <link href="{SITE}42"/><link rel="enclosure" href="{MP3}" type="audio/mpeg" length="48213000"/>
 <media:thumbnail url="{THUMB}"/><summary>Episode 42: the one about tags.</summary>
+<category term="Science &amp; &lt;Tech&gt;"/><category term="podcast"/><category term="podcast"/>
 <updated>2026-05-07T10:00:00Z</updated></entry>
 <entry><id>{SITE}41</id><title>Only a title</title><link href="{SITE}41"/>
 <updated>2026-05-06T10:00:00Z</updated></entry>
@@ -161,6 +162,18 @@ def test_the_atom_feed_is_valid_with_only_the_warnings_that_ask_for_no_action(
         "entry[1]: neither content nor summary",  # the source gave it none
         "title: type=text contains undeclared HTML",  # the title reads "<b>tag</b>"
     ]
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss", "json"])
+def test_the_origins_categories_reach_every_format_once_each(served: Served, fmt: str) -> None:
+    """Upstream categories are kept (each once), as readers show and filter by them."""
+    expected = ["Science & <Tech>", "podcast"]
+    if fmt == "json":
+        items = httpx.get(served.json).json()["items"]
+        assert next(i for i in items if i["url"] == f"{SITE}42")["tags"] == expected
+        return
+    entry = next(e for e in parsed(served, fmt).entries if e.link == f"{SITE}42")
+    assert [t.term for t in entry.tags] == expected
 
 
 def test_the_json_feed_carries_attachments_and_no_invented_author(served: Served) -> None:

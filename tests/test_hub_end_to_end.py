@@ -117,6 +117,9 @@ def test_baseline_then_one_alert_for_a_new_item_and_one_for_a_crossing(
     assert " entries, 1 new, 1 queued" in second  # hf_repos: only Qwen's listing changed
     feed = feedparser.parse((tmp_path / "public" / "hub.atom").read_bytes())
     assert len(feed.entries) == count + 1
+    if kind == "hf_repos":  # a repo's tags are its categories (the collection lists none)
+        new = next(e for e in feed.entries if e.title == NEW_MODEL["id"])
+        assert [t.term for t in new.tags] == NEW_MODEL["tags"]
     assert receiver.titles == [NEW_MODEL["id"]]
     message = receiver.received[0]["message"]
     assert "model · text-generation · " in message and "♥ 150" in message

@@ -210,11 +210,16 @@ def _enclosures(extras: Mapping[str, Any]) -> tuple[Enclosure, ...]:
     return tuple(found.values())
 
 
+MAX_TAGS = 30
+
+
 def _tags(extras: Mapping[str, Any]) -> tuple[str, ...]:
-    raw = extras.get("keywords")
-    if not isinstance(raw, list | tuple):
-        return ()
-    return tuple(dict.fromkeys(t for t in (line(k, 200) for k in raw if isinstance(k, str)) if t))
+    """The entry's categories: a paper's keywords, a Hub repo's tags (`transformers`,
+    `license:mit`, ...); each once, at most MAX_TAGS."""
+    raw = [k for key in ("keywords", "tags") if isinstance(v := extras.get(key), list | tuple)
+           for k in v]  # fmt: skip
+    found = (t for t in (line(k, 200) for k in raw if isinstance(k, str)) if t)
+    return tuple(dict.fromkeys(found))[:MAX_TAGS]
 
 
 Settled = tuple[Entry, datetime | None, datetime | None, datetime]
