@@ -28,6 +28,9 @@ OUTSIDE_THE_TREE = {
     # Jinja2's own error for a template past a sandbox bound: a template's failure, caught
     # where templates render (the built-in one is sent instead; `check` names the template)
     ("sandbox", "SecurityError"),
+    # detect.hub's mapping of a Hub URL: a hostile or malformed value, caught by `hub_table`
+    # (the URL then gets no Hub table)
+    ("hub", "ValueError"),
     ("escape", "ValueError"),  # a format the config never lets through: a caller's bug
 }
 
