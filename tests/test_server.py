@@ -336,6 +336,7 @@ def test_the_plain_index_under_a_locked_sources_table_waits_one_lock_timeout_not
         unlocked = c.get("/").text
     assert locked.status_code == 200 and took < 10, f"{took:.1f}s under the lock"
     assert locked.text.count("state unavailable") == 200 and "pending" not in locked.text
+    assert "never" not in locked.text and locked.text.count("<td>unknown</td>") == 200
     assert all(f"/feeds/{s.name}.atom" in locked.text for s in infos)
     assert "could not be read from the store now" in locked.text
     assert '<td class="status ok">ok</td>' in unlocked and "state unavailable" not in unlocked

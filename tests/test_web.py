@@ -552,5 +552,5 @@ async def test_with_the_sources_table_locked_the_index_lists_every_feed_after_on
     assert locked.text.count("state unavailable") == count
     assert all(f"/feeds/{name}.atom" in locked.text for name in names), "every feed is listed"
     assert "could not be read from the store now" in locked.text and ">ok<" not in locked.text
-    assert "pending" not in locked.text
+    assert "pending" not in locked.text and "never" not in locked.text, "not: never polled"
     assert after.text.count(">ok<") == count and "state unavailable" not in after.text

@@ -172,9 +172,13 @@ def _index_row(
         f'<td class="status {escape(status)}">{escape(shown)}'
         + (f"<br><small>{escape(detail)}</small>" if detail else "")
         + "</td>"
-        f"<td>{_when(state.last_poll if state else None)}<br>"
-        f"<small>last success {_when(state.last_success if state else None)}</small></td>"
-        f"<td>{rendered.entry_count if rendered else 0}</td>"
+        + (
+            "<td>unknown</td>"  # not "never": the store could not say
+            if unavailable
+            else f"<td>{_when(state.last_poll if state else None)}<br>"
+            f"<small>last success {_when(state.last_success if state else None)}</small></td>"
+        )
+        + f"<td>{rendered.entry_count if rendered else 0}</td>"
         f"<td>{newest_html}</td>"
         f'<td><a href="{feed_base}.atom{suffix}">Atom</a> · '
         f'<a href="{feed_base}.rss{suffix}">RSS</a> · '
