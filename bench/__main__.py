@@ -24,6 +24,7 @@ from bench import (
     case_detect,
     case_drain,
     case_extract,
+    case_index,
     case_latency,
     case_notify,
     case_poll,
@@ -54,6 +55,7 @@ CASES = (
     "port",
     "latency",
     "web",
+    "index",
 )
 PACKAGES = (
     "httpx",
@@ -290,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows += got
             elif case == "web":
                 got, extras["web"] = case_web.run(args.quick)
+                rows += got
+            elif case == "index":
+                got, extras["index"] = case_index.run(args.quick)
                 rows += got
         except Exception as exc:  # one broken case must not hide the others' numbers
             errors[case] = f"{type(exc).__name__}: {exc}"

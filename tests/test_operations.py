@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ from werkzeug import Request, Response
 from feedbridge.app.cli import main
 from feedbridge.app.runtime import runtime
 from feedbridge.config import load_config
+from feedbridge.core.errors import StoreError
 from feedbridge.core.metrics import Metrics
 from tests.conftest import Receiver, run_cli, start_run
 from tests.test_run import free_port, wait_for
@@ -245,7 +247,7 @@ def test_series_are_created_after_start_up_and_a_poll_first_wins_over_the_stored
     """know() creates nothing (5,000 sources cost a third of a second); settle(), a poll or a
     scrape does, and a source polled before that keeps its new last success."""
     metrics = Metrics()
-    metrics.know(["polled", "idle"], ["hook"], lambda name: 1000.0)
+    metrics.know(["polled", "idle"], ["hook"], lambda names: dict.fromkeys(names, 1000.0))
     sample = metrics.registry.get_sample_value
     assert sample("feedbridge_source_polls_total", {"source": "idle"}) is None
     assert sample("feedbridge_target_deliveries_sent_total", {"target": "hook"}) == 0.0
@@ -258,11 +260,36 @@ def test_series_are_created_after_start_up_and_a_poll_first_wins_over_the_stored
     assert sample("feedbridge_source_entries", {"source": "polled"}) == 7.0
 
     later = Metrics()
-    later.know([f"s{i}" for i in range(450)], [])
+    reads: list[int] = []
+
+    def stored(names: Sequence[str]) -> dict[str, float | None]:
+        reads.append(len(names))
+        return {n: 5.0 for n in names if n != "s0"}  # s0: never succeeded
+
+    later.know([f"s{i}" for i in range(450)], [], stored)
     asyncio.run(later.settle())
+    assert reads == [200, 200, 50], "one store call per batch, not one per source"
     sample = later.registry.get_sample_value
     assert sample("feedbridge_source_errors_total", {"source": "s449"}) == 0
     assert sample("feedbridge_source_last_success_timestamp_seconds", {"source": "s0"}) == 0
+    assert sample("feedbridge_source_last_success_timestamp_seconds", {"source": "s449"}) == 5
+
+
+def test_a_store_that_cannot_give_last_successes_costs_one_call_per_batch() -> None:
+    """The store is locked or down: settle makes one failing call per batch (each may wait a
+    lock timeout), the series exist at 0 and the first poll sets them."""
+    metrics = Metrics()
+    calls: list[int] = []
+
+    def stored(names: Sequence[str]) -> dict[str, float | None]:
+        calls.append(len(names))
+        raise StoreError("store at postgresql://db failed: canceling statement due to lock timeout")
+
+    metrics.know([f"s{i}" for i in range(300)], [], stored)
+    asyncio.run(metrics.settle())
+    assert calls == [200, 100]
+    sample = metrics.registry.get_sample_value
+    assert sample("feedbridge_source_last_success_timestamp_seconds", {"source": "s299"}) == 0
 
 
 # --- feedbridge run: the index page, links that follow the port, /metrics at once --------------

@@ -99,7 +99,7 @@ def client(
         base_url=BASE,
         token=token,
         health=_health(alive),
-        source_state=state.get,
+        source_states=lambda names: {n: state.get(n) for n in names},
         metrics=metrics,
     )
     return Client(app)
@@ -254,7 +254,7 @@ def test_a_queue_the_store_cannot_count_now_is_left_out_of_the_scrape() -> None:
             raise StoreUnavailable("store down for 3s: connection refused")
         return 4
 
-    metrics.know(["hf-daily"], ["team", "ops"], lambda name: 1_778_000_000.0)
+    metrics.know(["hf-daily"], ["team", "ops"], lambda names: dict.fromkeys(names, 1_778_000_000.0))
     metrics.watch_queues(lambda: ["team", "ops"], count)
     answer = client(metrics=metrics).get("/metrics")
     assert answer.status_code == 200
@@ -273,7 +273,7 @@ async def test_the_index_page_and_metrics_wait_on_a_locked_table_without_holding
     and /healthz answer as usual; once the lock goes, both pages are served."""
     import psycopg
 
-    from feedbridge.app.runner import _shown_state
+    from feedbridge.app.pages import shown_states
     from feedbridge.store.postgres import PostgresStore
     from tests.test_store_conformance import wait_for_lock_wait
 
@@ -287,7 +287,7 @@ async def test_the_index_page_and_metrics_wait_on_a_locked_table_without_holding
             board_with(),
             SOURCES,
             base_url=BASE,
-            source_state=lambda name: _shown_state(store, name),
+            source_states=lambda names: shown_states(store, names),
             metrics=metrics,
         )
         locker.execute("LOCK TABLE sources, outbox")
@@ -304,6 +304,42 @@ async def test_the_index_page_and_metrics_wait_on_a_locked_table_without_holding
             page, queued = await index, await scrape
     assert page.status_code == 200 and "Hugging Face Daily Papers" in page.text
     assert queued.status_code == 200
+
+
+def test_the_plain_index_under_a_locked_sources_table_waits_one_lock_timeout_not_one_each(
+    pg_url: str,
+) -> None:
+    """200 sources, `sources` locked by another session (the default 1 s lock timeout): the
+    plain index reads their states in one query, so it answers in about a second with every
+    feed listed and "state unavailable" (a read per source took 200 s); unlocked, it shows
+    the states again."""
+    import psycopg
+
+    from feedbridge.app.pages import shown_states
+    from feedbridge.store import PollOutcome
+    from feedbridge.store.postgres import PostgresStore
+
+    infos = [SourceInfo(f"s{i:03}", f"Source {i}", "feed", "") for i in range(200)]
+    with PostgresStore(pg_url) as store:
+        store.register_sources([s.name for s in infos], time.time())
+        store.apply_poll("s007", PollOutcome(SourceState(last_poll=1e9, status="ok")))
+        app = create_app(board_with(), infos, base_url=BASE,
+                         source_states=lambda names: shown_states(store, names))  # fmt: skip
+        c = Client(app)
+        assert c.get("/").text.count(">pending<") == 199
+        with psycopg.connect(pg_url) as locker:
+            locker.execute("LOCK TABLE sources")
+            started = time.monotonic()
+            locked = c.get("/")
+            took = time.monotonic() - started
+            locker.rollback()
+        unlocked = c.get("/").text
+    assert locked.status_code == 200 and took < 10, f"{took:.1f}s under the lock"
+    assert locked.text.count("state unavailable") == 200 and "pending" not in locked.text
+    assert "never" not in locked.text and locked.text.count("<td>unknown</td>") == 200
+    assert all(f"/feeds/{s.name}.atom" in locked.text for s in infos)
+    assert "could not be read from the store now" in locked.text
+    assert '<td class="status ok">ok</td>' in unlocked and "state unavailable" not in unlocked
 
 
 def test_token_guards_feeds_index_opml_and_metrics_but_not_healthz() -> None:

@@ -36,8 +36,11 @@ def test_a_planted_pickle_is_refused_not_executed(tmp_path: Path) -> None:
     db.execute("UPDATE Cache SET mode = 4, value = ? WHERE key = 'state:source:s'", (payload,))
     db.commit()
     db.close()
-    with EmbeddedStore(tmp_path) as store, pytest.raises(StoreError, match="unpickle"):
-        store.source_state("s")
+    with EmbeddedStore(tmp_path) as store:
+        with pytest.raises(StoreError, match="unpickle"):
+            store.source_state("s")
+        with pytest.raises(StoreError, match="unpickle"):  # the batched read of the index
+            store.source_states(["other", "s"])
     assert not marker.exists()
 
 
@@ -69,6 +72,8 @@ def test_a_row_naming_a_file_outside_the_store_is_corrupt_and_the_file_is_left_a
         )
         with pytest.raises(StoreError, match=r"corrupt.*not one of the store's"):
             store.source_state("s")
+        with pytest.raises(StoreError, match=r"corrupt.*not one of the store's"):
+            store.source_states(["s"])
         store._sql("UPDATE Cache SET expire_time = 1 WHERE key = 'state:source:s'")
         store.expire(now=10.0)  # the row is past its expiry: diskcache deletes its file
         assert store.source_state("s") == SourceState()  # the row is gone, the file is not

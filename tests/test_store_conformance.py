@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from feedbridge.core.errors import StoreError
 from feedbridge.core.models import Entry
 from feedbridge.store import (
     EmbeddedStore,
@@ -176,6 +177,53 @@ def test_a_failed_transaction_writes_nothing(store: Store) -> None:
     assert store.pending_count("t") == 0
     assert store.source_state("s") == SourceState()
     assert store.feed_versions({}) == {}
+
+
+def plant_state(store: Store, source: str, value: object) -> None:
+    """Write `value` as the source's stored state behind the store's back (a hostile or
+    damaged row), in each backend's own format."""
+    if isinstance(store, EmbeddedStore):
+        store._set(f"state:source:{source}", value)
+        return
+    from psycopg.types.json import Jsonb
+
+    store.register_sources([source], T0)
+    with store._tx() as conn:  # type: ignore[attr-defined]
+        conn.execute("UPDATE sources SET state = %s WHERE name = %s", (Jsonb(value), source))
+
+
+def test_source_states_reads_many_sources_as_source_state_reads_each(store: Store) -> None:
+    """Every name asked is a key, in the order asked (repeats once); one never polled or
+    unknown to the store has the empty state, as `source_state` gives it."""
+    store.register_sources(["registered"], T0)  # a row, never polled
+    for i in range(3):
+        store.apply_poll(f"s{i}", PollOutcome(SourceState(last_poll=T0 + i, last_count=i)))
+    wanted = ["s2", "nobody", "s0", "registered", "s1", "s2", "it's; DROP TABLE sources"]
+    states = store.source_states(wanted)
+    assert list(states) == ["s2", "nobody", "s0", "registered", "s1", "it's; DROP TABLE sources"]
+    assert states == {name: store.source_state(name) for name in wanted}
+    assert states["s1"] == SourceState(last_poll=T0 + 1, last_count=1)
+    assert states["nobody"] == states["registered"] == SourceState()
+    assert store.source_states([]) == {}
+    many = [f"m{i}" for i in range(1200)]  # more than one chunk of names (embedded: 500)
+    store.apply_poll("m1100", PollOutcome(SourceState(last_count=7)))
+    read = store.source_states(many)
+    assert len(read) == 1200 and read["m1100"].last_count == 7 and read["m0"] == SourceState()
+
+
+@pytest.mark.parametrize("value", [[1, 2], "a string", 3])
+def test_a_state_that_is_not_an_object_is_an_error_naming_its_source(
+    store: Store, value: object
+) -> None:
+    """A hostile or damaged row: both reads refuse it with a StoreError that names the source
+    (never an AttributeError deep in a page), and a good row beside it still reads alone."""
+    store.apply_poll("good", PollOutcome(SourceState(last_count=1)))
+    plant_state(store, "bad", value)
+    with pytest.raises(StoreError, match=r"corrupt: the state of source 'bad' is \w+, not a JSON"):
+        store.source_state("bad")
+    with pytest.raises(StoreError, match=r"state of source 'bad'"):
+        store.source_states(["good", "bad"])
+    assert store.source_states(["good"])["good"].last_count == 1
 
 
 # --- expiry --------------------------------------------------------------------------------

@@ -503,3 +503,54 @@ async def test_a_source_page_shows_its_url_with_a_secret_from_the_environment_ma
     reads = re.search(r"<dt>Reads</dt><dd>([^<]+)</dd>", page.text)
     assert reads and reads[1].endswith("/feed/news.xml?key=***&amp;lang=en"), page.text
     assert "${FEED_KEY}" in page.text
+
+
+async def test_with_the_sources_table_locked_the_index_lists_every_feed_after_one_lock_wait(
+    tmp_path: Path, site: Site, pg_url: str
+) -> None:
+    """200 sources on PostgreSQL, the `sources` table locked by another session: the index
+    reads every state in one query, so it answers after one lock timeout (1 s), not one per
+    source (200 s), listing every feed with "state unavailable" (not "pending": they were
+    polled) and a notice; once the lock goes, the states are back."""
+    import time
+
+    import psycopg
+
+    from feedbridge.store import PollOutcome, SourceState
+
+    count = 200
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[storage]\nurl = "{pg_url}"\n[server]\nport = 8080\nprivate_urls = true\n'
+        + "".join(
+            f'[[sources]]\nname = "s{i:03}"\nkind = "feed"\nurl = "{site.url(f"/feed/{i}.xml")}"\n'
+            for i in range(count)
+        )
+    )
+    config = load_config(path)
+    async with runtime(config, open_config_store(config)) as rt:
+        names = [f"s{i:03}" for i in range(count)]
+        rt.store.register_sources(names, time.time())
+        for name in names:
+            rt.store.apply_poll(name, PollOutcome(SourceState(last_poll=1e9, status="ok")))
+        app = create_app(rt.board, [], base_url=config.server.base_url,
+                         pages=pages_app(rt, Reloader(path, rt)))  # fmt: skip
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080",
+                                     timeout=300) as client:  # fmt: skip
+            before = await client.get("/")
+            assert before.status_code == 200 and before.text.count(">ok<") == count
+            with psycopg.connect(pg_url) as locker:
+                locker.execute("LOCK TABLE sources")
+                started = time.monotonic()
+                locked = await client.get("/")
+                took = time.monotonic() - started
+                locker.rollback()
+            after = await client.get("/")
+    assert locked.status_code == 200, locked.text[:300]
+    assert took < 10, f"the index took {took:.1f}s under the lock (a wait per source?)"
+    assert locked.text.count("state unavailable") == count
+    assert all(f"/feeds/{name}.atom" in locked.text for name in names), "every feed is listed"
+    assert "could not be read from the store now" in locked.text and ">ok<" not in locked.text
+    assert "pending" not in locked.text and "never" not in locked.text, "not: never polled"
+    assert after.text.count(">ok<") == count and "state unavailable" not in after.text

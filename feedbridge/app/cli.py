@@ -312,8 +312,9 @@ def export_opml(ctx: click.Context) -> None:
         with contextlib.suppress(StoreError), contextlib.closing(open_store(config.storage)) as st:
             path = resolve_config_path(ctx.obj["config"])
             found = sources(with_page_sources(path, config, st)[0])
+            states = st.source_states([source.name for source in found])
             for source in found:
-                source.restore_identity(dict(st.source_state(source.name).upstream))
+                source.restore_identity(dict(states[source.name].upstream))
     sys.stdout.write(opml(config.server.base_url, source_infos(found), token).decode())
 
 

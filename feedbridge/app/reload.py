@@ -216,7 +216,9 @@ class Reloader:
                 queued = rt.store.pending_count(name)
                 log.info("target removed", extra={"target": name, "left_queued": queued})
         rt.metrics.know(
-            changes.added, changes.targets_added, lambda n: rt.store.source_state(n).last_success
+            changes.added,
+            changes.targets_added,
+            lambda names: {n: s.last_success for n, s in rt.store.source_states(names).items()},
         )
         add_secrets(secret_fragments(config), config.log_level)
         rt.config = config

@@ -24,13 +24,14 @@ except ImportError:  # pragma: no cover - Windows
     uvloop = None  # type: ignore[assignment]
 
 from feedbridge.app.guard import KEEP_ALIVE, guarded_protocol
+from feedbridge.app.pages import shown_states
 from feedbridge.app.reload import Reloader, with_page_sources
 from feedbridge.app.runtime import Runtime, runtime, source_infos
 from feedbridge.app.server import HEARTBEAT_STALE, create_app
 from feedbridge.app.web import pages_app
 from feedbridge.config import Config
 from feedbridge.core.errors import ServerError, StoreError
-from feedbridge.store import SourceState, Store
+from feedbridge.store import Store
 
 log = logging.getLogger("feedbridge")
 GC_YOUNG = 50_000  # allocations between young collections (Python: 700)
@@ -80,16 +81,6 @@ def listen(host: str, port: int) -> socket.socket:
             reason = "no such address on this machine; check [server] host"
         raise ServerError(f"cannot listen on {where} ([server] host and port): {reason}") from exc
     return sock
-
-
-def _shown_state(store: Store, name: str) -> SourceState | None:
-    """A source's state for the index page; None (shown "pending") before its first poll, and
-    while the store cannot be read (down: at once)."""
-    try:
-        state = store.source_state(name)
-    except StoreError:
-        return None
-    return state if state.last_poll is not None else None
 
 
 class _Server(uvicorn.Server):
@@ -175,7 +166,7 @@ def _server(config: Config, rt: Runtime, pages: ASGIApp | None = None) -> _Serve
         base_url=config.server.base_url,
         token=token,
         health=health,
-        source_state=lambda name: _shown_state(rt.store, name),
+        source_states=lambda names: shown_states(rt.store, names),
         metrics=rt.metrics,
         pages=pages,
     )

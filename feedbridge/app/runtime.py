@@ -207,7 +207,7 @@ async def runtime(
         metrics.know(
             [s.name for s in worker.sources],
             notifier.channels,
-            lambda name: store.source_state(name).last_success,
+            lambda names: {n: s.last_success for n, s in store.source_states(names).items()},
         )
         yield Runtime(
             config, store, http, notifier, board, worker, metrics, publisher, browser, extraction

@@ -9,7 +9,7 @@ a 503 with Retry-After, and /healthz says why the node is unhealthy.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -47,7 +47,9 @@ class Routes:
     base_url: str
     token: str | None
     health: Callable[[], Awaitable[str | None]]  # None when healthy, else why not
-    source_state: Callable[[str], SourceState | None]
+    # every named source's state in one store call (None for one never polled); the whole
+    # None when the store cannot give them now
+    source_states: Callable[[Sequence[str]], Mapping[str, SourceState | None] | None]
     metrics: Metrics | None
 
     def authorized(self, request: Request) -> bool:
@@ -128,9 +130,10 @@ class Routes:
     async def index(self, request: Request) -> Response:
         if not self.authorized(request):
             return _denied()
-        page = await run_in_threadpool(  # it reads each source's state from the store
-            index_page, self.board, self.sources(), self.base_url, self.source_state, self.token
-        )
+        sources = self.sources()
+        # every source's state in one store call, in a worker thread (the store may be slow)
+        states = await run_in_threadpool(self.source_states, [s.name for s in sources])
+        page = index_page(self.board, sources, self.base_url, states, self.token)
         return HTMLResponse(page, headers={"Content-Security-Policy": INDEX_CSP})
 
     async def metrics_text(self, request: Request) -> Response:
@@ -149,7 +152,9 @@ def create_app(
     base_url: str,
     token: str | None = None,
     health: Callable[[], Awaitable[str | None]] = _healthy,
-    source_state: Callable[[str], SourceState | None] = lambda name: None,
+    source_states: Callable[
+        [Sequence[str]], Mapping[str, SourceState | None] | None
+    ] = lambda names: {},
     metrics: Metrics | None = None,
     pages: ASGIApp | None = None,
 ) -> Starlette:
@@ -161,7 +166,7 @@ def create_app(
     the web pages under the feeds' routes; without it the index is the plain list.
     """
     current = sources if callable(sources) else lambda: sources
-    routes = Routes(board, current, base_url, token, health, source_state, metrics)
+    routes = Routes(board, current, base_url, token, health, source_states, metrics)
     table: list[BaseRoute] = [
         Route("/metrics", routes.metrics_text, methods=["GET"]),
         Route("/feeds", routes.feeds, methods=["GET", "HEAD"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -13,6 +13,8 @@ from prometheus_client.registry import Collector
 from feedbridge.core.errors import StoreError
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# the named sources' stored last successes, read in one store call
+LastSuccesses = Callable[[Sequence[str]], Mapping[str, float | None]]
 
 
 class _Queued(Collector):
@@ -76,19 +78,20 @@ class Metrics:
             registry=r,
         )
         self._unsettled: dict[str, None] = {}  # known sources whose series are not created yet
-        self._stored_success: Callable[[str], float | None] = lambda name: None
+        self._stored_success: LastSuccesses = lambda names: {}
 
     def know(
         self,
         sources: Iterable[str],
         targets: Iterable[str],
-        last_success: Callable[[str], float | None] = lambda name: None,
+        last_success: LastSuccesses = lambda names: {},
     ) -> None:
         """Every series of every source and target exists from start-up, at 0 (a source's
         last success: the stored time), so that alerting rules (`increase(errors[1h]) > 0`)
         see the first event. A source's series are created by `settle`, its first poll or the
         first scrape, whichever comes first: for 5,000 sources that is a third of a second,
-        which start-up does not wait for."""
+        which start-up does not wait for. `last_success` reads many sources' stored last
+        successes in one store call (absent or None: none)."""
         self._unsettled.update(dict.fromkeys(sources))
         self._stored_success = last_success
         for name in targets:
@@ -106,15 +109,14 @@ class Metrics:
             if isinstance(stored, int | float):
                 child.set(stored)
 
-    def _stored(self, names: Iterable[str]) -> dict[str, float | None]:
-        """The sources' stored last successes (None for those the store cannot give now)."""
-        found: dict[str, float | None] = {}
-        for name in names:
-            try:
-                found[name] = self._stored_success(name)
-            except StoreError:  # the store is away: the first successful poll sets it
-                found[name] = None
-        return found
+    def _stored(self, names: Sequence[str]) -> dict[str, float | None]:
+        """The sources' stored last successes, in one store call (all None when the store
+        cannot give them now: a locked table costs one lock timeout, not one per source)."""
+        try:
+            found = self._stored_success(names) if names else {}
+        except StoreError:  # the store is away: the first successful poll sets it
+            found = {}
+        return {name: found.get(name) for name in names}
 
     async def settle(self, batch: int = 200) -> None:
         """Create the series of every known source, `batch` at a time, their stored last

@@ -249,13 +249,14 @@ class Publisher:
     def publish_stored(self, sources: Iterable[Source], store: Store) -> None:
         """Serve the stored feeds after a restart: each is read on its first request.
 
-        Only each source's small state is read here (the upstream title and site it had, for
-        the index page and OPML); no feed is read or rendered until a reader asks for it. A
-        stored feed of a source no longer configured answers 410 (`gone`).
+        Only the sources' small states are read here, in one store call (the upstream title
+        and site each had, for the index page and OPML); no feed is read or rendered until a
+        reader asks for it. A stored feed of a source no longer configured answers 410 (`gone`).
         """
         self.sources = {source.name: source for source in sources}
-        for source in self.sources.values():
-            source.restore_identity(dict(store.source_state(source.name).upstream))
+        states = store.source_states(list(self.sources))  # one read for every source
+        for name, source in self.sources.items():
+            source.restore_identity(dict(states[name].upstream))
 
         def load(name: str) -> LiveFeed | None:
             source = self.sources.get(name)

@@ -205,6 +205,19 @@ class PollOutcome:
     first_cycle: Sequence[str] = ()
 
 
+def stored_state(location: str, source: str, data: object) -> SourceState:
+    """A source's state as read from the store at `location` (None: never written, the
+    empty state); a value that is not a JSON object is a StoreError naming the source."""
+    if data is None:
+        return SourceState()
+    if not isinstance(data, Mapping) or not all(isinstance(k, str) for k in data):
+        raise StoreError(
+            f"store at {location} is corrupt: the state of source {source!r} is "
+            f"{type(data).__name__}, not a JSON object"
+        )
+    return SourceState.from_dict(data)
+
+
 def seen_slack(ttl: float) -> float:
     """How much later than `ttl` after it was last seen a seen key may expire. A poll rewrites
     a key's expiry (to now + ttl + slack) only once it is nearer than `ttl`, so polls that see
@@ -317,7 +330,15 @@ class Store(Protocol):
     def register_sources(self, names: Sequence[str], now: float) -> None:
         """Make sure each configured source has a row (due now when new)."""
 
-    def source_state(self, source: str) -> SourceState: ...
+    def source_state(self, source: str) -> SourceState:
+        """The source's stored state (`SourceState()` for a source never polled); raises
+        StoreError when its stored row is corrupt (not a JSON object, or unreadable)."""
+
+    def source_states(self, names: Sequence[str]) -> dict[str, SourceState]:
+        """Every named source's state in one read (one query; the index pages, metrics and
+        start-up use it for all their sources): a key for each name, `SourceState()` for
+        one never polled or unknown, so `source_states(n)[x] == source_state(x)`. Raises
+        StoreError as `source_state` would for any of them (a corrupt row names its source)."""
 
     def poll_view(
         self,

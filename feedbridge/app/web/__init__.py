@@ -24,7 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from feedbridge.app.pages import SourceInfo
+from feedbridge.app.pages import SourceInfo, shown_states
 from feedbridge.app.reload import Reloader
 from feedbridge.app.runtime import Runtime
 from feedbridge.app.web.access import SESSION_COOKIE, SESSION_DAYS, Access, local_path
@@ -119,13 +119,19 @@ class Pages:
         rt = self.rt
         config = rt.config
         sources = list(rt.publisher.sources.values())
-        states = await asyncio.to_thread(lambda: [rt.store.source_state(s.name) for s in sources])
-        rows = [_row(rt, s, state) for s, state in zip(sources, states, strict=True)]
+        # every source's state in one store call, off the event loop; None: the store could
+        # not give them now (the feeds are listed all the same, "state unavailable")
+        states = await asyncio.to_thread(shown_states, rt.store, [s.name for s in sources])
+        rows = [
+            _row(rt, s, None if states is None else states.get(s.name), states is None)
+            for s in sources
+        ]
         token = self.access.token
         return page(request, "index.html", {
             "rows": rows, "base_url": config.server.base_url,
             "suffix": f"?token={token}" if token else "",
             "deleted": request.query_params.get("deleted"), "problems": self.problems(),
+            "states_unavailable": states is None,
         })  # fmt: skip
 
     async def login(self, request: Request) -> Response:
@@ -156,15 +162,21 @@ class Pages:
         return RedirectResponse("/", 303)
 
 
-def _row(rt: Runtime, source: Source, state: SourceState) -> dict[str, Any]:
-    """One source's row of the index. On the event loop, as every reader of the board: a
-    feed loaded in a thread could land on the board after the worker's sync had dropped it
-    for a newer version, and be served stale until the next poll."""
-    status, shown, detail = status_of(state if state.last_poll is not None else None)
+def _row(
+    rt: Runtime, source: Source, state: SourceState | None, unavailable: bool
+) -> dict[str, Any]:
+    """One source's row of the index (`state` None: never polled, or `unavailable`: the
+    store could not say). On the event loop, as every reader of the board: a feed loaded in
+    a thread could land on the board after the worker's sync had dropped it for a newer
+    version, and be served stale until the next poll."""
+    status, shown, detail = status_of(state)
+    if unavailable:  # not "pending", which would say it was never polled
+        status, shown, detail = "unavailable", "state unavailable", None
     return {
         "info": SourceInfo(source.name, source.title, source.kind, source.site_url),
         "live": rt.board.get(source.name), "status": status, "shown": shown, "detail": detail,
-        "last_poll": state.last_poll, "last_success": state.last_success,
+        "last_poll": state.last_poll if state else None,
+        "last_success": state.last_success if state else None,
         "paused": not source.config.enabled, "page_made": rt.config.made_on_page(source.name),
     }  # fmt: skip
 

@@ -7,7 +7,15 @@ from collections.abc import Mapping, Sequence
 
 from feedbridge.core.errors import StoreError
 from feedbridge.core.models import Entry
-from feedbridge.store.base import KnownFeed, Lease, PollOutcome, PollView, SourceState, seen_slack
+from feedbridge.store.base import (
+    KnownFeed,
+    Lease,
+    PollOutcome,
+    PollView,
+    SourceState,
+    seen_slack,
+    stored_state,
+)
 from feedbridge.store.embedded import tables
 from feedbridge.store.embedded.base import FAILURES, REMEDY, Base
 
@@ -19,7 +27,18 @@ class Sources(Base):
         """Nothing to do: one process polls every source on its own schedule."""
 
     def source_state(self, source: str) -> SourceState:
-        return SourceState.from_dict(self._get(f"state:source:{source}", {}))
+        return stored_state(str(self.path), source, self._get(f"state:source:{source}"))
+
+    def source_states(self, names: Sequence[str]) -> dict[str, SourceState]:
+        # one query per 500 names over diskcache's own table (`_live`), not a read per name
+        unique = list(dict.fromkeys(names))
+        with self._failing():  # a raw value that is not JSON: StoreError
+            found = self._live([f"state:source:{n}" for n in unique], self.clock())
+        cut = len("state:source:")
+        states = dict.fromkeys(unique, SourceState())
+        for key, data in found.items():
+            states[key[cut:]] = stored_state(str(self.path), key[cut:], data)
+        return states
 
     def claim_sources(
         self, names: Sequence[str], now: float, limit: int, ttl: float, *, due_only: bool = True

@@ -14,6 +14,7 @@ from feedbridge.store.base import (
     PollView,
     SourceState,
     seen_slack,
+    stored_state,
 )
 from feedbridge.store.postgres.base import Base
 from feedbridge.store.postgres.statements import CLOCK, START, enqueue, mark, see, write_source
@@ -34,7 +35,18 @@ class Sources(Base):
     def source_state(self, source: str) -> SourceState:
         with self._tx() as conn:
             row = conn.execute("SELECT state FROM sources WHERE name = %s", (source,)).fetchone()
-        return SourceState.from_dict(row[0] if row else {})
+        return stored_state(self.location, source, row[0] if row else None)
+
+    def source_states(self, names: Sequence[str]) -> dict[str, SourceState]:
+        unique = list(dict.fromkeys(names))
+        with self._tx(transaction=False) as conn:  # one statement: one round trip
+            rows = conn.execute(
+                "SELECT name, state FROM sources WHERE name = ANY(%s)", (unique,)
+            ).fetchall()
+        states = dict.fromkeys(unique, SourceState())
+        for name, data in rows:
+            states[name] = stored_state(self.location, name, data)
+        return states
 
     def claim_sources(
         self, names: Sequence[str], now: float, limit: int, ttl: float, *, due_only: bool = True
