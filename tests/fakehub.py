@@ -1,7 +1,8 @@
 """A local stand-in for the Hugging Face Hub's JSON API on pytest-httpserver: the repo listings,
 one collection, a paper's linked repos. It answers the documented shapes (tests/data/hf/README.md
 says where each comes from) with an ETag and 304, `Link: rel="next"` pagination by cursor, and
-the 429 (with Retry-After) and 500 a test injects."""
+the 429 (with Retry-After) and 500 a test injects. `answers` says what each request sent
+(If-None-Match, If-Modified-Since) and got (status, bytes)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,19 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One request the fake Hub answered: its conditional headers, the status and size."""
+
+    path: str
+    if_none_match: str | None
+    if_modified_since: str | None
+    status: int
+    etag: str | None
+    body: int  # bytes of the body
+    wire: int  # bytes of the status line, the headers the Hub sets and the body
+
+
 @dataclass
 class FakeHub:
     server: HTTPServer
@@ -52,6 +66,8 @@ class FakeHub:
     max_page: int = 1000  # the most items one page holds, whatever `limit` asks
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
+    conditional: bool = True  # False: an ETag on every answer, but never a 304
 
     def __post_init__(self) -> None:
         collection = hub_items("api_collection.json")
@@ -79,9 +95,31 @@ class FakeHub:
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
         self.faults.append(Fault(path, status, times, headers))
 
+    def answered(self, prefix: str = "/api/") -> list[Answer]:
+        return [a for a in self.answers if a.path.startswith(prefix)]
+
     def handle(self, request: Request) -> Response:
         args = {key: request.args.getlist(key) for key in request.args}
         self.requests.append((request.path, args))
+        response = self._answer(request)
+        body = len(response.get_data())
+        head = len(f"HTTP/1.1 {response.status}\r\n\r\n") + sum(
+            len(f"{name}: {value}\r\n") for name, value in response.headers.items()
+        )
+        self.answers.append(
+            Answer(
+                request.path,
+                request.headers.get("If-None-Match"),
+                request.headers.get("If-Modified-Since"),
+                response.status_code,
+                response.headers.get("ETag"),
+                body,
+                head + body,
+            )
+        )
+        return response
+
+    def _answer(self, request: Request) -> Response:
         for fault in self.faults:
             if fault.times > 0 and request.path.startswith(fault.path):
                 fault.times -= 1
@@ -111,7 +149,7 @@ class FakeHub:
     def _json(self, request: Request, data: Any, headers: dict[str, str] | None = None) -> Response:
         body = json.dumps(data).encode()
         etag = f'W/"{hashlib.sha1(body).hexdigest()[:20]}"'
-        if request.headers.get("If-None-Match") == etag:
+        if self.conditional and request.headers.get("If-None-Match") == etag:
             return Response(status=304, headers={"ETag": etag})
         all_headers = {"ETag": etag, **(headers or {})}
         return Response(body, content_type="application/json", headers=all_headers)

@@ -5,6 +5,7 @@ with 500 followed papers, a 429's pause, the follow list across a restart."""
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from feedbridge.core.models import Entry
 from feedbridge.fetch.http import HttpClient
 from feedbridge.poll.decide import TargetRule
 from feedbridge.sources import build_source
-from feedbridge.sources.hf_artifacts import ArtifactPapersSource
+from feedbridge.sources.hf_artifacts import ArtifactPapersSource, Followed
 from tests.conftest import HfApi, Receiver
 from tests.fakehub import FakeHub
 
@@ -220,3 +221,143 @@ include = ["latent diffusion"]         # follows PAPER only
     assert receiver.titles == [
         "Weights released: TIGER-Lab/DCI-Agent-7B for “Continuous Latent Diffusion Language Model”"
     ]
+
+
+async def poll_with(
+    source: ArtifactPapersSource, validators: dict[str, Any], now: datetime
+) -> list[Entry]:
+    """A poll through a fetcher holding the source's stored validators, as the worker's does."""
+    async with HttpClient() as http:
+        result = await source.poll(http.fetcher(source.name, validators), now)
+    return result.entries if result is not None else []
+
+
+async def test_a_second_polls_checks_are_conditional_and_answered_304(hub: FakeHub) -> None:
+    source = papers_source(hub)
+    kept: dict[str, Any] = {}  # the source's own stored validators (the listing's)
+    await poll_with(source, kept, NOW)
+    first = hub.answered("/api/arxiv/")
+    assert len(first) == 37 and {a.status for a in first} == {200}
+    assert all(a.if_none_match is None and a.etag for a in first), "nothing to send yet"
+    etags = {a.path: a.etag for a in first}
+
+    hub.answers.clear()
+    entries = await poll_with(source, kept, NOW + timedelta(hours=1))
+    second = hub.answered("/api/arxiv/")
+    assert len(second) == 37 and {a.status for a in second} == {304}
+    assert all(a.if_none_match == etags[a.path] for a in second), "each paper's own ETag"
+    assert sum(a.body for a in second) == 0
+    assert source.follower.requests == 37 == source.follower.unchanged
+    assert alerts(entries) == [] and len(entries) == 37
+    cited = next(e for e in entries if e.key == CITED)
+    assert [r["id"] for r in cited.extras["repos"]] == ["deepseek-ai/DeepSeek-V3.2-Exp"]
+    assert not any("/api/arxiv/" in url for url in kept), "the papers' own, not the source's"
+
+
+async def test_a_paper_whose_repos_changed_is_read_and_alerted_once(hub: FakeHub) -> None:
+    source = papers_source(hub)
+    await poll(source)
+    hub.publish("model", model_citing(PAPER))
+    hub.answers.clear()
+    (alert,) = alerts(await poll(source, NOW + timedelta(hours=1)))
+    assert alert.key == f"{PAPER}:weights"
+    statuses = {a.path: a.status for a in hub.answered("/api/arxiv/")}
+    assert statuses.pop(f"/api/arxiv/{PAPER}/repos") == 200, "its ETag changed"
+    assert set(statuses.values()) == {304} and len(statuses) == 36
+    assert source.follower.unchanged == 36
+
+    hub.answers.clear()
+    assert alerts(await poll(source, NOW + timedelta(hours=2))) == []
+    assert {a.status for a in hub.answered("/api/arxiv/")} == {304}, "the new ETag was kept"
+
+
+async def test_the_follow_ending_drops_the_papers_validators(hub: FakeHub) -> None:
+    source = papers_source(hub, follow_for="10d")  # CITED was published on 2026-05-03
+    await poll(source)
+    followed = source.identity()["followed"]
+    assert CITED in followed and all(set(f["v"]) == {"e", "d"} for f in followed.values())
+    size, count = len(json.dumps(source.identity())), len(followed)
+
+    await poll(source, datetime(2026, 5, 14, tzinfo=UTC))
+    followed = source.identity()["followed"]
+    assert CITED not in followed and len(followed) < count
+    assert CITED not in json.dumps(source.identity())
+    assert len(json.dumps(source.identity())) < size, "its validators went with it"
+
+
+async def test_the_papers_validators_survive_a_restart(hub: FakeHub) -> None:
+    before = papers_source(hub)
+    await poll(before)
+    saved = json.loads(json.dumps(before.identity()))  # as the store keeps it
+
+    after = papers_source(hub)
+    after.restore_identity(saved)
+    hub.answers.clear()
+    await poll(after, NOW + timedelta(hours=1))
+    assert {a.status for a in hub.answered("/api/arxiv/")} == {304}
+
+
+async def test_an_unreadable_answer_keeps_the_last_good_validators(hub: FakeHub) -> None:
+    source = papers_source(hub)
+    await poll(source)
+    good = source.follower.followed[PAPER].validators
+    hub.fail(f"/api/arxiv/{PAPER}/", 200)  # "upstream trouble": not JSON, no ETag
+    hub.publish("model", model_citing(PAPER))
+    assert alerts(await poll(source, NOW + timedelta(hours=1))) == []
+    assert source.follower.followed[PAPER].validators == good, "not the garbled answer's"
+    hub.answers.clear()
+    (alert,) = alerts(await poll(source, NOW + timedelta(hours=2)))
+    assert alert.key == f"{PAPER}:weights"
+    (answer,) = [a for a in hub.answered() if a.path == f"/api/arxiv/{PAPER}/repos"]
+    assert answer.if_none_match == good["etag"] and answer.status == 200
+
+
+async def test_a_hub_that_answers_200_all_the_same_costs_no_reading(hub: FakeHub) -> None:
+    """Some Hub endpoints send an ETag and ignore If-None-Match (huggingface.js#1713): the
+    same body again is no news, by its digest; a changed one is read."""
+    hub.conditional = False
+    source = papers_source(hub)
+    await poll(source)
+    hub.answers.clear()
+    hub.publish("model", model_citing(PAPER))
+    (alert,) = alerts(await poll(source, NOW + timedelta(hours=1)))
+    assert alert.key == f"{PAPER}:weights"
+    answers = hub.answered("/api/arxiv/")
+    assert {a.status for a in answers} == {200} and all(a.if_none_match for a in answers)
+    assert source.follower.unchanged == 36, "all but the changed paper: nothing parsed"
+
+
+def test_stored_validators_are_bounded_and_typed() -> None:
+    stored = {"t": "T", "s": 1.0e9, "v": {"e": "x" * 5000, "m": 7, "d": "abc"}}
+    followed = Followed.from_json(stored)
+    assert followed is not None
+    assert followed.validators == {"digest": "abc"}, "a 5,000-character ETag is not kept"
+    stored["v"] = {"e": 'W/"1"', "m": "Fri, 08 May 2026 10:00:00 GMT", "d": "abc", "x": "y"}
+    followed = Followed.from_json(stored)
+    assert followed is not None
+    assert followed.validators == {
+        "etag": 'W/"1"', "last_modified": "Fri, 08 May 2026 10:00:00 GMT", "digest": "abc"
+    }
+    assert followed.to_json()["v"] == {k: v for k, v in stored["v"].items() if k != "x"}
+
+
+async def test_unchanged_checks_cost_a_fraction_of_the_bytes(hub: FakeHub, hf_api: HfApi) -> None:
+    """100 followed papers, each cited by three models (the Hub's listing shape): the bytes
+    the Hub sends for two polls' checks. Before, both polls were full answers."""
+    template = copy.deepcopy(hf_api.items[0])
+    hf_api.items = []
+    for n in range(100):
+        item = copy.deepcopy(template)
+        item["paper"]["id"] = arxiv_id = f"2605.{10000 + n}"
+        hf_api.items.append(item)
+        for m in range(3):
+            hub.publish("model", model_citing(arxiv_id, f"org{n}/model-{m}"))
+    source = papers_source(hub, follow_requests=100)
+    await poll(source)
+    first = sum(a.wire for a in hub.answered("/api/arxiv/"))
+    hub.answers.clear()
+    await poll(source, NOW + timedelta(hours=1))
+    second = sum(a.wire for a in hub.answered("/api/arxiv/"))
+    print(f"\n100 papers, two polls: {2 * first} bytes before, {first + second} after")
+    assert len(hub.answered("/api/arxiv/")) == 100
+    assert second * 10 < first, (first, second)

@@ -98,6 +98,55 @@ async def test_a_body_identical_to_the_last_is_reported_not_modified(
     assert not unconditional.not_modified and unconditional.body == b"<p>two</p>"
 
 
+async def test_validators_the_caller_keeps_are_sent_and_replaced_in_place(
+    httpserver: HTTPServer,
+) -> None:
+    """A followed paper's repos: conditional on the caller's own validators, which the answer
+    replaces; the source's stored validators gain nothing."""
+    seen: list[str | None] = []
+    version = ["v1"]
+
+    def handler(request: Request) -> Response:
+        seen.append(request.headers.get("If-None-Match"))
+        etag = f'W/"{version[0]}"'
+        if request.headers.get("If-None-Match") == etag:
+            return Response(status=304, headers={"ETag": etag})
+        return Response(version[0], headers={"ETag": etag, "Last-Modified": "Fri, 08 May 2026"})
+
+    httpserver.expect_request("/repos").respond_with_handler(handler)
+    url = httpserver.url_for("/repos")
+    stored: dict[str, object] = {}
+    mine: dict[str, object] = {}
+    async with HttpClient() as client:
+        fetcher = client.fetcher("s", stored)
+        first = await fetcher.get(url, validators=mine)
+        assert mine["etag"] == 'W/"v1"' and mine["last_modified"] == "Fri, 08 May 2026"
+        second = await fetcher.get(url, validators=mine)
+        version[0] = "v2"
+        third = await fetcher.get(url, validators=mine)
+        fresh = await fetcher.get(url, validators={})
+    assert [first.not_modified, second.not_modified, third.not_modified] == [False, True, False]
+    assert third.body == b"v2" and mine["etag"] == 'W/"v2"'
+    assert seen == [None, 'W/"v1"', 'W/"v1"', None]
+    assert not fresh.not_modified and stored == {}
+
+
+async def test_the_same_body_under_the_callers_validators_is_not_modified(
+    httpserver: HTTPServer,
+) -> None:
+    bodies = iter([b"{}", b"{}", b'{"models": []}'])
+    httpserver.expect_request("/repos").respond_with_handler(
+        lambda request: Response(next(bodies), content_type="application/json")  # no ETag
+    )
+    url = httpserver.url_for("/repos")
+    mine: dict[str, object] = {}
+    async with HttpClient() as client:
+        fetcher = client.fetcher("s")
+        pages = [await fetcher.get(url, validators=mine) for _ in range(3)]
+    assert [p.not_modified for p in pages] == [False, True, False]
+    assert mine["etag"] is None and isinstance(mine["digest"], str)
+
+
 async def test_body_over_the_cap_is_cut_off(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/big").respond_with_data(b"x" * 300_000)
     async with HttpClient(HttpSettings(max_body=100_000)) as client:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -221,10 +221,12 @@ class _Bounded:
         params: Mapping[str, str] | None = None,
         conditional: bool = True,
         accept: str | None = None,
+        validators: MutableMapping[str, Any] | None = None,
     ) -> Page:
         self.made += 1
         if self.made > MAX_REQUESTS:
             raise FetchError(self.source, url, f"a check makes at most {MAX_REQUESTS} requests")
+        # never conditional, whatever validators a source keeps: a check shows what is there
         return await self.fetcher.get(url, params=params, conditional=False, accept=accept)
 
 

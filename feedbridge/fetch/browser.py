@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -270,6 +270,7 @@ class BrowserFetcher:
         params: Mapping[str, str] | None = None,
         conditional: bool = True,
         accept: str | None = None,
+        validators: MutableMapping[str, Any] | None = None,
     ) -> Page:
         """Never a 304: a browser has no conditional GET for a page its scripts build."""
         target = str(httpx.URL(url, params=params)) if params else url

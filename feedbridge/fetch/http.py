@@ -446,13 +446,18 @@ class Fetcher:
         params: Mapping[str, str] | None = None,
         conditional: bool = True,
         accept: str | None = None,
+        validators: MutableMapping[str, Any] | None = None,
     ) -> Page:
+        """GET `url`; conditional on the source's stored validators for it, or on the caller's
+        own `validators` (replaced in place by the response's: a URL the source's state
+        would not keep, e.g. a followed paper's repos, kept as long as the caller keeps it)."""
         key = str(httpx.URL(url, params=params)) if params else url
         headers: dict[str, str] = {}
         if accept:
             headers["Accept"] = accept
-        stored = self.validators.get(key) or {}
-        if conditional:
+        own = validators is None
+        stored = dict(self.validators.get(key) or {}) if validators is None else dict(validators)
+        if conditional or not own:
             if stored.get("etag"):
                 headers["If-None-Match"] = stored["etag"]
             if stored.get("last_modified"):
@@ -461,18 +466,23 @@ class Fetcher:
             self.source, url, params=params, headers=headers, credentials=self._headers,
             typed=self.typed,
         )  # fmt: skip
-        if page.not_modified or not conditional:
+        if page.not_modified or (own and not conditional):
             # kept only for conditional requests: the URLs a source asks once (a papers-day,
             # a paper's repos) would pile up in its stored state, poll after poll
             return page
         # A body byte-identical to the last one is as good as a 304 (servers without
         # validators, or whose validators change on every response): nothing to parse.
         digest = xxhash.xxh3_128_hexdigest(page.body)  # 20x sha256's speed; no adversary here
-        self.validators[key] = {
+        fresh = {
             "etag": page.headers.get("etag"),
             "last_modified": page.headers.get("last-modified"),
             "digest": digest,
         }
+        if validators is None:
+            self.validators[key] = fresh
+        else:
+            validators.clear()
+            validators.update(fresh)
         if stored.get("digest") == digest:
             return replace(page, not_modified=True)
         return page

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import replace
 from datetime import datetime
 from functools import cached_property
@@ -26,7 +26,11 @@ class Fetcher(Protocol):
 
     `get` raises FetchError (status >= 400 once retries for 429/503 are spent,
     timeouts, size cap). With `conditional=True` a stored ETag/Last-Modified is
-    sent and a 304 comes back as `Page(not_modified=True)`.
+    sent and a 304 comes back as `Page(not_modified=True)`. `validators`: the
+    URL's ETag, Last-Modified and body digest kept by the caller instead (a URL
+    the source's stored state would not keep): sent, then replaced in place by
+    the response's; a 304 or the same body is `not_modified` too. A fetcher with
+    no conditional GET (a browser, a snapshot) ignores them.
     """
 
     async def get(
@@ -36,6 +40,7 @@ class Fetcher(Protocol):
         params: Mapping[str, str] | None = None,
         conditional: bool = True,
         accept: str | None = None,
+        validators: MutableMapping[str, Any] | None = None,
     ) -> Page: ...
 
 

@@ -2,7 +2,9 @@
 followed for `follow_for` after their publication; each poll asks the Hub which models, datasets
 and Spaces cite a few of them (`GET /api/arxiv/{id}/repos`, at most `follow_requests`), and the
 first of each kind to appear after a paper's first check is an entry of its own, alerted once
-("Weights released: org/model for “Title”"). The papers' own entries gain the links."""
+("Weights released: org/model for “Title”"). The papers' own entries gain the links.
+Each check is a conditional request on the paper's own ETag / Last-Modified (kept with the
+paper, dropped with it): an unchanged paper costs a 304 and nothing to parse."""
 
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ ARTIFACT = {"model": "weights", "dataset": "dataset", "space": "demo"}
 HEADLINE = {"model": "Weights released", "dataset": "Dataset released", "space": "Demo released"}
 LINKS_KEPT = 3  # repo ids kept per kind for a paper's links
 MAX_FOLLOWED = 1000  # the oldest papers beyond this are dropped: the state stays bounded
+MAX_VALIDATOR = 200  # a longer ETag or Last-Modified is not kept (1000 papers' worth of state)
+_VALIDATOR_KEYS = {"etag": "e", "last_modified": "m", "digest": "d"}  # as stored: short keys
 
 # Whether some target would be sent this paper (its filters); set by the runtime.
 Interest = Callable[[Entry, datetime], bool]
@@ -45,11 +49,14 @@ class Followed:
     upvotes: int | None = None
     checked: float | None = None  # None: never checked, so its first check is a baseline
     repos: dict[str, list[str]] = field(default_factory=dict)  # type -> first repo ids
+    # the last answer's ETag, Last-Modified and body digest: the next check is conditional
+    validators: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         checked = round(self.checked) if self.checked is not None else None
         out = {"t": self.title, "s": round(self.since), "u": self.upvotes, "c": checked}
-        return out | ({"r": self.repos} if self.repos else {})
+        stored = {_VALIDATOR_KEYS[k]: v for k, v in self.validators.items()}
+        return out | ({"r": self.repos} if self.repos else {}) | ({"v": stored} if stored else {})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Followed | None:
@@ -64,13 +71,31 @@ class Followed:
             if kind in ARTIFACT and isinstance(ids, list)
         }
         checked, upvotes = data.get("c"), data.get("u")
+        stored_validators = data.get("v")
+        validators = (
+            kept_validators({k: stored_validators.get(v) for k, v in _VALIDATOR_KEYS.items()})
+            if isinstance(stored_validators, dict)
+            else {}
+        )
         return cls(
             title,
             float(since),
             upvotes if isinstance(upvotes, int) else None,
             float(checked) if isinstance(checked, int | float) else None,
             kept,
+            validators,
         )
+
+
+def kept_validators(answered: Mapping[str, Any]) -> dict[str, str]:
+    """What a paper keeps of an answer's validators: its ETag and Last-Modified (for a 304)
+    and the body's digest (a server that answers 200 all the same: the same body is then no
+    news, nothing to parse); none longer than MAX_VALIDATOR."""
+    return {
+        key: value
+        for key in _VALIDATOR_KEYS
+        if isinstance(value := answered.get(key), str) and 0 < len(value) <= MAX_VALIDATOR
+    }
 
 
 class PaperFollower:
@@ -86,6 +111,7 @@ class PaperFollower:
         self.paused_until = 0.0  # a 429's Retry-After
         self.saved_at = 0.0
         self.requests = 0  # of the last poll
+        self.unchanged = 0  # of the last poll's requests: a 304 (or the same body)
 
     def identity(self) -> dict[str, Any]:
         followed = {key: f.to_json() for key, f in self.followed.items()}
@@ -107,7 +133,7 @@ class PaperFollower:
         artifact; at most `cap` requests."""
         self.track(papers, now)
         alerts: list[Entry] = []
-        self.requests = 0
+        self.requests = self.unchanged = 0
         for arxiv_id in self.due(now):
             try:
                 alerts += await self.check(fetcher, arxiv_id, now)
@@ -160,12 +186,20 @@ class PaperFollower:
 
     async def check(self, fetcher: Fetcher, arxiv_id: str, now: datetime) -> list[Entry]:
         """Ask which repos cite the paper; an entry for each kind that appeared since the last
-        check (none on the first check: what is there then is the baseline)."""
+        check (none on the first check: what is there then is the baseline). The request is
+        conditional on the last answer's validators: a 304 (or the same body) is no news."""
         paper = self.followed[arxiv_id]
         url = f"{self.base_url}/api/arxiv/{arxiv_id}/repos"
         self.requests += 1
-        page = await fetcher.get(url, conditional=False, accept="application/json")
-        data = load_json(page, self.source)
+        validators: dict[str, Any] = dict(paper.validators)  # replaced by the answer's
+        page = await fetcher.get(url, accept="application/json", validators=validators)
+        if page.not_modified:
+            self.unchanged += 1
+            paper.checked = now.timestamp()
+            paper.validators = kept_validators(validators)
+            return []
+        data = load_json(page, self.source)  # an unreadable answer keeps the old validators
+        paper.validators = kept_validators(validators)
         first, paper.checked = paper.checked is None, now.timestamp()
         alerts = []
         for key, kind in KINDS.items():

@@ -20,8 +20,9 @@ import secrets
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from feedbridge.core.errors import FeedbridgeError
@@ -240,6 +241,7 @@ class HubFetcher:
         params: Mapping[str, str] | None = None,
         conditional: bool = True,
         accept: str | None = None,
+        validators: MutableMapping[str, Any] | None = None,
     ) -> Page:
         if params:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
