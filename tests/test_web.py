@@ -371,21 +371,21 @@ async def test_a_pasted_hub_url_offers_its_hub_table_whose_editor_previews_and_s
     editor = await w.client.get(link[1].replace("&amp;", "&"))
     assert '<option value="hf_repos" selected>' in editor.text
     assert '<option value="dataset" selected>' in editor.text
-    assert 'name="author" value="lerobot"' in editor.text
+    assert 'name="repo_author" value="lerobot"' in editor.text
     assert "1 entry</strong> from 1 item" in editor.text
     assert 'target="_blank" dir="auto">lerobot/so101-pick-place-cubes</a>' in editor.text
     assert len(hub.requests) == 1, "the preview read the answer the detection had"
     snapshot = re.search(r'name="snapshot" value="([\w-]+)"', editor.text)
     assert snapshot
     values = {"snapshot": snapshot[1], "name": "lerobot-data", "kind": "hf_repos", "url": "",
-              "type": "dataset", "author": "lerobot, nvidia", "sort": "created",
+              "type": "dataset", "repo_author": "lerobot, nvidia", "sort": "created",
               "base_url": hub.base_url, "item": "", "title": ""}  # fmt: skip
     shown = await w.post("/sources/preview", values)
     assert re.findall(r'target="_blank" dir="auto">([^<]+)</a>', shown.text) == [
         "lerobot/so101-pick-place-cubes",
         "nvidia/GR00T-Sim-Teleop-2605",
     ]
-    bad = await w.post("/sources/preview", {**values, "author": "lerobot, <x>"})
+    bad = await w.post("/sources/preview", {**values, "repo_author": "lerobot, <x>"})
     assert "invalid Hub user or organization name" in bad.text and "data-errors=" in bad.text
     saved = await w.post("/sources/new/edit", {**values, "action": "save"})
     assert saved.status_code == 303, saved.text
@@ -394,7 +394,7 @@ async def test_a_pasted_hub_url_offers_its_hub_table_whose_editor_previews_and_s
                             "author": ["lerobot", "nvidia"], "sort": "created",
                             "base_url": hub.base_url}  # fmt: skip
     again = await w.client.get("/sources/lerobot-data/edit")
-    assert 'name="author" value="lerobot, nvidia"' in again.text
+    assert 'name="repo_author" value="lerobot, nvidia"' in again.text
     assert "2 entries</strong> from 2 items" in again.text
 
 
@@ -463,13 +463,29 @@ async def test_the_index_loads_feeds_on_the_event_loop_so_a_newer_version_is_nev
 
 def test_a_hub_kinds_form_makes_its_table_with_lists_and_the_feeds_title() -> None:
     form = {"name": "q", "kind": "hf_repos", "url": "https://ignored.example/", "item": "li",
-            "author": " Qwen, deepseek-ai ,", "filter": "gguf", "feed_title": "New models",
+            "repo_author": " Qwen, deepseek-ai ,", "filter": "gguf", "feed_title": "New models",
             "type": "model", "sort": "likes", "limit": "20", "query": "not hf_repos'"}  # fmt: skip
     table = table_from_form(form)
     assert table == {"name": "q", "kind": "hf_repos", "author": ["Qwen", "deepseek-ai"],
                      "filter": ["gguf"], "type": "model", "sort": "likes", "limit": 20,
                      "title": "New models"}  # fmt: skip
     assert table_from_form(form_from_table(table)) == table
+
+
+def test_every_form_field_has_a_name_of_its_own_and_each_kind_keeps_its_author() -> None:
+    """An html source's author selector and the Hub's authors were one field name: the Hub's
+    replaced the other in the form, and an html source's author selector was dropped."""
+    from feedbridge.app.web.forms import HUB_FIELDS, ITEM_FIELDS, OPTIONS
+
+    names = [f.name for f in (*ITEM_FIELDS, *HUB_FIELDS, *OPTIONS)]
+    assert len(names) == len(set(names))
+    html = {"name": "b", "kind": "html", "url": "https://blog.example/", "item": "article",
+            "title": "h2", "link": "a@href", "author": ".byline"}  # fmt: skip
+    assert table_from_form(html)["author"] == ".byline"
+    assert table_from_form(form_from_table(table_from_form(html))) == table_from_form(html)
+    hub = table_from_form({"name": "q", "kind": "hf_repos", "author": ".byline",
+                           "repo_author": "Qwen"})  # fmt: skip
+    assert hub["author"] == ["Qwen"]
 
 
 def test_a_sources_table_as_shown_masks_its_headers_and_reads_back_as_that_source(

@@ -20,8 +20,11 @@ from pathlib import Path
 import feedparser
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
+from pytest_httpserver import HTTPServer
 
+from feedbridge.detect.hub import HUB_ENV
 from tests.conftest import DATA, Receiver
+from tests.fakehub import FakeHub
 from tests.live import Node, Site, new_port, running, serve_site
 from tests.tools import require_tool
 
@@ -196,6 +199,53 @@ def test_a_source_is_made_previewed_saved_polled_edited_and_deleted_in_the_brows
         page.screenshot(path=out / "web-targets.png", full_page=True)
 
 
+def test_a_hub_address_pasted_in_the_browser_becomes_a_hub_source_with_a_live_preview(
+    tmp_path: Path,
+    site: Site,
+    browser: Browser,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An organization's page on the Hub: its new models found through the Hub's API (the
+    page itself never fetched), another author typed in the editor and the preview follows,
+    saved, polled and served; wide and narrow."""
+    hub = FakeHub(httpserver)
+    monkeypatch.setenv(HUB_ENV, hub.base_url)  # the node's tables read the fake Hub
+    port = new_port()
+    config = write_config(tmp_path, port, site)
+    out = shots(tmp_path)
+    with running(config, tmp_path, port) as node:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(node.base + "/sources/new")
+        page.get_by_label("Address of a page").fill("https://huggingface.co/Qwen")
+        page.get_by_role("button", name="Find entries").click()
+        best = page.locator(".candidate.best")
+        expect(best).to_contain_text("new models by Qwen")
+        expect(best).to_contain_text("Qwen/Qwen3.5-14B-Instruct-GGUF")
+        page.screenshot(path=out / "web-add-hub.png", full_page=True)
+
+        best.get_by_role("link", name="Use this list").click()
+        entries = page.locator("#preview .entries li")
+        expect(entries).to_have_count(3)
+        expect(page.get_by_role("textbox", name="Author")).to_have_value("Qwen")
+        page.get_by_role("textbox", name="Author").fill("Qwen, deepseek-ai")
+        expect(entries).to_have_count(6, timeout=10_000)
+        expect(entries.first).to_contain_text("deepseek-ai/DeepSeek-V3.2-Exp")  # the newest
+        page.get_by_label("Name").fill("qwen-and-deepseek")
+        page.screenshot(path=out / "web-editor-hub.png", full_page=True)
+        page.set_viewport_size({"width": 380, "height": 800})
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 380, f"the Hub editor is {width} px wide in a 380 px window"
+        page.screenshot(path=out / "web-editor-hub-narrow.png", full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.get_by_role("button", name="Save").click()
+
+        expect(page).to_have_url(node.base + "/sources/qwen-and-deepseek?saved=1")
+        titles = feed_entries(node, "qwen-and-deepseek", 6)
+        assert titles[0] == "deepseek-ai/DeepSeek-V3.2-Exp", titles
+    assert not [a for a in hub.answers if not a.path.startswith("/api/")], "only the API"
+
+
 def test_long_and_non_ascii_titles_wrap_in_a_narrow_window(
     tmp_path: Path, site: Site, browser: Browser
 ) -> None:
@@ -209,7 +259,9 @@ def test_long_and_non_ascii_titles_wrap_in_a_narrow_window(
         page.locator(".candidate.best").get_by_role("link", name="Use this list").click()
         entries = page.locator("#preview .entries li")
         expect(entries).to_have_count(len(TITLES))
-        expect(entries.nth(1)).to_contain_text(TITLES[1])
+        # as the feed will serve them: newest first (the page lists them oldest first)
+        expect(entries.first).to_contain_text(TITLES[-1])
+        expect(entries.nth(4)).to_contain_text(TITLES[1])  # the right-to-left one
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page is {width}px wide in a 390px window"
         page.screenshot(path=out / "web-editor-narrow.png", full_page=True)

@@ -62,8 +62,10 @@ ITEM_FIELDS = (
 HUB_FIELDS = (
     Field("type", "Type", "what the listing holds", ("hf_repos",),
           choices=("model", "dataset", "space")),
-    Field("author", "Author", "Hub users or organizations, comma-separated (each one request "
-          "a poll)", ("hf_repos",), listed=True),
+    # `author` is an html or json source's selector of an entry's author: the Hub's list of
+    # authors has a field of its own, read and written as the table's `author` (_AS_KEY)
+    Field("repo_author", "Author", "Hub users or organizations, comma-separated (each one "
+          "request a poll)", ("hf_repos",), listed=True),
     Field("search", "Search", "a word in the repo's name", ("hf_repos",)),
     Field("filter", "Tags", "tags every repo has, comma-separated (transformers, "
           "license:mit, task_categories:summarization)", ("hf_repos",), listed=True),
@@ -93,6 +95,11 @@ OPTIONS = (
           HUB_KINDS),
 )
 FIELDS = {f.name: f for f in (*ITEM_FIELDS, *HUB_FIELDS, *OPTIONS)}
+# form fields whose table key is another (for these kinds): the feed's own title, the Hub's authors
+_AS_KEY: dict[str, tuple[str, tuple[str, ...]]] = {
+    "feed_title": ("title", TITLED),
+    "repo_author": ("author", ("hf_repos",)),
+}
 _PROBLEM = re.compile(
     r'^(?:page source "(?:[^"\\]|\\.)*"|sources\[\d+\]|sources\.[^.]+)\.(\w+)[^:]*: (.*)$'
 )
@@ -111,7 +118,8 @@ def table_from_form(form: Mapping[str, Any], name: str | None = None) -> dict[st
         value = _text(form, field.name)
         if not value or kind not in field.kinds or (field.name == "fetch" and value == "http"):
             continue
-        key = "title" if field.name == "feed_title" and kind in TITLED else field.name
+        key, kinds = _AS_KEY.get(field.name, (field.name, ()))
+        key = key if kind in kinds else field.name
         if field.listed:
             table[key] = [v for v in (v.strip() for v in value.split(",")) if v]
         else:
@@ -125,12 +133,15 @@ def table_from_form(form: Mapping[str, Any], name: str | None = None) -> dict[st
 
 def form_from_table(table: Mapping[str, Any]) -> dict[str, str]:
     """A stored table as the form's values."""
-    values = {k: str(v) for k, v in table.items() if isinstance(v, str | int | float)}
+    kind = table.get("kind")
+    fields = {key: name for name, (key, kinds) in _AS_KEY.items() if kind in kinds}
+    values: dict[str, str] = {}
     for key, value in table.items():
-        if isinstance(value, list) and key in FIELDS and FIELDS[key].listed:
-            values[key] = ", ".join(str(v) for v in value)
-    if table.get("kind") in TITLED and "title" in table:
-        values["feed_title"] = values.pop("title")
+        name = fields.get(key, key)
+        if isinstance(value, str | int | float):
+            values[name] = str(value)
+        elif isinstance(value, list) and name in FIELDS and FIELDS[name].listed:
+            values[name] = ", ".join(str(v) for v in value)
     if table.get("enabled") is False:
         values["enabled"] = "false"
     return values
@@ -161,8 +172,7 @@ def by_fields(problems: list[str], kind: str) -> tuple[dict[str, str], list[str]
             other.append(problem)
             continue
         key = match[1]
-        if key == "title" and kind in TITLED:
-            key = "feed_title"
+        key = next((n for n, (k, kinds) in _AS_KEY.items() if k == key and kind in kinds), key)
         if key in FIELDS or key in ("name", "url", "kind"):
             found.setdefault(key, match[2])
         else:

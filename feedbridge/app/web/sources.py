@@ -305,8 +305,10 @@ def _shown(
         {"name": FIELDS[k].label if k in FIELDS else k, "count": n, "of": result.items}
         for k, n in result.matched.items()
     ]
+    # in the feed's order: newest first (undated ones keep their place among themselves)
+    served = sorted(result.entries, key=lambda e: e.sort_time, reverse=True)
     return {
-        "result": result, "entries": result.entries[:SHOWN_ENTRIES], "matched": matched,
+        "result": result, "entries": served[:SHOWN_ENTRIES], "matched": matched,
         "skipped": describe_skipped(result.skipped), "hint": hint, "snapshot": snapshot,
         "errors": {}, "problems": [], "kind": table.get("kind"),
         "browser": table.get("fetch") == "browser",
