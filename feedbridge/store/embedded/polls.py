@@ -22,7 +22,14 @@ class Sources(Base):
         return SourceState.from_dict(self._get(f"state:source:{source}", {}))
 
     def claim_sources(
-        self, names: Sequence[str], now: float, limit: int, ttl: float, *, due_only: bool = True
+        self,
+        names: Sequence[str],
+        now: float,
+        limit: int,
+        ttl: float,
+        *,
+        due_only: bool = True,
+        fingerprints: Sequence[str | None] | None = None,
     ) -> list[Lease]:
         raise StoreError("the embedded store is not shared: it has no source leases")
 
