@@ -308,3 +308,40 @@ def test_on_postgresql_a_source_edited_on_the_page_is_polled_once_across_three_n
                 return feed.feed.get("title") == "Shared, moved" and "o2" in titles
 
             assert wait_until(moved, 60), f"{node.base} never served the moved feed"
+
+
+def test_on_postgresql_a_source_changed_in_every_nodes_file_is_polled_once(
+    tmp_path: Path, site: Site, pg_url: str
+) -> None:
+    """The same edit in each node's file, one after the other (as an operator goes from node
+    to node): the first node to reload it polls it, the later ones find it done."""
+    site.feeds.update(old=["o0"], new=["o0", "o1"])
+    ports = [new_port(), new_port()]
+
+    def config(port: int, path: str) -> str:
+        return (
+            f'[storage]\nurl = "{pg_url}"\nlease = "5s"\n[server]\nport = {port}\n'
+            '[[sources]]\nname = "moved"\nkind = "feed"\n'
+            f'url = "{site.url(path)}"\ninterval = "1h"\n'
+        )
+
+    paths = []
+    for n, port in enumerate(ports):
+        (tmp_path / f"node{n}").mkdir()
+        paths.append(tmp_path / f"node{n}" / "config.toml")
+        paths[-1].write_text(config(port, "/feed/old.xml"))
+    with running(paths[0], tmp_path / "node0", ports[0]) as a, \
+            running(paths[1], tmp_path / "node1", ports[1]) as b:  # fmt: skip
+        assert wait_until(lambda: site.hits["/feed/old.xml"] >= 1, 60), "never polled"
+        marks = (a.mark, b.mark)
+        before = site.hits["/feed/old.xml"]
+        paths[0].write_text(config(ports[0], "/feed/new.xml"))
+        a.wait_log(r'config reloaded why="config file changed" changed=moved$', after=marks[0])
+        assert wait_until(lambda: site.hits["/feed/new.xml"] >= 1, 60), \
+            f"never re-polled with the new config: {dict(site.hits)}"  # fmt: skip
+        paths[1].write_text(config(ports[1], "/feed/new.xml"))
+        b.wait_log(r'config reloaded why="config file changed" changed=moved$', after=marks[1])
+        more = wait_until(lambda: site.hits["/feed/new.xml"] > 1, 3)
+        logs = [n.logged(r"moved", m) for n, m in zip((a, b), marks, strict=True)]
+        assert not more and site.hits["/feed/new.xml"] == 1, f"{dict(site.hits)}: {logs}"
+        assert site.hits["/feed/old.xml"] == before, "no poll of the old config after the edit"
