@@ -9,7 +9,7 @@ because a reload made it so.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import feedparser
@@ -18,7 +18,7 @@ import pytest
 from feedbridge.app.reload import plan
 from feedbridge.config import load_config
 from tests.conftest import Receiver
-from tests.live import Site, new_port, running, serve_site
+from tests.live import Node, Site, new_port, running, serve_site
 
 
 @pytest.fixture
@@ -228,3 +228,120 @@ def test_on_postgresql_a_source_made_on_one_nodes_page_is_polled_once_and_served
         browser.close()
         b.wait_log(r"source removed, its feed now answers 410 source=shared", after=marks[1])
         assert [n.get("/feeds/shared.atom").status_code for n in (a, b)] == [410, 410]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    """Whether `condition` held within `timeout` seconds (looked at every 0.1 s)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_on_postgresql_a_source_edited_on_the_page_is_polled_once_across_three_nodes(
+    tmp_path: Path, site: Site, pg_url: str
+) -> None:
+    import re
+
+    import httpx
+
+    # the edit moves the source to another URL: a fetch of the old one after it is a poll
+    # with the old config, each fetch of the new one a poll with the new
+    site.feeds.update(news=["n0"], old=["o0", "o1"], new=["o0", "o1", "o2"])
+    ports = [new_port() for _ in range(3)]
+    configs = []
+    for n, port in enumerate(ports):
+        (tmp_path / f"node{n}").mkdir()
+        path = tmp_path / f"node{n}" / "config.toml"
+        path.write_text(
+            f'[storage]\nurl = "{pg_url}"\nlease = "5s"\n[server]\nport = {port}\n'
+            f'base_url = "http://127.0.0.1:{ports[0]}"\nprivate_urls = true\n'
+            '[[sources]]\nname = "news"\nkind = "feed"\n'
+            f'url = "{site.url("/feed/news.xml")}"\ninterval = "1h"\n'
+        )
+        configs.append(path)
+
+    def save(node: Node, url: str, title: str, new: bool) -> None:
+        with httpx.Client(base_url=node.base, timeout=30) as browser:
+            csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', browser.get("/sources/new").text)
+            assert csrf
+            saved = browser.post(
+                "/sources/new/edit" if new else "/sources/shared/edit",
+                data={"csrf": csrf[1], "name": "shared", "kind": "feed", "interval": "1h",
+                      "url": url, "feed_title": title, "action": "save"},
+            )  # fmt: skip
+            assert saved.status_code == 303, saved.text
+
+    with running(configs[0], tmp_path / "node0", ports[0]) as a, \
+            running(configs[1], tmp_path / "node1", ports[1]) as b, \
+            running(configs[2], tmp_path / "node2", ports[2]) as c:  # fmt: skip
+        nodes = (a, b, c)
+        marks = [n.mark for n in nodes]
+        save(a, site.url("/feed/old.xml"), "Shared", new=True)
+        for node, mark in zip(nodes, marks, strict=True):
+            node.wait_log(r"config reloaded why=.* added=shared", after=mark)
+        assert wait_until(lambda: site.hits["/feed/old.xml"] >= 1, 60), "never polled"
+
+        marks = [n.mark for n in nodes]
+        before = site.hits["/feed/old.xml"]
+        save(b, site.url("/feed/new.xml"), "Shared, moved", new=False)
+        for node, mark in zip(nodes, marks, strict=True):
+            node.wait_log(r"config reloaded why=.* changed=shared$", after=mark)
+        assert wait_until(lambda: site.hits["/feed/new.xml"] >= 1, 60), "never re-polled"
+        # every node runs the new config now: a second poll would come within a claim tick
+        # or two; three seconds of quiet show there is none
+        more = wait_until(
+            lambda: site.hits["/feed/new.xml"] + site.hits["/feed/old.xml"] - before > 1, 3
+        )
+        polls = [n.logged(r"shared", m) for n, m in zip(nodes, marks, strict=True)]
+        assert not more and site.hits["/feed/new.xml"] == 1, (
+            f"polled more than once: {dict(site.hits)}; the nodes' logs since the edit: {polls}"
+        )
+        assert site.hits["/feed/old.xml"] == before, "no poll of the old config after the edit"
+        for node in nodes:  # each serves what the new config's poll wrote
+
+            def moved(node: Node = node) -> bool:
+                feed = feedparser.parse(node.get("/feeds/shared.atom").content)
+                titles = [e.title for e in feed.entries]
+                return feed.feed.get("title") == "Shared, moved" and "o2" in titles
+
+            assert wait_until(moved, 60), f"{node.base} never served the moved feed"
+
+
+def test_on_postgresql_a_source_changed_in_every_nodes_file_is_polled_once(
+    tmp_path: Path, site: Site, pg_url: str
+) -> None:
+    """The same edit in each node's file, one after the other (as an operator goes from node
+    to node): the first node to reload it polls it, the later ones find it done."""
+    site.feeds.update(old=["o0"], new=["o0", "o1"])
+    ports = [new_port(), new_port()]
+
+    def config(port: int, path: str) -> str:
+        return (
+            f'[storage]\nurl = "{pg_url}"\nlease = "5s"\n[server]\nport = {port}\n'
+            '[[sources]]\nname = "moved"\nkind = "feed"\n'
+            f'url = "{site.url(path)}"\ninterval = "1h"\n'
+        )
+
+    paths = []
+    for n, port in enumerate(ports):
+        (tmp_path / f"node{n}").mkdir()
+        paths.append(tmp_path / f"node{n}" / "config.toml")
+        paths[-1].write_text(config(port, "/feed/old.xml"))
+    with running(paths[0], tmp_path / "node0", ports[0]) as a, \
+            running(paths[1], tmp_path / "node1", ports[1]) as b:  # fmt: skip
+        assert wait_until(lambda: site.hits["/feed/old.xml"] >= 1, 60), "never polled"
+        marks = (a.mark, b.mark)
+        before = site.hits["/feed/old.xml"]
+        paths[0].write_text(config(ports[0], "/feed/new.xml"))
+        a.wait_log(r'config reloaded why="config file changed" changed=moved$', after=marks[0])
+        assert wait_until(lambda: site.hits["/feed/new.xml"] >= 1, 60), \
+            f"never re-polled with the new config: {dict(site.hits)}"  # fmt: skip
+        paths[1].write_text(config(ports[1], "/feed/new.xml"))
+        b.wait_log(r'config reloaded why="config file changed" changed=moved$', after=marks[1])
+        more = wait_until(lambda: site.hits["/feed/new.xml"] > 1, 3)
+        logs = [n.logged(r"moved", m) for n, m in zip((a, b), marks, strict=True)]
+        assert not more and site.hits["/feed/new.xml"] == 1, f"{dict(site.hits)}: {logs}"
+        assert site.hits["/feed/old.xml"] == before, "no poll of the old config after the edit"

@@ -235,7 +235,7 @@ def test_check_once_and_a_serve_only_node_on_postgresql(
     check = run_cli("--config", str(config), "check", cwd=tmp_path)
     assert check.returncode == 0, check.stderr
     assert re.search(r"^store: PostgreSQL 1\d\.\d+ .* at postgresql://", check.stdout, re.M)
-    assert "schema version 2" in check.stdout and "worker: off (serves only)" in check.stdout
+    assert "schema version 3" in check.stdout and "worker: off (serves only)" in check.stdout
     assert "store: 1 configured source not yet taken up by any node" in check.stdout
     once = run_cli("--config", str(config), "once", cwd=tmp_path)
     assert once.returncode == 0, once.stderr

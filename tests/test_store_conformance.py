@@ -503,7 +503,7 @@ def test_a_due_source_is_leased_to_one_node_and_fenced_after_takeover(
     (again,) = a.claim_sources(["s"], T0 + 121, 10, ttl=30)
     assert again.taken_over is None, "a released lease is not a takeover"
     info = a.check(now=T0 + 121, sources=["s", "t", "u"])
-    assert info.schema_version == 2 and info.server and info.due_sources == 2
+    assert info.schema_version == 3 and info.server and info.due_sources == 2
     assert info.due_lag == pytest.approx(121)
 
 
@@ -699,3 +699,47 @@ def test_a_changed_source_made_due_is_claimed_at_once_by_any_node(
     a.make_due(["s"], T0 + 2)
     (taken,) = b.claim_sources(["s"], T0 + 2, 10, ttl=30)
     assert taken.source == "s" and taken.taken_over is None
+
+
+def test_a_change_made_due_by_every_node_is_polled_once_by_a_node_running_it(
+    two_nodes: tuple[Store, Store, Clock],
+) -> None:
+    """Every node that reloads a change calls make_due with the changed config's fingerprint:
+    only the first call counts, and until a node running that config claims the source (or
+    the grace runs out), a node still running the old one leaves it."""
+    a, b, _ = two_nodes
+    a.register_sources(["s"], T0)
+    (lease,) = a.claim_sources(["s"], T0, 10, ttl=30, fingerprints=["old"])
+    a.apply_poll("s", replace(poll([entry("x")]), next_due=T0 + 3600), lease)
+
+    a.make_due(["s"], T0 + 10, fingerprints=["new"])  # a reloaded the change first
+    assert b.claim_sources(["s"], T0 + 11, 10, ttl=30, fingerprints=["old"]) == [], \
+        "b has not reloaded yet: it leaves the source to a node running the new config"  # fmt: skip
+    b.make_due(["s"], T0 + 12, fingerprints=["new"])  # b reloads: nothing more to do
+    (polled,) = b.claim_sources(["s"], T0 + 12, 10, ttl=30, fingerprints=["new"])
+    b.apply_poll("s", replace(poll([entry("x")]), next_due=T0 + 3612), polled)
+    a.make_due(["s"], T0 + 13, fingerprints=["new"])  # a late reload of the same change
+    assert a.claim_sources(["s"], T0 + 14, 10, ttl=30, fingerprints=["new"]) == [], \
+        "the change was polled once: due again only on its schedule"  # fmt: skip
+
+    a.make_due(["s"], T0 + 20, fingerprints=["newer"])  # the next change counts
+    assert b.claim_sources(["s"], T0 + 21, 10, ttl=30, fingerprints=["new"]) == []
+    (late,) = b.claim_sources(["s"], T0 + 51, 10, ttl=30, fingerprints=["new"])
+    assert late.source == "s", "past the grace any node polls it: none running it claimed it"
+
+
+def test_a_source_made_due_while_a_poll_holds_it_stays_due_after_that_poll(
+    two_nodes: tuple[Store, Store, Clock],
+) -> None:
+    a, b, _ = two_nodes
+    a.register_sources(["s"], T0)
+    (lease,) = a.claim_sources(["s"], T0, 10, ttl=30, fingerprints=["old"])
+    b.make_due(["s"], T0 + 1, fingerprints=["new"])  # the config changed mid-poll
+    a.apply_poll("s", replace(poll([entry("x")]), next_due=T0 + 3600), lease)  # the old one's
+    assert a.claim_sources(["s"], T0 + 2, 10, ttl=30, fingerprints=["old"]) == []
+    (again,) = b.claim_sources(["s"], T0 + 2, 10, ttl=30, fingerprints=["new"])
+    b.apply_poll("s", replace(poll([entry("x")]), next_due=T0 + 3602), again)
+    assert b.claim_sources(["s"], T0 + 3, 10, ttl=30, fingerprints=["new"]) == [], \
+        "polled with the new config: scheduled again"  # fmt: skip
+    (scheduled,) = a.claim_sources(["s"], T0 + 3602, 10, ttl=30, fingerprints=["old"])
+    assert scheduled.source == "s", "a scheduled poll is any node's, whatever config it runs"

@@ -9,7 +9,6 @@ It drives a `Poller` (one poll) and never the worker: the worker's loops start t
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -50,7 +49,6 @@ class LeasedPolls:
         self.poll_limit = poll_limit
         self.beat = beat  # called on every round: the worker's heartbeat
         self.takeovers = 0  # leases taken from a holder that stopped renewing
-        self._background: set[asyncio.Future[None]] = set()  # make_due calls in flight
 
     async def claim_loop(
         self, sources: Callable[[], Sequence[Source]], stop: asyncio.Event, sleep: Sleep
@@ -59,8 +57,10 @@ class LeasedPolls:
         store is down, claim nothing until it is back.
 
         `sources` is asked every round (a live reload changes it): a new source is registered
-        and claimed, a removed one no longer claimed; a poll that ran on a source replaced
-        meanwhile (its config changed) makes it due again, so the new config polls it too.
+        and claimed, a removed one no longer claimed. Each claim names the config this node
+        runs for each source (`Source.fingerprint`): a source made due for a changed config
+        is left to the nodes that run it (the others reload within seconds), and one made due
+        while a poll held it stays due after that poll (the store sees to both).
         """
         by_name: dict[str, Source] = {}
         streak = Streak("claiming sources")
@@ -75,12 +75,11 @@ class LeasedPolls:
                 continue  # registered on a later round
             by_name = current
             free = self.width - len(running)
-            for lease in await self._claim(list(by_name), free, streak) if free > 0 else []:
+            for lease in await self._claim(by_name, free, streak) if free > 0 else []:
                 source = by_name[lease.source]
                 task = asyncio.create_task(self.poll_leased(source, lease))
                 running.add(task)
                 task.add_done_callback(running.discard)
-                task.add_done_callback(functools.partial(self._stale, source, sources))
             waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait()), *running]
             try:
                 await asyncio.wait(waiters, timeout=CLAIM_TICK, return_when=asyncio.FIRST_COMPLETED)
@@ -103,28 +102,16 @@ class LeasedPolls:
             return await store_back(self.store, stop, sleep)
         return True
 
-    def _stale(
-        self, polled: Source, sources: Callable[[], Sequence[Source]], _: object = None
-    ) -> None:
-        """A poll that ran on a source since replaced (its config changed): due again."""
-        if any(s.name == polled.name and s is not polled for s in sources()):
-            task = asyncio.ensure_future(self._make_due(polled.name))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-
-    async def _make_due(self, name: str) -> None:
-        try:
-            await self.store.run(self.store.make_due, [name], time.time())
-        except StoreError as exc:
-            log.error("making a source due failed", extra={"source": name, "error": str(exc)})
-
-    async def _claim(self, names: list[str], free: int, streak: Streak) -> list[Lease]:
+    async def _claim(self, sources: dict[str, Source], free: int, streak: Streak) -> list[Lease]:
         """Up to `free` due sources nobody holds; a claim that fails is logged (once while it
         keeps failing), not raised."""
+        names = list(sources)
+        fingerprints = [sources[n].fingerprint for n in names]
         try:
             leases = await self.store.run(
-                self.store.claim_sources, names, time.time(), free, self.ttl
-            )
+                self.store.claim_sources, names, time.time(), free, self.ttl,
+                fingerprints=fingerprints,
+            )  # fmt: skip
         except StoreError as exc:
             streak.failed(exc)
             return []

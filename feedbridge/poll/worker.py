@@ -99,14 +99,19 @@ class Worker:
     def replace_sources(self, sources: Sequence[Source], repoll: Iterable[str] = ()) -> None:
         """Poll `sources` from now on (a live reload): a new one is polled, a removed one
         stopped (a poll in progress is cancelled), and those named in `repoll` (their config
-        changed) are polled again at once. Seen entries stay in the store under each name."""
+        changed) are polled again at once (on a shared store: once across the nodes, by one
+        that runs the new config). Seen entries stay in the store under each name."""
         before = {s.name for s in self.sources}
         self.sources = list(sources)
         now = {s.name for s in self.sources}
         repoll = set(repoll) & now
         if self.store.shared:  # the claim loop reads `sources` on every round
-            if repoll:
-                self.store.make_due(sorted(repoll), self.clock())
+            if repoll:  # once per config, whichever node reloads the change first
+                names = sorted(repoll)
+                by_name = {s.name: s for s in self.sources}
+                self.store.make_due(
+                    names, self.clock(), fingerprints=[by_name[n].fingerprint for n in names]
+                )
             return
         self._loops.cancel((before - now) | repoll)
         for source in self.sources:

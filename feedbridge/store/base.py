@@ -359,21 +359,35 @@ class Store(Protocol):
         feed's new version when the outcome changed the feed."""
 
     def claim_sources(
-        self, names: Sequence[str], now: float, limit: int, ttl: float, *, due_only: bool = True
+        self,
+        names: Sequence[str],
+        now: float,
+        limit: int,
+        ttl: float,
+        *,
+        due_only: bool = True,
+        fingerprints: Sequence[str | None] | None = None,
     ) -> list[Lease]:
         """Lease up to `limit` sources among `names` due at `now` that nobody holds (or whose
         holder's lease expired), oldest due first; shared stores only. `due_only=False` (the
         `once` command) leases every source nobody holds, due or not. Leases are timed by
         the store's clock: `ttl` from when the claim was made, and a claim that waited
-        longer than `ttl` gets nothing."""
+        longer than `ttl` gets nothing. `fingerprints` (one per name: the config this node
+        runs) keep a source made due for another config to the nodes running that one, for
+        a grace of seconds: a node that has not reloaded the change yet does not poll it."""
 
     def renew(self, lease: Lease, now: float, ttl: float) -> Lease:
         """Extend a lease still held (`ttl` from now, by the store's clock); raises LeaseLost
         when another node took it."""
 
-    def make_due(self, names: Sequence[str], now: float) -> None:
+    def make_due(
+        self, names: Sequence[str], now: float, *, fingerprints: Sequence[str | None] | None = None
+    ) -> None:
         """Make these sources due now (their config changed: re-poll them); on a shared store
-        whichever node is free polls them, elsewhere the source's own loop does."""
+        whichever node is free polls them, elsewhere the source's own loop does. With
+        `fingerprints` (one per name: the changed config's), once per config: every node
+        reloading the same change calls this, and only the first call makes a source due. A
+        source made due while a poll holds its lease stays due after that poll."""
 
     # --- sources made on the web page ------------------------------------------------
 

@@ -17,7 +17,9 @@ class PageSources(Base):
     """Sources made on the web page, and the config version; one process owns the directory,
     so `make_due` has nothing to do (the source's own loop restarts, due now)."""
 
-    def make_due(self, names: Sequence[str], now: float) -> None:
+    def make_due(
+        self, names: Sequence[str], now: float, *, fingerprints: Sequence[str | None] | None = None
+    ) -> None:
         """Nothing to do: the worker restarts a changed source's loop, due now."""
 
     def page_sources(self) -> list[PageSource]:

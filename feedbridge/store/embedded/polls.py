@@ -41,7 +41,14 @@ class Sources(Base):
         return states
 
     def claim_sources(
-        self, names: Sequence[str], now: float, limit: int, ttl: float, *, due_only: bool = True
+        self,
+        names: Sequence[str],
+        now: float,
+        limit: int,
+        ttl: float,
+        *,
+        due_only: bool = True,
+        fingerprints: Sequence[str | None] | None = None,
     ) -> list[Lease]:
         raise StoreError("the embedded store is not shared: it has no source leases")
 

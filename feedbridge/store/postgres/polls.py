@@ -19,6 +19,11 @@ from feedbridge.store.base import (
 from feedbridge.store.postgres.base import Base
 from feedbridge.store.postgres.statements import CLOCK, START, enqueue, mark, see, write_source
 
+# how long a source made due for a changed config waits for a node running that config (the
+# others reload within seconds) before any node claims it: a node that cannot load the change
+# must not keep the source from being polled
+MADE_DUE_GRACE = 30.0
+
 
 class Sources(Base):
     """Sources and leases: a row per source, claimed with `FOR UPDATE SKIP LOCKED` so that
@@ -49,22 +54,35 @@ class Sources(Base):
         return states
 
     def claim_sources(
-        self, names: Sequence[str], now: float, limit: int, ttl: float, *, due_only: bool = True
+        self,
+        names: Sequence[str],
+        now: float,
+        limit: int,
+        ttl: float,
+        *,
+        due_only: bool = True,
+        fingerprints: Sequence[str | None] | None = None,
     ) -> list[Lease]:
         # a lease runs `ttl` from the claim's start, so a claim that waited past it gets nothing
-        # (CLOCK is the time of the write, after any wait on a lock)
+        # (CLOCK is the time of the write, after any wait on a lock); a source made due for a
+        # config (`due_pending`) is left, for MADE_DUE_GRACE, to the nodes that run that config
+        mine = list(fingerprints) if fingerprints is not None else [None] * len(names)
         with self._tx() as conn:
             rows = conn.execute(
-                "WITH due AS (SELECT name, lease_owner AS previous FROM sources "
-                "  WHERE name = ANY(%(names)s) AND (next_due <= %(now)s OR NOT %(due_only)s) "
-                f"  AND (lease_until IS NULL OR lease_until < {CLOCK}) "
-                "  ORDER BY next_due LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+                "WITH due AS (SELECT s.name, s.lease_owner AS previous FROM sources s "
+                "  JOIN unnest(%(names)s::text[], %(mine)s::text[]) AS m(name, config) "
+                "    ON m.name = s.name "
+                "  WHERE (NOT %(due_only)s OR (s.next_due <= %(now)s AND (NOT s.due_pending "
+                "    OR s.due_config IS NULL OR m.config IS NULL OR s.due_config = m.config "
+                "    OR s.next_due < %(now)s - %(grace)s))) "
+                f"  AND (s.lease_until IS NULL OR s.lease_until < {CLOCK}) "
+                "  ORDER BY s.next_due LIMIT %(limit)s FOR UPDATE OF s SKIP LOCKED) "
                 f"UPDATE sources s SET lease_owner = %(me)s, lease_until = {START} + %(ttl)s, "
-                "  lease_version = s.lease_version + 1 FROM due "
+                "  lease_version = s.lease_version + 1, due_pending = false FROM due "
                 f"WHERE s.name = due.name AND {CLOCK} < {START} + %(ttl)s "
                 "RETURNING s.name, s.lease_version, due.previous, s.state, s.lease_until",
-                {"names": list(names), "now": now, "limit": limit, "me": self.owner,
-                 "ttl": ttl, "due_only": due_only},
+                {"names": list(names), "mine": mine, "now": now, "limit": limit,
+                 "me": self.owner, "ttl": ttl, "due_only": due_only, "grace": MADE_DUE_GRACE},
             ).fetchall()  # fmt: skip
         return [
             Lease(n, self.owner, v, until, p, SourceState.from_dict(st))
@@ -82,11 +100,19 @@ class Sources(Base):
             raise LeaseLost(f"lease on source {lease.source!r} lost")
         return Lease(lease.source, lease.owner, lease.version, float(row[0]))
 
-    def make_due(self, names: Sequence[str], now: float) -> None:
+    def make_due(
+        self, names: Sequence[str], now: float, *, fingerprints: Sequence[str | None] | None = None
+    ) -> None:
+        # with a fingerprint, once per config: the nodes that reload the same change all call
+        # this, and only the first call makes the source due
+        configs = list(fingerprints) if fingerprints is not None else [None] * len(names)
         with self._tx(transaction=False) as conn:
             conn.execute(
-                "UPDATE sources SET next_due = %s WHERE name = ANY(%s) AND next_due > %s",
-                (now, list(names), now),
+                "UPDATE sources s SET next_due = LEAST(s.next_due, %s), due_config = m.config, "
+                "due_pending = true FROM unnest(%s::text[], %s::text[]) AS m(name, config) "
+                "WHERE s.name = m.name AND (m.config IS NULL OR s.due_config IS DISTINCT FROM "
+                "m.config)",
+                (now, list(names), configs),
             )
 
 

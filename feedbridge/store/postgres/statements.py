@@ -32,7 +32,9 @@ def write_source(
     now: float,
 ) -> int | None:
     """The source row: state, feed, next due time. With a lease the row is written only while
-    the lease is held (and released); otherwise LeaseLost, and the transaction rolls back."""
+    the lease is held (and released); otherwise LeaseLost, and the transaction rolls back.
+    A source made due while this lease was held (`make_due`: its config changed mid-poll)
+    stays due now rather than taking the poll's schedule."""
     args = {
         "name": source,
         "state": Jsonb(outcome.state.to_dict()),
@@ -42,8 +44,13 @@ def write_source(
     sets = ["state = %(state)s"]
     if outcome.feed is not None:
         sets.append("feed = %(feed)s, feed_version = sources.feed_version + 1")
-    if outcome.next_due is not None:
+    if outcome.next_due is not None and lease is None:
         sets.append("next_due = %(next_due)s")
+    elif outcome.next_due is not None:  # made due while leased (its config changed): due now
+        sets.append(
+            "next_due = CASE WHEN sources.due_pending THEN LEAST(%(next_due)s, %(now)s) "
+            "ELSE %(next_due)s END"
+        )
     if lease is None:
         row = conn.execute(
             "INSERT INTO sources (name, state, feed, next_due, feed_version) "
@@ -56,7 +63,7 @@ def write_source(
             f"UPDATE sources SET {', '.join(sets)}, lease_owner = NULL, lease_until = NULL "
             "WHERE name = %(name)s AND lease_owner = %(owner)s AND lease_version = %(version)s "
             "RETURNING feed_version",
-            {**args, "owner": lease.owner, "version": lease.version},
+            {**args, "owner": lease.owner, "version": lease.version, "now": now},
         ).fetchone()
         if row is None:
             raise LeaseLost(f"lease on source {source!r} lost; its poll was not saved")
