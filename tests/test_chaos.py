@@ -135,10 +135,19 @@ def hostile(url: str, kind: str = "feed", **fields: Any) -> dict[str, Any]:
 
 
 def assert_healthy_unaffected(rig: Rig, reports: dict[str, PollReport]) -> None:
+    """The healthy source, polled beside the hostile one, got all its entries and never
+    waited for it: it ended first when the hostile one ran into its deadline (both start
+    together), and within a deadline and some slack in any case (a loaded 2-core machine
+    once took 3.1 s for the healthy poll alone, beside a hostile one that failed at once)."""
     report = reports["healthy"]
     assert report.ok, report.error
     assert report.entries == HEALTHY_ENTRIES
-    assert report.seconds < TIMEOUT, f"healthy poll took {report.seconds:.2f}s"
+    hostile = reports.get("hostile")
+    if hostile is not None and hostile.seconds >= TIMEOUT:
+        assert report.seconds < hostile.seconds, (
+            f"healthy poll took {report.seconds:.2f}s, the hostile one {hostile.seconds:.2f}s"
+        )
+    assert report.seconds < TIMEOUT + SLACK, f"healthy poll took {report.seconds:.2f}s"
     assert rig.board.feeds["healthy"].entry_count == HEALTHY_ENTRIES
     assert rig.state("healthy")["failures"] == 0
 
