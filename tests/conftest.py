@@ -155,3 +155,15 @@ def pg_url(pg_server_session: Any) -> str:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Long tests first, so that xdist's workers overlap them with the many short ones."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture
+def public() -> Iterator[HTTPServer]:
+    """A server on 127.0.0.2: the address-policy tests tell the policy that 127.0.0.1 alone is
+    internal, so this one plays a public site (a hostile upstream, a configured page)."""
+    server = HTTPServer(host="127.0.0.2", port=0)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()

@@ -7,7 +7,6 @@ upstream on 127.0.0.2 redirects to an internal service on 127.0.0.1.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from ipaddress import ip_address, ip_network
 
 import pytest
@@ -21,17 +20,6 @@ from feedbridge.fetch.http import HttpClient, HttpSettings
 INTERNAL = (ip_network("127.0.0.1/32"),)
 POLICY = AddressPolicy(internal=INTERNAL)
 SECRET_PAGE = "internal admin page"
-
-
-@pytest.fixture
-def public() -> Iterator[HTTPServer]:
-    """The upstream a source was configured with, on an address the policy calls public."""
-    server = HTTPServer(host="127.0.0.2", port=0)
-    server.start()
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()
 
 
 @pytest.fixture

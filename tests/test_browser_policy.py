@@ -8,7 +8,7 @@ service (the policy is told 127.0.0.1/32 is internal). Chromium is Debian's.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from ipaddress import ip_network
 from pathlib import Path
 
@@ -32,16 +32,6 @@ async def pool() -> AsyncIterator[BrowserPool]:
     require_tool("chromium", "chromium-headless-shell", package="chromium")
     async with BrowserPool(BrowserSettings(timeout=30, max_pages=2, policy=POLICY)) as shared:
         yield shared
-
-
-@pytest.fixture
-def public() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.2", port=0)
-    server.start()
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()
 
 
 @pytest.fixture

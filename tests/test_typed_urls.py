@@ -10,7 +10,6 @@ plays a public site.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from ipaddress import ip_network
 from pathlib import Path
 
@@ -30,16 +29,6 @@ TYPED_REFUSAL = (
     "refused: 127.0.0.1 is a loopback address; a URL typed into the web page may reach "
     "public addresses only (unless [server] private_urls = true)"
 )
-
-
-@pytest.fixture
-def public() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.2", port=0)
-    server.start()
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()
 
 
 @pytest.fixture
