@@ -77,6 +77,8 @@ class Rebinding:
         self.answers: list[str] = []
 
     async def getaddrinfo(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "gone.test":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         if host != "rebind.test":
             return await self.real(host, port, *args, **kwargs)
         address = "127.0.0.2" if len(self.answers) < self.public else "127.0.0.1"
@@ -162,6 +164,25 @@ async def test_a_public_page_and_its_resources_load_through_the_proxy(
     assert {"/news", "/app.js", "/items.html"} <= set(seen)
     assert {seen[p].get("Connection") for p in ("/news", "/app.js", "/items.html")} == {"close"}
     assert not any("Proxy-Connection" in h for h in seen.values())
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_page_the_proxy_cannot_reach_says_why(
+    pool: BrowserPool, rebinding: Rebinding
+) -> None:
+    """Not the proxy's 502 or Chromium's "tunnel failed": the name that does not resolve,
+    the port that refuses."""
+    src = source("http://gone.test/news")
+    with pytest.raises(FetchError) as caught:
+        await pool.fetcher("page", src.config).get("http://gone.test/news")
+    assert "page load failed: cannot resolve gone.test: " in caught.value.message
+    assert caught.value.status is None
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.2", 0))
+        port = closed.getsockname()[1]
+    url = f"https://127.0.0.2:{port}/news"
+    with pytest.raises(FetchError, match=f"page load failed: cannot connect to 127.0.0.2:{port}"):
+        await pool.fetcher("page", source(url).config).get(url)
 
 
 # --- the proxy alone ---------------------------------------------------------------------------

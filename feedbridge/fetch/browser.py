@@ -242,8 +242,8 @@ class BrowserPool:
             if not browser.is_connected():
                 message = "the browser crashed; it restarts for the next fetch"
                 raise FetchError(source, url, message) from None
-            if info.guard is not None:  # a tunnel the proxy refused: its words, not Chromium's
-                await info.guard.raise_refused(source)
+            if info.guard is not None:  # a tunnel the proxy refused or could not make: why
+                await info.guard.why_load_failed(source)
             raise FetchError(source, url, _first_line(exc.message)) from None
         finally:
             if context is not None:

@@ -60,6 +60,7 @@ class PageGuard:
         self.broken: list[str] = []  # redirect hops that broke a rule: the fetch fails
         self._after_public = True
         self._first_connection = True  # the navigation to the configured URL: not yet made
+        self._unreachable: str | None = None  # why the proxy reached no address of that host
         self._verdicts: dict[tuple[str, int | None], str | None] = {}
         self._pending: set[asyncio.Task[None]] = set()
 
@@ -80,12 +81,20 @@ class PageGuard:
         """The rule for a connection the proxy makes: the first to the configured URL's
         host is the config's choice (as the http fetcher's first hop); every other is held
         to what the page is (public: no internal address)."""
-        default = 443 if self.url.scheme == "https" else 80
-        configured = (self.url.host.lower(), self.url.port or default)
-        if self._first_connection and (host.strip("[]").lower(), port) == configured:
+        if self._first_connection and self._configured(host, port):
             self._first_connection = False
             return False
         return self._after_public
+
+    def _configured(self, host: str, port: int) -> bool:
+        default = 443 if self.url.scheme == "https" else 80
+        return (host.strip("[]").lower(), port) == (self.url.host.lower(), self.url.port or default)
+
+    def unreachable(self, host: str, port: int, reason: str) -> None:
+        """A connection the proxy could not make: why, if it was to the configured URL's
+        host (the page's load fails then, and `why_load_failed` says why)."""
+        if self._configured(host, port) and self._unreachable is None:
+            self._unreachable = reason
 
     def refused_connection(self, origin: str, reason: str) -> None:
         """A connection the proxy refused although the route let it pass (the name resolved
@@ -93,12 +102,19 @@ class PageGuard:
         self.broken.append(f"{origin}: {reason}")
 
     async def raise_refused(self, source: str) -> None:
-        """FetchError if a redirect hop or a connection broke a rule (before an HTTP error
-        or a network error of the page is reported: the refusal is why)."""
+        """FetchError if a redirect hop or a connection broke a rule."""
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
         if self.broken:
             raise FetchError(source, str(self.url), f"refused: {self.broken[0]}")
+
+    async def why_load_failed(self, source: str) -> None:
+        """Before the page's HTTP error or network error is reported: FetchError if a rule
+        was broken or the proxy could not reach the configured host (its 502, or a failed
+        tunnel, would hide the reason)."""
+        await self.raise_refused(source)
+        if self._unreachable is not None:
+            raise FetchError(source, str(self.url), f"page load failed: {self._unreachable}")
 
     async def route(self, route: Route) -> None:
         """Every request the page makes, before it is sent."""

@@ -167,8 +167,8 @@ async def _open(page: BrowserPage, source: str, url: str, guard: PageGuard | Non
     response = await page.goto(url, wait_until="commit")
     status = response.status if response is not None else 200
     if status >= 400:
-        if guard is not None:  # a 403 of the proxy: its refusal says why
-            await guard.raise_refused(source)
+        if guard is not None:  # a 403 or 502 of the proxy: it says why
+            await guard.why_load_failed(source)
         head = await response.all_headers() if response is not None else {}
         raise FetchError(
             source,

@@ -57,6 +57,10 @@ class Rules(Protocol):
         """A connection the proxy refused (the guard had let it pass: DNS changed since)."""
         ...
 
+    def unreachable(self, host: str, port: int, reason: str) -> None:
+        """A connection that could not be made (no address, none answered)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ProxyLimits:
@@ -116,6 +120,16 @@ class BrowserProxy:
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A connection to `host:port` under `rules`: Refused if the policy refuses any of
         its addresses, or none answers."""
+        try:
+            return await self._connect(rules, scheme, host, port)
+        except Refused as exc:
+            if exc.status != 403:
+                rules.unreachable(host, port, exc.reason)
+            raise
+
+    async def _connect(
+        self, rules: Rules, scheme: str, host: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         origin = f"{scheme}://{_authority(host, port)}"
         after_public = rules.after_public_for(host, port)
         reason = rules.policy.host_refusal(host)
