@@ -9,6 +9,9 @@ feedbridge plus every process below it (Chromium's, Playwright's driver), sample
 20 ms from /proc: the sum of RSS (what `top` adds up; shared pages counted in each
 process) and of PSS (shared pages split; closer to what the machine really spends).
 Baseline for speed: the same 20 GETs through the http fetcher (which finds no items).
+Also one page's load time (page, its JSON and favicon; image blocked) through the pool's
+proxy, which makes every connection of the page under the address policy, against the same
+page with Chromium connecting by itself: one pool, alternating A B A B.
 """
 
 from __future__ import annotations
@@ -167,6 +170,33 @@ async def _browser_run(base: str, max_pages: int) -> dict[str, float]:
     }
 
 
+async def _proxy_run(base: str, runs: int) -> tuple[list[float], list[float]]:
+    """Milliseconds to fetch one page through the proxy, and with Chromium connecting itself."""
+    from feedbridge.fetch.browser import BrowserPool, BrowserSettings
+
+    source = _source(base, 0)
+    async with BrowserPool(BrowserSettings(max_pages=1)) as pool:
+        proxy = pool._proxy
+
+        async def once(through: bool) -> float:
+            pool._proxy = proxy if through else None
+            started = time.perf_counter()
+            page = await pool.fetcher(source.name, source.config).get(source.url)
+            took = (time.perf_counter() - started) * 1000
+            if len(source.extract(page)) != 10:
+                raise RuntimeError("the proxy run's page lost its items")
+            return took
+
+        await once(True)  # warm: the browser starts, the first page is slow
+        await once(False)
+        proxied, direct = [], []
+        for _ in range(runs):
+            proxied.append(await once(True))
+            direct.append(await once(False))
+        pool._proxy = proxy
+    return proxied, direct
+
+
 async def _http_run(base: str) -> float:
     from feedbridge.fetch.http import HttpClient
 
@@ -196,6 +226,8 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
     EXCLUDE.add(server.pid)
     raw: dict[str, list[dict[str, float]]] = {str(k): [] for k in MAX_PAGES}
     http: list[float] = []
+    proxied: list[float] = []
+    direct: list[float] = []
     try:
         write_site(docroot)
         wait_port(port, proc=server)
@@ -204,6 +236,7 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
             for k in MAX_PAGES:
                 raw[str(k)].append(asyncio.run(_browser_run(base, k)))
             http.append(asyncio.run(_http_run(base)))
+        proxied, direct = asyncio.run(_proxy_run(base, 5 if quick else 15))
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -247,4 +280,22 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, Any]]:
                 Stat([r["pss_mb"] for r in runs_k]),
             )
         )
-    return rows, {"raw": raw, "http_pages_per_s": http, "pages": PAGES, "root": str(ROOT)}
+    rows.append(
+        Row(
+            "browser",
+            "one JS page through the browser's proxy",
+            "ms",
+            Stat(proxied),
+            baseline="Chromium connecting itself",
+            base_stat=Stat(direct),
+            note="page + JSON + favicon; includes a 100 ms timer",
+        )
+    )
+    return rows, {
+        "raw": raw,
+        "http_pages_per_s": http,
+        "pages": PAGES,
+        "root": str(ROOT),
+        "proxy_ms": proxied,
+        "direct_ms": direct,
+    }

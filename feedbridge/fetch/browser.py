@@ -2,8 +2,11 @@
 
 One warm browser per process (a local Chromium we start, or a remote one over CDP),
 restarted when it crashes or hangs; at most `max_pages` pages at once, each in a fresh
-context (page.py) under the http fetcher's deadline and body cap. Playwright is the
-optional extra `feedbridge[browser]`; it drives the system Chromium and never downloads one.
+context (page.py) under the http fetcher's deadline and body cap. A local Chromium's
+contexts connect through the pool's proxy (proxy.py), a listener per context, which checks
+the address of each connection; a remote one (CDP) cannot reach a listener on this host's
+loopback, and connects itself (the guard's check only). Playwright is the optional extra
+`feedbridge[browser]`; it drives the system Chromium and never downloads one.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from feedbridge.fetch.chromium import (
     describe_browser,
     with_address,
 )
-from feedbridge.fetch.page import PageOptions, RenderInfo, load_page, open_context
+from feedbridge.fetch.page import PageOptions, RenderInfo, load_page, open_context, start_guard
+from feedbridge.fetch.proxy import BrowserProxy, ProxyListener
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Playwright
@@ -83,6 +87,8 @@ class BrowserPool:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         self.restarts = 0
+        # the browser's way out, for a local Chromium (a remote one cannot reach it)
+        self._proxy = BrowserProxy() if self.settings.cdp_url is None else None
 
     async def __aenter__(self) -> BrowserPool:
         return self
@@ -178,6 +184,8 @@ class BrowserPool:
             if task is not asyncio.current_task():
                 task.cancel()
         await self._drop()
+        if self._proxy is not None:
+            await self._proxy.aclose()
         playwright, self._playwright = self._playwright, None
         if playwright is not None:
             with contextlib.suppress(Exception):
@@ -208,11 +216,16 @@ class BrowserPool:
         seconds = self.settings.timeout
         info = RenderInfo(browser=f"Chromium {browser.version}")
         context: BrowserContext | None = None
+        listener: ProxyListener | None = None
         try:
             async with asyncio.timeout(seconds):
-                context, _ = await open_context(
-                    browser, source, url, options, info, self._user_agent, self.settings.policy
-                )
+                guard = await start_guard(source, url, options, info, self.settings.policy)
+                if self._proxy is not None:
+                    listener = await self._proxy.listen(guard)
+                context = await open_context(
+                    browser, url, options, guard, self._user_agent,
+                    proxy=listener.url if listener else None,
+                )  # fmt: skip
                 page = await load_page(
                     context, source, url, options, info,
                     deadline=seconds, max_body=self.settings.max_body,
@@ -229,10 +242,14 @@ class BrowserPool:
             if not browser.is_connected():
                 message = "the browser crashed; it restarts for the next fetch"
                 raise FetchError(source, url, message) from None
+            if info.guard is not None:  # a tunnel the proxy refused or could not make: why
+                await info.guard.why_load_failed(source)
             raise FetchError(source, url, _first_line(exc.message)) from None
         finally:
             if context is not None:
                 await _closed(context)
+            if listener is not None:
+                await listener.aclose()
 
 
 async def _closed(context: BrowserContext) -> bool:

@@ -7,8 +7,10 @@ ever), resource types the source blocks are dropped, a main-frame navigation off
 configured site is stopped, and the source's headers go to its own origin only. Redirect
 hops never reach a route (Chromium follows them itself), so `on_request` judges them as
 they go and the fetch fails if one broke the rule: nothing from such a page is published.
-Chromium resolves names again after the check; a DNS answer that changes in between is the
-one gap here that the http fetcher (checked on the socket) does not have.
+Under the routes, the page's connections go through the pool's proxy (proxy.py), which asks
+the guard which rule holds (`after_public_for`) and judges the address it connects to: a DNS
+answer that changed since the route's check (rebinding) is refused there, and fails the
+fetch (`refused_connection`).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class PageGuard:
         self.stopped: list[str] = []  # requests refused (aborted): the page goes on without them
         self.broken: list[str] = []  # redirect hops that broke a rule: the fetch fails
         self._after_public = True
+        self._first_connection = True  # the navigation to the configured URL: not yet made
+        self._unreachable: str | None = None  # why the proxy reached no address of that host
         self._verdicts: dict[tuple[str, int | None], str | None] = {}
         self._pending: set[asyncio.Task[None]] = set()
 
@@ -72,6 +76,45 @@ class PageGuard:
         if reason is not None:
             raise FetchError(source, str(self.url), f"refused: {reason}")
         self._after_public = not found or not all(map(self.policy.is_internal, found))
+
+    def after_public_for(self, host: str, port: int) -> bool:
+        """The rule for a connection the proxy makes: the first to the configured URL's
+        host is the config's choice (as the http fetcher's first hop); every other is held
+        to what the page is (public: no internal address)."""
+        if self._first_connection and self._configured(host, port):
+            self._first_connection = False
+            return False
+        return self._after_public
+
+    def _configured(self, host: str, port: int) -> bool:
+        default = 443 if self.url.scheme == "https" else 80
+        return (host.strip("[]").lower(), port) == (self.url.host.lower(), self.url.port or default)
+
+    def unreachable(self, host: str, port: int, reason: str) -> None:
+        """A connection the proxy could not make: why, if it was to the configured URL's
+        host (the page's load fails then, and `why_load_failed` says why)."""
+        if self._configured(host, port) and self._unreachable is None:
+            self._unreachable = reason
+
+    def refused_connection(self, origin: str, reason: str) -> None:
+        """A connection the proxy refused although the route let it pass (the name resolved
+        elsewhere then): the fetch fails, nothing of the page is published."""
+        self.broken.append(f"{origin}: {reason}")
+
+    async def raise_refused(self, source: str) -> None:
+        """FetchError if a redirect hop or a connection broke a rule."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        if self.broken:
+            raise FetchError(source, str(self.url), f"refused: {self.broken[0]}")
+
+    async def why_load_failed(self, source: str) -> None:
+        """Before the page's HTTP error or network error is reported: FetchError if a rule
+        was broken or the proxy could not reach the configured host (its 502, or a failed
+        tunnel, would hide the reason)."""
+        await self.raise_refused(source)
+        if self._unreachable is not None:
+            raise FetchError(source, str(self.url), f"page load failed: {self._unreachable}")
 
     async def route(self, route: Route) -> None:
         """Every request the page makes, before it is sent."""
@@ -130,8 +173,7 @@ class PageGuard:
                 "page requests refused",
                 extra={"source": source, "count": len(self.stopped), "first": self.stopped[0]},
             )
-        if self.broken:
-            raise FetchError(source, str(self.url), f"refused: {self.broken[0]}")
+        await self.raise_refused(source)
         final = _url(page_url)
         if final is None or not same_site(self.url, final):
             raise FetchError(source, str(self.url), f"refused: the page ended on {page_url}")

@@ -84,31 +84,44 @@ class RenderInfo:
         )
 
 
+async def start_guard(
+    source: str, url: str, options: PageOptions, info: RenderInfo, policy: AddressPolicy
+) -> PageGuard:
+    """The rules of one fetch (the address policy, the source's headers to its own origin
+    only, its resource types blocked), the configured URL judged (FetchError if refused)."""
+    headers = {k: v for k, v in options.headers.items() if k.lower() != "user-agent"}
+    guard = PageGuard(url, policy.for_typed() if options.typed else policy, headers, options.block)
+    await guard.start(source)
+    info.guard = guard
+    return guard
+
+
 async def open_context(
     browser: Browser,
-    source: str,
     url: str,
     options: PageOptions,
-    info: RenderInfo,
+    guard: PageGuard,
     user_agent: str | None,
-    policy: AddressPolicy,
-) -> tuple[BrowserContext, PageGuard]:
-    """A fresh context for one fetch: every request through the guard (the address policy,
-    the source's headers to its own origin only, its resource types blocked), its cookies
-    for the configured URL's host; `user_agent` unless the source's headers set one."""
-    headers = {k: v for k, v in options.headers.items() if k.lower() != "user-agent"}
+    proxy: str | None,
+) -> BrowserContext:
+    """A fresh context for one fetch: every request through the guard's route, every
+    connection through `proxy` (the guard's listener, loopback included) when there is one,
+    its cookies for the configured URL's host; `user_agent` unless the source's headers set
+    one."""
     agent = next((v for k, v in options.headers.items() if k.lower() == "user-agent"), None)
-    context = await browser.new_context(user_agent=agent or user_agent, service_workers="block")
+    context = await browser.new_context(
+        user_agent=agent or user_agent,
+        service_workers="block",
+        # "<-loopback>": Chromium would connect to localhost and 127.x itself otherwise
+        proxy={"server": proxy, "bypass": "<-loopback>"} if proxy else None,
+    )
     if options.cookies:  # host-only cookies: the browser sends them to that host alone
         await context.add_cookies(
             [{"name": k, "value": v, "url": url} for k, v in options.cookies.items()]
         )
-    guard = PageGuard(url, policy.for_typed() if options.typed else policy, headers, options.block)
-    await guard.start(source)
     await context.route("**/*", guard.route)
     context.on("request", guard.on_request)
-    info.guard = guard
-    return context, guard
+    return context
 
 
 async def load_page(
@@ -126,7 +139,7 @@ async def load_page(
     page = await context.new_page()
     page.set_default_timeout(deadline * 1000 + 5000)  # no limit of its own: asyncio's rules
     started = time.monotonic()
-    info.status = await _open(page, source, url)
+    info.status = await _open(page, source, url, info.guard)
     if options.wait_for:
         await _wait_for(page, source, options, info)
         info.appeared_after = time.monotonic() - started
@@ -147,13 +160,15 @@ async def load_page(
     )
 
 
-async def _open(page: BrowserPage, source: str, url: str) -> int:
+async def _open(page: BrowserPage, source: str, url: str, guard: PageGuard | None) -> int:
     """Navigate to `url` (until the DOM is parsed); its HTTP status, or FetchError from 400."""
     # "commit", not "domcontentloaded": a page whose inline script navigates away (stopped
     # by the guard) never reaches DOMContentLoaded in Playwright's eyes; `_parsed` waits
     response = await page.goto(url, wait_until="commit")
     status = response.status if response is not None else 200
     if status >= 400:
+        if guard is not None:  # a 403 or 502 of the proxy: it says why
+            await guard.why_load_failed(source)
         head = await response.all_headers() if response is not None else {}
         raise FetchError(
             source,
