@@ -15,7 +15,7 @@ import asyncio
 import socket
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from ipaddress import ip_address, ip_network
 from pathlib import Path
 from typing import Any
@@ -48,16 +48,6 @@ async def pool() -> AsyncIterator[BrowserPool]:
         patch.setattr(chromium, "CHROMIUM_FLAGS", (*chromium.CHROMIUM_FLAGS, rules))
         async with BrowserPool(BrowserSettings(timeout=30, max_pages=2, policy=POLICY)) as shared:
             yield shared
-
-
-@pytest.fixture
-def public() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.2", port=0)
-    server.start()
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()
 
 
 @pytest.fixture
