@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import h11
 import httpx
 
+from feedbridge.core.errors import FeedbridgeError
 from feedbridge.fetch.addresses import Address, AddressPolicy, parse_address
 
 log = logging.getLogger("feedbridge.browser")
@@ -71,7 +72,7 @@ class ProxyLimits:
     max_connections: int = 256  # open at once, over all of the pool's listeners
 
 
-class Refused(Exception):
+class Refused(FeedbridgeError):
     """A connection not made: `status` and `reason` go back to the browser."""
 
     def __init__(self, status: int, reason: str) -> None:
