@@ -221,7 +221,7 @@ class ExtractionPool:
             self._queued -= costliest.size
             mb = self.queued_bytes / 2**20
             message = (
-                f"refused: {mb:g} MB of pages wait for the extraction processes and this "
+                f"refused: {mb:.3g} MB of pages wait for the extraction processes and this "
                 f"source's cost the most (~{self._rank(costliest)[0]:.2g} s of CPU each); "
                 "the next poll fetches it again"
             )
