@@ -202,8 +202,8 @@ class ExtractionPool:
 
     def _enter(self, source: Source, page: Page) -> _Turn:
         """The page's turn, waiting (or taken at once); raises ParseError if the source has a
-        page waiting already, or if the waiting bytes are past `queued_bytes` and this source
-        costs the most."""
+        page waiting already. Past `queued_bytes` of waiting pages, the turns of the sources
+        that cost the most (this one, maybe) are refused: awaiting them raises ParseError."""
         name = source.name
         if name in self._waiting:
             message = "refused: a page of this source already waits for an extraction process"
