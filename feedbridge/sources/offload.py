@@ -15,8 +15,8 @@ dies is replaced, and `close` stops them all at once.
 Pages wait for a worker in a fair queue, not first come first served: 50 hostile sources
 whose pages cost ~8 s of CPU each used to hold every other source's large page for minutes.
 Each source has at most one page waiting and one in a worker; a free worker takes the
-waiting page whose source costs least (`cost`: the CPU seconds its last pages took, decayed
-by half a page, or for a source not yet seen an estimate from the page's size), ties in
+waiting page whose source costs least (`cost`: the CPU seconds its last pages took, the
+newest weighing half; for a source not yet seen, an estimate from the page's size), ties in
 order of arrival. So a cheap source waits for at most the pages already in the workers, and
 a costly one behind the cheaper ones and its peers in turn. Renders (`run`) go first: a
 reader waits for them. The waiting pages' bytes are bounded (`queued_bytes`): past it the
