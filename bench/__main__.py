@@ -24,6 +24,7 @@ from bench import (
     case_detect,
     case_drain,
     case_extract,
+    case_fair,
     case_index,
     case_latency,
     case_notify,
@@ -54,6 +55,7 @@ CASES = (
     "detect",
     "port",
     "latency",
+    "fair",
     "web",
     "index",
 )
@@ -286,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows += got
             elif case == "latency":
                 got, extras["latency"] = case_latency.run(args.quick)
+                rows += got
+            elif case == "fair":
+                got, extras["fair"] = case_fair.run(args.quick)
                 rows += got
             elif case == "port":
                 got, extras["port"] = case_port.run(args.quick)

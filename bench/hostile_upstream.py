@@ -5,9 +5,11 @@
 - `/nested/N.xml`: an RSS document of about 1.2 MB whose channel holds elements nested
   ~85,000 deep (feedparser spends seconds on it, on whatever thread runs it);
 - `/big/N.rss`: a valid RSS 2.0 feed of about 4 MB (~3,900 items);
-- `/quiet.rss`: a small feed that never changes (the one the reader reads, cached).
+- `/quiet.rss`: a small feed that never changes (the one the reader reads, cached);
+- `/honest/N.rss`: an honest large feed of about 500 KB (~480 items), different on every
+  request (`bench/case_fair.py`: how long its polls wait among the hostile ones).
 
-Every response of the first two starts with a comment counting requests, so no poll sees
+Every response but the quiet one starts with a comment counting requests, so no poll sees
 the body it saw before (feedbridge skips an identical body without parsing it).
 """
 
@@ -20,6 +22,7 @@ from aiohttp import web
 
 NESTED_BYTES = 1_200_000
 BIG_BYTES = 4_000_000
+HONEST_BYTES = 500_000
 XML = b"<?xml version='1.0' encoding='utf-8'?>\n"
 
 
@@ -58,7 +61,7 @@ def quiet() -> bytes:
 def main() -> None:
     port = int(sys.argv[1])
     counter = itertools.count()
-    bodies = {"nested": nested(), "big": big()}
+    bodies = {"nested": nested(), "big": big(), "honest": big(HONEST_BYTES)}
 
     def changing(kind: str):  # type: ignore[no-untyped-def]
         async def handler(request: web.Request) -> web.Response:
@@ -75,6 +78,7 @@ def main() -> None:
     app = web.Application()
     app.router.add_get("/nested/{n}.xml", changing("nested"))
     app.router.add_get("/big/{n}.rss", changing("big"))
+    app.router.add_get("/honest/{n}.rss", changing("honest"))
     app.router.add_get("/quiet.rss", quiet_feed)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 

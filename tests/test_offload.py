@@ -258,3 +258,155 @@ async def test_a_large_feed_is_rendered_in_a_worker_with_the_same_bytes_and_etag
         assert pool.started == 1
     finally:
         pool.close()
+
+
+# The fair queue: a free worker takes the waiting page of the source that costs least.
+
+
+def done_in_order(tasks: dict[str, asyncio.Task[object]]) -> list[str]:
+    """The names of `tasks`, appended as each one ends."""
+    order: list[str] = []
+    for name, task in tasks.items():
+        task.add_done_callback(lambda _, name=name: order.append(name))  # type: ignore[misc]
+    return order
+
+
+async def settled(tasks: dict[str, asyncio.Task[object]]) -> None:
+    await asyncio.wait(tasks.values(), timeout=300)  # generous: a loaded 2-core machine
+    assert all(t.done() for t in tasks.values())
+
+
+async def test_a_cheap_page_goes_before_the_pages_of_many_costly_sources_queued_before_it() -> None:
+    """50 hostile sources used to hold every other large page for minutes (first come, first
+    served): now the cheap page waits for the one page already in the worker, not for the
+    costly pages queued before it, which go in turn after it."""
+    pool = ExtractionPool(processes=1, threshold=0)
+    try:
+        await pool.examine(feed_source("warm"), page(rss(1)))  # the worker is up
+        tasks: dict[str, asyncio.Task[object]] = {}
+        for i in range(6):  # ~1 s of feedparser each (210 KB nested), more on a busy machine
+            tasks[f"costly-{i}"] = asyncio.create_task(
+                pool.examine(feed_source(f"costly-{i}"), page(nested(30_000)))
+            )
+            await asyncio.sleep(0)  # queued in this order
+        assert pool.waiting == [f"costly-{i}" for i in range(1, 6)]  # costly-0 in the worker
+        tasks["cheap"] = asyncio.create_task(pool.examine(feed_source("cheap"), page(rss(3))))
+        order = done_in_order(tasks)
+        await asyncio.sleep(0)
+        assert pool.waiting == ["cheap", *(f"costly-{i}" for i in range(1, 6))]
+        await settled(tasks)
+    finally:
+        pool.close()
+    assert order == ["costly-0", "cheap", *(f"costly-{i}" for i in range(1, 6))]
+    assert len(tasks["cheap"].result().entries) == 3  # type: ignore[attr-defined]
+    assert all(pool.cost[f"costly-{i}"] > pool.cost["cheap"] for i in range(6))
+
+
+async def test_a_source_whose_pages_took_long_waits_behind_cheaper_ones_whatever_the_size() -> None:
+    """The order is by the CPU seconds a source's last pages took in the worker: a small
+    page that parses slowly (hostile nesting) costs its source its place, and a larger page
+    of a source whose pages parse quickly goes first, though queued after it."""
+    pool = ExtractionPool(processes=1, threshold=0)
+    sly, honest = feed_source("sly"), feed_source("honest")
+    try:
+        await pool.examine(sly, page(nested(30_000)))  # 210 KB, ~1 s
+        await pool.examine(honest, page(rss(300)))  # 60 KB, ~0.1 s
+        assert pool.cost["sly"] > 3 * pool.cost["honest"]
+        tasks: dict[str, asyncio.Task[object]] = {
+            "blocker": asyncio.create_task(
+                pool.examine(feed_source("blocker"), page(nested(30_000)))
+            ),
+        }
+        await asyncio.sleep(0)  # in the worker
+        tasks["sly"] = asyncio.create_task(pool.examine(sly, page(nested(5_000))))  # 35 KB
+        await asyncio.sleep(0)
+        tasks["honest"] = asyncio.create_task(pool.examine(honest, page(rss(1000))))  # 200 KB
+        order = done_in_order(tasks)
+        await asyncio.sleep(0)
+        assert pool.waiting == ["honest", "sly"]
+        await settled(tasks)
+    finally:
+        pool.close()
+    assert order == ["blocker", "honest", "sly"]
+
+
+async def test_waiting_pages_are_bounded_one_a_source_and_in_bytes_the_costliest_refused() -> None:
+    pool = ExtractionPool(processes=1, threshold=0, queued_bytes=500_000)
+    try:
+        await pool.examine(feed_source("warm"), page(rss(1)))
+        blocker = asyncio.create_task(pool.examine(feed_source("blocker"), page(nested(60_000))))
+        await asyncio.sleep(0)
+        a = asyncio.create_task(pool.examine(feed_source("a"), page(rss(1000))))  # 203 KB
+        await asyncio.sleep(0)
+        with pytest.raises(ParseError, match=r"source 'a' \(https://example.com/feed.xml\): "
+                           "refused: a page of this source already waits"):
+            await pool.examine(feed_source("a"), page(rss(2)))
+        b = asyncio.create_task(pool.examine(feed_source("b"), page(rss(1200))))  # 243 KB
+        await asyncio.sleep(0)
+        assert pool.waiting == ["a", "b"]
+        c = asyncio.create_task(pool.examine(feed_source("c"), page(rss(400))))  # 81 KB: 527 KB
+        await asyncio.sleep(0)
+        assert pool.waiting == ["c", "a"]  # b's page would have cost the most: refused
+        with pytest.raises(ParseError, match=r"source 'b' .*refused: 0.477 MB of pages wait for "
+                           r"the extraction processes and this source's cost the most"):
+            await b
+        d = asyncio.create_task(pool.examine(feed_source("d"), page(rss(1500))))  # the newcomer
+        with pytest.raises(ParseError, match=r"source 'd' .*refused: 0.477 MB"):
+            await d
+        assert pool.waiting == ["c", "a"]
+        for task in (blocker, a, c):
+            assert len((await task).entries) in (0, 200, 400)  # type: ignore[attr-defined]
+        assert pool.waiting == []
+    finally:
+        pool.close()
+
+
+async def test_a_cancelled_wait_gives_its_place_back_and_close_refuses_the_waiting() -> None:
+    pool = ExtractionPool(processes=1, threshold=0, queued_bytes=300_000)
+    try:
+        await pool.examine(feed_source("warm"), page(rss(1)))
+        blocker = asyncio.create_task(pool.examine(feed_source("blocker"), page(nested(400_000))))
+        await asyncio.sleep(0)
+        gone = asyncio.create_task(pool.examine(feed_source("gone"), page(rss(1000))))
+        await asyncio.sleep(0)
+        assert pool.waiting == ["gone"]
+        gone.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+        assert pool.waiting == []
+        # its 203 KB no longer count: another 203 KB page waits within the 300 KB
+        left = asyncio.create_task(pool.examine(feed_source("left"), page(rss(1000))))
+        await asyncio.sleep(0)
+        assert pool.waiting == ["left"]
+        started = time.monotonic()
+        pool.close()
+        with pytest.raises(ParseError, match=r"source 'left' .*abandoned: the extraction "
+                           "processes were stopped"):
+            await left
+        with pytest.raises(ParseError, match="source 'blocker'"):
+            await blocker
+        assert time.monotonic() - started < 5 and not workers()
+    finally:
+        pool.close()
+
+
+async def test_a_render_goes_before_the_waiting_pages() -> None:
+    """A reader waits for a render (feeds/board.py): it takes the next free worker."""
+    pool = ExtractionPool(processes=1, threshold=0)
+    try:
+        await pool.examine(feed_source("warm"), page(rss(1)))
+        tasks: dict[str, asyncio.Task[object]] = {
+            "blocker": asyncio.create_task(
+                pool.examine(feed_source("blocker"), page(nested(30_000)))
+            ),
+        }
+        await asyncio.sleep(0)
+        tasks["page"] = asyncio.create_task(pool.examine(feed_source("page"), page(rss(3))))
+        await asyncio.sleep(0)
+        tasks["render"] = asyncio.create_task(pool.run(sorted, [3, 1, 2]))
+        order = done_in_order(tasks)
+        await settled(tasks)
+    finally:
+        pool.close()
+    assert order == ["blocker", "render", "page"]
+    assert tasks["render"].result() == [1, 2, 3]
