@@ -8,15 +8,18 @@ because a reload made it so.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import feedparser
+import httpx
 import pytest
 
 from feedbridge.app.reload import plan
 from feedbridge.config import load_config
+from tests.cluster import wait_until
 from tests.conftest import Receiver
 from tests.live import Node, Site, new_port, running, serve_site
 
@@ -37,6 +40,43 @@ def config_text(port: int, site: Site, sources: dict[str, str], targets: dict[st
     for url, extra in targets.items():
         text += f'[[targets]]\nurl = "{url}"\n{extra}\n'
     return text
+
+
+def pg_config(pg_url: str, port: int, sources: str, pages_on: int | None = None) -> str:
+    """A node's config on the shared store (a 5 s lease) serving on `port`; with `pages_on`,
+    the web pages edit (the base URL is that node's, private URLs allowed: the local site)."""
+    pages = f'base_url = "http://127.0.0.1:{pages_on}"\nprivate_urls = true\n' if pages_on else ""
+    return (f'[storage]\nurl = "{pg_url}"\nlease = "5s"\n[server]\nport = {port}\n{pages}'
+            f"{sources}")  # fmt: skip
+
+
+def node_paths(tmp_path: Path, count: int) -> list[Path]:
+    """node0/config.toml, node1/config.toml, ...: one working directory a node."""
+    paths = []
+    for n in range(count):
+        (tmp_path / f"node{n}").mkdir()
+        paths.append(tmp_path / f"node{n}" / "config.toml")
+    return paths
+
+
+def feed_source(name: str, url: str) -> str:
+    return f'[[sources]]\nname = "{name}"\nkind = "feed"\nurl = "{url}"\ninterval = "1h"\n'
+
+
+def csrf_of(browser: httpx.Client) -> str:
+    """The form token of `browser`'s session on the page it talks to."""
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', browser.get("/sources/new").text)
+    assert found
+    return found[1]
+
+
+def save_on_page(base: str, form: dict[str, str], name: str | None = None) -> None:
+    """A feed source saved through a node's web page: new, or the page-made `name` edited."""
+    with httpx.Client(base_url=base, timeout=30) as browser:
+        path = f"/sources/{name}/edit" if name else "/sources/new/edit"
+        saved = browser.post(path, data={"csrf": csrf_of(browser), "kind": "feed",
+                                          "interval": "1h", "action": "save", **form})  # fmt: skip
+        assert saved.status_code == 303, saved.text
 
 
 def wait_received(hook: Receiver, count: int, timeout: float = 60) -> list[str]:
@@ -141,34 +181,16 @@ def test_a_reload_plan_names_what_changed_and_what_waits_for_a_restart(tmp_path:
 def test_on_postgresql_a_source_made_on_one_nodes_page_is_polled_once_and_served_by_all(
     tmp_path: Path, site: Site, pg_url: str
 ) -> None:
-    import re
-
-    import httpx
-
     site.feeds.update(news=["n0"], shared=["s0", "s1"])
     ports = [new_port(), new_port()]
-    nodes = []
-    for n, port in enumerate(ports):
-        (tmp_path / f"node{n}").mkdir()
-        path = tmp_path / f"node{n}" / "config.toml"
-        path.write_text(
-            f'[storage]\nurl = "{pg_url}"\nlease = "5s"\n[server]\nport = {port}\n'
-            f'base_url = "http://127.0.0.1:{ports[0]}"\nprivate_urls = true\n'
-            '[[sources]]\nname = "news"\nkind = "feed"\n'
-            f'url = "{site.url("/feed/news.xml")}"\ninterval = "1h"\n'
-        )
-        nodes.append(path)
+    nodes = node_paths(tmp_path, 2)
+    for path, port in zip(nodes, ports, strict=True):
+        path.write_text(pg_config(pg_url, port, feed_source("news", site.url("/feed/news.xml")),
+                                  pages_on=ports[0]))  # fmt: skip
     with running(nodes[0], tmp_path / "node0", ports[0]) as a, \
             running(nodes[1], tmp_path / "node1", ports[1]) as b:  # fmt: skip
         marks = (a.mark, b.mark)
-        browser = httpx.Client(base_url=a.base, timeout=30)
-        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', browser.get("/sources/new").text)
-        assert csrf
-        saved = browser.post("/sources/new/edit", data={
-            "csrf": csrf[1], "name": "shared", "kind": "feed", "interval": "1h",
-            "url": site.url("/feed/shared.xml"), "action": "save",
-        })  # fmt: skip
-        assert saved.status_code == 303, saved.text
+        save_on_page(a.base, {"name": "shared", "url": site.url("/feed/shared.xml")})
         a.wait_log(r"config reloaded why=\"source shared saved on the web page\" added=shared",
                    after=marks[0])  # fmt: skip
         b.wait_log(r"config reloaded why=\"page-made sources changed\" added=shared",
@@ -190,16 +212,8 @@ def test_on_postgresql_a_source_made_on_one_nodes_page_is_polled_once_and_served
         # edited on the other node's page: both reload it, it is polled again, seen entries kept
         site.feeds["shared"].append("s2")
         marks = (a.mark, b.mark)
-        other = httpx.Client(base_url=b.base, timeout=30)
-        token = re.search(r'name="csrf" value="([0-9a-f]+)"', other.get("/sources/new").text)
-        assert token
-        edited = other.post("/sources/shared/edit", data={
-            "csrf": token[1], "name": "shared", "kind": "feed", "interval": "1h",
-            "url": site.url("/feed/shared.xml"), "feed_title": "Shared, renamed",
-            "action": "save",
-        })  # fmt: skip
-        other.close()
-        assert edited.status_code == 303, edited.text
+        form = {"url": site.url("/feed/shared.xml"), "feed_title": "Shared, renamed"}
+        save_on_page(b.base, form, name="shared")
         a.wait_log(r"config reloaded why=\"page-made sources changed\" changed=shared$",
                    after=marks[0])  # fmt: skip
         b.wait_log(r"config reloaded why=\"source shared saved on the web page\" changed=shared$",
@@ -223,56 +237,28 @@ def test_on_postgresql_a_source_made_on_one_nodes_page_is_polled_once_and_served
             f"only s2 is new: the seen entries were kept ({news})"  # fmt: skip
 
         marks = (a.mark, b.mark)
-        deleted = browser.post("/sources/shared/delete", data={"csrf": csrf[1]})
+        with httpx.Client(base_url=a.base, timeout=30) as browser:
+            deleted = browser.post("/sources/shared/delete", data={"csrf": csrf_of(browser)})
         assert deleted.status_code == 303
-        browser.close()
         b.wait_log(r"source removed, its feed now answers 410 source=shared", after=marks[1])
         assert [n.get("/feeds/shared.atom").status_code for n in (a, b)] == [410, 410]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
-    """Whether `condition` held within `timeout` seconds (looked at every 0.1 s)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def test_on_postgresql_a_source_edited_on_the_page_is_polled_once_across_three_nodes(
     tmp_path: Path, site: Site, pg_url: str
 ) -> None:
-    import re
-
-    import httpx
-
     # the edit moves the source to another URL: a fetch of the old one after it is a poll
     # with the old config, each fetch of the new one a poll with the new
     site.feeds.update(news=["n0"], old=["o0", "o1"], new=["o0", "o1", "o2"])
     ports = [new_port() for _ in range(3)]
-    configs = []
-    for n, port in enumerate(ports):
-        (tmp_path / f"node{n}").mkdir()
-        path = tmp_path / f"node{n}" / "config.toml"
-        path.write_text(
-            f'[storage]\nurl = "{pg_url}"\nlease = "5s"\n[server]\nport = {port}\n'
-            f'base_url = "http://127.0.0.1:{ports[0]}"\nprivate_urls = true\n'
-            '[[sources]]\nname = "news"\nkind = "feed"\n'
-            f'url = "{site.url("/feed/news.xml")}"\ninterval = "1h"\n'
-        )
-        configs.append(path)
+    configs = node_paths(tmp_path, 3)
+    for path, port in zip(configs, ports, strict=True):
+        path.write_text(pg_config(pg_url, port, feed_source("news", site.url("/feed/news.xml")),
+                                  pages_on=ports[0]))  # fmt: skip
 
     def save(node: Node, url: str, title: str, new: bool) -> None:
-        with httpx.Client(base_url=node.base, timeout=30) as browser:
-            csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', browser.get("/sources/new").text)
-            assert csrf
-            saved = browser.post(
-                "/sources/new/edit" if new else "/sources/shared/edit",
-                data={"csrf": csrf[1], "name": "shared", "kind": "feed", "interval": "1h",
-                      "url": url, "feed_title": title, "action": "save"},
-            )  # fmt: skip
-            assert saved.status_code == 303, saved.text
+        form = {"name": "shared", "url": url, "feed_title": title}
+        save_on_page(node.base, form, name=None if new else "shared")
 
     with running(configs[0], tmp_path / "node0", ports[0]) as a, \
             running(configs[1], tmp_path / "node1", ports[1]) as b, \
@@ -319,17 +305,11 @@ def test_on_postgresql_a_source_changed_in_every_nodes_file_is_polled_once(
     ports = [new_port(), new_port()]
 
     def config(port: int, path: str) -> str:
-        return (
-            f'[storage]\nurl = "{pg_url}"\nlease = "5s"\n[server]\nport = {port}\n'
-            '[[sources]]\nname = "moved"\nkind = "feed"\n'
-            f'url = "{site.url(path)}"\ninterval = "1h"\n'
-        )
+        return pg_config(pg_url, port, feed_source("moved", site.url(path)))
 
-    paths = []
-    for n, port in enumerate(ports):
-        (tmp_path / f"node{n}").mkdir()
-        paths.append(tmp_path / f"node{n}" / "config.toml")
-        paths[-1].write_text(config(port, "/feed/old.xml"))
+    paths = node_paths(tmp_path, 2)
+    for path, port in zip(paths, ports, strict=True):
+        path.write_text(config(port, "/feed/old.xml"))
     with running(paths[0], tmp_path / "node0", ports[0]) as a, \
             running(paths[1], tmp_path / "node1", ports[1]) as b:  # fmt: skip
         assert wait_until(lambda: site.hits["/feed/old.xml"] >= 1, 60), "never polled"
