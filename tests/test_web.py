@@ -570,3 +570,28 @@ async def test_with_the_sources_table_locked_the_index_lists_every_feed_after_on
     assert "could not be read from the store now" in locked.text and ">ok<" not in locked.text
     assert "pending" not in locked.text and "never" not in locked.text, "not: never polled"
     assert after.text.count(">ok<") == count and "state unavailable" not in after.text
+
+
+async def test_the_hub_answers_one_editor_holds_are_bounded_in_bytes_not_only_in_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A typed `base_url` may answer up to the body cap each time: the answers one snapshot
+    keeps stay within MAX_BYTES (the oldest dropped, the newest kept), not MAX_API x 10 MB."""
+    from feedbridge.app.web import snapshots
+    from feedbridge.core.models import Page
+
+    monkeypatch.setattr(snapshots, "MAX_BYTES", 1000)
+    asked: list[str] = []
+
+    async def fetch(url: str) -> Page:
+        asked.append(url)
+        return Page(url=url, status=200, body=b"x" * 400)
+
+    held = snapshots.Snapshots(fetch, private=True)
+    snapshot = held.blank("http://127.0.0.1:9/")
+    for n in range(6):
+        await held.api(snapshot, f"http://127.0.0.1:9/api/models?p={n}")
+    assert snapshot.size <= 1000
+    assert list(snapshot.api) == [f"http://127.0.0.1:9/api/models?p={n}" for n in (4, 5)]
+    await held.api(snapshot, "http://127.0.0.1:9/api/models?p=5")  # still held: not asked again
+    assert len(asked) == 6

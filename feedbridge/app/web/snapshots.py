@@ -168,7 +168,8 @@ class Snapshots:
 
     async def api(self, snapshot: Snapshot, url: str) -> Page:
         """An API answer from the snapshot, asked on first use (the URL checked as a typed
-        one); the oldest answers are dropped past MAX_API. Raises FeedbridgeError."""
+        one); the oldest answers are dropped past MAX_API, or while the snapshot holds more
+        than MAX_BYTES (an answer can be as large as the body cap). Raises FeedbridgeError."""
         held = snapshot.api.get(url)
         if held is None:
             try:
@@ -176,7 +177,9 @@ class Snapshots:
             except FeedbridgeError as exc:  # kept as raised: a source tells a 429 from a 404
                 held = exc
             snapshot.api[url] = held
-            while len(snapshot.api) > MAX_API:
+            while len(snapshot.api) > MAX_API or (
+                len(snapshot.api) > 1 and snapshot.size > MAX_BYTES
+            ):
                 snapshot.api.popitem(last=False)
             self._trim()
         else:
