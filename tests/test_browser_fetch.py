@@ -322,7 +322,8 @@ async def test_scroll_loads_a_lazy_list_until_it_ends(
     page = await pool.fetcher("lazy", unscrolled.config).get(url)  # type: ignore[attr-defined]
     assert len(unscrolled.extract(page)) == 4  # type: ignore[attr-defined]
 
-    source = html_source(url, fetch="browser", scroll=5, wait="1s")
+    # each scroll waits up to 3 s for more items (1 s once fell short beside other tests)
+    source = html_source(url, fetch="browser", scroll=5, wait="3s")
     fetcher = pool.fetcher("lazy", source.config)  # type: ignore[attr-defined]
     entries = source.extract(await fetcher.get(url))  # type: ignore[attr-defined]
     assert [e.title for e in entries] == [f"Item {n}" for n in range(10)]

@@ -304,9 +304,9 @@ class ProxyListener:
                 )
                 or b""
             )
-            sending = asyncio.create_task(_send_body(client, reader, upstream, up_writer, idle))
+            sending = asyncio.create_task(_relay(client, reader, upstream, up_writer, idle))
             try:
-                await _relay_response(upstream, up_reader, client, writer, idle)
+                await _relay(upstream, up_reader, client, writer, idle)
             finally:
                 sending.cancel()
                 with contextlib.suppress(BaseException):
@@ -359,63 +359,36 @@ async def _head(
     raise h11.RemoteProtocolError(f"request head over {max_head} bytes", error_status_hint=431)
 
 
-async def _send_body(
-    client: h11.Connection,
+async def _relay(
+    source: h11.Connection,
     reader: asyncio.StreamReader,
-    upstream: h11.Connection,
+    sink: h11.Connection,
     writer: asyncio.StreamWriter,
     idle: float,
 ) -> None:
-    """The request's body, from the browser to the site, re-framed by h11."""
+    """One message from `source` on to `sink`, re-framed by h11: the request's body (browser
+    to site), or the site's response (back to the browser with `Connection: close`). Ends
+    with the message, or when its sender closes early."""
     while True:
         async with asyncio.timeout(idle):
-            event = await _next(client, reader)
-        if isinstance(event, h11.Data):
-            writer.write(upstream.send(event) or b"")
-        elif isinstance(event, h11.EndOfMessage):
-            writer.write(upstream.send(h11.EndOfMessage()) or b"")
-            await writer.drain()
-            return
-        else:
-            return
-        async with asyncio.timeout(idle):
-            await writer.drain()
-
-
-async def _relay_response(
-    upstream: h11.Connection,
-    reader: asyncio.StreamReader,
-    client: h11.Connection,
-    writer: asyncio.StreamWriter,
-    idle: float,
-) -> None:
-    """The site's response, back to the browser with `Connection: close`."""
-    while True:
-        async with asyncio.timeout(idle):
-            event = await _next(upstream, reader)
+            event = await _next(source, reader)
         if isinstance(event, h11.InformationalResponse):
             if event.status_code == 100:
-                writer.write(client.send(event) or b"")
+                writer.write(sink.send(event) or b"")
             continue
         if isinstance(event, h11.Response):
             headers = [*_end_to_end(event), (b"Connection", b"close")]
-            writer.write(
-                client.send(
-                    h11.Response(status_code=event.status_code, headers=headers,
-                                 reason=event.reason)
-                )
-                or b""
-            )  # fmt: skip
-        elif isinstance(event, h11.Data):
-            writer.write(client.send(event) or b"")
+            event = h11.Response(status_code=event.status_code, headers=headers,
+                                 reason=event.reason)  # fmt: skip
         elif isinstance(event, h11.EndOfMessage):
-            writer.write(client.send(h11.EndOfMessage()) or b"")
-            await writer.drain()
-            return
-        else:  # the site closed early
-            return
+            event = h11.EndOfMessage()  # no trailers
+        elif not isinstance(event, h11.Data):
+            return  # closed early
+        writer.write(sink.send(event) or b"")
         async with asyncio.timeout(idle):
             await writer.drain()
+        if isinstance(event, h11.EndOfMessage):
+            return
 
 
 async def _splice(
