@@ -25,7 +25,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.cluster import World, serve, wait_until
+from tests.cluster import World, origin_handler, serve, wait_until
 from tests.pg import free_port
 
 SOURCES = 200
@@ -43,21 +43,7 @@ def world() -> World:
 
 @pytest.fixture
 def origin(world: World) -> Iterator[ThreadingHTTPServer]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            n = int(self.path.rsplit("/", 1)[-1])
-            body = world.feed(n)
-            time.sleep(FETCH_DELAY)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    yield from serve(Handler)
+    yield from serve(origin_handler(world, FETCH_DELAY))
 
 
 @pytest.fixture
