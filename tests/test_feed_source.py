@@ -101,6 +101,17 @@ def test_every_rss_date_form_reaches_the_feed_as_the_same_instant() -> None:
         assert read[f"post {i}"][:6] == expected.timetuple()[:6]
 
 
+def test_an_item_with_thousands_of_categories_keeps_the_first_thirty_once_each() -> None:
+    """Categories reach readers (Atom, RSS, JSON Feed): a hostile feed's 5,000 of them cost
+    neither the store nor every render more than 30."""
+    terms = "".join(f"<category>tag {n % 2500}</category>" for n in range(5000))
+    items = f"<item><title>Tagged</title><link>https://blog.example/t</link>{terms}</item>"
+    (entry,) = feed_source().extract(page(rss(items), "application/rss+xml", FEED_URL))
+    assert len(entry.extras["tags"]) == 30
+    read = feedparser.parse(render_all(INFO, [entry])["atom"]).entries[0]
+    assert [t.term for t in read.tags] == [f"tag {n}" for n in range(30)]
+
+
 # --- items without a link (issue 11, item 1; issue 18, item 5: linked to the page) ------------
 
 LINKLESS_RSS = rss(

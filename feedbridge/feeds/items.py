@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from feedbridge.core.models import Entry, FeedInfo
+from feedbridge.sources.text import MAX_TAGS
 
 FEED_FORMATS: dict[str, tuple[str, str]] = {  # a served feed's formats: extension, media type
     "atom": ("atom", "application/atom+xml; charset=utf-8"),
@@ -210,14 +211,11 @@ def _enclosures(extras: Mapping[str, Any]) -> tuple[Enclosure, ...]:
     return tuple(found.values())
 
 
-MAX_TAGS = 30
-
-
 def _tags(extras: Mapping[str, Any]) -> tuple[str, ...]:
     """The entry's categories: a paper's keywords, a Hub repo's tags (`transformers`,
     `license:mit`, ...); each once, at most MAX_TAGS."""
     raw = [k for key in ("keywords", "tags") if isinstance(v := extras.get(key), list | tuple)
-           for k in v]  # fmt: skip
+           for k in v[:MAX_TAGS]]  # fmt: skip  (a stored entry may hold more)
     found = (t for t in (line(k, 200) for k in raw if isinstance(k, str)) if t)
     return tuple(dict.fromkeys(found))[:MAX_TAGS]
 

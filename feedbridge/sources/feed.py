@@ -17,7 +17,7 @@ from feedbridge.sources.base import Source
 from feedbridge.sources.collect import Collector, Extraction, parse_errors
 from feedbridge.sources.decoding import describe_kind, load_json, sniff
 from feedbridge.sources.markup import html_to_text, resolve_url, sanitize_html
-from feedbridge.sources.text import as_text, clean_text, shorten
+from feedbridge.sources.text import MAX_TAGS, as_text, clean_text, shorten
 from feedbridge.sources.values import parse_date
 
 _TITLE_FROM_SUMMARY = 100
@@ -205,6 +205,7 @@ class FeedSource(Source[FeedConfig]):
             if isinstance(item, Mapping) and (url := resolve_url(item.get("href"), base))
         ]
         tags = [as_text(tag.get("term")) for tag in entry.get("tags", []) if tag.get("term")]
+        tags = tags[:MAX_TAGS]  # a feed may list thousands: the entry keeps the first
         extras: dict[str, Any] = {}
         if enclosures:
             extras["enclosures"] = enclosures
@@ -285,7 +286,7 @@ class FeedSource(Source[FeedConfig]):
             if isinstance(attachment, dict)
             and (url := resolve_url(as_text(attachment.get("url")), base))
         ]
-        tags = [as_text(tag) for tag in item.get("tags") or [] if as_text(tag)]
+        tags = [as_text(tag) for tag in item.get("tags") or [] if as_text(tag)][:MAX_TAGS]
         extras: dict[str, Any] = {}
         if enclosures:
             extras["enclosures"] = enclosures

@@ -18,6 +18,7 @@ from feedbridge.core.models import Entry, Page
 from feedbridge.sources.collect import parse_errors
 from feedbridge.sources.decoding import parse_html
 from feedbridge.sources.markup import resolve_url
+from feedbridge.sources.text import MAX_TAGS
 
 log = logging.getLogger("feedbridge.sources.hf_papers")
 
@@ -173,7 +174,9 @@ class PaperReader:
         updated = _time(paper.get("submittedOnDailyAt")) or published
         link = f"{self.base_url}/papers/{arxiv_id}"
         organization = item.get("organization") or paper.get("organization")
-        keywords = [k for k in paper.get("ai_keywords") or () if isinstance(k, str)]
+        listed = paper.get("ai_keywords")
+        keywords = [k for k in listed if isinstance(k, str)] if isinstance(listed, list) else []
+        keywords = keywords[:MAX_TAGS]
         extras: dict[str, Any] = {
             "arxiv_id": arxiv_id,
             "arxiv_abs": f"https://arxiv.org/abs/{arxiv_id}",

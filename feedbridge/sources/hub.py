@@ -20,7 +20,7 @@ from feedbridge.core.wording import repo_facts
 from feedbridge.sources.base import Fetcher
 from feedbridge.sources.collect import Collector
 from feedbridge.sources.decoding import load_json
-from feedbridge.sources.text import clean_text, shorten
+from feedbridge.sources.text import MAX_TAGS, clean_text, shorten
 
 log = logging.getLogger("feedbridge.sources.hub")
 
@@ -33,7 +33,6 @@ SORT_PARAM = {
     "downloads": "downloads",
     "modified": "lastModified",
 }
-_TAGS_KEPT = 30
 _SUMMARY_LIMIT = 300
 _LINK = re.compile(r"<([^<>\s]+)>([^<]*)")
 _REL_NEXT = re.compile(r"""(?:^|;)\s*rel\s*=\s*"?([^";]*)"?""")
@@ -67,7 +66,7 @@ def text(value: Any, limit: int = _SUMMARY_LIMIT) -> str:
     return shorten(clean_text(value), limit) if isinstance(value, str) else ""
 
 
-def strings(value: Any, limit: int = _TAGS_KEPT) -> list[str]:
+def strings(value: Any, limit: int = MAX_TAGS) -> list[str]:
     """The first `limit` non-empty strings of a JSON list (tags), each cut to 100 characters."""
     if not isinstance(value, list):
         return []

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 SUMMARY_LIMIT = 1000
+MAX_TAGS = 30  # an entry's categories kept (a feed's categories, a paper's keywords, tags)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
